@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+// segc — model converter, compiler and runtime for real-time road-scene segmentation.
+// Targets and their one-way dependencies follow ../shared/docs/architecture.md §2.
+import PackageDescription
+
+/// C kernels are always built optimised: tests compare numerics over whole networks
+/// and a debug-built kernel would make the suite crawl.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math"])]
+
+let package = Package(
+    name: "segc",
+    products: [
+        .executable(name: "segc", targets: ["segc"]),
+        .library(name: "SegcRuntime", targets: ["SegcRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (module maps only; pkg-config names).
+        .systemLibrary(name: "CZip", pkgConfig: "libzip",
+                       providers: [.apt(["libzip-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        // Foundation-free basics shared by every stage.
+        .target(name: "SegcCore"),
+        .target(name: "SegcIR", dependencies: ["SegcCore"]),
+        .target(name: "SegcReference", dependencies: ["SegcIR"]),
+        .target(name: "SegcTorch", dependencies: ["SegcIR", "CZip"]),
+        .target(name: "SegcPasses", dependencies: ["SegcIR"]),
+        .target(name: "CSegcKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags),
+        .target(name: "SegcPlan", dependencies: ["SegcCore", "CSegcKernels"]),
+        .target(name: "SegcLower", dependencies: ["SegcIR", "SegcPlan"]),
+        .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels", "COpenBLAS"]),
+        .executableTarget(name: "segc", dependencies: [
+            "SegcCore", "SegcIR", "SegcReference", "SegcTorch", "SegcPasses", "SegcLower",
+            "SegcPlan", "SegcRuntime",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "SegcCoreTests", dependencies: ["SegcCore"]),
+        .testTarget(name: "SegcIRTests", dependencies: ["SegcIR"]),
+        .testTarget(name: "SegcReferenceTests", dependencies: ["SegcReference", "SegcIR"]),
+        .testTarget(name: "SegcTorchTests", dependencies: ["SegcTorch", "SegcIR", "SegcReference"]),
+        .testTarget(name: "SegcPassesTests", dependencies: ["SegcPasses", "SegcReference", "SegcTorch"]),
+        .testTarget(name: "SegcPlanTests", dependencies: ["SegcPlan"]),
+        .testTarget(name: "SegcRuntimeTests", dependencies: ["SegcRuntime", "SegcLower", "SegcTorch",
+                                                             "SegcPasses", "SegcReference", "CSegcKernels"]),
+        .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,184 @@
+/// The typed operators of the IR (architecture.md §3). One payload struct per
+/// op; inputs and outputs are listed in each case's comment, in order.
+///
+/// Spatial attributes are `(height, width)` pairs. Padding is
+/// `(top, left, bottom, right)` so asymmetric ONNX pads fit.
+package enum Op: Sendable, Hashable {
+    /// inputs: x [N,Cin,H,W], weight [Cout,Cin/g,kh,kw], then bias [Cout] if `hasBias`,
+    /// then the epilogue's operands (see `Epilogue`) ; output: y
+    case conv2d(Conv2d)
+    /// inputs: x [N,Cin,H,W], weight [Cin,Cout/g,kh,kw], then bias [Cout] if `hasBias`,
+    /// then the epilogue's operands ; output: y
+    case convTranspose2d(ConvTranspose2d)
+    /// inputs: x, scale[C], bias[C], mean[C], var[C] ; output: y
+    case batchNorm(BatchNorm)
+    /// inputs: x, scale[C], bias[C] ; output: x*scale[c]+bias[c] (folded BN after a concat)
+    case channelAffine
+    /// inputs: x ; output: max(x, 0)
+    case relu
+    /// inputs: x, slope ([C] or [1]) ; output: max(0,x) + slope*min(0,x)
+    case prelu
+    /// inputs: x ; output: 1/(1+exp(-x))
+    case sigmoid
+    /// inputs: a, b (numpy broadcasting) ; output
+    case add, sub, mul, div
+    /// inputs: x0, x1, ... ; output: concatenation along `axis`
+    case concat(axis: Int)
+    /// inputs: x ; outputs: y [, indices i64 (flat h*W_in+w within the (n,c) plane)]
+    case maxPool2d(Pool2d)
+    /// inputs: x ; output: y (count_include_pad per attribute)
+    case avgPool2d(Pool2d)
+    /// inputs: x, indices ; output: zeros of `outputSize` with x scattered at indices
+    case maxUnpool2d(MaxUnpool2d)
+    /// inputs: x ; output: mean over H and W, keepdim → [N,C,1,1]
+    case globalAveragePool
+    /// inputs: x ; output: resized to `outputSize` (H, W)
+    case resize(Resize)
+    /// inputs: x ; output: constant-padded, `pads` = [begin_0..begin_r-1, end_0..end_r-1]
+    case pad(Pad)
+    /// inputs: x ; output: softmax along `axis`
+    case softmax(axis: Int)
+}
+
+/// Activation applied in a conv epilogue.
+package enum Activation: String, Sendable, Hashable {
+    case none, relu, prelu
+}
+
+/// What the optimiser fused behind a convolution: `y = act(conv + bias + residual)`.
+/// Extra inputs follow the bias in this order: PReLU slope (if `.prelu`), residual
+/// (if `residual`). Builders emit `.none`; passes fill it in.
+package struct Epilogue: Sendable, Hashable {
+    package var activation: Activation = .none
+    package var residual: Bool = false
+    package init(activation: Activation = .none, residual: Bool = false) {
+        self.activation = activation; self.residual = residual
+    }
+    package static let none = Epilogue()
+}
+
+package struct Conv2d: Sendable, Hashable {
+    package var kh: Int, kw: Int
+    package var strideH: Int, strideW: Int
+    package var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    package var dilationH: Int, dilationW: Int
+    package var groups: Int
+    package var hasBias: Bool
+    package var epilogue: Epilogue = .none
+
+    package init(kh: Int, kw: Int, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                 dilation: (Int, Int) = (1, 1), groups: Int = 1, hasBias: Bool) {
+        self.hasBias = hasBias
+        self.kh = kh; self.kw = kw
+        strideH = stride.0; strideW = stride.1
+        padTop = padding.0; padBottom = padding.0; padLeft = padding.1; padRight = padding.1
+        dilationH = dilation.0; dilationW = dilation.1
+        self.groups = groups
+    }
+
+}
+
+package struct ConvTranspose2d: Sendable, Hashable {
+    package var kh: Int, kw: Int
+    package var strideH: Int, strideW: Int
+    package var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    package var outputPaddingH: Int, outputPaddingW: Int
+    package var dilationH: Int, dilationW: Int
+    package var groups: Int
+    package var hasBias: Bool
+    package var epilogue: Epilogue = .none
+
+    package init(kh: Int, kw: Int, stride: (Int, Int), padding: (Int, Int), outputPadding: (Int, Int) = (0, 0),
+                 dilation: (Int, Int) = (1, 1), groups: Int = 1, hasBias: Bool) {
+        self.hasBias = hasBias
+        self.kh = kh; self.kw = kw
+        strideH = stride.0; strideW = stride.1
+        padTop = padding.0; padBottom = padding.0; padLeft = padding.1; padRight = padding.1
+        outputPaddingH = outputPadding.0; outputPaddingW = outputPadding.1
+        dilationH = dilation.0; dilationW = dilation.1
+        self.groups = groups
+    }
+
+}
+
+package struct BatchNorm: Sendable, Hashable {
+    package var epsilon: Float
+    package init(epsilon: Float) { self.epsilon = epsilon }
+}
+
+package struct Pool2d: Sendable, Hashable {
+    package var kh: Int, kw: Int
+    package var strideH: Int, strideW: Int
+    package var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    package var dilationH: Int = 1, dilationW: Int = 1
+    package var ceilMode: Bool
+    /// max pool: also output the flat argmax indices (second output, i64).
+    package var returnsIndices: Bool = false
+    /// avg pool: count padded zeros in the divisor.
+    package var countIncludePad: Bool = false
+
+    package init(kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false, returnsIndices: Bool = false) {
+        kh = kernel; kw = kernel; strideH = stride; strideW = stride
+        padTop = padding; padLeft = padding; padBottom = padding; padRight = padding
+        self.ceilMode = ceilMode; self.returnsIndices = returnsIndices
+    }
+}
+
+package struct MaxUnpool2d: Sendable, Hashable {
+    /// Output (H, W).
+    package var outputH: Int, outputW: Int
+    package init(outputH: Int, outputW: Int) { self.outputH = outputH; self.outputW = outputW }
+}
+
+package struct Resize: Sendable, Hashable {
+    package enum Mode: String, Sendable, Hashable { case nearest, linear }
+    package enum Coordinates: String, Sendable, Hashable {
+        case halfPixel = "half_pixel", pytorchHalfPixel = "pytorch_half_pixel"
+        case alignCorners = "align_corners", asymmetric
+    }
+    package enum NearestRounding: String, Sendable, Hashable {
+        case floor, ceil, roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil"
+    }
+    package var mode: Mode
+    package var coordinates: Coordinates
+    package var nearest: NearestRounding
+    package var outputH: Int, outputW: Int
+
+    package init(mode: Mode, coordinates: Coordinates, nearest: NearestRounding = .floor, outputH: Int, outputW: Int) {
+        self.mode = mode; self.coordinates = coordinates; self.nearest = nearest
+        self.outputH = outputH; self.outputW = outputW
+    }
+}
+
+package struct Pad: Sendable, Hashable {
+    package var pads: [Int]
+    package var value: Float
+    package init(pads: [Int], value: Float = 0) { self.pads = pads; self.value = value }
+}
+
+extension Op {
+    /// Stable lower-case name used in dumps, `inspect` histograms and plans.
+    package var name: String {
+        switch self {
+        case .conv2d: return "conv2d"
+        case .convTranspose2d: return "conv_transpose2d"
+        case .batchNorm: return "batch_norm"
+        case .channelAffine: return "channel_affine"
+        case .relu: return "relu"
+        case .prelu: return "prelu"
+        case .sigmoid: return "sigmoid"
+        case .add: return "add"
+        case .sub: return "sub"
+        case .mul: return "mul"
+        case .div: return "div"
+        case .concat: return "concat"
+        case .maxPool2d: return "max_pool2d"
+        case .avgPool2d: return "avg_pool2d"
+        case .maxUnpool2d: return "max_unpool2d"
+        case .globalAveragePool: return "global_average_pool"
+        case .resize: return "resize"
+        case .pad: return "pad"
+        case .softmax: return "softmax"
+        }
+    }
+}

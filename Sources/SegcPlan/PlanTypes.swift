@@ -1,0 +1,214 @@
+import SegcCore
+
+/// The in-memory form of a plan (product.md §4; byte layout in Docs/PlanFormat.md).
+/// `SegcPlan` knows nothing of the IR: `SegcLower` builds these values from a
+/// graph, `PlanWriter` serialises them, `PlanReader` verifies and rebuilds them,
+/// and `SegcRuntime` executes them.
+package struct PlanFile: Sendable {
+    package var metadata: PlanMetadata
+    package var graph: PlanGraph
+    /// Contents of the `WGHT` section. Weight references are offsets into it.
+    package var weights: PlanWeights
+    /// `SRCM`: for each op, where it came from (IR node / state-dict key / ONNX node).
+    package var sourceMap: [String]
+
+    package init(metadata: PlanMetadata, graph: PlanGraph, weights: PlanWeights, sourceMap: [String]) {
+        self.metadata = metadata; self.graph = graph; self.weights = weights; self.sourceMap = sourceMap
+    }
+}
+
+/// Weight bytes: either owned (writer side) or a verified slice of a mapped file
+/// (reader side, no copy). Every `WeightRef` lies inside and is 64-byte aligned.
+package struct PlanWeights: @unchecked Sendable {
+    // @unchecked: `storage` is immutable after init (FileBytes is immutable; the
+    // array is a value).
+    package enum Storage { case owned([UInt8]), mapped(FileBytes, offset: Int, count: Int) }
+    package let storage: Storage
+
+    package init(owned: [UInt8]) { storage = .owned(owned) }
+    package init(mapped file: FileBytes, offset: Int, count: Int) { storage = .mapped(file, offset: offset, count: count) }
+
+    package var count: Int {
+        switch storage {
+        case .owned(let a): return a.count
+        case .mapped(_, _, let n): return n
+        }
+    }
+
+    /// Calls `body` with the raw bytes of the section.
+    package func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch storage {
+        case .owned(let a): return try a.withUnsafeBytes(body)
+        case .mapped(let f, let off, let n): return try body(UnsafeRawBufferPointer(start: f.base + off, count: n))
+        }
+    }
+}
+
+/// Element types that plans store (activations and weights).
+package enum PlanDType: UInt8, Sendable, Hashable {
+    case f32 = 1, i64 = 2, i8 = 3, u8 = 4, i32 = 5
+    package var byteSize: Int {
+        switch self {
+        case .f32, .i32: return 4
+        case .i64: return 8
+        case .i8, .u8: return 1
+        }
+    }
+}
+
+/// A weight tensor inside `WGHT`: byte offset (multiple of 64), dtype, shape.
+package struct WeightRef: Sendable, Hashable {
+    package var offset: Int
+    package var dtype: PlanDType
+    package var shape: [Int]
+    package init(offset: Int, dtype: PlanDType, shape: [Int]) { self.offset = offset; self.dtype = dtype; self.shape = shape }
+    package var elementCount: Int { shape.reduce(1, *) }
+    package var byteCount: Int { elementCount * dtype.byteSize }
+}
+
+/// An activation value: dtype, shape and its byte offset in the arena.
+package struct PlanValue: Sendable, Hashable {
+    package var dtype: PlanDType
+    package var shape: [Int]
+    /// Byte offset of the value in the session's arena (64-byte aligned).
+    package var arenaOffset: Int
+    package init(dtype: PlanDType, shape: [Int], arenaOffset: Int) {
+        self.dtype = dtype; self.shape = shape; self.arenaOffset = arenaOffset
+    }
+    package var elementCount: Int { shape.reduce(1, *) }
+    package var byteCount: Int { elementCount * dtype.byteSize }
+}
+
+/// Op codes as stored in `GRPH`. Never renumber; add new codes at the end.
+package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
+    case conv2d = 1
+    case convTranspose2d = 2
+    case maxPool2d = 3
+    case avgPool2d = 4
+    case maxUnpool2d = 5
+    case globalAveragePool = 6
+    case resize = 7
+    case add = 8
+    case sub = 9
+    case mul = 10
+    case div = 11
+    case relu = 12
+    case prelu = 13
+    case sigmoid = 14
+    case concat = 15
+    case channelAffine = 16
+    case pad = 17
+    case softmax = 18
+
+    package var name: String {
+        switch self {
+        case .conv2d: return "conv2d"
+        case .convTranspose2d: return "conv_transpose2d"
+        case .maxPool2d: return "max_pool2d"
+        case .avgPool2d: return "avg_pool2d"
+        case .maxUnpool2d: return "max_unpool2d"
+        case .globalAveragePool: return "global_average_pool"
+        case .resize: return "resize"
+        case .add: return "add"
+        case .sub: return "sub"
+        case .mul: return "mul"
+        case .div: return "div"
+        case .relu: return "relu"
+        case .prelu: return "prelu"
+        case .sigmoid: return "sigmoid"
+        case .concat: return "concat"
+        case .channelAffine: return "channel_affine"
+        case .pad: return "pad"
+        case .softmax: return "softmax"
+        }
+    }
+}
+
+/// Activation layout of an op's output (a plan-time decision; architecture.md §3).
+package enum PlanLayout: UInt8, Sendable, Hashable {
+    case nchw = 0
+}
+
+/// Algorithm chosen for an op at lowering time.
+package enum PlanAlgorithm: UInt8, Sendable, Hashable {
+    /// The op's only implementation (non-conv ops).
+    case `default` = 0
+    /// im2col (skipped for 1x1/stride 1) + sgemm, tiled over output pixels.
+    case gemm = 1
+    /// Direct loops (tiny channel counts).
+    case direct = 2
+}
+
+/// One op. Attribute vectors follow a fixed schema per kind (`PlanOpSchema`):
+///
+/// | kind | ints | floats | inputs | weights |
+/// |---|---|---|---|---|
+/// | conv2d | kh kw sh sw pt pl pb pr dh dw groups hasBias activation residual | – | x [residual] | w [bias] [slope] |
+/// | convTranspose2d | kh kw sh sw pt pl pb pr oph opw dh dw groups hasBias activation residual | – | x [residual] | w [bias] [slope] |
+/// | maxPool2d | kh kw sh sw pt pl pb pr dh dw ceil returnsIndices | – | x | – (outputs y [indices]) |
+/// | avgPool2d | kh kw sh sw pt pl pb pr dh dw ceil countIncludePad | – | x | – |
+/// | maxUnpool2d | outH outW | – | x indices | – |
+/// | globalAveragePool, relu, sigmoid | – | – | x | – |
+/// | resize | mode coordinates nearest outH outW | – | x | – |
+/// | add sub mul div | – | – | a b, or a with b in weights | [b] |
+/// | prelu | – | – | x | slope |
+/// | concat | axis | – | x0 x1 … | – |
+/// | channelAffine | – | – | x | scale bias |
+/// | pad | pads (2×rank) | value | x | – |
+/// | softmax | axis | – | x | – |
+///
+/// activation: 0 none, 1 relu, 2 prelu. resize mode: 0 nearest, 1 linear;
+/// coordinates: 0 half_pixel, 1 pytorch_half_pixel, 2 align_corners, 3 asymmetric;
+/// nearest: 0 floor, 1 ceil, 2 round_prefer_floor, 3 round_prefer_ceil.
+package struct PlanOp: Sendable, Hashable {
+    package var kind: PlanOpKind
+    package var inputs: [Int]
+    package var outputs: [Int]
+    package var weights: [WeightRef]
+    package var ints: [Int64]
+    package var floats: [Float]
+    package var layout: PlanLayout
+    package var algorithm: PlanAlgorithm
+
+    package init(kind: PlanOpKind, inputs: [Int], outputs: [Int], weights: [WeightRef] = [], ints: [Int64] = [],
+                 floats: [Float] = [], layout: PlanLayout = .nchw, algorithm: PlanAlgorithm = .default) {
+        self.kind = kind; self.inputs = inputs; self.outputs = outputs; self.weights = weights
+        self.ints = ints; self.floats = floats; self.layout = layout; self.algorithm = algorithm
+    }
+}
+
+package struct PlanGraph: Sendable, Hashable {
+    package var values: [PlanValue]
+    package var ops: [PlanOp]
+    package var input: Int
+    package var output: Int
+    /// Size of the activation arena in bytes (every `arenaOffset + byteCount` fits).
+    package var arenaBytes: Int
+
+    package init(values: [PlanValue], ops: [PlanOp], input: Int, output: Int, arenaBytes: Int) {
+        self.values = values; self.ops = ops; self.input = input; self.output = output; self.arenaBytes = arenaBytes
+    }
+}
+
+/// `META` (product.md §4.3). Serialised as UTF-8 JSON with sorted keys.
+package struct PlanMetadata: Sendable, Hashable {
+    package var producer: String = "segc 0.1.0"
+    package var architecture: String = "unknown"
+    package var sourceFile: String = ""
+    package var sourceFormat: String = ""
+    package var sourceSHA256: String = ""
+    package var classes: Int = 0
+    package var classNames: [String] = []
+    package var inputShape: [Int] = []
+    package var outputShape: [Int] = []
+    package var color: String = "RGB"
+    package var resize: String = "bilinear"
+    package var scale: Double = 1.0 / 255.0
+    package var mean: [Double] = [0, 0, 0]
+    package var std: [Double] = [1, 1, 1]
+    package var precision: String = "fp32"
+    package var temperature: Double = 1.0
+    package var passes: [String] = []
+
+    package init() {}
+}
