@@ -42,11 +42,13 @@ let package = Package(
         .testTarget(name: "SegcCoreTests", dependencies: ["SegcCore"]),
         .testTarget(name: "SegcIRTests", dependencies: ["SegcIR"]),
         .testTarget(name: "SegcReferenceTests", dependencies: ["SegcReference", "SegcIR"]),
-        .testTarget(name: "SegcTorchTests", dependencies: ["SegcTorch", "SegcIR", "SegcReference"]),
-        .testTarget(name: "SegcPassesTests", dependencies: ["SegcPasses", "SegcReference", "SegcTorch"]),
+        .testTarget(name: "SegcTorchTests", dependencies: ["SegcTorch", "SegcIR"]),
+        .testTarget(name: "SegcPassesTests", dependencies: ["SegcPasses", "SegcReference", "SegcIR"]),
         .testTarget(name: "SegcPlanTests", dependencies: ["SegcPlan"]),
-        .testTarget(name: "SegcRuntimeTests", dependencies: ["SegcRuntime", "SegcLower", "SegcTorch",
-                                                             "SegcPasses", "SegcReference", "CSegcKernels"]),
+        .testTarget(name: "SegcRuntimeTests", dependencies: ["SegcRuntime", "SegcPlan", "CSegcKernels"]),
+        // Whole networks: checkpoint → IR → passes → plan → runtime, against PyTorch and the reference interpreter.
+        .testTarget(name: "SegcIntegrationTests", dependencies: ["SegcTorch", "SegcIR", "SegcReference", "SegcPasses",
+                                                                 "SegcLower", "SegcPlan", "SegcRuntime"]),
         .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore"]),
     ],
     swiftLanguageModes: [.v6]
