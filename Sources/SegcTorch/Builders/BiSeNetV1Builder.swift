@@ -79,16 +79,17 @@ package enum BiSeNetV1Builder {
 
     static func basicBlock(_ b: inout NetBuilder, _ x: ValueID, _ p: String, cout: Int, stride: Int) throws(SegcError) -> ValueID {
         let cin = b.channels(x)
-        var r = try b.conv(x, "\(p).conv1", cout: cout, kernel: (3, 3), stride: (stride, stride), padding: (1, 1), bias: false)
-        r = try b.batchNorm(r, "\(p).bn1", eps: eps)
-        r = try b.relu(r, "\(p).relu1")
-        r = try b.conv(r, "\(p).conv2", cout: cout, kernel: (3, 3), padding: (1, 1), bias: false)
-        r = try b.batchNorm(r, "\(p).bn2", eps: eps)
+        // Shortcut first, so the residual add can be fused into conv2's epilogue.
         var sc = x
         if cin != cout || stride != 1 {
             sc = try b.conv(x, "\(p).downsample.0", cout: cout, kernel: (1, 1), stride: (stride, stride), bias: false)
             sc = try b.batchNorm(sc, "\(p).downsample.1", eps: eps)
         }
+        var r = try b.conv(x, "\(p).conv1", cout: cout, kernel: (3, 3), stride: (stride, stride), padding: (1, 1), bias: false)
+        r = try b.batchNorm(r, "\(p).bn1", eps: eps)
+        r = try b.relu(r, "\(p).relu1")
+        r = try b.conv(r, "\(p).conv2", cout: cout, kernel: (3, 3), padding: (1, 1), bias: false)
+        r = try b.batchNorm(r, "\(p).bn2", eps: eps)
         let y = try b.add(sc, r, "\(p).add")
         return try b.relu(y, "\(p).relu")
     }

@@ -47,6 +47,12 @@ package enum MiDENetBuilder {
         let cin = b.channels(x)
         let m = cin / 4
         let st = down ? 2 : 1
+        // The shortcut is built first so that the optimiser can fuse the residual
+        // add into conv3's epilogue (its operand must already exist). Same maths.
+        var s = x
+        if cin != cout || down {
+            s = try b.conv(x, "\(p).match_channels", cout: cout, kernel: (1, 1), stride: (st, st), bias: false)
+        }
         var t = try b.conv(x, "\(p).conv1", cout: m, kernel: (1, 1), bias: false)
         t = try b.batchNorm(t, "\(p).bn1", eps: eps)
         t = try b.relu(t, "\(p).relu1")
@@ -55,10 +61,6 @@ package enum MiDENetBuilder {
         t = try b.relu(t, "\(p).relu2")
         t = try b.conv(t, "\(p).conv3", cout: cout, kernel: (1, 1), bias: false)
         t = try b.batchNorm(t, "\(p).bn3", eps: eps)
-        var s = x
-        if cin != cout || down {
-            s = try b.conv(x, "\(p).match_channels", cout: cout, kernel: (1, 1), stride: (st, st), bias: false)
-        }
         let y = try b.add(t, s, "\(p).add")
         return try b.relu(y, "\(p).relu")
     }
