@@ -200,7 +200,12 @@ package struct PlanMetadata: Sendable, Hashable {
     package var classes: Int = 0
     package var classNames: [String] = []
     package var inputShape: [Int] = []
+    /// `input.dtype` (`float32`, …) and `input.layout` (`NCHW`).
+    package var inputDType: String = "float32"
+    package var inputLayout: String = "NCHW"
     package var outputShape: [Int] = []
+    /// `output.dtype`.
+    package var outputDType: String = "float32"
     package var color: String = "RGB"
     package var resize: String = "bilinear"
     package var scale: Double = 1.0 / 255.0
@@ -209,6 +214,9 @@ package struct PlanMetadata: Sendable, Hashable {
     package var precision: String = "fp32"
     package var temperature: Double = 1.0
     package var passes: [String] = []
+    /// `quantization` and `pruning` (§4.3): free-form JSON objects, absent when `nil`.
+    package var quantization: PlanJSON? = nil
+    package var pruning: PlanJSON? = nil
 
     package init() {}
 }

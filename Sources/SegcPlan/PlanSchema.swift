@@ -1,0 +1,63 @@
+/// Attribute indices and counts per op kind (the table on `PlanOp`;
+/// Docs/PlanFormat.md §6). Counts are checked exactly by the reader.
+package enum PlanOpSchema {
+    /// conv2d ints.
+    package enum Conv {
+        package static let kh = 0, kw = 1, strideH = 2, strideW = 3
+        package static let padTop = 4, padLeft = 5, padBottom = 6, padRight = 7
+        package static let dilationH = 8, dilationW = 9, groups = 10
+        package static let hasBias = 11, activation = 12, residual = 13
+        package static let count = 14
+    }
+
+    /// convTranspose2d ints.
+    package enum ConvTranspose {
+        package static let kh = 0, kw = 1, strideH = 2, strideW = 3
+        package static let padTop = 4, padLeft = 5, padBottom = 6, padRight = 7
+        package static let outputPaddingH = 8, outputPaddingW = 9
+        package static let dilationH = 10, dilationW = 11, groups = 12
+        package static let hasBias = 13, activation = 14, residual = 15
+        package static let count = 16
+    }
+
+    /// maxPool2d / avgPool2d ints; `flag` is returnsIndices (max) or countIncludePad (avg).
+    package enum Pool {
+        package static let kh = 0, kw = 1, strideH = 2, strideW = 3
+        package static let padTop = 4, padLeft = 5, padBottom = 6, padRight = 7
+        package static let dilationH = 8, dilationW = 9, ceil = 10, flag = 11
+        package static let count = 12
+    }
+
+    package enum Unpool {
+        package static let outH = 0, outW = 1
+        package static let count = 2
+    }
+
+    package enum Resize {
+        package static let mode = 0, coordinates = 1, nearest = 2, outH = 3, outW = 4
+        package static let count = 5
+    }
+
+    /// Conv epilogue activation codes.
+    package enum Activation {
+        package static let none: Int64 = 0, relu: Int64 = 1, prelu: Int64 = 2
+    }
+
+    /// Number of int attributes of `kind` (pad: 2 × the input rank).
+    package static func intCount(_ kind: PlanOpKind, inputRank: Int) -> Int {
+        switch kind {
+        case .conv2d: return Conv.count
+        case .convTranspose2d: return ConvTranspose.count
+        case .maxPool2d, .avgPool2d: return Pool.count
+        case .maxUnpool2d: return Unpool.count
+        case .resize: return Resize.count
+        case .concat, .softmax: return 1
+        case .pad: return 2 * inputRank
+        case .globalAveragePool, .add, .sub, .mul, .div, .relu, .prelu, .sigmoid, .channelAffine: return 0
+        }
+    }
+
+    package static func floatCount(_ kind: PlanOpKind) -> Int {
+        kind == .pad ? 1 : 0
+    }
+}
