@@ -1,5 +1,16 @@
 // CSegcKernels: the C kernels of segc. One header lists every entry point;
 // each is bounds-checked by its caller (the plan is verified before it runs).
+//
+// Conventions
+// * Activations are NCHW float32, batch 1 (the executor asserts N = 1; kernels see
+//   [C, H, W] planes). Sizes are int64_t.
+// * Kernels never allocate. Work that needs temporary memory receives a workspace
+//   (`segc_ws`): `per_thread` floats for each pool thread plus a `shared` region; the
+//   `*_ws` query functions give the sizes.
+// * Work is split into tasks over output tiles whose size depends only on the shapes,
+//   never on the thread count, so results are bit-identical for any thread count.
+// * Kernels return 0 on success and a negative `SEGC_E*` code on invalid arguments;
+//   they never assert.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +22,198 @@ extern "C" {
 /// CRC32C (Castagnoli, reflected polynomial 0x82F63B78) of `len` bytes,
 /// continuing from `crc` (start with 0). Uses SSE4.2 when the CPU has it.
 uint32_t segc_crc32c(uint32_t crc, const void *data, size_t len);
+
+// ---------------------------------------------------------------------------
+// Error codes
+enum {
+    SEGC_OK = 0,
+    SEGC_EINVAL = -1,    ///< invalid argument (shape, attribute)
+    SEGC_ERANGE = -2,    ///< an index (max_unpool2d) lies outside the output plane
+    SEGC_ENOSPC = -3,    ///< workspace too small
+    SEGC_EUNSUP = -4,    ///< valid but not implemented (e.g. rank > 4)
+};
+
+// ---------------------------------------------------------------------------
+// Initialisation, CPU features, dispatch
+
+/// Once per process (idempotent, thread-safe): reads CPU features and sets
+/// OpenBLAS to one thread (parallelism is segc's own).
+void segc_kernels_init(void);
+/// "avx512", "avx2" or "scalar": the level the dispatch table uses.
+const char *segc_cpu_level(void);
+/// Forces a level (0 scalar, 1 avx2, 2 avx512) for tests; clamped to what the CPU has.
+/// Returns the level in effect.
+int segc_set_cpu_level(int level);
+/// Online CPUs (>= 1).
+int segc_cpu_count(void);
+
+// ---------------------------------------------------------------------------
+// Thread pool
+
+typedef struct segc_pool segc_pool;
+/// A task: `task` in [0, ntasks), `thread` in [0, threads) (0 = the calling thread).
+typedef void (*segc_task_fn)(void *ctx, int64_t task, int thread);
+
+/// Creates a pool of `threads` (>= 1; the caller is thread 0, so `threads - 1`
+/// workers are started). Returns NULL on failure.
+segc_pool *segc_pool_create(int threads);
+void segc_pool_destroy(segc_pool *pool);
+int segc_pool_threads(const segc_pool *pool);
+/// Runs `fn(ctx, t, thread)` for every t in [0, ntasks) and waits. No allocation.
+/// `pool` may be NULL (runs on the caller). Not reentrant: one caller at a time.
+void segc_pool_run(segc_pool *pool, segc_task_fn fn, void *ctx, int64_t ntasks);
+
+/// Workspace handed to kernels.
+typedef struct {
+    float *base;          ///< thread t uses base[t*per_thread ..< (t+1)*per_thread]
+    int64_t per_thread;   ///< floats per thread
+    int threads;          ///< number of per-thread regions
+    float *shared;        ///< shared region (tables), `shared_count` floats
+    int64_t shared_count;
+} segc_ws;
+
+// ---------------------------------------------------------------------------
+// Convolutions
+
+enum { SEGC_ACT_NONE = 0, SEGC_ACT_RELU = 1, SEGC_ACT_PRELU = 2 };
+
+/// conv2d: x [cin, h, w], weight [cout, cin/groups, kh, kw], y [cout, oh, ow].
+/// Epilogue: + bias[co] (optional), + residual (same shape as y, optional; may alias y),
+/// then activation (prelu slope: nslope = 1 or cout).
+typedef struct {
+    int64_t cin, h, w, cout, oh, ow;
+    int64_t kh, kw, sh, sw, pt, pl, dh, dw, groups;
+    int32_t act;
+    int64_t nslope;
+} segc_conv_params;
+
+/// Per-thread workspace floats for `segc_conv2d`.
+int64_t segc_conv2d_ws(const segc_conv_params *p);
+int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
+                const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
+
+/// conv_transpose2d: x [cin, h, w], weight [cin, cout/groups, kh, kw], y [cout, oh, ow]
+/// where y[co, iy*sh - pt + ky*dh, ix*sw - pl + kx*dw] += x[ci, iy, ix] * w[ci, co, ky, kx].
+/// The weight is first re-arranged once (`segc_convt_pack`) into one GEMM matrix per
+/// (group, output phase). Same epilogue as conv2d.
+typedef segc_conv_params segc_convt_params;
+/// Floats of the packed weight (or a negative error code).
+int64_t segc_convt_packed_size(const segc_convt_params *p);
+int segc_convt_pack(const segc_convt_params *p, const float *weight, float *packed);
+int64_t segc_convt_ws(const segc_convt_params *p);
+int segc_conv_transpose2d(segc_pool *pool, const segc_convt_params *p, const float *x, const float *packed,
+                          const float *bias, const float *residual, const float *slope, float *y,
+                          const segc_ws *ws);
+
+// ---------------------------------------------------------------------------
+// Pooling
+
+/// Window geometry shared by max/avg pooling: x [c, h, w] -> y [c, oh, ow].
+/// Window of output (oy, ox) covers rows oy*sh - pt + ky*dh, ky < kh (same for columns).
+/// `pb`/`pr` only matter for avg pooling with count_include_pad.
+typedef struct {
+    int64_t c, h, w, oh, ow;
+    int64_t kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+    int32_t count_include_pad;
+} segc_pool_params;
+
+/// Max pooling over a −∞-padded input; the first maximum in row-major window order
+/// wins (strict >). `indices` (nullable): int64 flat h*w_in + w in the input plane.
+int segc_max_pool2d(segc_pool *pool, const segc_pool_params *p, const float *x, float *y, int64_t *indices);
+/// Average pooling, PyTorch divisor rule (count_include_pad counts padded taps up to
+/// h + pb / w + pr, never beyond).
+int segc_avg_pool2d(segc_pool *pool, const segc_pool_params *p, const float *x, float *y);
+/// y [c, oh, ow] zeroed, then y[c, indices[c, i]] = x[c, i] for each input position.
+/// Every index is checked first: any index outside [0, oh*ow) returns SEGC_ERANGE
+/// and nothing is written.
+int segc_max_unpool2d(segc_pool *pool, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                      const float *x, const int64_t *indices, float *y);
+/// y[c] = mean over the plane of x[c] (plane = hw floats).
+int segc_global_avg_pool(segc_pool *pool, int64_t c, int64_t hw, const float *x, float *y);
+
+// ---------------------------------------------------------------------------
+// Resize
+
+enum { SEGC_RESIZE_NEAREST = 0, SEGC_RESIZE_LINEAR = 1 };
+enum { SEGC_COORD_HALF_PIXEL = 0, SEGC_COORD_PYTORCH_HALF_PIXEL = 1, SEGC_COORD_ALIGN_CORNERS = 2,
+       SEGC_COORD_ASYMMETRIC = 3 };
+enum { SEGC_NEAREST_FLOOR = 0, SEGC_NEAREST_CEIL = 1, SEGC_NEAREST_ROUND_PREFER_FLOOR = 2,
+       SEGC_NEAREST_ROUND_PREFER_CEIL = 3 };
+
+/// Shared-workspace floats for `segc_resize`.
+int64_t segc_resize_ws(int64_t oh, int64_t ow);
+/// x [c, h, w] -> y [c, oh, ow]. Linear: PyTorch bilinear semantics (negative source
+/// clamped to 0, upper neighbour clamped to the last row/column).
+int segc_resize(segc_pool *pool, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                int32_t mode, int32_t coord, int32_t nearest, const float *x, float *y, const segc_ws *ws);
+
+// ---------------------------------------------------------------------------
+// Elementwise
+
+enum { SEGC_BIN_ADD = 0, SEGC_BIN_SUB = 1, SEGC_BIN_MUL = 2, SEGC_BIN_DIV = 3 };
+
+/// y = a op b with numpy broadcasting. Shapes are given right-aligned at rank 4 (pad
+/// with leading 1s); `ashape`/`bshape` dims must equal `yshape` dims or be 1.
+int segc_binary(segc_pool *pool, int32_t op, const int64_t yshape[4], const float *a, const int64_t ashape[4],
+                const float *b, const int64_t bshape[4], float *y);
+/// y = max(x, 0) (may be in place).
+int segc_relu(segc_pool *pool, int64_t n, const float *x, float *y);
+/// y = 1 / (1 + exp(-x)).
+int segc_sigmoid(segc_pool *pool, int64_t n, const float *x, float *y);
+/// y = max(0,x) + slope·min(0,x), slope per channel (nslope = c) or shared (nslope = 1).
+int segc_prelu(segc_pool *pool, int64_t c, int64_t hw, const float *x, const float *slope, int64_t nslope, float *y);
+/// y[c, i] = x[c, i]·scale[c] + bias[c].
+int segc_channel_affine(segc_pool *pool, int64_t c, int64_t hw, const float *x, const float *scale,
+                        const float *bias, float *y);
+/// Copies `src` (outer × inner floats, rows of `inner`) into `dst` rows of `dst_inner`
+/// at column `offset` (concat along an axis: inner = size(axis)·product(dims after)).
+int segc_copy_rows(segc_pool *pool, int64_t outer, int64_t inner, const float *src, float *dst,
+                   int64_t dst_inner, int64_t offset);
+/// Constant pad of a rank-4 (right-aligned) tensor; pads[i] = before dim i, pads[4+i] = after.
+/// Pads must be >= 0.
+int segc_pad(segc_pool *pool, const int64_t xshape[4], const int64_t pads[8], float value, const float *x, float *y);
+/// Softmax over the middle axis of [outer, c, inner]. Per-thread workspace: `segc_softmax_ws`.
+int64_t segc_softmax_ws(void);
+int segc_softmax(segc_pool *pool, int64_t outer, int64_t c, int64_t inner, const float *x, float *y, const segc_ws *ws);
+
+// ---------------------------------------------------------------------------
+// Executor descriptors: the runtime turns each plan op into one or more `segc_op`
+// values at session creation (pointers already resolved into the arena and the
+// prepared weights); running a plan is then a loop of `segc_exec` calls.
+
+enum {
+    SEGC_OP_CONV = 1, SEGC_OP_CONVT = 2, SEGC_OP_MAXPOOL = 3, SEGC_OP_AVGPOOL = 4, SEGC_OP_UNPOOL = 5,
+    SEGC_OP_GAP = 6, SEGC_OP_RESIZE = 7, SEGC_OP_BINARY = 8, SEGC_OP_RELU = 9, SEGC_OP_PRELU = 10,
+    SEGC_OP_SIGMOID = 11, SEGC_OP_AFFINE = 12, SEGC_OP_COPY_ROWS = 13, SEGC_OP_PAD = 14, SEGC_OP_SOFTMAX = 15,
+};
+
+/// One kernel call. Field use per kind:
+/// * CONV/CONVT: conv; in0 = x, in1 = residual (nullable), w0 = weight (CONVT: packed),
+///   w1 = bias (nullable), w2 = slope (nullable); out0 = y.
+/// * MAXPOOL/AVGPOOL: pool; in0 = x, out0 = y, out_idx = indices (nullable).
+/// * UNPOOL: d[0..4] = c h w oh ow; in0 = x, in_idx = indices, out0 = y.
+/// * GAP: d[0] = c, d[1] = hw. RELU/SIGMOID: d[0] = n. PRELU: d = c hw nslope, w0 = slope.
+///   AFFINE: d = c hw, w0 = scale, w1 = bias.
+/// * RESIZE: d = c h w oh ow mode coord nearest.
+/// * BINARY: sub = op, d[0..3] = y shape, d[4..7] = a shape, d[8..11] = b shape; in0 = a, in1 = b.
+/// * COPY_ROWS: d = outer inner dst_inner offset.
+/// * PAD: d[0..3] = x shape, d[4..11] = pads; fval = value.
+/// * SOFTMAX: d = outer c inner.
+typedef struct {
+    int32_t kind;
+    int32_t sub;
+    segc_conv_params conv;
+    segc_pool_params pool;
+    const float *in0, *in1, *w0, *w1, *w2;
+    const int64_t *in_idx;
+    float *out0;
+    int64_t *out_idx;
+    int64_t d[12];
+    float fval;
+} segc_op;
+
+/// Runs one descriptor. Returns 0 or a negative `SEGC_E*` code.
+int segc_exec(segc_pool *pool, const segc_op *op, const segc_ws *ws);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,100 @@
+// conv2d = im2col (per thread, per tile of output pixels; skipped for 1x1 stride-1
+// unpadded convs) + cblas_sgemm, with the epilogue (bias, residual, activation)
+// applied on the tile while it is in cache. Residuals enter through beta = 1.
+#include "../internal.h"
+#include <cblas.h>
+#include <string.h>
+
+typedef struct {
+    const segc_conv_params *p;
+    const float *x, *w, *bias, *res, *slope;
+    float *y;
+    const segc_ws *ws;
+    int64_t tile, ntiles, k, cin_g, cout_g, ohw, hw;
+    int pointwise;
+} conv_ctx;
+
+static int conv_check(const segc_conv_params *p) {
+    if (p->cin <= 0 || p->h <= 0 || p->w <= 0 || p->cout <= 0 || p->oh <= 0 || p->ow <= 0) return SEGC_EINVAL;
+    if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0) return SEGC_EINVAL;
+    if (p->groups <= 0 || p->cin % p->groups || p->cout % p->groups) return SEGC_EINVAL;
+    if (p->act == SEGC_ACT_PRELU && p->nslope != 1 && p->nslope != p->cout) return SEGC_EINVAL;
+    return SEGC_OK;
+}
+
+static int is_pointwise(const segc_conv_params *p) {
+    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 && p->oh == p->h &&
+           p->ow == p->w;
+}
+
+int64_t segc_conv2d_ws(const segc_conv_params *p) {
+    if (conv_check(p)) return 0;
+    if (is_pointwise(p)) return 0;
+    int64_t k = (p->cin / p->groups) * p->kh * p->kw;
+    return k * segc_conv_tile(k, p->oh * p->ow);
+}
+
+static void conv_task(void *vctx, int64_t t, int thread) {
+    const conv_ctx *c = vctx;
+    const segc_conv_params *p = c->p;
+    int64_t g = t / c->ntiles, q0 = (t % c->ntiles) * c->tile;
+    int64_t q1 = SEGC_MIN(q0 + c->tile, c->ohw), n = q1 - q0;
+    float *yt = c->y + g * c->cout_g * c->ohw + q0;
+    const float *b;
+    int64_t ldb;
+    if (c->pointwise) {
+        b = c->x + g * c->cin_g * c->hw + q0;
+        ldb = c->hw;
+    } else {
+        float *col = segc_ws_thread(c->ws, thread);
+        int64_t r = 0;
+        for (int64_t ci = 0; ci < c->cin_g; ci++) {
+            const float *xp = c->x + (g * c->cin_g + ci) * c->hw;
+            for (int64_t ky = 0; ky < p->kh; ky++)
+                for (int64_t kx = 0; kx < p->kw; kx++, r++)
+                    segc_gather(xp, p->h, p->w, p->ow, p->sh, p->sw, ky * p->dh - p->pt, kx * p->dw - p->pl, q0, q1,
+                                col + r * n);
+        }
+        b = col;
+        ldb = n;
+    }
+    float beta = 0.0f;
+    if (c->res) {
+        beta = 1.0f;
+        if (c->res != c->y)
+            for (int64_t co = 0; co < c->cout_g; co++)
+                memcpy(yt + co * c->ohw, c->res + (g * c->cout_g + co) * c->ohw + q0, (size_t)n * sizeof(float));
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout_g, (int)n, (int)c->k, 1.0f,
+                c->w + g * c->cout_g * c->k, (int)c->k, b, (int)ldb, beta, yt, (int)c->ohw);
+    for (int64_t co = 0; co < c->cout_g; co++) {
+        int64_t oc = g * c->cout_g + co;
+        float bias = c->bias ? c->bias[oc] : 0.0f;
+        float slope = (p->act == SEGC_ACT_PRELU) ? c->slope[p->nslope == 1 ? 0 : oc] : 0.0f;
+        segc_dt.epilogue(n, yt + co * c->ohw, bias, p->act, slope);
+    }
+}
+
+int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight, const float *bias,
+                const float *residual, const float *slope, float *y, const segc_ws *ws) {
+    int e = conv_check(p);
+    if (e) return e;
+    if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
+    conv_ctx c = {0};
+    c.p = p; c.x = x; c.w = weight; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
+    c.cin_g = p->cin / p->groups;
+    c.cout_g = p->cout / p->groups;
+    c.k = c.cin_g * p->kh * p->kw;
+    c.ohw = p->oh * p->ow;
+    c.hw = p->h * p->w;
+    c.pointwise = is_pointwise(p);
+    c.tile = segc_conv_tile(c.k, c.ohw);
+    c.ntiles = segc_chunks(c.ohw, c.tile);
+    if (!c.pointwise) {
+        int64_t need = c.k * c.tile;
+        if (!ws || !ws->base || ws->per_thread < need || ws->threads < segc_pool_threads(pool)) return SEGC_ENOSPC;
+    }
+    if (c.k > INT32_MAX || c.ohw > INT32_MAX) return SEGC_EUNSUP;
+    segc_pool_run(pool, conv_task, &c, p->groups * c.ntiles);
+    return SEGC_OK;
+}

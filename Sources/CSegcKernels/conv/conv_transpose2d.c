@@ -1,0 +1,174 @@
+// conv_transpose2d by output phases: for output rows oy ≡ ry (mod sh) only the taps
+// ky with (ry + pt − ky·dh) ≡ 0 (mod sh) contribute, from input row
+// (oy + pt − ky·dh)/sh = j + off(ky) where oy = ry + sh·j. Each (group, phase) is thus
+// a stride-1 correlation over the phase grid: im2col (contiguous runs) + sgemm with a
+// weight matrix re-arranged once by `segc_convt_pack`, then a strided scatter of the
+// tile into y with the epilogue. Every output pixel is written by exactly one task.
+#include "../internal.h"
+#include <cblas.h>
+#include <string.h>
+
+#define MAXK 64
+#define MAXPHASES 256
+
+static int convt_check(const segc_convt_params *p) {
+    if (p->cin <= 0 || p->h <= 0 || p->w <= 0 || p->cout <= 0 || p->oh <= 0 || p->ow <= 0) return SEGC_EINVAL;
+    if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0) return SEGC_EINVAL;
+    if (p->groups <= 0 || p->cin % p->groups || p->cout % p->groups) return SEGC_EINVAL;
+    if (p->act == SEGC_ACT_PRELU && p->nslope != 1 && p->nslope != p->cout) return SEGC_EINVAL;
+    if (p->kh > MAXK || p->kw > MAXK || p->sh * p->sw > MAXPHASES) return SEGC_EUNSUP;
+    return SEGC_OK;
+}
+
+/// Taps of phase r along one axis: returns the count, fills kernel index and input offset.
+static int64_t phase_taps(int64_t k, int64_t s, int64_t d, int64_t pad, int64_t r, int64_t *tap, int64_t *off) {
+    int64_t n = 0;
+    for (int64_t kk = 0; kk < k; kk++) {
+        int64_t v = r + pad - kk * d;
+        if (((v % s) + s) % s == 0) { tap[n] = kk; off[n] = v / s; n++; }
+    }
+    return n;
+}
+
+static int64_t grid(int64_t o, int64_t s, int64_t r) { return r < o ? (o - r + s - 1) / s : 0; }
+
+/// Floats of one group's packed matrices before phase (ry, rx), and the max depth.
+static int64_t group_size(const segc_convt_params *p, int64_t upto_phase, int64_t *kmax) {
+    int64_t tap[MAXK], off[MAXK], total = 0, cin_g = p->cin / p->groups, cout_g = p->cout / p->groups;
+    if (kmax) *kmax = 0;
+    for (int64_t ph = 0; ph < upto_phase; ph++) {
+        int64_t ny = phase_taps(p->kh, p->sh, p->dh, p->pt, ph / p->sw, tap, off);
+        int64_t nx = phase_taps(p->kw, p->sw, p->dw, p->pl, ph % p->sw, tap, off);
+        total += cout_g * cin_g * ny * nx;
+        if (kmax && cin_g * ny * nx > *kmax) *kmax = cin_g * ny * nx;
+    }
+    return total;
+}
+
+int64_t segc_convt_packed_size(const segc_convt_params *p) {
+    int e = convt_check(p);
+    if (e) return e;
+    return p->groups * group_size(p, p->sh * p->sw, NULL);
+}
+
+int segc_convt_pack(const segc_convt_params *p, const float *w, float *packed) {
+    int e = convt_check(p);
+    if (e) return e;
+    int64_t cin_g = p->cin / p->groups, cout_g = p->cout / p->groups;
+    int64_t ty[MAXK], oy[MAXK], tx[MAXK], ox[MAXK];
+    float *dst = packed;
+    for (int64_t g = 0; g < p->groups; g++)
+        for (int64_t ph = 0; ph < p->sh * p->sw; ph++) {
+            int64_t ny = phase_taps(p->kh, p->sh, p->dh, p->pt, ph / p->sw, ty, oy);
+            int64_t nx = phase_taps(p->kw, p->sw, p->dw, p->pl, ph % p->sw, tx, ox);
+            int64_t k = cin_g * ny * nx;
+            for (int64_t co = 0; co < cout_g; co++)
+                for (int64_t ci = 0; ci < cin_g; ci++)
+                    for (int64_t a = 0; a < ny; a++)
+                        for (int64_t b = 0; b < nx; b++)
+                            dst[co * k + (ci * ny + a) * nx + b] =
+                                w[(((g * cin_g + ci) * cout_g + co) * p->kh + ty[a]) * p->kw + tx[b]];
+            dst += cout_g * k;
+        }
+    return SEGC_OK;
+}
+
+static int64_t convt_tile(const segc_convt_params *p, int64_t *kmax_out) {
+    int64_t kmax;
+    group_size(p, p->sh * p->sw, &kmax);
+    if (kmax_out) *kmax_out = kmax;
+    int64_t gmax = grid(p->oh, p->sh, 0) * grid(p->ow, p->sw, 0);
+    return segc_conv_tile(kmax, gmax);
+}
+
+int64_t segc_convt_ws(const segc_convt_params *p) {
+    if (convt_check(p)) return 0;
+    int64_t kmax, t = convt_tile(p, &kmax);
+    return (kmax + p->cout / p->groups) * t;
+}
+
+typedef struct {
+    const segc_convt_params *p;
+    const float *x, *w, *bias, *res, *slope;
+    float *y;
+    const segc_ws *ws;
+    int64_t tile, ntiles, cin_g, cout_g, group_floats;
+} convt_ctx;
+
+static void convt_task(void *vctx, int64_t t, int thread) {
+    const convt_ctx *c = vctx;
+    const segc_convt_params *p = c->p;
+    int64_t nph = p->sh * p->sw;
+    int64_t tile_i = t % c->ntiles, ph = (t / c->ntiles) % nph, g = t / (c->ntiles * nph);
+    int64_t ry = ph / p->sw, rx = ph % p->sw;
+    int64_t gh = grid(p->oh, p->sh, ry), gw = grid(p->ow, p->sw, rx);
+    int64_t q0 = tile_i * c->tile, q1 = SEGC_MIN(q0 + c->tile, gh * gw), n = q1 - q0;
+    if (n <= 0) return;
+    int64_t ty[MAXK], oy[MAXK], tx[MAXK], ox[MAXK];
+    int64_t ny = phase_taps(p->kh, p->sh, p->dh, p->pt, ry, ty, oy);
+    int64_t nx = phase_taps(p->kw, p->sw, p->dw, p->pl, rx, tx, ox);
+    int64_t k = c->cin_g * ny * nx;
+    int64_t kmax;
+    group_size(p, nph, &kmax);
+    float *col = segc_ws_thread(c->ws, thread);
+    float *tmp = col + kmax * c->tile;
+    if (k > 0) {
+        int64_t r = 0;
+        for (int64_t ci = 0; ci < c->cin_g; ci++) {
+            const float *xp = c->x + (g * c->cin_g + ci) * p->h * p->w;
+            for (int64_t a = 0; a < ny; a++)
+                for (int64_t b = 0; b < nx; b++, r++)
+                    segc_gather(xp, p->h, p->w, gw, 1, 1, oy[a], ox[b], q0, q1, col + r * n);
+        }
+        const float *wa = c->w + g * c->group_floats + group_size(p, ph, NULL);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout_g, (int)n, (int)k, 1.0f, wa, (int)k,
+                    col, (int)n, 0.0f, tmp, (int)n);
+    } else {
+        memset(tmp, 0, (size_t)(c->cout_g * n) * sizeof(float));
+    }
+    int64_t ohw = p->oh * p->ow;
+    for (int64_t co = 0; co < c->cout_g; co++) {
+        int64_t oc = g * c->cout_g + co;
+        float bias = c->bias ? c->bias[oc] : 0.0f;
+        float slope = (p->act == SEGC_ACT_PRELU) ? c->slope[p->nslope == 1 ? 0 : oc] : 0.0f;
+        float *tr = tmp + co * n;
+        if (c->res) {
+            const float *rp = c->res + oc * ohw;
+            for (int64_t q = q0; q < q1; q++) {
+                int64_t j = q / gw, i = q - j * gw;
+                tr[q - q0] += rp[(ry + p->sh * j) * p->ow + rx + p->sw * i];
+            }
+        }
+        segc_dt.epilogue(n, tr, bias, p->act, slope);
+        float *yp = c->y + oc * ohw;
+        for (int64_t q = q0; q < q1;) {
+            int64_t j = q / gw, i0 = q - j * gw, i1 = SEGC_MIN(gw, i0 + (q1 - q));
+            float *yr = yp + (ry + p->sh * j) * p->ow + rx;
+            const float *src = tr + (q - q0);
+            if (p->sw == 1) memcpy(yr + i0, src, (size_t)(i1 - i0) * sizeof(float));
+            else for (int64_t i = i0; i < i1; i++) yr[p->sw * i] = src[i - i0];
+            q += i1 - i0;
+        }
+    }
+}
+
+int segc_conv_transpose2d(segc_pool *pool, const segc_convt_params *p, const float *x, const float *packed,
+                          const float *bias, const float *residual, const float *slope, float *y,
+                          const segc_ws *ws) {
+    int e = convt_check(p);
+    if (e) return e;
+    if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
+    convt_ctx c = {0};
+    c.p = p; c.x = x; c.w = packed; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
+    c.cin_g = p->cin / p->groups;
+    c.cout_g = p->cout / p->groups;
+    c.group_floats = group_size(p, p->sh * p->sw, NULL);
+    int64_t kmax;
+    c.tile = convt_tile(p, &kmax);
+    if (!ws || !ws->base || ws->per_thread < (kmax + c.cout_g) * c.tile || ws->threads < segc_pool_threads(pool))
+        return SEGC_ENOSPC;
+    c.ntiles = segc_chunks(grid(p->oh, p->sh, 0) * grid(p->ow, p->sw, 0), c.tile);
+    if (kmax > INT32_MAX) return SEGC_EUNSUP;
+    segc_pool_run(pool, convt_task, &c, p->groups * p->sh * p->sw * c.ntiles);
+    return SEGC_OK;
+}

@@ -1,0 +1,45 @@
+// im2col gather shared by conv2d and conv_transpose2d. Stride-1 columns copy
+// contiguous runs (memcpy) with zero fill at the borders.
+#include "../internal.h"
+#include <string.h>
+
+void segc_gather(const float *x, int64_t h, int64_t w, int64_t gw, int64_t sy, int64_t sx, int64_t oy,
+                 int64_t ox, int64_t q0, int64_t q1, float *dst) {
+    int64_t q = q0;
+    while (q < q1) {
+        int64_t j = q / gw, i0 = q - j * gw;
+        int64_t i1 = SEGC_MIN(gw, i0 + (q1 - q));
+        int64_t n = i1 - i0;
+        float *d = dst + (q - q0);
+        int64_t iy = j * sy + oy;
+        if (iy < 0 || iy >= h) {
+            memset(d, 0, (size_t)n * sizeof(float));
+        } else {
+            const float *row = x + iy * w;
+            if (sx == 1) {
+                int64_t a = SEGC_MAX(i0, -ox), b = SEGC_MIN(i1, w - ox);
+                if (a > i1) a = i1;
+                if (b < a) b = a;
+                if (a > i0) memset(d, 0, (size_t)(a - i0) * sizeof(float));
+                if (b > a) memcpy(d + (a - i0), row + a + ox, (size_t)(b - a) * sizeof(float));
+                if (i1 > b) memset(d + (b - i0), 0, (size_t)(i1 - b) * sizeof(float));
+            } else {
+                for (int64_t i = i0; i < i1; i++) {
+                    int64_t ix = i * sx + ox;
+                    d[i - i0] = (ix >= 0 && ix < w) ? row[ix] : 0.0f;
+                }
+            }
+        }
+        q += n;
+    }
+}
+
+int64_t segc_conv_tile(int64_t k, int64_t pixels) {
+    // Aim for an im2col block of ~256 KiB (fits L2 next to OpenBLAS's packed panels).
+    int64_t t = (64 * 1024) / (k > 0 ? k : 1);
+    t = (t / 64) * 64;
+    if (t < 256) t = 256;
+    if (t > 4096) t = 4096;
+    if (t > pixels) t = pixels;
+    return t < 1 ? 1 : t;
+}

@@ -1,0 +1,87 @@
+// CPU feature detection (CPUID + XGETBV for OS support of YMM/ZMM state) and the
+// dispatch table of inner loops. Read once; `segc_set_cpu_level` exists for tests.
+#include "../internal.h"
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+#define SEGC_SUFFIX scalar
+#define SEGC_TARGET
+#include "loops.h"
+#undef SEGC_SUFFIX
+#undef SEGC_TARGET
+
+#if defined(__x86_64__)
+#define SEGC_SUFFIX avx2
+#define SEGC_TARGET __attribute__((target("avx2,fma")))
+#include "loops.h"
+#undef SEGC_SUFFIX
+#undef SEGC_TARGET
+
+#define SEGC_SUFFIX avx512
+#define SEGC_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+#include "loops.h"
+#undef SEGC_SUFFIX
+#undef SEGC_TARGET
+#endif
+
+segc_dispatch segc_dt;
+static int detected_level;   // what the CPU supports
+static int current_level;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static int detect(void) {
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1;
+    if (!osxsave || !avx || !fma) return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    (void)xhi;
+    if ((xlo & 0x6) != 0x6) return 0;   // XMM and YMM state
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    int avx2 = (b >> 5) & 1;
+    if (!avx2) return 0;
+    int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
+    if (avx512f && avx512dq && avx512bw && avx512vl && (xlo & 0xe0) == 0xe0) return 2;   // opmask, ZMM state
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+void segc_dispatch_fill(int level) {
+#if defined(__x86_64__)
+    if (level >= 2) { segc_dt = table_avx512; return; }
+    if (level == 1) { segc_dt = table_avx2; return; }
+#endif
+    segc_dt = table_scalar;
+}
+
+static void init_impl(void) {
+    detected_level = detect();
+    current_level = detected_level;
+    segc_dispatch_fill(current_level);
+    openblas_set_num_threads(1);
+}
+
+void segc_kernels_init(void) { pthread_once(&init_once, init_impl); }
+
+const char *segc_cpu_level(void) {
+    segc_kernels_init();
+    return current_level == 2 ? "avx512" : current_level == 1 ? "avx2" : "scalar";
+}
+
+int segc_set_cpu_level(int level) {
+    segc_kernels_init();
+    if (level < 0) level = 0;
+    if (level > detected_level) level = detected_level;
+    current_level = level;
+    segc_dispatch_fill(level);
+    return level;
+}

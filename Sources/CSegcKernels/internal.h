@@ -1,0 +1,41 @@
+// Internal declarations shared by the kernel files (not part of the public header).
+#pragma once
+#include "segc_kernels.h"
+#include <stdint.h>
+
+#define SEGC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SEGC_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/// Inner loops with one implementation per ISA level (scalar, AVX2, AVX-512), all
+/// plain C that the compiler vectorises under the function's target attribute.
+typedef struct {
+    void (*bin_vv)(int op, int64_t n, const float *a, const float *b, float *y);
+    void (*bin_vs)(int op, int64_t n, const float *a, float b, float *y);      // a vector, b scalar
+    void (*bin_sv)(int op, int64_t n, float a, const float *b, float *y);      // a scalar, b vector
+    void (*relu)(int64_t n, const float *x, float *y);
+    void (*affine)(int64_t n, const float *x, float s, float b, float *y);     // x*s + b
+    /// Conv epilogue on one channel row: y = act(y + bias); act 0 none, 1 relu, 2 prelu(slope).
+    void (*epilogue)(int64_t n, float *y, float bias, int act, float slope);
+    void (*max_rows)(int64_t n, const float *x, float *m);                    // m = max(m, x)
+    void (*sum_exp)(int64_t n, const float *x, const float *m, float *y, float *s); // y=exp(x-m), s+=y
+    void (*scale_rows)(int64_t n, float *y, const float *inv);                 // y *= inv
+    void (*sigmoid)(int64_t n, const float *x, float *y);
+} segc_dispatch;
+
+extern segc_dispatch segc_dt;
+void segc_dispatch_fill(int level);
+
+/// Per-thread workspace region.
+static inline float *segc_ws_thread(const segc_ws *ws, int thread) {
+    return ws->base + (int64_t)thread * ws->per_thread;
+}
+
+/// Splits n items into chunks of `chunk`: number of chunks.
+static inline int64_t segc_chunks(int64_t n, int64_t chunk) { return n <= 0 ? 0 : (n + chunk - 1) / chunk; }
+
+/// im2col gather of one plane: for grid pixels q in [q0, q1) of a grid `gw` wide,
+/// dst[q - q0] = x[j*sy + oy, i*sx + ox] (j = q / gw, i = q % gw), 0 outside [0,h)x[0,w).
+void segc_gather(const float *x, int64_t h, int64_t w, int64_t gw, int64_t sy, int64_t sx, int64_t oy,
+                 int64_t ox, int64_t q0, int64_t q1, float *dst);
+/// Output pixels per conv task for a GEMM with depth k (depends on shapes only).
+int64_t segc_conv_tile(int64_t k, int64_t pixels);

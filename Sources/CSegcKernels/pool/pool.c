@@ -1,0 +1,212 @@
+// Pooling: max (−∞ padding, first maximum wins, optional int64 indices), average
+// (PyTorch divisor rule), max unpool (checked indices), global average.
+// Tasks are fixed channel chunks; each output row is built tap by tap over a
+// contiguous range of output columns, which keeps the row-major window order.
+#include "../internal.h"
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+static int64_t chan_chunk(int64_t plane) {
+    int64_t c = (64 * 1024) / (plane > 0 ? plane : 1);
+    return c < 1 ? 1 : c;
+}
+
+static int pool_check(const segc_pool_params *p) {
+    if (p->c <= 0 || p->h <= 0 || p->w <= 0 || p->oh <= 0 || p->ow <= 0) return SEGC_EINVAL;
+    if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0) return SEGC_EINVAL;
+    if (p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0) return SEGC_EINVAL;
+    return SEGC_OK;
+}
+
+/// Output columns [lo, hi) whose tap kx lands inside [0, w).
+static void col_range(const segc_pool_params *p, int64_t kx, int64_t *lo, int64_t *hi) {
+    int64_t base = kx * p->dw - p->pl;   // ix = ox*sw + base
+    int64_t a = base >= 0 ? 0 : (-base + p->sw - 1) / p->sw;
+    int64_t lim = p->w - 1 - base;       // ox*sw <= lim
+    int64_t b = lim < 0 ? 0 : lim / p->sw + 1;
+    if (b > p->ow) b = p->ow;
+    if (a > b) a = b;
+    *lo = a; *hi = b;
+}
+
+typedef struct {
+    const segc_pool_params *p;
+    const float *x;
+    float *y;
+    int64_t *idx;
+    int64_t chunk;
+} pool_ctx;
+
+static void max_task(void *vctx, int64_t t, int thread) {
+    (void)thread;
+    const pool_ctx *c = vctx;
+    const segc_pool_params *p = c->p;
+    int64_t c0 = t * c->chunk, c1 = SEGC_MIN(c0 + c->chunk, p->c);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const float *xp = c->x + ch * p->h * p->w;
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            float *yr = c->y + (ch * p->oh + oy) * p->ow;
+            int64_t *ir = c->idx ? c->idx + (ch * p->oh + oy) * p->ow : NULL;
+            for (int64_t ox = 0; ox < p->ow; ox++) yr[ox] = -INFINITY;
+            if (ir) for (int64_t ox = 0; ox < p->ow; ox++) ir[ox] = -1;
+            for (int64_t ky = 0; ky < p->kh; ky++) {
+                int64_t iy = oy * p->sh - p->pt + ky * p->dh;
+                if (iy < 0 || iy >= p->h) continue;
+                const float *xr = xp + iy * p->w;
+                for (int64_t kx = 0; kx < p->kw; kx++) {
+                    int64_t lo, hi, base = kx * p->dw - p->pl;
+                    col_range(p, kx, &lo, &hi);
+                    if (ir) {
+                        for (int64_t ox = lo; ox < hi; ox++) {
+                            int64_t ix = ox * p->sw + base;
+                            float v = xr[ix];
+                            if (v > yr[ox] || (ir[ox] < 0)) { yr[ox] = v; ir[ox] = iy * p->w + ix; }
+                        }
+                    } else if (p->sw == 1) {
+                        const float *xs = xr + base;
+                        for (int64_t ox = lo; ox < hi; ox++) yr[ox] = xs[ox] > yr[ox] ? xs[ox] : yr[ox];
+                    } else {
+                        for (int64_t ox = lo; ox < hi; ox++) {
+                            float v = xr[ox * p->sw + base];
+                            yr[ox] = v > yr[ox] ? v : yr[ox];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+int segc_max_pool2d(segc_pool *pool, const segc_pool_params *p, const float *x, float *y, int64_t *indices) {
+    int e = pool_check(p);
+    if (e) return e;
+    pool_ctx c = {p, x, y, indices, chan_chunk(p->oh * p->ow * p->kh * p->kw)};
+    segc_pool_run(pool, max_task, &c, segc_chunks(p->c, c.chunk));
+    return SEGC_OK;
+}
+
+/// Divisor factor along one axis for output o.
+static int64_t avg_count(int64_t o, int64_t s, int64_t pad_lo, int64_t k, int64_t d, int64_t n, int64_t pad_hi,
+                         int include_pad) {
+    int64_t lo = include_pad ? -pad_lo : 0, hi = include_pad ? n + pad_hi : n, cnt = 0;
+    for (int64_t kk = 0; kk < k; kk++) {
+        int64_t i = o * s - pad_lo + kk * d;
+        if (i >= lo && i < hi) cnt++;
+    }
+    return cnt;
+}
+
+static void avg_task(void *vctx, int64_t t, int thread) {
+    (void)thread;
+    const pool_ctx *c = vctx;
+    const segc_pool_params *p = c->p;
+    int64_t c0 = t * c->chunk, c1 = SEGC_MIN(c0 + c->chunk, p->c);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const float *xp = c->x + ch * p->h * p->w;
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            float *yr = c->y + (ch * p->oh + oy) * p->ow;
+            for (int64_t ox = 0; ox < p->ow; ox++) yr[ox] = 0.0f;
+            for (int64_t ky = 0; ky < p->kh; ky++) {
+                int64_t iy = oy * p->sh - p->pt + ky * p->dh;
+                if (iy < 0 || iy >= p->h) continue;
+                const float *xr = xp + iy * p->w;
+                for (int64_t kx = 0; kx < p->kw; kx++) {
+                    int64_t lo, hi, base = kx * p->dw - p->pl;
+                    col_range(p, kx, &lo, &hi);
+                    for (int64_t ox = lo; ox < hi; ox++) yr[ox] += xr[ox * p->sw + base];
+                }
+            }
+            int64_t cy = avg_count(oy, p->sh, p->pt, p->kh, p->dh, p->h, p->pb, p->count_include_pad);
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                int64_t cx = avg_count(ox, p->sw, p->pl, p->kw, p->dw, p->w, p->pr, p->count_include_pad);
+                int64_t cnt = cy * cx;
+                yr[ox] = cnt > 0 ? yr[ox] / (float)cnt : 0.0f;
+            }
+        }
+    }
+}
+
+int segc_avg_pool2d(segc_pool *pool, const segc_pool_params *p, const float *x, float *y) {
+    int e = pool_check(p);
+    if (e) return e;
+    pool_ctx c = {p, x, y, NULL, chan_chunk(p->oh * p->ow * p->kh * p->kw)};
+    segc_pool_run(pool, avg_task, &c, segc_chunks(p->c, c.chunk));
+    return SEGC_OK;
+}
+
+typedef struct {
+    int64_t c, hw, ohw, chunk;
+    const float *x;
+    const int64_t *idx;
+    float *y;
+    _Atomic int bad;
+} unpool_ctx;
+
+static void unpool_check_task(void *vctx, int64_t t, int thread) {
+    (void)thread;
+    unpool_ctx *c = vctx;
+    int64_t c0 = t * c->chunk, c1 = SEGC_MIN(c0 + c->chunk, c->c);
+    const int64_t *ip = c->idx + c0 * c->hw;
+    int64_t n = (c1 - c0) * c->hw, lim = c->ohw;
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) bad |= (ip[i] < 0) | (ip[i] >= lim);
+    if (bad) atomic_store(&c->bad, 1);
+}
+
+static void unpool_write_task(void *vctx, int64_t t, int thread) {
+    (void)thread;
+    unpool_ctx *c = vctx;
+    int64_t c0 = t * c->chunk, c1 = SEGC_MIN(c0 + c->chunk, c->c);
+    memset(c->y + c0 * c->ohw, 0, (size_t)((c1 - c0) * c->ohw) * sizeof(float));
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const float *xp = c->x + ch * c->hw;
+        const int64_t *ip = c->idx + ch * c->hw;
+        float *yp = c->y + ch * c->ohw;
+        for (int64_t i = 0; i < c->hw; i++) yp[ip[i]] = xp[i];
+    }
+}
+
+int segc_max_unpool2d(segc_pool *pool, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow, const float *x,
+                      const int64_t *indices, float *y) {
+    if (c <= 0 || h <= 0 || w <= 0 || oh <= 0 || ow <= 0) return SEGC_EINVAL;
+    unpool_ctx u = {0};
+    u.c = c; u.hw = h * w; u.ohw = oh * ow; u.x = x; u.idx = indices; u.y = y;
+    u.chunk = chan_chunk(u.ohw);
+    atomic_init(&u.bad, 0);
+    int64_t nt = segc_chunks(c, u.chunk);
+    segc_pool_run(pool, unpool_check_task, &u, nt);
+    if (atomic_load(&u.bad)) return SEGC_ERANGE;
+    segc_pool_run(pool, unpool_write_task, &u, nt);
+    return SEGC_OK;
+}
+
+typedef struct {
+    int64_t c, hw, chunk;
+    const float *x;
+    float *y;
+} gap_ctx;
+
+static void gap_task(void *vctx, int64_t t, int thread) {
+    (void)thread;
+    const gap_ctx *g = vctx;
+    int64_t c0 = t * g->chunk, c1 = SEGC_MIN(c0 + g->chunk, g->c);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const float *xp = g->x + ch * g->hw;
+        float acc[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= g->hw; i += 16)
+            for (int k = 0; k < 16; k++) acc[k] += xp[i + k];
+        float s = 0.0f;
+        for (; i < g->hw; i++) s += xp[i];
+        for (int k = 0; k < 16; k++) s += acc[k];
+        g->y[ch] = s / (float)g->hw;
+    }
+}
+
+int segc_global_avg_pool(segc_pool *pool, int64_t c, int64_t hw, const float *x, float *y) {
+    if (c <= 0 || hw <= 0) return SEGC_EINVAL;
+    gap_ctx g = {c, hw, chan_chunk(hw), x, y};
+    segc_pool_run(pool, gap_task, &g, segc_chunks(c, g.chunk));
+    return SEGC_OK;
+}

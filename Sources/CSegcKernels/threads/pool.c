@@ -1,0 +1,158 @@
+// Fixed-size thread pool: workers are created once; `segc_pool_run` publishes a job
+// (function pointer + context + task count) through a generation counter, every
+// thread (the caller included) takes task numbers from an atomic counter, and the
+// caller waits until all workers are done. Nothing is allocated per call.
+//
+// Which thread runs which task varies from run to run, but tasks are independent and
+// their boundaries depend only on shapes, so results do not depend on scheduling.
+#define _GNU_SOURCE
+#include "../internal.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SEGC_PAUSE() _mm_pause()
+#else
+#define SEGC_PAUSE() ((void)0)
+#endif
+
+/// Spin iterations before sleeping (a few microseconds: ops are dispatched back to back).
+#define SEGC_SPIN 4000
+
+typedef struct {
+    segc_pool *pool;
+    int index;
+} worker_arg;
+
+struct segc_pool {
+    int threads;
+    pthread_t *tids;
+    worker_arg *args;
+    pthread_mutex_t mu;
+    pthread_cond_t start_cv, done_cv;
+    _Atomic uint64_t generation;
+    _Atomic int pending;     // workers still busy with the current generation
+    _Atomic int stop;
+    segc_task_fn fn;
+    void *ctx;
+    int64_t ntasks;
+    _Atomic int64_t next;
+};
+
+static void drain(segc_pool *p, int thread) {
+    segc_task_fn fn = p->fn;
+    void *ctx = p->ctx;
+    int64_t n = p->ntasks;
+    for (;;) {
+        int64_t t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+        if (t >= n) break;
+        fn(ctx, t, thread);
+    }
+}
+
+static void *worker_main(void *arg) {
+    worker_arg *wa = arg;
+    segc_pool *p = wa->pool;
+    uint64_t seen = 0;
+    for (;;) {
+        uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        for (int i = 0; g == seen && i < SEGC_SPIN; i++) {
+            SEGC_PAUSE();
+            g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        }
+        if (g == seen) {
+            pthread_mutex_lock(&p->mu);
+            while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
+                   !atomic_load(&p->stop))
+                pthread_cond_wait(&p->start_cv, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->stop)) return NULL;
+        seen = g;
+        drain(p, wa->index);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+segc_pool *segc_pool_create(int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > 256) threads = 256;
+    segc_kernels_init();
+    segc_pool *p = calloc(1, sizeof(segc_pool));
+    if (!p) return NULL;
+    p->threads = threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->start_cv, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->stop, 0);
+    atomic_init(&p->next, 0);
+    if (threads > 1) {
+        p->tids = calloc((size_t)threads, sizeof(pthread_t));
+        p->args = calloc((size_t)threads, sizeof(worker_arg));
+        if (!p->tids || !p->args) { free(p->tids); free(p->args); free(p); return NULL; }
+        for (int i = 1; i < threads; i++) {
+            p->args[i].pool = p;
+            p->args[i].index = i;
+            if (pthread_create(&p->tids[i], NULL, worker_main, &p->args[i]) != 0) {
+                p->threads = i;   // shut down the ones already started
+                segc_pool_destroy(p);
+                return NULL;
+            }
+        }
+    }
+    return p;
+}
+
+void segc_pool_destroy(segc_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->stop, 1);
+    pthread_cond_broadcast(&p->start_cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->threads; i++) pthread_join(p->tids[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->start_cv);
+    pthread_cond_destroy(&p->done_cv);
+    free(p->tids);
+    free(p->args);
+    free(p);
+}
+
+int segc_pool_threads(const segc_pool *p) { return p ? p->threads : 1; }
+
+void segc_pool_run(segc_pool *p, segc_task_fn fn, void *ctx, int64_t ntasks) {
+    if (ntasks <= 0) return;
+    if (!p || p->threads == 1 || ntasks == 1) {
+        for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    p->ntasks = ntasks;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->pending, p->threads - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&p->start_cv);
+    pthread_mutex_unlock(&p->mu);
+    drain(p, 0);
+    for (int i = 0; i < SEGC_SPIN && atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) SEGC_PAUSE();
+    if (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) pthread_cond_wait(&p->done_cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+int segc_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}

@@ -1,0 +1,461 @@
+import CSegcKernels
+import SegcCore
+import SegcPlan
+
+/// Where a kernel argument points: nowhere, into the arena (a value), into the
+/// prepared weights (byte offset in the store), or at the op's packed weight.
+package enum Binding: Sendable, Hashable {
+    case none
+    case value(Int)
+    case weight(Int)
+    case packed
+}
+
+/// One kernel call of a plan op, with every attribute checked and every pointer
+/// still symbolic (bound per session).
+package struct Step: Sendable {
+    var ckind: Int32
+    var sub: Int32 = 0
+    var conv = segc_conv_params()
+    var pool = segc_pool_params()
+    var d: [Int64] = []
+    var fval: Float = 0
+    var in0: Binding = .none, in1: Binding = .none
+    var w0: Binding = .none, w1: Binding = .none, w2: Binding = .none
+    var inIdx: Binding = .none, out0: Binding = .none, outIdx: Binding = .none
+    /// Workspace floats: per thread and shared.
+    var wsPerThread: Int = 0
+    var wsShared: Int = 0
+
+    init(_ kind: Int32) { ckind = kind }
+}
+
+/// A validated plan op: its kind and the kernel calls that execute it.
+package struct PreparedOp: Sendable {
+    package var kind: PlanOpKind
+    var steps: [Step]
+    /// conv params (for conv / convTranspose2d; used to pack weights).
+    var conv: segc_conv_params { steps.first?.conv ?? segc_conv_params() }
+}
+
+/// Checks a plan op by op against the schema of `PlanOp` and what the kernels
+/// support, and turns each op into kernel steps. Nothing from the plan is trusted:
+/// indices, offsets, shapes and attribute values are all checked here, so the
+/// executor can run without checks.
+enum PlanValidator {
+    static func validate(_ plan: PlanFile) throws(SegcError) -> [PreparedOp] {
+        let g = plan.graph
+        if g.arenaBytes < 0 { throw SegcError(.malformed, "negative arena size") }
+        try Limits.check(g.arenaBytes, Limits.maxAllocationBytes, "arena bytes")
+        for (i, v) in g.values.enumerated() {
+            let n = try Checked.elementCount(v.shape, "value \(i)")
+            let bytes = try Checked.mul(n, v.dtype.byteSize)
+            let end = try Checked.add(v.arenaOffset, bytes)
+            if v.arenaOffset < 0 || end > g.arenaBytes {
+                throw SegcError(.malformed, "value \(i) (\(v.arenaOffset)..<\(end)) lies outside the arena (\(g.arenaBytes) bytes)")
+            }
+            if v.arenaOffset % v.dtype.byteSize != 0 {
+                throw SegcError(.malformed, "value \(i) is misaligned (offset \(v.arenaOffset))")
+            }
+        }
+        guard g.input >= 0, g.input < g.values.count, g.output >= 0, g.output < g.values.count else {
+            throw SegcError(.malformed, "graph input/output index out of range")
+        }
+        if g.values[g.input].dtype != .f32 || g.values[g.output].dtype != .f32 {
+            throw SegcError(.unsupported, "graph input and output must be float32")
+        }
+        var out: [PreparedOp] = []
+        out.reserveCapacity(g.ops.count)
+        let wcount = plan.weights.count
+        for (i, op) in g.ops.enumerated() {
+            let where_: SegcError.Location = .layer(i < plan.sourceMap.count ? plan.sourceMap[i] : "op \(i) (\(op.kind.name))")
+            do throws(SegcError) {
+                var c = OpChecker(op: op, values: g.values, weightBytes: wcount)
+                out.append(PreparedOp(kind: op.kind, steps: try c.steps()))
+            } catch {
+                throw error.at(where_)
+            }
+        }
+        return out
+    }
+}
+
+/// Per-op checks.
+private struct OpChecker {
+    let op: PlanOp
+    let values: [PlanValue]
+    let weightBytes: Int
+
+    init(op: PlanOp, values: [PlanValue], weightBytes: Int) {
+        self.op = op; self.values = values; self.weightBytes = weightBytes
+    }
+
+    func fail(_ m: String) -> SegcError { SegcError(.malformed, "\(op.kind.name): \(m)") }
+    func unsupported(_ m: String) -> SegcError { SegcError(.unsupported, "\(op.kind.name): \(m)") }
+
+    func value(_ idx: Int, _ dtype: PlanDType = .f32) throws(SegcError) -> PlanValue {
+        guard idx >= 0, idx < values.count else { throw fail("value index \(idx) out of range") }
+        let v = values[idx]
+        if v.dtype != dtype { throw unsupported("value \(idx) has dtype \(v.dtype), expected \(dtype)") }
+        return v
+    }
+
+    func input(_ k: Int, _ dtype: PlanDType = .f32) throws(SegcError) -> (Int, PlanValue) {
+        guard k < op.inputs.count else { throw fail("missing input \(k)") }
+        return (op.inputs[k], try value(op.inputs[k], dtype))
+    }
+
+    func output(_ k: Int, _ dtype: PlanDType = .f32) throws(SegcError) -> (Int, PlanValue) {
+        guard k < op.outputs.count else { throw fail("missing output \(k)") }
+        return (op.outputs[k], try value(op.outputs[k], dtype))
+    }
+
+    func weight(_ k: Int) throws(SegcError) -> WeightRef {
+        guard k < op.weights.count else { throw fail("missing weight \(k)") }
+        let w = op.weights[k]
+        if w.dtype != .f32 { throw unsupported("weight \(k) has dtype \(w.dtype); only float32 is executed") }
+        let n = try Checked.elementCount(w.shape, "weight \(k)")
+        let end = try Checked.add(w.offset, try Checked.mul(n, 4))
+        if w.offset < 0 || w.offset % 4 != 0 || end > weightBytes {
+            throw fail("weight \(k) (\(w.offset)..<\(end)) lies outside the weights (\(weightBytes) bytes)")
+        }
+        return w
+    }
+
+    func ints(_ n: Int) throws(SegcError) -> [Int] {
+        if op.ints.count != n { throw fail("expected \(n) integer attributes, found \(op.ints.count)") }
+        var r: [Int] = []
+        for v in op.ints {
+            if v < Int64(Int32.min) || v > Int64(Int32.max) { throw fail("attribute \(v) out of range") }
+            r.append(Int(v))
+        }
+        return r
+    }
+
+    /// [1, C, H, W] → (C, H, W).
+    func chw(_ v: PlanValue, _ what: String) throws(SegcError) -> (Int, Int, Int) {
+        if v.shape.count != 4 { throw unsupported("\(what) must have rank 4, has \(v.shape)") }
+        if v.shape[0] != 1 { throw unsupported("\(what): batch \(v.shape[0]) (only batch 1 is executed)") }
+        if v.shape[1] <= 0 || v.shape[2] <= 0 || v.shape[3] <= 0 { throw fail("\(what) has an empty dimension") }
+        return (v.shape[1], v.shape[2], v.shape[3])
+    }
+
+    func expectShape(_ v: PlanValue, _ shape: [Int], _ what: String) throws(SegcError) {
+        if v.shape != shape { throw SegcError(.mismatch, "\(op.kind.name): \(what) has shape \(v.shape), expected \(shape)") }
+    }
+
+    mutating func steps() throws(SegcError) -> [Step] {
+        switch op.kind {
+        case .conv2d, .convTranspose2d: return [try conv()]
+        case .maxPool2d, .avgPool2d: return [try pool()]
+        case .maxUnpool2d:
+            let a = try ints(2)
+            let (xi, x) = try input(0)
+            let (ii, idx) = try input(1, .i64)
+            let (oi, y) = try output(0)
+            let (c, h, w) = try chw(x, "input")
+            try expectShape(idx, x.shape, "indices")
+            try expectShape(y, [1, c, a[0], a[1]], "output")
+            if a[0] <= 0 || a[1] <= 0 { throw fail("empty output") }
+            var s = Step(Int32(SEGC_OP_UNPOOL))
+            s.d = [c, h, w, a[0], a[1]].map { Int64($0) }
+            s.in0 = .value(xi); s.inIdx = .value(ii); s.out0 = .value(oi)
+            return [s]
+        case .globalAveragePool:
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            let (c, h, w) = try chw(x, "input")
+            try expectShape(y, [1, c, 1, 1], "output")
+            var s = Step(Int32(SEGC_OP_GAP))
+            s.d = [Int64(c), Int64(h * w)]
+            s.in0 = .value(xi); s.out0 = .value(oi)
+            return [s]
+        case .resize:
+            let a = try ints(5)
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            let (c, h, w) = try chw(x, "input")
+            if !(0...1).contains(a[0]) || !(0...3).contains(a[1]) || !(0...3).contains(a[2]) {
+                throw unsupported("mode \(a[0]) coordinates \(a[1]) nearest \(a[2])")
+            }
+            if a[3] <= 0 || a[4] <= 0 { throw fail("empty output") }
+            try expectShape(y, [1, c, a[3], a[4]], "output")
+            var s = Step(Int32(SEGC_OP_RESIZE))
+            s.d = [c, h, w, a[3], a[4], a[0], a[1], a[2]].map { Int64($0) }
+            s.in0 = .value(xi); s.out0 = .value(oi)
+            s.wsShared = Int(segc_resize_ws(Int64(a[3]), Int64(a[4])))
+            return [s]
+        case .add, .sub, .mul, .div: return [try binary()]
+        case .relu, .sigmoid:
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            try expectShape(y, x.shape, "output")
+            var s = Step(Int32(op.kind == .relu ? SEGC_OP_RELU : SEGC_OP_SIGMOID))
+            s.d = [Int64(x.elementCount)]
+            s.in0 = .value(xi); s.out0 = .value(oi)
+            return [s]
+        case .prelu, .channelAffine:
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            try expectShape(y, x.shape, "output")
+            if x.shape.count < 2 || x.shape[0] != 1 { throw unsupported("input must be [1, C, …], is \(x.shape)") }
+            let c = x.shape[1], hw = x.elementCount / max(c, 1)
+            if c <= 0 || hw <= 0 { throw fail("empty input") }
+            if op.kind == .prelu {
+                let sl = try weight(0)
+                if sl.elementCount != 1 && sl.elementCount != c { throw SegcError(.mismatch, "prelu: slope has \(sl.elementCount) elements for \(c) channels") }
+                var s = Step(Int32(SEGC_OP_PRELU))
+                s.d = [Int64(c), Int64(hw), Int64(sl.elementCount)]
+                s.in0 = .value(xi); s.out0 = .value(oi); s.w0 = .weight(sl.offset)
+                return [s]
+            }
+            let sc = try weight(0), bi = try weight(1)
+            if sc.elementCount != c || bi.elementCount != c { throw SegcError(.mismatch, "channel_affine: scale/bias must have \(c) elements") }
+            var s = Step(Int32(SEGC_OP_AFFINE))
+            s.d = [Int64(c), Int64(hw)]
+            s.in0 = .value(xi); s.out0 = .value(oi); s.w0 = .weight(sc.offset); s.w1 = .weight(bi.offset)
+            return [s]
+        case .concat: return try concat()
+        case .pad: return [try pad()]
+        case .softmax:
+            let a = try ints(1)
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            try expectShape(y, x.shape, "output")
+            let r = x.shape.count
+            let axis = a[0] < 0 ? a[0] + r : a[0]
+            if axis < 0 || axis >= r { throw fail("axis \(a[0]) out of range for rank \(r)") }
+            let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)
+            if x.elementCount == 0 { throw fail("empty input") }
+            var s = Step(Int32(SEGC_OP_SOFTMAX))
+            s.d = [Int64(outer), Int64(x.shape[axis]), Int64(inner)]
+            s.in0 = .value(xi); s.out0 = .value(oi)
+            s.wsPerThread = Int(segc_softmax_ws())
+            return [s]
+        }
+    }
+
+    mutating func conv() throws(SegcError) -> Step {
+        let t = op.kind == .convTranspose2d
+        let a = try ints(t ? 16 : 14)
+        let (kh, kw, sh, sw, pt, pl, pb, pr) = (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])
+        let (oph, opw) = t ? (a[8], a[9]) : (0, 0)
+        let b = t ? 10 : 8
+        let (dh, dw, groups, hasBias, act, residual) = (a[b], a[b + 1], a[b + 2], a[b + 3], a[b + 4], a[b + 5])
+        if kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 || groups <= 0 {
+            throw fail("kernel, stride, dilation and groups must be positive")
+        }
+        if pt < 0 || pl < 0 || pb < 0 || pr < 0 || oph < 0 || opw < 0 { throw fail("negative padding") }
+        if !(0...1).contains(hasBias) || !(0...2).contains(act) || !(0...1).contains(residual) {
+            throw fail("bad hasBias/activation/residual attribute")
+        }
+        let (xi, x) = try input(0)
+        let (oi, y) = try output(0)
+        let (cin, h, w) = try chw(x, "input")
+        let (cout, oh, ow) = try chw(y, "output")
+        if cin % groups != 0 || cout % groups != 0 { throw fail("channels not divisible by groups \(groups)") }
+        let wt = try weight(0)
+        let eh, ew: Int
+        if t {
+            try expectShape2(wt.shape, [cin, cout / groups, kh, kw], "weight")
+            eh = (h - 1) * sh - pt - pb + dh * (kh - 1) + oph + 1
+            ew = (w - 1) * sw - pl - pr + dw * (kw - 1) + opw + 1
+            if oph >= max(sh, dh) || opw >= max(sw, dw) { throw fail("output padding too large") }
+        } else {
+            try expectShape2(wt.shape, [cout, cin / groups, kh, kw], "weight")
+            eh = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1
+            ew = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1
+            if h + pt + pb - dh * (kh - 1) - 1 < 0 || w + pl + pr - dw * (kw - 1) - 1 < 0 { throw fail("kernel larger than padded input") }
+        }
+        if oh != eh || ow != ew { throw SegcError(.mismatch, "\(op.kind.name): output is \(oh)x\(ow), attributes give \(eh)x\(ew)") }
+        var s = Step(Int32(t ? SEGC_OP_CONVT : SEGC_OP_CONV))
+        s.in0 = .value(xi); s.out0 = .value(oi)
+        s.w0 = t ? .packed : .weight(wt.offset)
+        var k = 1
+        if hasBias == 1 {
+            let bw = try weight(k); k += 1
+            if bw.elementCount != cout { throw SegcError(.mismatch, "\(op.kind.name): bias has \(bw.elementCount) elements for \(cout) channels") }
+            s.w1 = .weight(bw.offset)
+        }
+        var nslope = 0
+        if act == 2 {
+            let sl = try weight(k); k += 1
+            if sl.elementCount != 1 && sl.elementCount != cout { throw SegcError(.mismatch, "\(op.kind.name): slope has \(sl.elementCount) elements") }
+            s.w2 = .weight(sl.offset)
+            nslope = sl.elementCount
+        }
+        if op.weights.count != k { throw fail("expected \(k) weights, found \(op.weights.count)") }
+        if residual == 1 {
+            let (ri, r) = try input(1)
+            try expectShape(r, y.shape, "residual")
+            if ri == xi { throw unsupported("residual aliases the input") }
+            s.in1 = .value(ri)
+        }
+        if op.inputs.count != 1 + residual { throw fail("expected \(1 + residual) inputs") }
+        if x.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < x.arenaOffset + x.byteCount {
+            // Convolutions read neighbourhoods of x while writing y: never in place.
+            throw unsupported("output overlaps the input")
+        }
+        var p = segc_conv_params()
+        p.cin = Int64(cin); p.h = Int64(h); p.w = Int64(w); p.cout = Int64(cout); p.oh = Int64(oh); p.ow = Int64(ow)
+        p.kh = Int64(kh); p.kw = Int64(kw); p.sh = Int64(sh); p.sw = Int64(sw); p.pt = Int64(pt); p.pl = Int64(pl)
+        p.dh = Int64(dh); p.dw = Int64(dw); p.groups = Int64(groups); p.act = Int32(act); p.nslope = Int64(nslope)
+        if t {
+            if kh > 64 || kw > 64 || sh * sw > 256 { throw unsupported("transposed convolution kernel/stride too large") }
+            s.wsPerThread = Int(segc_convt_ws(&p))
+        } else {
+            s.wsPerThread = Int(segc_conv2d_ws(&p))
+        }
+        s.conv = p
+        return s
+    }
+
+    func expectShape2(_ got: [Int], _ want: [Int], _ what: String) throws(SegcError) {
+        if got != want { throw SegcError(.mismatch, "\(op.kind.name): \(what) has shape \(got), expected \(want)") }
+    }
+
+    /// PyTorch output size rule (with the ceil-mode correction).
+    static func poolOut(_ n: Int, _ k: Int, _ s: Int, _ p0: Int, _ p1: Int, _ d: Int, _ ceil: Bool) -> Int {
+        let span = n + p0 + p1 - d * (k - 1) - 1
+        if span < 0 { return 0 }
+        var o = (ceil ? (span + s - 1) / s : span / s) + 1
+        if ceil && (o - 1) * s >= n + p0 { o -= 1 }
+        return o
+    }
+
+    mutating func pool() throws(SegcError) -> Step {
+        let a = try ints(12)
+        let (kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, ceil, flag) = (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11])
+        if kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 { throw fail("kernel, stride, dilation must be positive") }
+        if pt < 0 || pl < 0 || pb < 0 || pr < 0 { throw fail("negative padding") }
+        if !(0...1).contains(ceil) || !(0...1).contains(flag) { throw fail("bad ceil/flag attribute") }
+        let (xi, x) = try input(0)
+        let (oi, y) = try output(0)
+        let (c, h, w) = try chw(x, "input")
+        let eh = Self.poolOut(h, kh, sh, pt, pb, dh, ceil == 1), ew = Self.poolOut(w, kw, sw, pl, pr, dw, ceil == 1)
+        if eh <= 0 || ew <= 0 { throw fail("empty output") }
+        try expectShape(y, [1, c, eh, ew], "output")
+        if x.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < x.arenaOffset + x.byteCount {
+            throw unsupported("output overlaps the input")
+        }
+        var p = segc_pool_params()
+        p.c = Int64(c); p.h = Int64(h); p.w = Int64(w); p.oh = Int64(eh); p.ow = Int64(ew)
+        p.kh = Int64(kh); p.kw = Int64(kw); p.sh = Int64(sh); p.sw = Int64(sw); p.pt = Int64(pt); p.pl = Int64(pl)
+        p.pb = Int64(pb); p.pr = Int64(pr); p.dh = Int64(dh); p.dw = Int64(dw)
+        var s: Step
+        if op.kind == .maxPool2d {
+            s = Step(Int32(SEGC_OP_MAXPOOL))
+            if flag == 1 {
+                let (ii, idx) = try output(1, .i64)
+                try expectShape(idx, y.shape, "indices")
+                s.outIdx = .value(ii)
+            } else if op.outputs.count != 1 { throw fail("indices output without returnsIndices") }
+        } else {
+            s = Step(Int32(SEGC_OP_AVGPOOL))
+            p.count_include_pad = Int32(flag)
+        }
+        s.pool = p
+        s.in0 = .value(xi); s.out0 = .value(oi)
+        return s
+    }
+
+    /// Right-aligns a shape at rank 4.
+    func rank4(_ s: [Int]) throws(SegcError) -> [Int64] {
+        if s.count > 4 { throw unsupported("rank \(s.count) (at most 4 is executed)") }
+        return Array(repeating: 1, count: 4 - s.count) + s.map { Int64($0) }
+    }
+
+    mutating func binary() throws(SegcError) -> Step {
+        let (ai, a) = try input(0)
+        let (oi, y) = try output(0)
+        var s = Step(Int32(SEGC_OP_BINARY))
+        let bshape: [Int]
+        if op.inputs.count == 2 {
+            let (bi, b) = try input(1)
+            bshape = b.shape
+            s.in1 = .value(bi)
+        } else if op.inputs.count == 1 {
+            let w = try weight(0)
+            bshape = w.shape
+            s.in1 = .weight(w.offset)
+        } else { throw fail("expected 1 or 2 inputs") }
+        let ya = try rank4(y.shape), aa = try rank4(a.shape), ba = try rank4(bshape)
+        for i in 0..<4 {
+            let want = max(aa[i], ba[i])
+            if (aa[i] != want && aa[i] != 1) || (ba[i] != want && ba[i] != 1) || ya[i] != want || want <= 0 {
+                throw SegcError(.mismatch, "\(op.kind.name): shapes \(a.shape) and \(bshape) do not broadcast to \(y.shape)")
+            }
+        }
+        s.sub = Int32(op.kind == .add ? SEGC_BIN_ADD : op.kind == .sub ? SEGC_BIN_SUB : op.kind == .mul ? SEGC_BIN_MUL : SEGC_BIN_DIV)
+        s.d = ya + aa + ba
+        s.in0 = .value(ai); s.out0 = .value(oi)
+        // In-place is only safe when the output equals an operand that is not broadcast.
+        let yo = y.arenaOffset
+        if a.arenaOffset == yo && a.shape.reduce(1, *) != y.elementCount { throw unsupported("output aliases a broadcast operand") }
+        if case .value(let bi) = s.in1, values[bi].arenaOffset == yo, values[bi].elementCount != y.elementCount {
+            throw unsupported("output aliases a broadcast operand")
+        }
+        return s
+    }
+
+    mutating func concat() throws(SegcError) -> [Step] {
+        let a = try ints(1)
+        let (oi, y) = try output(0)
+        let r = y.shape.count
+        let axis = a[0] < 0 ? a[0] + r : a[0]
+        if axis < 0 || axis >= r { throw fail("axis \(a[0]) out of range") }
+        if op.inputs.isEmpty { throw fail("no inputs") }
+        let outer = y.shape[..<axis].reduce(1, *)
+        let dstInner = y.shape[axis...].reduce(1, *)
+        var offset = 0, total = 0
+        var steps: [Step] = []
+        for k in 0..<op.inputs.count {
+            let (xi, x) = try input(k)
+            if x.shape.count != r { throw SegcError(.mismatch, "concat: input \(k) has rank \(x.shape.count)") }
+            for d in 0..<r where d != axis && x.shape[d] != y.shape[d] {
+                throw SegcError(.mismatch, "concat: input \(k) shape \(x.shape) does not match output \(y.shape)")
+            }
+            total += x.shape[axis]
+            let inner = x.shape[axis...].reduce(1, *)
+            var s = Step(Int32(SEGC_OP_COPY_ROWS))
+            s.d = [Int64(outer), Int64(inner), Int64(dstInner), Int64(offset)]
+            s.in0 = .value(xi); s.out0 = .value(oi)
+            // A producer may already have written into the output's slice (same bytes):
+            // the kernel skips that copy. Any other overlap is refused.
+            let xo = x.arenaOffset, yo = y.arenaOffset
+            let inPlace = outer == 1 && xo == yo + offset * 4
+            if !inPlace && xo < yo + y.byteCount && yo < xo + x.byteCount { throw unsupported("input \(k) overlaps the output") }
+            steps.append(s)
+            offset += inner
+        }
+        if total != y.shape[axis] { throw SegcError(.mismatch, "concat: inputs sum to \(total) along axis \(axis), output has \(y.shape[axis])") }
+        return steps
+    }
+
+    mutating func pad() throws(SegcError) -> Step {
+        let (xi, x) = try input(0)
+        let (oi, y) = try output(0)
+        let r = x.shape.count
+        if r > 4 || r == 0 { throw unsupported("rank \(r)") }
+        if op.ints.count != 2 * r { throw fail("expected \(2 * r) pads") }
+        if op.floats.count != 1 { throw fail("expected the pad value") }
+        var pads = [Int64](repeating: 0, count: 8)
+        var want: [Int] = []
+        for d in 0..<r {
+            let b = op.ints[d], e = op.ints[r + d]
+            if b < 0 || e < 0 || b > Int64(Int32.max) || e > Int64(Int32.max) { throw unsupported("negative or huge pads") }
+            pads[4 - r + d] = b; pads[8 - r + d] = e
+            want.append(x.shape[d] + Int(b) + Int(e))
+        }
+        try expectShape(y, want, "output")
+        if x.elementCount == 0 { throw fail("empty input") }
+        if x.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < x.arenaOffset + x.byteCount {
+            throw unsupported("output overlaps the input")
+        }
+        var s = Step(Int32(SEGC_OP_PAD))
+        s.d = (try rank4(x.shape)) + pads
+        s.fval = op.floats[0]
+        s.in0 = .value(xi); s.out0 = .value(oi)
+        return s
+    }
+}

@@ -1,0 +1,112 @@
+import CSegcKernels
+import SegcCore
+import SegcPlan
+
+/// A loaded, verified and prepared segmentation network.
+///
+/// A model holds the verified plan and its weights in the form the kernels use
+/// (float32, 64-byte aligned; transposed-convolution weights re-arranged once into
+/// one GEMM matrix per output phase). It is immutable: share one model between
+/// threads and create one ``SegcSession`` per thread that runs it.
+///
+/// ```swift
+/// let model = try SegcModel(contentsOf: "erfnet.segc")
+/// let session = try SegcSession(model: model, threads: 2)
+/// let logits = try session.run(pixels)
+/// ```
+public final class SegcModel: Sendable {
+    /// The verified plan.
+    package let plan: PlanFile
+    /// Prepared weights (see ``WeightStore``).
+    package let store: WeightStore
+    /// Per plan op, what the executor needs beyond the plan (validated geometry).
+    package let prepared: [PreparedOp]
+
+    /// Shape of the input tensor, `[1, 3, H, W]` for the networks segc compiles.
+    public let inputShape: [Int]
+    /// Shape of the output logits, `[1, classes, H, W]`.
+    public let outputShape: [Int]
+    /// Number of classes (channels of the output).
+    public let classes: Int
+
+    /// Loads a `.segc` plan from `path`, verifies it and prepares its weights.
+    ///
+    /// - Throws: `SegcError` when the file cannot be read, fails verification, or
+    ///   contains an op this runtime cannot execute.
+    public convenience init(contentsOf path: String) throws {
+        do throws(SegcError) {
+            let plan = try PlanReader.read(path: path)
+            try self.init(plan: plan)
+        } catch {
+            throw error.inFile(path)
+        }
+    }
+
+    /// Validates `plan` for what the runtime can execute and prepares its weights.
+    package init(plan: PlanFile) throws(SegcError) {
+        segc_kernels_init()
+        let checked = try PlanValidator.validate(plan)
+        self.plan = plan
+        self.store = try WeightStore(plan: plan, ops: checked)
+        self.prepared = checked
+        let g = plan.graph
+        inputShape = g.values[g.input].shape
+        outputShape = g.values[g.output].shape
+        classes = outputShape.count >= 2 ? outputShape[1] : (outputShape.first ?? 0)
+    }
+
+    /// The kernel dispatch level in use on this CPU: `"avx512"`, `"avx2"` or `"scalar"`.
+    public static var cpuLevel: String { String(cString: segc_cpu_level()) }
+}
+
+/// The prepared weights of a model: one 64-byte aligned float buffer holding a copy
+/// of the plan's `WGHT` section (weight refs keep their offsets) followed by the
+/// packed matrices of transposed convolutions.
+///
+/// `@unchecked Sendable`: the buffer is written only inside `init` and never after;
+/// every later access is a read, and the buffer is freed in `deinit` when no model
+/// references it any more.
+package final class WeightStore: @unchecked Sendable {
+    package let base: UnsafeMutableRawPointer
+    package let byteCount: Int
+    /// Byte offset of the packed weight for each plan op (convTranspose2d only), else -1.
+    package let packedOffsets: [Int]
+
+    init(plan: PlanFile, ops: [PreparedOp]) throws(SegcError) {
+        let section = plan.weights.count
+        var total = (section + 63) & ~63
+        var offsets = [Int](repeating: -1, count: ops.count)
+        for (i, op) in ops.enumerated() where op.kind == .convTranspose2d {
+            var p = op.conv
+            let n = segc_convt_packed_size(&p)
+            if n < 0 { throw SegcError(.unsupported, "transposed convolution geometry not supported", at: .layer("op \(i)")) }
+            offsets[i] = total
+            total = try Checked.add(total, (try Checked.mul(Int(n), 4) + 63) & ~63, "prepared weights")
+        }
+        try Limits.check(total, Limits.maxAllocationBytes, "prepared weight bytes")
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: max(total, 64), alignment: 64)
+        plan.weights.withBytes { raw in
+            if let src = raw.baseAddress, raw.count > 0 { buf.copyMemory(from: src, byteCount: raw.count) }
+        }
+        for (i, op) in ops.enumerated() where op.kind == .convTranspose2d {
+            var p = op.conv
+            let w = (buf + plan.graph.ops[i].weights[0].offset).assumingMemoryBound(to: Float.self)
+            let dst = (buf + offsets[i]).assumingMemoryBound(to: Float.self)
+            let rc = segc_convt_pack(&p, w, dst)
+            if rc != 0 {
+                buf.deallocate()
+                throw SegcError(.unsupported, "cannot pack transposed convolution weights (\(rc))", at: .layer("op \(i)"))
+            }
+        }
+        base = buf
+        byteCount = total
+        packedOffsets = offsets
+    }
+
+    deinit { base.deallocate() }
+
+    /// Float pointer of a weight ref (offset checked by validation).
+    func pointer(_ ref: WeightRef) -> UnsafePointer<Float> {
+        UnsafePointer((base + ref.offset).assumingMemoryBound(to: Float.self))
+    }
+}

@@ -1,0 +1,190 @@
+import CSegcKernels
+import SegcCore
+import SegcPlan
+
+/// Runs a ``SegcModel``: owns the activation arena, the kernels' workspace and a
+/// thread pool.
+///
+/// A session is used by one thread at a time (it is not `Sendable`); create one
+/// session per thread that runs the model. Everything a run needs is allocated when
+/// the session is created: the steady state (every `run` after the first) allocates
+/// nothing.
+public final class SegcSession {
+    /// The model this session runs.
+    public let model: SegcModel
+    /// Threads used by the kernels (the calling thread included).
+    public let threads: Int
+
+    private let pool: OpaquePointer
+    private let arena: UnsafeMutableRawPointer
+    private let arenaBytes: Int
+    private let scratch: UnsafeMutablePointer<Float>
+    private let ws: UnsafeMutablePointer<segc_ws>
+    private let ops: UnsafeMutablePointer<segc_op>
+    private let opCount: Int
+    /// For each kernel call, the plan op it belongs to (observer after the last one).
+    private let planIndex: UnsafeMutablePointer<Int>
+    /// First output of each plan op (pointer into the arena, element count).
+    private let firstOutput: UnsafeMutablePointer<UnsafeBufferPointer<Float>>
+    private let planOpCount: Int
+    private let input: UnsafeMutablePointer<Float>
+    private let inputCount: Int
+    private let output: UnsafeBufferPointer<Float>
+
+    /// Called after each plan op with the op's index and its first output (a view into
+    /// the arena, valid during the call). `nil` by default. Used by calibration and
+    /// pruning, which need every op's activations.
+    package var observer: ((Int, UnsafeBufferPointer<Float>) -> Void)?
+
+    /// Creates a session.
+    ///
+    /// - Parameters:
+    ///   - model: the model to run.
+    ///   - threads: kernel threads including the caller; `0` uses every online CPU.
+    /// - Throws: `SegcError` (`.usage` for a negative thread count, `.limit` when the
+    ///   arena or workspace would exceed the allocation limit, `.io` when threads
+    ///   cannot be started).
+    public init(model: SegcModel, threads: Int = 0) throws {
+        do throws(SegcError) {
+            if threads < 0 { throw SegcError(.usage, "thread count must be >= 0, got \(threads)") }
+            let n = threads == 0 ? Int(segc_cpu_count()) : min(threads, 256)
+            self.model = model
+            self.threads = n
+            guard let p = segc_pool_create(Int32(n)) else { throw SegcError(.io, "cannot start \(n) threads") }
+            pool = p
+            let plan = model.plan
+            let g = plan.graph
+            arenaBytes = g.arenaBytes
+            arena = UnsafeMutableRawPointer.allocate(byteCount: max(g.arenaBytes, 64), alignment: 64)
+            arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(g.arenaBytes, 64))
+
+            var perThread = 0, shared = 0, count = 0
+            for op in model.prepared {
+                count += op.steps.count
+                for s in op.steps { perThread = max(perThread, s.wsPerThread); shared = max(shared, s.wsShared) }
+            }
+            let scratchFloats = try Checked.add(try Checked.mul(perThread, n), shared)
+            try Limits.check(scratchFloats * 4, Limits.maxAllocationBytes, "workspace bytes")
+            scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchFloats, 16))
+            scratch.initialize(repeating: 0, count: max(scratchFloats, 16))
+            ws = UnsafeMutablePointer<segc_ws>.allocate(capacity: 1)
+            ws.initialize(to: segc_ws(base: scratch, per_thread: Int64(perThread), threads: Int32(n),
+                                      shared: scratch + perThread * n, shared_count: Int64(shared)))
+
+            opCount = count
+            planOpCount = g.ops.count
+            ops = UnsafeMutablePointer<segc_op>.allocate(capacity: max(count, 1))
+            planIndex = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
+            firstOutput = UnsafeMutablePointer<UnsafeBufferPointer<Float>>.allocate(capacity: max(g.ops.count, 1))
+            let arenaBase = arena
+            let store = model.store
+            func bind(_ b: Binding, _ opIndex: Int) -> UnsafeMutableRawPointer? {
+                switch b {
+                case .none: return nil
+                case .value(let v): return arenaBase + g.values[v].arenaOffset
+                case .weight(let off): return store.base + off
+                case .packed: return store.base + store.packedOffsets[opIndex]
+                }
+            }
+            var k = 0
+            for (i, op) in model.prepared.enumerated() {
+                for s in op.steps {
+                    var o = segc_op()
+                    o.kind = s.ckind
+                    o.sub = s.sub
+                    o.conv = s.conv
+                    o.pool = s.pool
+                    withUnsafeMutableBytes(of: &o.d) { raw in
+                        let d = raw.bindMemory(to: Int64.self)
+                        for (j, v) in s.d.prefix(12).enumerated() { d[j] = v }
+                    }
+                    o.fval = s.fval
+                    o.in0 = UnsafePointer(bind(s.in0, i)?.assumingMemoryBound(to: Float.self))
+                    o.in1 = UnsafePointer(bind(s.in1, i)?.assumingMemoryBound(to: Float.self))
+                    o.w0 = UnsafePointer(bind(s.w0, i)?.assumingMemoryBound(to: Float.self))
+                    o.w1 = UnsafePointer(bind(s.w1, i)?.assumingMemoryBound(to: Float.self))
+                    o.w2 = UnsafePointer(bind(s.w2, i)?.assumingMemoryBound(to: Float.self))
+                    o.in_idx = UnsafePointer(bind(s.inIdx, i)?.assumingMemoryBound(to: Int64.self))
+                    o.out0 = bind(s.out0, i)?.assumingMemoryBound(to: Float.self)
+                    o.out_idx = bind(s.outIdx, i)?.assumingMemoryBound(to: Int64.self)
+                    (ops + k).initialize(to: o)
+                    (planIndex + k).initialize(to: i)
+                    k += 1
+                }
+                let ov = g.values[g.ops[i].outputs[0]]
+                (firstOutput + i).initialize(to: UnsafeBufferPointer(
+                    start: (arenaBase + ov.arenaOffset).assumingMemoryBound(to: Float.self), count: ov.elementCount))
+            }
+            let iv = g.values[g.input], ovv = g.values[g.output]
+            input = (arena + iv.arenaOffset).assumingMemoryBound(to: Float.self)
+            inputCount = iv.elementCount
+            output = UnsafeBufferPointer(start: (arena + ovv.arenaOffset).assumingMemoryBound(to: Float.self),
+                                         count: ovv.elementCount)
+        } catch {
+            throw error
+        }
+    }
+
+    deinit {
+        segc_pool_destroy(pool)
+        arena.deallocate()
+        scratch.deallocate()
+        ws.deallocate()
+        ops.deallocate()
+        planIndex.deallocate()
+        firstOutput.deallocate()
+    }
+
+    /// Runs the network on `input` (the `[1, 3, H, W]` float tensor of
+    /// ``SegcModel/inputShape``, row-major).
+    ///
+    /// - Returns: the logits (``SegcModel/outputShape``) as a view into the session's
+    ///   arena, valid until the next `run` or until the session is released.
+    /// - Throws: `SegcError` `.mismatch` when `input` has the wrong element count,
+    ///   `.malformed` when a kernel rejects its data (e.g. an unpool index outside
+    ///   the output plane).
+    public func run(_ input: UnsafeBufferPointer<Float>) throws -> UnsafeBufferPointer<Float> {
+        try runTyped(input)
+    }
+
+    /// Typed-throws form of ``run(_:)-(UnsafeBufferPointer<Float>)``.
+    package func runTyped(_ input: UnsafeBufferPointer<Float>) throws(SegcError) -> UnsafeBufferPointer<Float> {
+        guard input.count == inputCount, let src = input.baseAddress else {
+            throw SegcError(.mismatch, "input has \(input.count) elements, the model expects \(inputCount)")
+        }
+        if src != UnsafePointer(self.input) { self.input.update(from: src, count: inputCount) }
+        let wsp = UnsafePointer(ws)
+        let obs = observer
+        for k in 0..<opCount {
+            let rc = segc_exec(pool, ops + k, wsp)
+            if rc != 0 { throw kernelError(rc, k) }
+            if let obs {
+                let i = planIndex[k]
+                if k + 1 == opCount || planIndex[k + 1] != i { obs(i, firstOutput[i]) }
+            }
+        }
+        return output
+    }
+
+    /// Runs the network on `input` and returns a copy of the logits.
+    ///
+    /// Convenience form of ``run(_:)-(UnsafeBufferPointer<Float>)`` that allocates the result.
+    public func run(_ input: [Float]) throws -> [Float] {
+        let out = try input.withUnsafeBufferPointer { buf throws(SegcError) in try runTyped(buf) }
+        return Array(out)
+    }
+
+    private func kernelError(_ rc: Int32, _ k: Int) -> SegcError {
+        let i = planIndex[k]
+        let op = model.plan.graph.ops[i]
+        let name = i < model.plan.sourceMap.count ? model.plan.sourceMap[i] : "op \(i) (\(op.kind.name))"
+        switch rc {
+        case Int32(SEGC_ERANGE):
+            return SegcError(.malformed, "\(op.kind.name): an index lies outside the output plane", at: .layer(name))
+        case Int32(SEGC_EUNSUP):
+            return SegcError(.unsupported, "\(op.kind.name): not supported by the kernels", at: .layer(name))
+        default:
+            return SegcError(.malformed, "\(op.kind.name): kernel error \(rc)", at: .layer(name))
+        }
+    }
+}
