@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "segc", targets: ["segc"]),
         .library(name: "SegcRuntime", targets: ["SegcRuntime"]),
+        .library(name: "SegcEval", targets: ["SegcEval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,20 +23,34 @@ let package = Package(
                        providers: [.apt(["libzip-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c",
+                       providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp",
+                       providers: [.apt(["libwebp-dev"])]),
 
         // Foundation-free basics shared by every stage.
         .target(name: "SegcCore"),
         .target(name: "SegcIR", dependencies: ["SegcCore"]),
         .target(name: "SegcReference", dependencies: ["SegcIR"]),
         .target(name: "SegcTorch", dependencies: ["SegcIR", "CZip"]),
+        .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
+        .target(name: "SegcONNX", dependencies: ["SegcIR", "CONNXProto"]),
         .target(name: "SegcPasses", dependencies: ["SegcIR"]),
         .target(name: "CSegcKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags),
         .target(name: "SegcPlan", dependencies: ["SegcCore", "CSegcKernels"]),
         .target(name: "SegcLower", dependencies: ["SegcIR", "SegcPlan"]),
         .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels", "COpenBLAS"]),
+        .target(name: "SegcEval", dependencies: ["SegcRuntime", "SegcCore", "CSegcKernels", "CPNG", "CJPEG", "CWebP"]),
+        // Linked into the segc executable only: counts heap allocations for `bench`.
+        .target(name: "CSegcAllocCounter"),
         .executableTarget(name: "segc", dependencies: [
+            "CSegcAllocCounter",
             "SegcCore", "SegcIR", "SegcReference", "SegcTorch", "SegcPasses", "SegcLower",
-            "SegcPlan", "SegcRuntime",
+            "SegcPlan", "SegcRuntime", "SegcEval", "SegcONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,6 +60,8 @@ let package = Package(
         .testTarget(name: "SegcTorchTests", dependencies: ["SegcTorch", "SegcIR"]),
         .testTarget(name: "SegcPassesTests", dependencies: ["SegcPasses", "SegcReference", "SegcIR"]),
         .testTarget(name: "SegcPlanTests", dependencies: ["SegcPlan"]),
+        .testTarget(name: "SegcONNXTests", dependencies: ["SegcONNX", "SegcIR"]),
+        .testTarget(name: "SegcEvalTests", dependencies: ["SegcEval", "SegcCore"]),
         .testTarget(name: "SegcRuntimeTests", dependencies: ["SegcRuntime", "SegcPlan", "CSegcKernels"]),
         // Whole networks: checkpoint → IR → passes → plan → runtime, against PyTorch and the reference interpreter.
         .testTarget(name: "SegcIntegrationTests", dependencies: ["SegcTorch", "SegcIR", "SegcReference", "SegcPasses",

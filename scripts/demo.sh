@@ -1,0 +1,13 @@
+#!/bin/sh
+# The README's first command: set up, build, and run the main job on the
+# default model in Fixtures/demo/ — convert, run, write a heatmap.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build -c release --product segc
+SEGC=.build/release/segc
+mkdir -p out
+$SEGC convert Fixtures/demo/midenet_distilled.pth -o out/midenet.segc
+$SEGC inspect out/midenet.segc
+$SEGC run out/midenet.segc Fixtures/demo/frankfurt_000000_000294_512x1024.npy -o out/logits.npy
+$SEGC bench out/midenet.segc --runs 5 --warmup 1
