@@ -153,15 +153,15 @@ extension PlanJSON {
                 var value: PlanJSON
                 switch c {
                 case UInt8(ascii: "{"):
+                    if stack.count >= PlanJSON.maxDepth { throw fail("nesting deeper than \(PlanJSON.maxDepth)") }
                     i += 1; ws()
                     if peek() == UInt8(ascii: "}") { i += 1; value = .object([:]); break }
-                    if stack.count >= PlanJSON.maxDepth { throw fail("nesting deeper than \(PlanJSON.maxDepth)") }
                     stack.append(.object([:], key: try key()))
                     continue
                 case UInt8(ascii: "["):
+                    if stack.count >= PlanJSON.maxDepth { throw fail("nesting deeper than \(PlanJSON.maxDepth)") }
                     i += 1; ws()
                     if peek() == UInt8(ascii: "]") { i += 1; value = .array([]); break }
-                    if stack.count >= PlanJSON.maxDepth { throw fail("nesting deeper than \(PlanJSON.maxDepth)") }
                     stack.append(.array([]))
                     continue
                 case UInt8(ascii: "\""): value = .string(try string())
