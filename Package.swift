@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "SegcRuntimeTests", dependencies: ["SegcRuntime", "SegcPlan", "CSegcKernels"]),
         // Whole networks: checkpoint → IR → passes → plan → runtime, against PyTorch and the reference interpreter.
         .testTarget(name: "SegcIntegrationTests", dependencies: ["SegcTorch", "SegcIR", "SegcReference", "SegcPasses",
-                                                                 "SegcLower", "SegcPlan", "SegcRuntime"]),
+                                                                 "SegcLower", "SegcPlan", "SegcRuntime", "CZip"]),
         .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore"]),
     ],
     swiftLanguageModes: [.v6]
