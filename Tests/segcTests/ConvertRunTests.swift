@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+
+/// Issue 2, acceptance 1 through the CLI: `segc convert --input-size 128x256`
+/// then `segc run` on the manifest input reproduces PyTorch's logits within
+/// 1e-4 × max(1, max|ref|), for every manifest entry.
+final class ConvertRunTests: XCTestCase {
+    func readNpyFloats(_ path: String) throws -> [Float] {
+        let d = try Data(contentsOf: URL(fileURLWithPath: path))
+        let headerLen = Int(d[8]) | Int(d[9]) << 8
+        let start = 10 + headerLen
+        return d.subdata(in: start..<d.count).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    func testConvertAndRunEveryManifestModel() throws {
+        guard let shared = CLI.shared else { throw XCTSkip("../shared not found") }
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: shared.appendingPathComponent("reference/manifest.json"))) as! [[String: Any]]
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        for e in manifest {
+            let name = e["name"] as! String
+            let plan = tmp.appendingPathComponent("\(name).segc").path
+            let out = tmp.appendingPathComponent("\(name).npy").path
+            var r = try CLI.run(["convert", shared.appendingPathComponent(e["checkpoint"] as! String).path, "--input-size", "128x256", "-o", plan, "--json"])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            r = try CLI.run(["run", plan, shared.appendingPathComponent(e["input"] as! String).path, "-o", out, "--threads", "2"])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            let mine = try readNpyFloats(out)
+            let ref = try readNpyFloats(shared.appendingPathComponent(e["output"] as! String).path)
+            XCTAssertEqual(mine.count, ref.count, name)
+            var d: Float = 0
+            for i in 0..<min(mine.count, ref.count) { d = max(d, abs(mine[i] - ref[i])) }
+            let tol = Float(1e-4 * max(1, (e["max_abs"] as! NSNumber).doubleValue))
+            print("[cli] \(name): convert+run max|diff| vs PyTorch = \(d) (tolerance \(tol))")
+            XCTAssertLessThanOrEqual(d, tol, name)
+        }
+    }
+
+    func testConvertIsDeterministic() throws {
+        let model = try CLI.sharedPath("models/midenet_distilled.pth")
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let a = tmp.appendingPathComponent("a.segc").path, b = tmp.appendingPathComponent("b.segc").path
+        XCTAssertEqual(try CLI.run(["convert", model, "-o", a, "--input-size", "64x128"]).status, 0)
+        XCTAssertEqual(try CLI.run(["convert", model, "-o", b, "--input-size", "64x128"]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: b)))
+    }
+
+    func testDefaultOutputNameIsStemInCurrentFolder() throws {
+        let model = try CLI.sharedPath("models/midenet_distilled.pth")
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let r = try CLI.run(["convert", model, "--input-size", "64x128"], cwd: tmp)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("midenet_distilled.segc").path))
+    }
+
+    func testUsageErrorsExitTwo() throws {
+        XCTAssertEqual(try CLI.run(["convert"]).status, 2)
+        XCTAssertEqual(try CLI.run(["frobnicate"]).status, 2)
+        XCTAssertEqual(try CLI.run(["convert", "x.pth", "--input-size", "12by7"]).status, 2)
+        let v = try CLI.run(["--version"])
+        XCTAssertEqual(v.status, 0)
+        XCTAssertTrue(v.stdout.contains("plan format 1.0"), v.stdout)
+    }
+
+    func testWrongArchitectureIsExplained() throws {
+        let r = try CLI.run(["convert", try CLI.sharedPath("models/midenet_distilled.pth"), "--arch", "erfnet", "-o", "/tmp/segc-never.segc"])
+        assertCleanError(r, "wrong --arch")
+        XCTAssertTrue(r.stderr.contains("key '"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/segc-never.segc"))
+    }
+}
