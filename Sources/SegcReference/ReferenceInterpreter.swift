@@ -269,6 +269,7 @@ package enum ReferenceInterpreter {
         let coutG = cout / a.groups
         let sh = a.strideH, sw = a.strideW, dh = a.dilationH, dw = a.dilationW
         let pt = a.padTop, pl = a.padLeft
+        let tileRows = max(1, 4096 / max(ow, 1))
         var y = [Float](repeating: 0, count: n * cout * oh * ow)
         if y.isEmpty || x.isEmpty || w.isEmpty { return y }
         x.withUnsafeBufferPointer { xb in
@@ -279,6 +280,12 @@ package enum ReferenceInterpreter {
                         for co in 0..<cout {
                             let g = co / coutG
                             let yPlane = yp + (b * cout + co) * oh * ow
+                            // Output rows in tiles of ~16 KiB so the accumulators stay in L1;
+                            // the summation order per output element is unchanged.
+                            var oy0 = 0
+                            while oy0 < oh {
+                            let oy1 = min(oh, oy0 + tileRows)
+                            defer { oy0 = oy1 }
                             for cl in 0..<cinG {
                                 let ci = g * cinG + cl
                                 let xPlane = xp + (b * c + ci) * h * wd
@@ -290,20 +297,21 @@ package enum ReferenceInterpreter {
                                         let oxLo = max(0, ceilDiv(-offX, sw))
                                         let oxHi = min(ow - 1, floorDiv(wd - 1 - offX, sw))
                                         if oxLo > oxHi { continue }
-                                        for oy in 0..<oh {
+                                        for oy in oy0..<oy1 {
                                             let iy = oy * sh - pt + ky * dh
                                             if iy < 0 || iy >= h { continue }
                                             let xRow = xPlane + iy * wd
                                             let yRow = yPlane + oy * ow
                                             if sw == 1 {
-                                                let xs = xRow + offX
-                                                for ox in oxLo...oxHi { yRow[ox] += wv * xs[ox] }
+                                                let xs = xRow + offX + oxLo, ys = yRow + oxLo
+                                                for i in 0..<(oxHi - oxLo + 1) { ys[i] += wv * xs[i] }
                                             } else {
                                                 for ox in oxLo...oxHi { yRow[ox] += wv * xRow[ox * sw + offX] }
                                             }
                                         }
                                     }
                                 }
+                            }
                             }
                         }
                     }

@@ -110,6 +110,23 @@ final class OpTests: XCTestCase {
         }
     }
 
+    func testConvWideRowsSpanSeveralTiles() throws {
+        // Rows wider than the interpreter's 16 KiB row tile (tiles of 1 and 2 rows).
+        var rng = LCG(5)
+        for width in [1500, 2100] {
+            var c = Conv2d(kh: 3, kw: 3, stride: (1, 1), padding: (1, 1), dilation: (1, 2), hasBias: true)
+            c.padRight = 2
+            let xs = [1, 2, 5, width], ws = [3, 2, 3, 3]
+            let x = rng.array(xs.reduce(1, *)), w = rng.array(ws.reduce(1, *)), b = rng.array(3)
+            var t = OneNode()
+            t.input("x", xs, x); t.const("w", ws, w); t.const("b", [3], b)
+            let y = try t.run(.conv2d(c))
+            let (ref, shape) = Self.naiveConv(x, xs, w, ws, b, c)
+            XCTAssertEqual(t.shape(0), shape)
+            assertClose(y[0], ref, "width \(width)")
+        }
+    }
+
     // MARK: conv_transpose2d
 
     func testConvTransposeHand() throws {
