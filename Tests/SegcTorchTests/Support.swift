@@ -53,10 +53,12 @@ struct PickleWriter {
     mutating func emptyOrderedDict() { global("collections", "OrderedDict"); op(")"); op("R") }
 
     /// `_rebuild_tensor_v2(('storage', cls, key, 'cpu', numel), offset, size, stride, False, OrderedDict())`.
-    mutating func tensor(cls: String, key: String, numel: Int32, offset: Int32, size: [Int32], stride: [Int32]) {
+    mutating func tensor(cls: String, key: String, numel: Int32, offset: Int32, size: [Int32], stride: [Int32], legacy: Bool = false) {
         global("torch._utils", "_rebuild_tensor_v2")
         mark()
-        mark(); str("storage"); global("torch", cls); str(key); str("cpu"); int(numel); tuple()
+        mark(); str("storage"); global("torch", cls); str(key); str("cpu"); int(numel)
+        if legacy { op("N") }
+        tuple()
         op("Q")
         int(offset); ints(size); ints(stride); op(0x89); emptyOrderedDict()
         tuple()
