@@ -9,7 +9,8 @@ extension Graph {
     ///   constants, or outputs of earlier nodes), so the node list is a topological
     ///   order and the graph is acyclic;
     /// - graph outputs are defined;
-    /// - value types have rank ≤ 8 and non-negative dims;
+    /// - value types have rank ≤ 8, non-negative dims and at most
+    ///   `Limits.maxTensorElements` elements (so element counts never overflow);
     /// - constant tensors agree with their value's type (dtype, shape), their storage
     ///   holds exactly `elementCount` elements of a kind matching the dtype, and
     ///   quantized tensors carry correctly sized `QuantParams`;
@@ -33,6 +34,15 @@ extension Graph {
             }
             if v.type.shape.contains(where: { $0 < 0 }) {
                 throw fail("value %\(i) has a negative dimension: \(v.type)", .key(v.name))
+            }
+            var n = 1
+            for d in v.type.shape {
+                let (r, o) = n.multipliedReportingOverflow(by: d)
+                if o || r > Limits.maxTensorElements {
+                    throw SegcError(.limit, "value %\(i) \(v.type) has more than \(Limits.maxTensorElements) elements",
+                                    at: .key(v.name))
+                }
+                n = r
             }
         }
 

@@ -104,6 +104,12 @@ final class VerifyDumpTests: XCTestCase {
         assertRefused(g, node: nil, "never defined")
     }
 
+    func testHugeValueRefused() throws {
+        var (g, conv) = try makeGraph()
+        g.values[conv.index].type = ValueType(.f32, [1 << 20, 1 << 20, 1 << 20, 1 << 20])
+        XCTAssertThrowsError(try g.verify()) { e in XCTAssertEqual((e as? SegcError)?.kind, .limit) }
+    }
+
     func testConstantSizeMismatchRefused() throws {
         var (g, _) = try makeGraph()
         g.constants[ValueID(1)]?.storage = .f32([1, 2, 3])
