@@ -110,16 +110,16 @@ package struct TorchCheckpoint: Sendable {
             }
             records[key] = e
         }
-        var cache: [String: [UInt8]] = [:]
+        var cache: [String: EntryBytes] = [:]
         return try assemble(format: "pth-zip", heap: heap, top: top, file: file) { (desc, view) throws(SegcError) -> (TensorStorage, DType) in
             if cache[view.key] == nil {
                 guard let e = records[view.key] else {
                     throw SegcError(.malformed, "storage '\(view.key)' has no record", file: file)
                 }
-                cache[view.key] = try zip.read(e)
+                cache[view.key] = try zip.bytes(e)
             }
-            let data = cache[view.key] ?? []
-            return data.withUnsafeBytes { buf in
+            guard let data = cache[view.key] else { throw SegcError(.malformed, "storage '\(view.key)' unreadable", file: file) }
+            return try data.with { (buf) throws(SegcError) -> (TensorStorage, DType) in
                 TensorGather.tensor(desc, view: view, storage: StorageBytes(buffer: buf, bigEndian: bigEndian))
             }
         }

@@ -10,6 +10,7 @@ final class ZipContainer {
         let size: Int
         let compressedSize: Int
         let method: UInt16
+        let crc: UInt32
     }
 
     private let archive: OpaquePointer
@@ -18,6 +19,8 @@ final class ZipContainer {
     private let bytes: FileBytes
     let root: String
     private(set) var entries: [String: Entry] = [:]
+    /// Local header offsets by libzip index (central directory order).
+    private var localOffsets: [Int] = []
 
     init(_ fb: FileBytes) throws(SegcError) {
         bytes = fb
@@ -78,7 +81,12 @@ final class ZipContainer {
                 root = ""
                 throw SegcError(.limit, "zip total uncompressed size \(total) exceeds the limit of \(Limits.maxZipTotalBytes)", file: file)
             }
-            list.append(Entry(index: i, name: name, size: size, compressedSize: csize, method: st.comp_method))
+            list.append(Entry(index: i, name: name, size: size, compressedSize: csize, method: st.comp_method, crc: st.crc))
+        }
+        localOffsets = try ZipLocalHeaders.offsets(fb)
+        if localOffsets.count != list.count {
+            root = ""
+            throw SegcError(.malformed, "zip central directory lists \(localOffsets.count) entries, libzip \(list.count)", file: file)
         }
         guard let first = list.first else {
             root = ""
@@ -113,6 +121,31 @@ final class ZipContainer {
 
     func entry(_ relative: String) -> Entry? { entries[root + "/" + relative] }
 
+    /// The entry's bytes: stored entries in place (from the mapped file),
+    /// deflated ones inflated into memory (under the limits checked at open).
+    func bytes(_ e: Entry) throws(SegcError) -> EntryBytes {
+        if e.method == UInt16(ZIP_CM_STORE) {
+            guard let local = localOffsets.indices.contains(Int(e.index)) ? localOffsets[Int(e.index)] : nil else {
+                throw SegcError(.malformed, "zip entry has no local header offset", file: file, at: .record(e.name))
+            }
+            if e.compressedSize != e.size {
+                throw SegcError(.malformed, "stored zip entry has compressed size \(e.compressedSize) ≠ size \(e.size)", file: file, at: .record(e.name))
+            }
+            let range: UnsafeRawBufferPointer
+            do throws(SegcError) {
+                range = try ZipLocalHeaders.dataRange(bytes, local: local, name: e.name, size: e.size)
+            } catch {
+                throw error.at(.record(e.name))
+            }
+            let crc = ZipCRC32.checksum(range)
+            if crc != e.crc {
+                throw SegcError(.malformed, "CRC mismatch (stored \(e.crc), computed \(crc))", file: file, at: .record(e.name))
+            }
+            return .mapped(range)
+        }
+        return .owned(try read(e))
+    }
+
     /// Reads the whole entry (inflating deflated ones), checking the CRC.
     func read(_ e: Entry) throws(SegcError) -> [UInt8] {
         guard let zf = zip_fopen_index(archive, e.index, 0) else {
@@ -143,5 +176,19 @@ final class ZipContainer {
             throw SegcError(.malformed, "cannot read zip entry: \(failed)", file: file, at: .record(e.name))
         }
         return out
+    }
+}
+
+/// Bytes of a zip entry: a range of the mapped file (kept alive by the
+/// `ZipContainer`, which holds the `FileBytes`) or an inflated copy.
+enum EntryBytes {
+    case mapped(UnsafeRawBufferPointer)
+    case owned([UInt8])
+
+    func with<R>(_ body: (UnsafeRawBufferPointer) throws(SegcError) -> R) throws(SegcError) -> R {
+        switch self {
+        case .mapped(let b): return try body(b)
+        case .owned(let a): return try withBytes(a, body)
+        }
     }
 }

@@ -369,7 +369,7 @@ final class DamagedFileTests: XCTestCase {
     /// crash; flips inside the CRC-protected zip entries must be detected.
     func testBitFlipsNeverCrash() throws {
         var rng = SplitMix(state: 7)
-        var thrown = 0, loaded = 0
+        var thrown = 0, loaded = 0, zipLoaded = 0
         let tmp = NSTemporaryDirectory() + "segc-torch-flip-\(UInt64.random(in: 0...UInt64.max)).pth"
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         for name in ["midenet_distilled.pth", "enet_legacy_checkpoint.pth"] {
@@ -386,6 +386,7 @@ final class DamagedFileTests: XCTestCase {
                 do throws(SegcError) {
                     _ = try TorchCheckpoint.load(fb)
                     loaded += 1
+                    if name.hasPrefix("midenet") { zipLoaded += 1 }
                 } catch {
                     XCTAssertEqual(error.file, name)
                     XCTAssertNotNil(error.location, error.description)
@@ -393,7 +394,10 @@ final class DamagedFileTests: XCTestCase {
                 }
             }
         }
+        // Legacy storages carry no checksum, so flips in their data load; zip entries are CRC-checked,
+        // and only flips in unchecked zip fields (timestamps, attributes, alignment padding) load.
+        XCTAssertLessThan(zipLoaded, 15)
         XCTAssertGreaterThan(thrown, 100)
-        print("bit flips: \(thrown) refused, \(loaded) loaded")
+        print("bit flips: \(thrown) refused, \(loaded) loaded (\(zipLoaded) of them zip)")
     }
 }
