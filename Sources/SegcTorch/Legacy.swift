@@ -40,6 +40,7 @@ extension TorchCheckpoint {
         guard heap.dict(sysInfo) != nil else {
             throw SegcError(.malformed, "legacy sys_info is not a dict", file: file, at: .offset(sysAt))
         }
+        let objectAt = pos
         let top = try runPickle("object")
         let keysAt = pos
         let keyList = try runPickle("storage key list")
@@ -90,9 +91,9 @@ extension TorchCheckpoint {
         if pos != all.count {
             throw SegcError(.malformed, "\(all.count - pos) trailing bytes after the last storage", file: file, at: .offset(pos))
         }
-        return try assemble(format: "pth-legacy", heap: heap, top: top, file: file) { (desc, view) throws(SegcError) -> (TensorStorage, DType) in
+        return try assemble(format: "pth-legacy", heap: heap, top: top, file: file, at: .offset(objectAt)) { (desc, view) throws(SegcError) -> (TensorStorage, DType) in
             guard let at = offsets[view.key], let info = heap.storages[view.key] else {
-                throw SegcError(.malformed, "storage '\(view.key)' has no data", file: file)
+                throw SegcError(.malformed, "storage '\(view.key)' has no data", file: file, at: .key(view.key))
             }
             let buf = UnsafeRawBufferPointer(rebasing: all[at..<(at + info.numel * info.cls.elementSize)])
             // torch writes and reads legacy storages little-endian whatever sys_info says.
@@ -101,10 +102,10 @@ extension TorchCheckpoint {
     }
 
     /// Unwraps the state dict (product.md §2.3) and materialises its tensors.
-    static func assemble(format: String, heap: PickleHeap, top: PV, file: String,
+    static func assemble(format: String, heap: PickleHeap, top: PV, file: String, at where: SegcError.Location,
                          _ materialize: (TensorDesc, StorageView) throws(SegcError) -> (TensorStorage, DType)) throws(SegcError) -> TorchCheckpoint {
         guard let root = heap.dict(top) else {
-            throw SegcError(.unsupported, "the pickled object is not a dict (a state_dict or a checkpoint dict is expected)", file: file)
+            throw SegcError(.unsupported, "the pickled object is not a dict (a state_dict or a checkpoint dict is expected)", file: file, at: `where`)
         }
         func hasTensors(_ d: PDict) -> Bool { d.values.contains { heap.tensorIndex($0) != nil } }
         var sd = root
@@ -123,7 +124,7 @@ extension TorchCheckpoint {
                 }
             }
             guard let found else {
-                throw SegcError(.unsupported, "no state dict found: the top-level dict holds no tensors and none of 'state_dict', 'model_state_dict', 'model', 'net' is a dict of tensors", file: file)
+                throw SegcError(.unsupported, "no state dict found: the top-level dict holds no tensors and none of 'state_dict', 'model_state_dict', 'model', 'net' is a dict of tensors", file: file, at: `where`)
             }
             sd = found.0
             wrapper = found.1
@@ -132,7 +133,7 @@ extension TorchCheckpoint {
         keys.reserveCapacity(sd.count)
         for k in sd.keys {
             guard case .str(let s) = k else {
-                throw SegcError(.malformed, "state dict has a key that is not a string", file: file)
+                throw SegcError(.malformed, "state dict has a key that is not a string", file: file, at: `where`)
             }
             keys.append(s)
         }
@@ -163,7 +164,7 @@ extension TorchCheckpoint {
                         switch ss {
                         case .f64(let a): scales = a
                         case .f32(let a): scales = a.map(Double.init)
-                        default: throw SegcError(.malformed, "per-channel scales are not floating point", file: file)
+                        default: throw SegcError(.malformed, "per-channel scales are not floating point", file: file, at: .key(full))
                         }
                         let zps = Tensor(dtype: .i64, shape: zd.size, storage: zs).int64s()
                         t.quant = QuantParams(scales: scales, zeroPoints: zps, axis: axis)

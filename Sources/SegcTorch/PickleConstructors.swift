@@ -255,6 +255,10 @@ extension PickleVM {
         for s in st where s < 0 { throw fail(.malformed, "negative stride \(s)") }
         let n: Int
         do { n = try Checked.elementCount(sz, "tensor") } catch { throw fail(error.kind, error.message) }
+        let outBytes = n.multipliedReportingOverflow(by: max(view.cls.importedDType.byteSize, 1))
+        if outBytes.overflow || outBytes.partialValue > Limits.maxAllocationBytes {
+            throw fail(.limit, "tensor of \(n) elements exceeds the allocation limit of \(Limits.maxAllocationBytes) bytes")
+        }
         if view.cls.isQuantized != (quant != nil) {
             throw fail(.malformed, quant == nil ? "quantized storage \(view.cls.rawValue) in a plain tensor rebuild"
                                                 : "quantized tensor on non-quantized storage \(view.cls.rawValue)")

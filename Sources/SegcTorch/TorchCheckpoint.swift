@@ -111,14 +111,14 @@ package struct TorchCheckpoint: Sendable {
             records[key] = e
         }
         var cache: [String: EntryBytes] = [:]
-        return try assemble(format: "pth-zip", heap: heap, top: top, file: file) { (desc, view) throws(SegcError) -> (TensorStorage, DType) in
+        return try assemble(format: "pth-zip", heap: heap, top: top, file: file, at: .record("data.pkl")) { (desc, view) throws(SegcError) -> (TensorStorage, DType) in
             if cache[view.key] == nil {
                 guard let e = records[view.key] else {
-                    throw SegcError(.malformed, "storage '\(view.key)' has no record", file: file)
+                    throw SegcError(.malformed, "storage '\(view.key)' has no record", file: file, at: .record("\(zip.root)/data/\(view.key)"))
                 }
                 cache[view.key] = try zip.bytes(e)
             }
-            guard let data = cache[view.key] else { throw SegcError(.malformed, "storage '\(view.key)' unreadable", file: file) }
+            guard let data = cache[view.key] else { throw SegcError(.malformed, "storage '\(view.key)' unreadable", file: file, at: .record("\(zip.root)/data/\(view.key)")) }
             return try data.with { (buf) throws(SegcError) -> (TensorStorage, DType) in
                 TensorGather.tensor(desc, view: view, storage: StorageBytes(buffer: buf, bigEndian: bigEndian))
             }

@@ -29,7 +29,7 @@ final class ZipContainer {
         zip_error_init(&zerr)
         defer { zip_error_fini(&zerr) }
         guard let src = zip_source_buffer_create(fb.base, zip_uint64_t(fb.count), 0, &zerr) else {
-            throw SegcError(.io, "libzip: \(String(cString: zip_error_strerror(&zerr)))", file: fb.name)
+            throw SegcError(.io, "libzip: \(String(cString: zip_error_strerror(&zerr)))", file: fb.name, at: .offset(0))
         }
         guard let za = zip_open_from_source(src, ZIP_RDONLY, &zerr) else {
             zip_source_free(src)
@@ -39,10 +39,10 @@ final class ZipContainer {
         archive = za
         // From here on `deinit` discards the archive.
         let n = zip_get_num_entries(za, 0)
-        if n < 0 { root = ""; throw SegcError(.malformed, "zip central directory unreadable", file: file) }
+        if n < 0 { root = ""; throw SegcError(.malformed, "zip central directory unreadable", file: file, at: .offset(0)) }
         if n > Int64(Limits.maxZipEntries) {
             root = ""
-            throw SegcError(.limit, "zip entries \(n) exceed the limit of \(Limits.maxZipEntries)", file: file)
+            throw SegcError(.limit, "zip entries \(n) exceed the limit of \(Limits.maxZipEntries)", file: file, at: .offset(0))
         }
         var list: [Entry] = []
         var total = 0
@@ -51,7 +51,7 @@ final class ZipContainer {
             zip_stat_init(&st)
             if zip_stat_index(za, i, 0, &st) != 0 || st.name == nil {
                 root = ""
-                throw SegcError(.malformed, "zip entry \(i) unreadable: \(String(cString: zip_strerror(za)))", file: file)
+                throw SegcError(.malformed, "zip entry \(i) unreadable: \(String(cString: zip_strerror(za)))", file: file, at: .record("entry \(i)"))
             }
             let name = st.name.map { String(cString: $0) } ?? ""
             if st.encryption_method != UInt16(ZIP_EM_NONE) {
@@ -79,18 +79,18 @@ final class ZipContainer {
             total = total &+ size // each ≤ 4 GiB, at most 100,000 entries: cannot overflow
             if total > Limits.maxZipTotalBytes {
                 root = ""
-                throw SegcError(.limit, "zip total uncompressed size \(total) exceeds the limit of \(Limits.maxZipTotalBytes)", file: file)
+                throw SegcError(.limit, "zip total uncompressed size \(total) exceeds the limit of \(Limits.maxZipTotalBytes)", file: file, at: .record(name))
             }
             list.append(Entry(index: i, name: name, size: size, compressedSize: csize, method: st.comp_method, crc: st.crc))
         }
         localOffsets = try ZipLocalHeaders.offsets(fb)
         if localOffsets.count != list.count {
             root = ""
-            throw SegcError(.malformed, "zip central directory lists \(localOffsets.count) entries, libzip \(list.count)", file: file)
+            throw SegcError(.malformed, "zip central directory lists \(localOffsets.count) entries, libzip \(list.count)", file: file, at: .offset(0))
         }
         guard let first = list.first else {
             root = ""
-            throw SegcError(.malformed, "zip archive is empty", file: file)
+            throw SegcError(.malformed, "zip archive is empty", file: file, at: .offset(0))
         }
         guard let slash = first.name.firstIndex(of: "/"), slash != first.name.startIndex else {
             root = ""

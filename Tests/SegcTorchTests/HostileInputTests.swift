@@ -5,7 +5,7 @@ import SegcIR
 @testable import SegcTorch
 
 /// Builds a zip in memory with libzip (stored entries, in the given order).
-func makeZip(_ entries: [(String, [UInt8])]) throws -> [UInt8] {
+func makeZip(_ entries: [(String, [UInt8])], deflate: Set<String> = []) throws -> [UInt8] {
     let path = NSTemporaryDirectory() + "segc-torch-test-\(UInt64.random(in: 0...UInt64.max)).zip"
     defer { try? FileManager.default.removeItem(atPath: path) }
     var err: Int32 = 0
@@ -16,7 +16,7 @@ func makeZip(_ entries: [(String, [UInt8])]) throws -> [UInt8] {
         guard let src = zip_source_buffer(za, p, zip_uint64_t(data.count), 1) else { free(p); throw XCTSkip("zip_source_buffer") }
         let idx = zip_file_add(za, name, src, zip_flags_t(ZIP_FL_ENC_UTF_8))
         if idx < 0 { zip_source_free(src); throw XCTSkip("zip_file_add \(name)") }
-        zip_set_file_compression(za, zip_uint64_t(idx), ZIP_CM_STORE, 0)
+        zip_set_file_compression(za, zip_uint64_t(idx), deflate.contains(name) ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 9)
     }
     if zip_close(za) != 0 { throw XCTSkip("zip_close failed") }
     return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -24,13 +24,13 @@ func makeZip(_ entries: [(String, [UInt8])]) throws -> [UInt8] {
 
 /// A torch-like zip container around `pickle`.
 func torchZip(_ pickle: [UInt8], storages: [(String, [UInt8])] = [], byteorder: String? = "little",
-              extra: [(String, [UInt8])] = []) throws -> FileBytes {
+              extra: [(String, [UInt8])] = [], deflate: Set<String> = []) throws -> FileBytes {
     var entries: [(String, [UInt8])] = [("archive/data.pkl", pickle)]
     if let byteorder { entries.append(("archive/byteorder", Array(byteorder.utf8))) }
     for (k, d) in storages { entries.append(("archive/data/\(k)", d)) }
     entries.append(("archive/version", Array("3\n".utf8)))
     entries += extra
-    return FileBytes(bytes: try makeZip(entries), name: "evil.pth")
+    return FileBytes(bytes: try makeZip(entries, deflate: deflate), name: "evil.pth")
 }
 
 func floatBytes(_ v: [Float], bigEndian: Bool = false) -> [UInt8] {
@@ -233,6 +233,19 @@ final class SyntheticContainerTests: XCTestCase {
         check(try TorchCheckpoint.load(try torchZip(viewsPickle(), storages: [("0", floatBytes([0, 1, 2, 3, 4, 5])), ("1", le)], byteorder: nil)))
         let bad = try torchZip(viewsPickle(), storages: [("0", floatBytes([0, 1, 2, 3, 4, 5])), ("1", le)], byteorder: "middle")
         XCTAssertEqual(expectError { () throws(SegcError) in _ = try TorchCheckpoint.load(bad) }?.kind, .malformed)
+    }
+
+    func testDeflatedEntriesAndZipBomb() throws {
+        let half: [UInt8] = [0x00, 0x3C, 0x00, 0xC0, 0x01, 0x00, 0xFF, 0x7B]
+        let storages = [("0", floatBytes([0, 1, 2, 3, 4, 5])), ("1", half)]
+        check(try TorchCheckpoint.load(try torchZip(viewsPickle(), storages: storages,
+                                                    deflate: ["archive/data.pkl", "archive/data/0", "archive/version"])))
+        // 8 MiB of zeros deflates far beyond 200:1.
+        let bomb = try torchZip(viewsPickle(), storages: storages + [("9", [UInt8](repeating: 0, count: 8 << 20))],
+                                deflate: ["archive/data/9"])
+        let e = try XCTUnwrap(expectError { () throws(SegcError) in _ = try TorchCheckpoint.load(bomb) })
+        XCTAssertEqual(e.kind, .limit)
+        XCTAssertEqual(e.location, .record("archive/data/9"))
     }
 
     func testViewOutOfBoundsAndMissingRecord() throws {
