@@ -35,10 +35,11 @@ void segc_gather(const float *x, int64_t h, int64_t w, int64_t gw, int64_t sy, i
 }
 
 int64_t segc_conv_tile(int64_t k, int64_t pixels) {
-    // Aim for an im2col block of ~256 KiB (fits L2 next to OpenBLAS's packed panels).
-    int64_t t = (64 * 1024) / (k > 0 ? k : 1);
+    // ~2 MiB of im2col per task: OpenBLAS re-packs A (the weights) on every call, so
+    // wide tiles amortise that; measured best at 1024-2048 pixels for K = 192-384.
+    int64_t t = (512 * 1024) / (k > 0 ? k : 1);
     t = (t / 64) * 64;
-    if (t < 256) t = 256;
+    if (t < 512) t = 512;
     if (t > 4096) t = 4096;
     if (t > pixels) t = pixels;
     return t < 1 ? 1 : t;

@@ -46,6 +46,8 @@ const char *segc_cpu_level(void);
 int segc_set_cpu_level(int level);
 /// Online CPUs (>= 1).
 int segc_cpu_count(void);
+/// Heap statistics for tests (glibc mallinfo2): bytes in use, mmap'd bytes, mmap'd blocks.
+void segc_heap_stats(uint64_t out[3]);
 
 // ---------------------------------------------------------------------------
 // Thread pool
