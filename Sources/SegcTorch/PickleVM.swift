@@ -276,11 +276,8 @@ struct PickleVM {
                 let n = try uint(8)
                 if n > UInt64(bytes.count - pos) && !clamped { throw fail(.malformed, "FRAME of \(n) bytes runs past the end") }
             case 0x2E: // STOP
-                let v = try pop()
-                if !stack.isEmpty || !marks.isEmpty {
-                    // Python ignores leftovers; segc does too, but only after a complete value.
-                }
-                return v
+                // Leftover stack items or marks are ignored, as Python does.
+                return try pop()
             case 0x28: // MARK
                 if marks.count >= Limits.maxPickleMarkDepth {
                     throw fail(.limit, "pickle mark depth \(marks.count + 1) exceeds the limit of \(Limits.maxPickleMarkDepth)")

@@ -1,13 +1,6 @@
 import SegcCore
 import SegcIR
 
-/// One state-dict entry.
-package struct TorchEntry: Sendable {
-    package var key: String
-    package var tensor: Tensor
-    package init(key: String, tensor: Tensor) { self.key = key; self.tensor = tensor }
-}
-
 /// A PyTorch checkpoint read into an ordered list of tensors
 /// (product.md §2.1–2.5). Nothing is imported or executed.
 package struct TorchCheckpoint: Sendable {
