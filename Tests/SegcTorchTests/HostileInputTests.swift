@@ -321,6 +321,51 @@ final class SyntheticContainerTests: XCTestCase {
         XCTAssertEqual(expectError { () throws(SegcError) in _ = try TorchCheckpoint.load(FileBytes(bytes: missing, name: "ck.pth")) }?.kind, .malformed)
     }
 
+    /// A training checkpoint: the other entries use the rest of the allowlist and must unpickle.
+    func testTrainingCheckpointExtras() throws {
+        var q = PickleWriter()
+        q.op("}"); q.mark()
+        q.str("epoch"); q.int(12)
+        q.str("best_miou")
+        q.global("numpy.core.multiarray", "scalar")
+        q.mark()
+        q.global("numpy", "dtype"); q.mark(); q.str("f8"); q.op(0x89); q.op(0x88); q.tuple(); q.op("R")
+        q.mark(); q.int(3); q.str("<"); q.op("N"); q.op("N"); q.op("N"); q.int(-1); q.int(-1); q.int(0); q.tuple(); q.op("b")
+        q.global("_codecs", "encode"); q.mark(); q.str("\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{e0}?"); q.str("latin1"); q.tuple(); q.op("R")
+        q.tuple(); q.op("R")
+        q.str("tags"); q.global("builtins", "set"); q.mark(); q.op("]"); q.str("a"); q.op("a"); q.tuple(); q.op("R")
+        q.str("frozen"); q.op(0x8f); q.mark(); q.int(1); q.int(2); q.op(0x90)
+        q.str("blob"); q.global("__builtin__", "bytes"); q.op(")"); q.op("R")
+        q.str("device"); q.global("torch", "device"); q.mark(); q.str("cuda"); q.int(0); q.tuple(); q.op("R")
+        q.str("size"); q.global("torch", "Size"); q.mark(); q.ints([1, 2]); q.tuple(); q.op("R")
+        q.str("state_dict"); q.emptyOrderedDict(); q.mark()
+        q.str("module.w")
+        q.global("torch._tensor", "_rebuild_from_type_v2")
+        q.mark()
+        q.global("torch._utils", "_rebuild_parameter"); q.global("torch.nn.parameter", "Parameter")
+        q.mark(); q.tensor(cls: "BFloat16Storage", key: "1", numel: 2, offset: 0, size: [2], stride: [1], legacy: true)
+        q.op(0x88); q.emptyOrderedDict(); q.tuple()
+        q.op("}")
+        q.tuple(); q.op("R")
+        q.op("u") // end of state_dict items
+        q.op("u") // end of top-level items
+        q.stop()
+        let data: [UInt8] = [0x80, 0x3F, 0x00, 0xC0] // bfloat16 1.0, -2.0
+        let ck = try TorchCheckpoint.load(FileBytes(bytes: legacyContainer(object: q.b, storages: [("1", 2, data)]), name: "train.pth"))
+        XCTAssertEqual(ck.wrapper, "state_dict")
+        XCTAssertEqual(ck.strippedPrefix, "module.")
+        XCTAssertEqual(ck.tensor("w"), Tensor(dtype: .f32, shape: [2], storage: .f32([1, -2])))
+        XCTAssertEqual(ck.torchDTypes["w"], "bfloat16")
+
+        // The same with a disallowed type argument is refused.
+        var bad = PickleWriter()
+        bad.global("torch._tensor", "_rebuild_from_type_v2")
+        bad.mark(); bad.global("torch._utils", "_rebuild_parameter"); bad.global("torch._utils", "_rebuild_tensor"); bad.op(")"); bad.op("N"); bad.tuple()
+        bad.op("R"); bad.stop()
+        let e = try XCTUnwrap(expectError { () throws(SegcError) in _ = try TorchCheckpoint.load(try! torchZip(bad.b)) })
+        XCTAssertEqual(e.kind, .refused)
+    }
+
     func testQuantizedPerTensorSynthetic() throws {
         var p = PickleWriter()
         p.emptyOrderedDict(); p.str("q")
