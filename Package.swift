@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "segc", dependencies: [
             "CSegcAllocCounter",
             "SegcCore", "SegcIR", "SegcReference", "SegcTorch", "SegcPasses", "SegcLower",
-            "SegcPlan", "SegcRuntime", "SegcEval", "SegcONNX",
+            "SegcPlan", "SegcRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

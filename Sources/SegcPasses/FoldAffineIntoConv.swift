@@ -19,6 +19,10 @@ package struct FoldAffineIntoConv: GraphPass {
                   let alpha = graph.constants[node.inputs[1]]?.floats(),
                   let beta = graph.constants[node.inputs[2]]?.floats() else { continue }
             var conv = graph.nodes[pi]
+            switch conv.op {
+            case .conv2d, .convTranspose2d: break
+            default: continue  // e.g. the pooled branch of a downsampler keeps its affine
+            }
             let wID = conv.inputs[1]
             guard let w = graph.constants[wID] else { continue }
             var weights = w.floats()

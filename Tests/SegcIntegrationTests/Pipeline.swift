@@ -28,6 +28,6 @@ func compile(_ e: Shared.ManifestEntry, height: Int, width: Int, optimise: Bool 
     let bytes = try PlanWriter.serialize(lowered)
     let file = FileBytes(bytes: bytes, name: "\(e.name).segc")
     let plan = try PlanReader.read(file)
-    let model = try SegcModel(plan: plan, retaining: file)
+    let model = try SegcModel(plan: plan)
     return Compiled(graph: graph, plan: plan, model: model)
 }

@@ -59,7 +59,7 @@ package enum Architecture: String, CaseIterable, Sendable {
 package struct BuiltNetwork: Sendable {
     package var architecture: Architecture
     package var classes: Int
-    package let graph: Graph
+    package var graph: Graph
     /// Keys present in the checkpoint that inference does not use (listed by `inspect`).
     package var unusedKeys: [String]
 }

@@ -1,0 +1,92 @@
+import ArgumentParser
+import CSegcAllocCounter
+import SegcCore
+import SegcPlan
+import SegcRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time inference of a plan: load once, one session, warm-up, timed runs.",
+        discussion: """
+        Examples:
+          segc bench erfnet.segc --threads 2
+          segc bench erfnet.segc --runs 30 --warmup 5 --json
+          segc bench erfnet.segc --input city1_512x1024.npy
+        allocations_per_run counts heap allocations (malloc/calloc/realloc/memalign, interposed in
+        the segc executable) during the timed runs, divided by --runs; 0 is the steady-state contract.
+        """)
+
+    @Argument(help: "A .segc plan (or a model, converted with convert's defaults first).")
+    var plan: String
+
+    @Option(help: "Timed runs.") var runs = 20
+    @Option(help: "Untimed warm-up runs.") var warmup = 3
+    @Option(help: "Input .npy (default: a fixed pseudo-random tensor in [0,1)).") var input: String?
+    @Option(help: "Architecture, when PLAN is a model.") var arch: String?
+    @Option(help: "Input size HxW, when PLAN is a model.") var inputSize: InputSize?
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if runs < 1 || runs > 100_000 { throw ValidationError("--runs must be between 1 and 100000") }
+        if warmup < 0 || warmup > 100_000 { throw ValidationError("--warmup must be between 0 and 100000") }
+    }
+
+    static func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+
+    func run() throws {
+        let t0 = ContinuousClock.now
+        let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
+        let threads = global.threads ?? 0
+        let session = try SegcSession(model: model, threads: threads)
+        let loadMs = Self.ms(ContinuousClock.now - t0)
+        let n = model.inputShape.reduce(1, *)
+        var data: [Float]
+        if let input {
+            let arr = try Npy.read(contentsOf: input)
+            guard arr.count == n else { throw SegcError(.mismatch, "input has \(arr.count) elements, the plan needs \(n)", file: input) }
+            data = arr.floats
+        } else {
+            // Fixed xorshift sequence: same tensor every run and every machine.
+            data = [Float](repeating: 0, count: n)
+            var s: UInt64 = 0x9E3779B97F4A7C15
+            for i in 0..<n { s ^= s << 13; s ^= s >> 7; s ^= s << 17; data[i] = Float(s >> 40) / Float(1 << 24) }
+        }
+        var times = [Double](repeating: 0, count: runs)
+        try data.withUnsafeBufferPointer { buf in
+            for _ in 0..<warmup { _ = try session.run(buf) }
+            segc_alloc_counting(1)
+            for i in 0..<runs {
+                let s = ContinuousClock.now
+                _ = try session.run(buf)
+                times[i] = Self.ms(ContinuousClock.now - s)
+            }
+            segc_alloc_counting(0)
+        }
+        // The timing array was allocated before counting started; reading the
+        // clock does not allocate, so these counts are the runtime's own.
+        let allocs = Double(segc_alloc_count()) / Double(runs)
+        let allocBytes = Double(segc_alloc_bytes()) / Double(runs)
+        let sorted = times.sorted()
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let mean = times.reduce(0, +) / Double(times.count)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let rss = Int(usage.ru_maxrss) * 1024
+        let size = model.inputShape.count == 4 ? "\(model.inputShape[2])x\(model.inputShape[3])" : "\(model.inputShape)"
+        if global.json {
+            print(JSON.object([
+                ("plan", .string(plan)), ("precision", .string(meta.precision)), ("input_size", .ints(Array(model.inputShape.suffix(2)))),
+                ("threads", .int(session.threads)), ("runs", .int(runs)), ("warmup", .int(warmup)), ("kernels", .string(SegcModel.cpuLevel)),
+                ("load_ms", .double(loadMs)), ("min_ms", .double(sorted[0])), ("median_ms", .double(median)),
+                ("mean_ms", .double(mean)), ("max_ms", .double(sorted[sorted.count - 1])), ("times_ms", .array(times.map { .double($0) })),
+                ("peak_rss_bytes", .int(rss)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
+            ]).text)
+        } else {
+            print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(SegcModel.cpuLevel): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
+        }
+    }
+}

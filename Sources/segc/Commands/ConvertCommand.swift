@@ -1,0 +1,93 @@
+import ArgumentParser
+import SegcCore
+import SegcTorch
+import SegcPlan
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Import a model, optimise it and write a verified .segc plan.",
+        discussion: """
+        Examples:
+          segc convert erfnet_cityscapes.pth                       # -> ./erfnet_cityscapes.segc at 512x1024
+          segc convert enet_void.pth -o enet.segc --input-size 128x256
+          segc convert net.pth --arch bisenetv1 --classes 19 --no-optimize
+        On any error the output file does not exist afterwards (an existing file is left untouched).
+        """)
+
+    @Argument(help: "A PyTorch checkpoint (.pth, zip or legacy container).")
+    var file: String
+
+    @Option(name: .short, help: "Output plan (default: ./<stem>.segc).")
+    var output: String?
+
+    @Option(help: "Architecture (erfnet, enet, midenet, bisenetv1); detected when omitted.")
+    var arch: String?
+
+    @Option(help: "Input size HxW (default 512x1024).")
+    var inputSize: InputSize?
+
+    @Option(help: "Expected class count (a check, not an override).")
+    var classes: Int?
+
+    @Option(help: "Per-channel mean R,G,B subtracted after scaling to [0,1] (default 0,0,0).")
+    var mean: String?
+
+    @Option(help: "Per-channel std R,G,B (default 1,1,1).")
+    var std: String?
+
+    @Flag(help: "Keep int8 scales of a quantized checkpoint (not yet supported: int8 plans come with `segc quantize`).")
+    var keepQuant = false
+
+    @Flag(help: "Skip the optimisation pipeline (BatchNorm folding, fusion).")
+    var noOptimize = false
+
+    @OptionGroup var global: GlobalOptions
+
+    static func triple(_ s: String?, _ name: String, default d: [Double]) throws -> [Double] {
+        guard let s else { return d }
+        let v = s.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard v.count == 3, v.allSatisfy(\.isFinite) else { throw ValidationError("--\(name) needs three numbers R,G,B") }
+        return v
+    }
+
+    func run() throws {
+        if keepQuant { throw SegcError(.unsupported, "--keep-quant: int8 plans are not supported by this version") }
+        var options = CompileOptions()
+        if let arch {
+            guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)' (erfnet, enet, midenet, bisenetv1)") }
+            options.arch = a
+        }
+        options.size = inputSize ?? .paperDefault
+        options.classes = classes
+        options.optimize = !noOptimize
+        options.mean = try Self.triple(mean, "mean", default: [0, 0, 0])
+        options.std = try Self.triple(std, "std", default: [1, 1, 1])
+        if options.std.contains(where: { $0 == 0 }) { throw ValidationError("--std must not contain 0") }
+
+        let out = output ?? "\(Compiler.stem(file)).segc"
+        let start = ContinuousClock.now
+        let bytes = try FileBytes(contentsOf: file)
+        let result = try Compiler.compile(bytes, options: options)
+        let data = try PlanWriter.serialize(result.plan)
+        // Verify what we are about to write with the same reader `run` uses.
+        _ = try PlanReader.read(FileBytes(bytes: data, name: out))
+        try AtomicFile.write(out, bytes: data)
+        let elapsed = ContinuousClock.now - start
+        let m = result.plan.metadata
+        if global.json {
+            let obj: JSON = .object([
+                ("input", .string(file)), ("output", .string(out)), ("architecture", .string(m.architecture)),
+                ("classes", .int(m.classes)), ("input_size", .ints([options.size.height, options.size.width])),
+                ("precision", .string(m.precision)), ("bytes", .int(data.count)), ("weight_bytes", .int(result.plan.weights.count)),
+                ("passes", .array(result.passes.map { .object([("name", .string($0.name)), ("ops_before", .int($0.opsBefore)),
+                                                               ("ops_after", .int($0.opsAfter)), ("ms", .double($0.milliseconds))]) })),
+                ("ms", .double(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)),
+                ("warnings", .array([])),
+            ])
+            print(obj.text)
+        } else {
+            print("\(out): \(m.architecture) \(m.precision) \(options.size.description), \(String(format2: Double(data.count) / 1e6)) MB, \(result.passes.count) passes, \(result.plan.graph.ops.count) ops")
+        }
+    }
+}

@@ -1,0 +1,198 @@
+import ArgumentParser
+import SegcCore
+import SegcIR
+import SegcTorch
+import SegcPasses
+import SegcPlan
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Describe a .pth, .onnx or .segc file without writing anything.",
+        discussion: """
+        Examples:
+          segc inspect erfnet_cityscapes.pth
+          segc inspect enet_cityscapes.pth --json --input-size 128x256
+          segc inspect erfnet.segc --layers
+        """)
+
+    @Argument(help: "A PyTorch checkpoint, ONNX model or segc plan.")
+    var file: String
+
+    @Flag(help: "One row per layer (name, op, output shape, MACs, precision).")
+    var layers = false
+
+    @Flag(help: "Print the IR text dump.")
+    var ir = false
+
+    @Option(help: "Architecture (erfnet, enet, midenet, bisenetv1); detected when omitted.")
+    var arch: String?
+
+    @Option(help: "Input size HxW used for the counts (default 512x1024).")
+    var inputSize: InputSize?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let bytes = try FileBytes(contentsOf: file)
+        let format = try ModelFormat.detect(bytes)
+        if format == .segc {
+            try inspectPlan(bytes)
+        } else {
+            try inspectModel(bytes)
+        }
+    }
+
+    func inspectModel(_ bytes: FileBytes) throws {
+        var options = CompileOptions()
+        if let arch {
+            guard let a = Architecture(argument: arch) else { throw SegcError(.usage, "unknown --arch '\(arch)' (erfnet, enet, midenet, bisenetv1)") }
+            options.arch = a
+        }
+        options.size = inputSize ?? .paperDefault
+        var imported = try Compiler.importModel(bytes, options: options)
+        var graph = imported.network.graph
+        _ = try Pipeline.run(Pipeline.legalise, on: &graph)
+        imported.network.graph = graph
+        let ckpt = imported.checkpoint
+        let tensorCount = ckpt.tensors.count
+        var params = 0
+        var dtypeCounts: [String: Int] = [:]
+        var weightBytes = 0
+        var quantized = false
+        for e in ckpt.tensors {
+            let dt = ckpt.torchDTypes[e.key] ?? e.tensor.dtype.rawValue
+            dtypeCounts[dt, default: 0] += 1
+            if dt == "qint8" || dt == "quint8" { quantized = true }
+            weightBytes += e.tensor.elementCount * (e.tensor.dtype == .f64 ? 8 : e.tensor.dtype.byteSize)
+            if !ParameterCount.isExcluded(e.key) && e.tensor.dtype != .i64 { params += e.tensor.elementCount }
+        }
+        let (macs, flops) = GraphStats.macsAndFlops(graph)
+        let ops = GraphStats.histogram(graph.nodes.map(\.op.name))
+        let net = imported.network
+        let size = options.size
+        let precision = quantized ? "int8" : "fp32"
+        if global.json {
+            let obj: JSON = .object([
+                ("file", .string(file)), ("format", .string(imported.format.rawValue)),
+                ("architecture", .string(net.architecture.rawValue)), ("classes", .int(net.classes)),
+                ("input_size", .ints([size.height, size.width])),
+                ("tensor_count", .int(tensorCount)), ("parameter_count", .int(params)),
+                ("macs", .int(macs)), ("flops", .int(flops)),
+                ("bytes", .int(bytes.count)), ("weight_bytes", .int(weightBytes)), ("precision", .string(precision)),
+                ("ops", .object(ops.map { ($0.0, .int($0.1)) })),
+                ("dtypes", .object(dtypeCounts.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+                ("wrapper", ckpt.wrapper.map { .string($0) } ?? .null),
+                ("stripped_prefix", ckpt.strippedPrefix.map { .string($0) } ?? .null),
+                ("unused_tensors", .strings(net.unusedKeys)),
+                ("layers", layers ? layerRows(graph) : .null),
+            ])
+            print(obj.text)
+            return
+        }
+        print("\(Compiler.baseName(file)): \(imported.format.rawValue), \(net.architecture.rawValue), \(net.classes) classes, \(precision)")
+        print("  tensors \(tensorCount) (\(net.unusedKeys.count) unused), parameters \(params), \(String(format1: Double(bytes.count) / 1e6)) MB")
+        print("  at \(size.description): \(String(format2: Double(macs) / 1e9)) GMACs, \(String(format2: Double(flops) / 1e9)) GFLOPs")
+        print("  ops: " + ops.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+        if let w = ckpt.wrapper { print("  wrapper: '\(w)'") }
+        if let p = ckpt.strippedPrefix { print("  stripped prefix: '\(p)'") }
+        if !net.unusedKeys.isEmpty { print("  unused: " + net.unusedKeys.joined(separator: ", ")) }
+        if layers { printLayers(graph) }
+        if ir { print(graph.dump()) }
+    }
+
+    func layerRows(_ g: Graph) -> JSON {
+        .array(g.nodes.map { n in
+            let out = g.type(of: n.outputs[0])
+            let sub = subgraphMACs(g, n)
+            return .object([("name", .string(n.name)), ("op", .string(n.op.name)), ("output_shape", .ints(out.shape)),
+                            ("macs", .int(sub)), ("precision", .string("fp32"))])
+        })
+    }
+
+    func subgraphMACs(_ g: Graph, _ n: Node) -> Int {
+        var one = Graph()
+        one.values = g.values; one.constants = [:]; one.nodes = [n]
+        return GraphStats.macsAndFlops(one).macs
+    }
+
+    func printLayers(_ g: Graph) {
+        for n in g.nodes {
+            let out = g.type(of: n.outputs[0])
+            print("  \(n.name)  \(n.op.name)  \(out.shape)  \(subgraphMACs(g, n)) MACs  fp32")
+        }
+    }
+
+    func inspectPlan(_ bytes: FileBytes) throws {
+        let plan = try PlanReader.read(bytes)
+        let m = plan.metadata
+        let (macs, flops) = GraphStats.macsAndFlops(plan.graph)
+        let ops = GraphStats.histogram(plan.graph.ops.map(\.kind.name))
+        let weightCount = plan.graph.ops.reduce(0) { $0 + $1.weights.count }
+        let paramCount = plan.graph.ops.reduce(0) { $0 + $1.weights.reduce(0) { $0 + $1.elementCount } }
+        let sections = PlanSections.list(bytes)  // frame already verified by PlanReader above
+        let size = m.inputShape.count == 4 ? [m.inputShape[2], m.inputShape[3]] : []
+        if global.json {
+            let obj: JSON = .object([
+                ("file", .string(file)), ("format", .string("segc")), ("format_version", .string("1.0")),
+                ("producer", .string(m.producer)), ("architecture", .string(m.architecture)), ("classes", .int(m.classes)),
+                ("input_size", .ints(size)), ("tensor_count", .int(weightCount)), ("parameter_count", .int(paramCount)),
+                ("macs", .int(macs)), ("flops", .int(flops)), ("bytes", .int(bytes.count)),
+                ("weight_bytes", .int(plan.weights.count)), ("precision", .string(m.precision)),
+                ("temperature", .double(m.temperature)),
+                ("preprocessing", .object([("color", .string(m.color)), ("resize", .string(m.resize)), ("scale", .double(m.scale)),
+                                           ("mean", .array(m.mean.map { .double($0) })), ("std", .array(m.std.map { .double($0) }))])),
+                ("passes", .strings(m.passes)),
+                ("ops", .object(ops.map { ($0.0, .int($0.1)) })),
+                ("arena_bytes", .int(plan.graph.arenaBytes)),
+                ("sections", .array(sections.map { .object([("tag", .string($0.tag)), ("bytes", .int($0.bytes)),
+                                                            ("checksum", .string($0.checksum))]) })),
+            ])
+            print(obj.text)
+            return
+        }
+        print("\(Compiler.baseName(file)): segc plan 1.0, \(m.architecture), \(m.classes) classes, \(m.precision), input \(m.inputShape)")
+        print("  \(m.producer); source \(m.sourceFile) (\(m.sourceFormat)); temperature \(m.temperature)")
+        print("  weights \(weightCount) tensors, \(paramCount) parameters, \(String(format1: Double(plan.weights.count) / 1e6)) MB; arena \(String(format1: Double(plan.graph.arenaBytes) / 1048576)) MiB")
+        print("  \(String(format2: Double(macs) / 1e9)) GMACs, \(String(format2: Double(flops) / 1e9)) GFLOPs")
+        print("  ops: " + ops.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+        print("  passes: " + m.passes.joined(separator: ", "))
+        print("  sections: " + sections.map { "\($0.tag) \($0.bytes) B (crc32c \($0.checksum))" }.joined(separator: ", "))
+        if layers {
+            for (i, op) in plan.graph.ops.enumerated() {
+                let name = i < plan.sourceMap.count ? plan.sourceMap[i] : "op\(i)"
+                print("  \(name)  \(op.kind.name)  \(plan.graph.values[op.outputs[0]].shape)  \(m.precision)")
+            }
+        }
+    }
+}
+
+/// Section table of a verified plan, for `inspect` (offsets per product.md §4.2).
+enum PlanSections {
+    struct Entry { var tag: String; var bytes: Int; var checksum: String }
+
+    static func list(_ f: FileBytes) -> [Entry] {
+        func u32(_ o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(f.byte(at: o + $1) ?? 0) << (8 * UInt32($1)) } }
+        func u64(_ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(f.byte(at: o + $1) ?? 0) << (8 * UInt64($1)) } }
+        let count = Int(u32(24)), table = Int(u64(32))
+        var out: [Entry] = []
+        for i in 0..<min(count, 256) {
+            let e = table + 32 * i
+            let tag = String(decoding: (0..<4).map { f.byte(at: e + $0) ?? 0 }, as: UTF8.self)
+            let len = Int(u64(e + 16))
+            let crc = String(u32(e + 24), radix: 16)
+            out.append(Entry(tag: tag, bytes: len, checksum: "0x" + String(repeating: "0", count: 8 - crc.count) + crc))
+        }
+        return out
+    }
+}
+
+extension String {
+    init(format1 v: Double) { self = String((v * 10).rounded() / 10) }
+    init(format2 v: Double) {
+        let r = (v * 100).rounded() / 100
+        var s = String(r)
+        if let dot = s.firstIndex(of: ".") { let decimals = s.distance(from: dot, to: s.endIndex) - 1; if decimals < 2 { s += String(repeating: "0", count: 2 - decimals) } }
+        self = s
+    }
+}
