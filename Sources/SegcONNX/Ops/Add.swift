@@ -1,0 +1,10 @@
+import SegcCore
+import SegcIR
+
+/// ONNX `Add` (numpy broadcasting) → `add`; constants fold.
+enum AddImporter {
+    static let entry = OpImporter("Add", 11...20, run)
+    static func run(_ ctx: inout ImportContext) throws(SegcError) {
+        try Elementwise.binary(&ctx, "Add", .add)
+    }
+}

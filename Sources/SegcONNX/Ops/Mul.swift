@@ -1,0 +1,10 @@
+import SegcCore
+import SegcIR
+
+/// ONNX `Mul` (numpy broadcasting) → `mul`; constants fold.
+enum MulImporter {
+    static let entry = OpImporter("Mul", 11...20, run)
+    static func run(_ ctx: inout ImportContext) throws(SegcError) {
+        try Elementwise.binary(&ctx, "Mul", .mul)
+    }
+}

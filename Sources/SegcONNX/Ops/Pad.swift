@@ -1,0 +1,67 @@
+import SegcCore
+import SegcIR
+
+/// ONNX `Pad` (mode constant) → `pad`; constant inputs fold (TorchScript's
+/// zero buffer of the unpool pattern).
+enum PadImporter {
+    static let entry = OpImporter("Pad", 11...20, run)
+
+    static func run(_ ctx: inout ImportContext) throws(SegcError) {
+        let mode = try ctx.attrString("mode", "constant")
+        if mode != "constant" { throw ctx.unsupported("Pad mode '\(mode)'") }
+        let s = try ctx.sym(0)
+        let rank = s.shape.count
+        var raw = try ctx.constInts(1, "pads")
+        if ctx.has(3) {
+            let axes = try ctx.constInts(3, "axes")
+            guard raw.count == 2 * axes.count else { throw ctx.malformed("pads has \(raw.count) values for \(axes.count) axes") }
+            var full = [Int](repeating: 0, count: 2 * rank)
+            for (k, a) in axes.enumerated() {
+                let ax = try ctx.axis(a, rank: rank)
+                full[ax] = raw[k]; full[ax + rank] = raw[k + axes.count]
+            }
+            raw = full
+        }
+        guard raw.count == 2 * rank else { throw ctx.malformed("pads has \(raw.count) values for rank \(rank)") }
+        for p in raw where abs(p) > Limits.maxDimension { throw ctx.malformed("pad \(p) out of range") }
+        var value: Float = 0
+        if let v = try ctx.constant(2) {
+            guard let f = v.floats().first else { throw ctx.malformed("empty constant_value") }
+            value = f
+        } else if ctx.has(2) {
+            throw ctx.unsupported("Pad with a runtime constant_value")
+        }
+        var outShape = s.shape
+        for d in 0..<rank {
+            outShape[d] += raw[d] + raw[d + rank]
+            if outShape[d] < 0 { throw ctx.malformed("negative output size") }
+        }
+        if case .const(let t) = s {
+            ctx.set(0, .const(try fold(t, raw, value, outShape)))
+            return
+        }
+        let x = try ctx.runtime(0)
+        if raw.allSatisfy({ $0 == 0 }) { ctx.setRuntime(0, x); return }
+        ctx.setRuntime(0, try ctx.emit(.pad(Pad(pads: raw, value: value)), [x])[0])
+    }
+
+    static func fold(_ t: Tensor, _ pads: [Int], _ value: Float, _ outShape: [Int]) throws(SegcError) -> Tensor {
+        let r = t.shape.count
+        let n = try Fold.count(outShape, "Pad result")
+        let src = t.doubles()
+        var out = [Double](repeating: Double(value), count: n)
+        let ost = Fold.strides(outShape)
+        let ist = Fold.strides(t.shape)
+        let total = t.elementCount
+        outer: for i in 0..<total {
+            var o = 0
+            for d in 0..<r {
+                let c = (i / ist[d]) % t.shape[d] + pads[d]
+                if c < 0 || c >= outShape[d] { continue outer }
+                o += c * ost[d]
+            }
+            out[o] = src[i]
+        }
+        return Tensor.make(t.dtype, outShape, doubles: out)
+    }
+}

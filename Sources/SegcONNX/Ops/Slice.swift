@@ -1,0 +1,50 @@
+import SegcCore
+import SegcIR
+
+/// ONNX `Slice` (starts, ends, axes, steps as inputs): folds on constants; a
+/// slice of a runtime value must cover it entirely.
+enum SliceImporter {
+    static let entry = OpImporter("Slice", 11...20, run)
+
+    static func run(_ ctx: inout ImportContext) throws(SegcError) {
+        let s = try ctx.sym(0)
+        let shape = s.shape
+        let r = shape.count
+        let starts = try ctx.requireConst(1, "starts").int64s()
+        let ends = try ctx.requireConst(2, "ends").int64s()
+        var axes: [Int] = Array(0..<starts.count)
+        if ctx.has(3) { axes = [] ; for a in try ctx.constInts(3, "axes") { axes.append(try ctx.axis(a, rank: r)) } }
+        var steps = [Int64](repeating: 1, count: starts.count)
+        if ctx.has(4) { steps = try ctx.requireConst(4, "steps").int64s() }
+        guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
+            throw ctx.malformed("starts/ends/axes/steps differ in length")
+        }
+        var spec = shape.map { (start: 0, step: 1, count: $0) }
+        for (k, a) in axes.enumerated() {
+            let dim = Int64(shape[a])
+            let step = steps[k]
+            if step == 0 { throw ctx.malformed("step 0") }
+            func clamp(_ v: Int64, _ lo: Int64, _ hi: Int64) -> Int64 { min(max(v, lo), hi) }
+            var st = starts[k], en = ends[k]
+            if st < 0 { st = st &+ dim }
+            if en < 0 { en = en &+ dim }
+            let count: Int64
+            if step > 0 {
+                st = clamp(st, 0, dim); en = clamp(en, 0, dim)
+                count = en > st ? (en - st + step - 1) / step : 0
+            } else {
+                st = clamp(st, 0, dim - 1); en = clamp(en, -1, dim - 1)
+                count = st > en ? (st - en + (-step) - 1) / (-step) : 0
+            }
+            guard abs(step) <= Int64(Limits.maxDimension) else { throw ctx.malformed("step \(step)") }
+            spec[a] = (Int(st), Int(step), Int(count))
+        }
+        if case .const(let t) = s {
+            ctx.set(0, .const(try Fold.slice(t, spec)))
+            return
+        }
+        let whole = spec.enumerated().allSatisfy { $0.element.start == 0 && $0.element.step == 1 && $0.element.count == shape[$0.offset] }
+        guard whole else { throw ctx.unsupported("Slice of a runtime tensor") }
+        ctx.set(0, s)
+    }
+}

@@ -1,0 +1,10 @@
+import SegcCore
+import SegcIR
+
+/// ONNX `Sub` (numpy broadcasting) → `sub`; constants fold.
+enum SubImporter {
+    static let entry = OpImporter("Sub", 11...20, run)
+    static func run(_ ctx: inout ImportContext) throws(SegcError) {
+        try Elementwise.binary(&ctx, "Sub", .sub)
+    }
+}
