@@ -39,3 +39,8 @@ void segc_gather(const float *x, int64_t h, int64_t w, int64_t gw, int64_t sy, i
                  int64_t ox, int64_t q0, int64_t q1, float *dst);
 /// Output pixels per conv task for a GEMM with depth k (depends on shapes only).
 int64_t segc_conv_tile(int64_t k, int64_t pixels);
+
+// Direct conv for tiny reductions (conv/conv2d_direct.c): position-independent rounding.
+int segc_conv2d_direct_applies(const segc_conv_params *p);
+int segc_conv2d_direct(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
+                       const float *residual, const float *slope, float *y);

@@ -29,7 +29,7 @@ static int is_pointwise(const segc_conv_params *p) {
 
 int64_t segc_conv2d_ws(const segc_conv_params *p) {
     if (conv_check(p)) return 0;
-    if (is_pointwise(p)) return 0;
+    if (is_pointwise(p) || segc_conv2d_direct_applies(p)) return 0;
     int64_t k = (p->cin / p->groups) * p->kh * p->kw;
     return k * segc_conv_tile(k, p->oh * p->ow);
 }
@@ -80,6 +80,8 @@ int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, cons
     int e = conv_check(p);
     if (e) return e;
     if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
+    if (segc_conv2d_direct_applies(p))
+        return segc_conv2d_direct(pool, p, x, weight, bias, residual, slope, y);
     conv_ctx c = {0};
     c.p = p; c.x = x; c.w = weight; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
     c.cin_g = p->cin / p->groups;
