@@ -1,0 +1,84 @@
+// segc_image.h — image codecs (PNG via libpng, JPEG via libjpeg-turbo), Pillow-exact
+// resampling and fused anomaly-score kernels used by SegcEval.
+//
+// The codec functions wrap the libraries' longjmp-based error handling, so every
+// failure comes back as a negative SEGC_IMG_* code with a message; they never abort.
+// Buffers returned through `uint8_t **` are malloc'ed and released with segc_image_free.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    SEGC_IMG_OK = 0,
+    SEGC_IMG_EMALFORMED = -1,   ///< the bytes are not a valid image
+    SEGC_IMG_EUNSUPPORTED = -2, ///< valid but a variant segc does not decode (CMYK JPEG, …)
+    SEGC_IMG_ELIMIT = -3,       ///< width/height/pixel limit exceeded (checked before allocating)
+    SEGC_IMG_ENOMEM = -4,       ///< allocation failed
+    SEGC_IMG_EINVAL = -5,       ///< invalid argument
+};
+
+/// What a decoder found. `channels`: 1 grey or palette indices, 2 grey+alpha, 3 RGB, 4 RGBA.
+typedef struct {
+    int32_t width;
+    int32_t height;
+    int32_t channels;
+    int32_t is_palette;        ///< 1 when pixels are palette indices
+    int32_t palette_count;     ///< entries in `palette` (RGB triples)
+    int32_t source_bits;       ///< bit depth in the file
+    uint8_t palette[768];
+    char message[256];         ///< set on error
+} segc_image_info;
+
+/// Decodes a PNG held in memory to 8-bit samples the way Pillow's PNG plugin does:
+/// 16-bit colour samples keep their most significant byte, 16-bit grey is clipped to 255,
+/// 1/2/4-bit grey is scaled to 0–255, palette images keep their indices. Transparency
+/// chunks are not applied. Width, height and width × height are checked against
+/// `max_side` / `max_pixels` before any pixel buffer is allocated.
+int segc_png_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t max_pixels,
+                    segc_image_info *info, uint8_t **pixels);
+
+/// Decodes a JPEG held in memory with Pillow's settings (islow DCT, fancy upsampling, no
+/// scaling): greyscale → 1 channel, YCbCr/RGB → 3 channels RGB. CMYK/YCCK are unsupported.
+/// A truncated stream is an error (Pillow refuses truncated images by default).
+int segc_jpeg_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t max_pixels,
+                     segc_image_info *info, uint8_t **pixels);
+
+/// Encodes an 8-bit PNG: `channels` 3 (RGB) or 1 with a palette of `palette_count` RGB
+/// entries (`palette` non-NULL) or 1 grey (`palette` NULL). Returns the file bytes in `*out`.
+int segc_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels,
+                    const uint8_t *palette, int32_t palette_count, uint8_t **out, size_t *out_size,
+                    char *message, size_t message_size);
+
+/// Frees a buffer returned by this header's functions.
+void segc_image_free(void *p);
+
+/// Pillow `Image.resize(size, BILINEAR)` (ImagingResample: separable triangle filter with
+/// support scaled when downscaling, 22-bit fixed-point coefficients, horizontal then vertical
+/// pass) on interleaved 8-bit pixels with `channels` samples each. Returns SEGC_IMG_OK.
+int segc_pillow_resize_bilinear(const uint8_t *src, int32_t width, int32_t height, int32_t channels,
+                                uint8_t *dst, int32_t out_width, int32_t out_height);
+
+/// Pillow `Image.resize(size, NEAREST)` (ImagingScaleAffine with its double-precision
+/// coordinate accumulation) on interleaved 8-bit pixels.
+int segc_pillow_resize_nearest(const uint8_t *src, int32_t width, int32_t height, int32_t channels,
+                               uint8_t *dst, int32_t out_width, int32_t out_height);
+
+/// Interleaved RGB8 (HWC) → planar float32 CHW, each value v / 255.0f.
+void segc_rgb8_to_chw(const uint8_t *src, int64_t pixels, float *dst);
+
+enum { SEGC_SCORE_MSP = 0, SEGC_SCORE_MAXLOGIT = 1, SEGC_SCORE_MAXENTROPY = 2, SEGC_SCORE_VOID = 3,
+       SEGC_SCORE_NONE = 4 };
+
+/// One pass over logits [classes, pixels] (planar): writes the score map (`score`, may be
+/// NULL or kind SEGC_SCORE_NONE) and the argmax (`argmax`, may be NULL; first maximum wins).
+/// float32 arithmetic, softmax with the maximum subtracted. MSP divides the logits by `temperature` (float32 division) first.
+int segc_scores(const float *logits, int64_t classes, int64_t pixels, int32_t kind, float temperature,
+                float *score, int32_t *argmax);
+
+#ifdef __cplusplus
+}
+#endif
