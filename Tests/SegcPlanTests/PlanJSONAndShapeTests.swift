@@ -1,6 +1,6 @@
 import XCTest
 import SegcCore
-@testable import SegcPlan
+import SegcPlan
 
 final class PlanJSONTests: XCTestCase {
     func parse(_ s: String) throws(SegcError) -> PlanJSON { try PlanJSON.parse(Array(s.utf8)) }

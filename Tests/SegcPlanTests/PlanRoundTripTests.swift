@@ -1,7 +1,7 @@
 import XCTest
 import Foundation
 import SegcCore
-@testable import SegcPlan
+import SegcPlan
 
 final class PlanRoundTripTests: XCTestCase {
     func read(_ b: [UInt8], name: String = "t.segc") throws(SegcError) -> PlanFile {

@@ -1,5 +1,5 @@
 import SegcCore
-@testable import SegcPlan
+import SegcPlan
 
 /// A small plan touching most op kinds, with weights and a source map.
 enum Fixture {

@@ -1,5 +1,5 @@
 import CSegcKernels
-@testable import SegcRuntime
+import SegcRuntime
 import SegcCore
 import SegcPlan
 import XCTest

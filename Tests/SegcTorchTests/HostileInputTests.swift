@@ -2,7 +2,7 @@ import XCTest
 import CZip
 import SegcCore
 import SegcIR
-@testable import SegcTorch
+import SegcTorch
 
 /// Builds a zip in memory with libzip (stored entries, in the given order).
 func makeZip(_ entries: [(String, [UInt8])], deflate: Set<String> = []) throws -> [UInt8] {

@@ -1,7 +1,7 @@
 import XCTest
 import SegcCore
 import SegcIR
-@testable import SegcTorch
+import SegcTorch
 
 final class RealCheckpointTests: XCTestCase {
     func testEveryModelLoads() throws {

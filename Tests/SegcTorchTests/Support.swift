@@ -1,6 +1,6 @@
 import XCTest
 import SegcCore
-@testable import SegcTorch
+import SegcTorch
 
 /// The shared folder: `$SEGC_SHARED`, else `../shared` next to the package root.
 func sharedDir() -> String {
