@@ -71,3 +71,23 @@ final class ConvertRunTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/segc-never.segc"))
     }
 }
+
+/// Issue 2: steady-state inference allocates nothing. `segc bench` counts heap
+/// allocations with an interposed malloc; the load phase must show allocations
+/// (proof that the counter is live) and the timed runs none.
+final class BenchAllocationTests: XCTestCase {
+    func testSteadyStateRunsAllocateNothing() throws {
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        for model in ["midenet_distilled.pth", "enet_cityscapes.pth"] {
+            let plan = tmp.appendingPathComponent("\(model).segc").path
+            XCTAssertEqual(try CLI.run(["convert", try CLI.sharedPath("models/\(model)"), "-o", plan, "--input-size", "128x256"]).status, 0)
+            let r = try CLI.run(["bench", plan, "--runs", "5", "--warmup", "2", "--threads", "2", "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let j = try CLI.json(r.stdout)
+            print("[bench] \(model) 128x256: load_allocations \(j["load_allocations"] ?? "-"), allocations_per_run \(j["allocations_per_run"] ?? "-"), median \(j["median_ms"] ?? "-") ms")
+            XCTAssertGreaterThan(j["load_allocations"] as? Int ?? 0, 0, "allocation counter not live")
+            XCTAssertEqual((j["allocations_per_run"] as? NSNumber)?.doubleValue, 0)
+        }
+    }
+}

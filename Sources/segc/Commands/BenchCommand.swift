@@ -39,9 +39,14 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let t0 = ContinuousClock.now
+        // Counting during load too: a non-zero `load_allocations` shows the
+        // interposer is live, so the timed runs' 0 is a measurement, not a default.
+        segc_alloc_counting(1)
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
         let threads = global.threads ?? 0
         let session = try SegcSession(model: model, threads: threads)
+        segc_alloc_counting(0)
+        let loadAllocations = Int(segc_alloc_count())
         let loadMs = Self.ms(ContinuousClock.now - t0)
         let n = model.inputShape.reduce(1, *)
         var data: [Float]
@@ -83,7 +88,7 @@ struct BenchCommand: ParsableCommand {
                 ("threads", .int(session.threads)), ("runs", .int(runs)), ("warmup", .int(warmup)), ("kernels", .string(SegcModel.cpuLevel)),
                 ("load_ms", .double(loadMs)), ("min_ms", .double(sorted[0])), ("median_ms", .double(median)),
                 ("mean_ms", .double(mean)), ("max_ms", .double(sorted[sorted.count - 1])), ("times_ms", .array(times.map { .double($0) })),
-                ("peak_rss_bytes", .int(rss)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
+                ("peak_rss_bytes", .int(rss)), ("load_allocations", .int(loadAllocations)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
             ]).text)
         } else {
             print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(SegcModel.cpuLevel): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")

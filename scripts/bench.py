@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""segc vs ONNX Runtime, interleaved in one run (../shared/docs/performance.md protocol).
+
+For each round and each network: `segc bench` (its own process) then
+`ort_bench.py` (its own process), same input tensor, same thread count,
+>= 5 warm-up and 30 timed runs each; medians; the ratio ORT median / segc median
+per round and the median over rounds. Before every process the driver waits
+until the machine is idle (other processes < 15 % of one core) and it records
+the foreign CPU time during the measurement; a round disturbed by more than
+5 % foreign time is repeated. Writes Docs/Benchmarks.md (and the raw JSON next
+to it).
+
+Usage (from the repository root, after `swift build -c release`):
+    python3 scripts/bench.py [--nets erfnet,enet,midenet] [--threads 2] [--rounds 3]
+Needs: onnxruntime, numpy (pip), ../shared (models, onnx/bench, tools).
+"""
+import argparse, datetime, json, os, platform, statistics, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("SEGC_SHARED", ROOT.parent / "shared"))
+SEGC = ROOT / ".build" / "release" / "segc"
+NETS = {
+    "erfnet": ("models/erfnet_cityscapes.pth", "onnx/bench/erfnet_512x1024.onnx"),
+    "enet": ("models/enet_cityscapes.pth", "onnx/bench/enet_512x1024.onnx"),
+    "midenet": ("models/midenet_distilled.pth", "onnx/bench/midenet_512x1024.onnx"),
+}
+
+
+def cpu_times():
+    with open("/proc/stat") as f:
+        parts = f.readline().split()[1:]
+    vals = list(map(int, parts))
+    idle = vals[3] + vals[4]
+    return sum(vals), idle
+
+
+def wait_idle(limit=0.15, timeout=120):
+    """Waits until non-idle CPU (all processes) is below `limit` cores over 1 s."""
+    t0 = time.time()
+    hz = os.sysconf("SC_CLK_TCK")
+    while time.time() - t0 < timeout:
+        a_tot, a_idle = cpu_times(); time.sleep(1.0); b_tot, b_idle = cpu_times()
+        busy_cores = ((b_tot - a_tot) - (b_idle - a_idle)) / hz
+        if busy_cores < limit:
+            return busy_cores
+    return None
+
+
+def run_measured(cmd):
+    """Runs cmd, returns (json, wall seconds, foreign busy CPU seconds)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    a_tot, a_idle = cpu_times()
+    r0 = os.times()
+    t0 = time.time()
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.time() - t0
+    r1 = os.times()
+    b_tot, b_idle = cpu_times()
+    if out.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{out.stderr}")
+    busy = ((b_tot - a_tot) - (b_idle - a_idle)) / hz
+    own = (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
+    return json.loads(out.stdout), wall, max(0.0, busy - own)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nets", default="erfnet,enet,midenet")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--out", default=str(ROOT / "Docs" / "Benchmarks.md"))
+    args = ap.parse_args()
+    nets = args.nets.split(",")
+    tmp = ROOT / ".build" / "bench"
+    tmp.mkdir(parents=True, exist_ok=True)
+    inp = SHARED / "inputs" / "city1_512x1024.npy"
+    plans = {}
+    for n in nets:
+        plans[n] = tmp / f"{n}.segc"
+        subprocess.run([SEGC, "convert", SHARED / NETS[n][0], "-o", plans[n], "--quiet"], check=True, capture_output=True)
+    import onnxruntime
+    results = {n: [] for n in nets}
+    for rnd in range(args.rounds):
+        for n in nets:
+            for attempt in range(3):
+                wait_idle()
+                s, _, fs = run_measured([SEGC, "bench", plans[n], "--threads", str(args.threads), "--warmup", str(args.warmup),
+                                         "--runs", str(args.runs), "--input", inp, "--json"])
+                wait_idle()
+                o, _, fo = run_measured([sys.executable, SHARED / "tools" / "ort_bench.py", SHARED / NETS[n][1], "--threads",
+                                         str(args.threads), "--input-size", "512x1024", "--warmup", str(args.warmup),
+                                         "--runs", str(args.runs), "--input", inp, "--json"])
+                disturbed = fs > 0.05 * s["median_ms"] * args.runs / 1000 * 2 or fo > 0.05 * o["median_ms"] * args.runs / 1000 * 2
+                if not disturbed or attempt == 2:
+                    break
+                print(f"round {rnd} {n}: disturbed (foreign CPU {fs:.2f}s / {fo:.2f}s), repeating", flush=True)
+            ratio = o["median_ms"] / s["median_ms"]
+            results[n].append({"round": rnd, "segc": s, "ort": o, "ratio": ratio, "foreign_cpu_s": [fs, fo]})
+            print(f"round {rnd} {n}: segc {s['median_ms']:.1f} ms, ORT {o['median_ms']:.1f} ms, ratio ORT/segc {ratio:.2f}", flush=True)
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        model = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name"))
+        flags = next(l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags"))
+        isa = ", ".join(x for x in ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni"] if x in flags)
+    except Exception:
+        model, isa = cpu, "?"
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    raw = Path(args.out).with_suffix(".json")
+    raw.write_text(json.dumps({"date": now, "threads": args.threads, "results": results}, indent=1, default=str) + "\n")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `scripts/bench.py` (do not edit by hand). Protocol: `../shared/docs/performance.md` —",
+        "segc and ONNX Runtime interleaved in one run, each in its own process, same input",
+        f"(`inputs/city1_512x1024.npy`), {args.threads} threads, {args.warmup} warm-up + {args.runs} timed runs, medians;",
+        "ratio = ORT median / segc median (> 1 means segc is faster). Absolute times on this shared VM drift;",
+        "only ratios from one run are comparable.",
+        "",
+        f"- date: {now}; CPU: {model} ({os.cpu_count()} vCPUs; ISA: {isa}); segc kernels: "
+        f"{results[nets[0]][0]['segc'].get('kernels', '?')}; ONNX Runtime {onnxruntime.__version__}",
+        f"- commands: `segc bench PLAN --threads {args.threads} --warmup {args.warmup} --runs {args.runs} --input inputs/city1_512x1024.npy --json` and "
+        f"`python tools/ort_bench.py onnx/bench/<net>_512x1024.onnx --threads {args.threads} --input-size 512x1024 --warmup {args.warmup} --runs {args.runs} --input inputs/city1_512x1024.npy --json`",
+        "",
+        "| network | round | segc median ms (min) | ORT median ms (min) | ratio ORT/segc | segc allocations/run | segc peak RSS MiB | ORT peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n in nets:
+        for r in results[n]:
+            s, o = r["segc"], r["ort"]
+            lines.append(f"| {n} | {r['round']} | {s['median_ms']:.1f} ({s['min_ms']:.1f}) | {o['median_ms']:.1f} ({o['min_ms']:.1f}) | "
+                         f"{r['ratio']:.2f} | {s['allocations_per_run']:g} | {s['peak_rss_bytes'] / 2**20:.0f} | "
+                         f"{(o.get('peak_rss_mib') or 0):.0f} |")
+    lines += ["", "| network | median ratio ORT/segc over rounds |", "|---|---|"]
+    for n in nets:
+        lines.append(f"| {n} | **{statistics.median(r['ratio'] for r in results[n]):.2f}** |")
+    lines += [
+        "",
+        "## How allocations are counted",
+        "",
+        "The `segc` executable links `CSegcAllocCounter`, which defines `malloc`, `calloc`, `realloc`, `memalign`,",
+        "`aligned_alloc` and `posix_memalign` and forwards them to glibc's `__libc_*` entry points. `segc bench`",
+        "switches counting on after the warm-up runs and off after the timed runs; `allocations_per_run` is the count",
+        "divided by `--runs`. The runtime's own test (`SegcRuntimeTests`) checks the same property independently with",
+        "glibc `mallinfo2()` (bytes in use and mapped blocks unchanged over 5 runs).",
+        "",
+    ]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
