@@ -51,7 +51,9 @@ enum Main {
             let code = Segc.exitCode(for: error)
             if code == .success { Segc.exit(withError: error) }
             // ArgumentParser's own usage errors: message + usage, exit 2 (not EX_USAGE).
-            FileHandleOut.stderr(Segc.fullMessage(for: error))
+            var message = Segc.fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message = "error: " + message.dropFirst(7) }
+            FileHandleOut.stderr(message)
             exit(2)
         }
         do {
