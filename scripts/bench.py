@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SEGC_SHARED", ROOT.parent / "shared"))
-SEGC = ROOT / ".build" / "release" / "segc"
+SEGC = Path(os.environ.get("SEGC", ROOT / ".build" / "release" / "segc"))
 NETS = {
     "erfnet": ("models/erfnet_cityscapes.pth", "onnx/bench/erfnet_512x1024.onnx"),
     "enet": ("models/enet_cityscapes.pth", "onnx/bench/enet_512x1024.onnx"),
