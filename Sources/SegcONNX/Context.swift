@@ -33,9 +33,13 @@ struct OpImporter: Sendable {
     /// Default-domain opsets this importer handles.
     var opsets: ClosedRange<Int>
     var run: @Sendable (inout ImportContext) throws(SegcError) -> Void
+    /// Attribute checks that need no inputs, run also when an input comes from an
+    /// unsupported node, so that one error message lists every problem.
+    var check: (@Sendable (PNode) -> [String])?
     init(_ op: String, _ opsets: ClosedRange<Int> = 11...20,
-         _ run: @escaping @Sendable (inout ImportContext) throws(SegcError) -> Void) {
-        self.op = op; self.opsets = opsets; self.run = run
+         _ run: @escaping @Sendable (inout ImportContext) throws(SegcError) -> Void,
+         check: (@Sendable (PNode) -> [String])? = nil) {
+        self.op = op; self.opsets = opsets; self.run = run; self.check = check
     }
 }
 

@@ -125,14 +125,16 @@ enum Translator {
         let table = OpTable.table
         for node in m.nodes {
             ctx.node = node
-            if node.inputs.contains(where: { poisoned.contains($0) }) {
-                poisoned.formUnion(node.outputs)
-                continue
-            }
             let domain = node.domain
             var entry: OpImporter?
             if domain == "" || domain == "ai.onnx" {
                 entry = table[node.opType]?.first { $0.opsets.contains(opset) }
+            }
+            if let entry, node.inputs.contains(where: { poisoned.contains($0) }) {
+                // Downstream of an unsupported node: only the input-free checks.
+                for p in entry.check?(node) ?? [] { problems.append("\(p) (node '\(node.name)', opset \(opset))") }
+                poisoned.formUnion(node.outputs)
+                continue
             }
             guard let entry else {
                 let what = domain.isEmpty || domain == "ai.onnx" ? node.opType : "\(domain).\(node.opType)"

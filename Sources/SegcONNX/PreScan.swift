@@ -6,7 +6,7 @@ import SegcCore
 /// inside its parent, nesting of the messages segc decodes stays within
 /// `Limits.maxProtobufDepth`, and the main graph has at most `Limits.maxOnnxNodes`
 /// nodes. The walk uses an explicit stack, never recursion.
-enum PreScan {
+package enum PreScan {
     /// Messages of `Schemas/onnx.proto` whose sub-messages protobuf-c parses.
     enum Kind: Sendable {
         case model, graph, node, attribute, tensor, sparseTensor, valueInfo, typeProto, typeTensor, shape, leaf
@@ -33,11 +33,11 @@ enum PreScan {
         }
     }
 
-    struct Result: Sendable {
-        var nodes = 0
+    package struct Result: Sendable {
+        package var nodes = 0
     }
 
-    static func scan(_ bytes: UnsafeRawBufferPointer, file: String) throws(SegcError) -> Result {
+    package static func scan(_ bytes: UnsafeRawBufferPointer, file: String) throws(SegcError) -> Result {
         func fail(_ m: String, _ at: Int) -> SegcError {
             SegcError(.malformed, "invalid protobuf: \(m)", file: file, at: .offset(at))
         }

@@ -4,22 +4,37 @@ import SegcIR
 /// ONNX `Resize` (nearest/linear; half_pixel, pytorch_half_pixel, align_corners,
 /// asymmetric; all nearest modes; `scales` or `sizes`) → `resize` over H and W.
 enum ResizeImporter {
-    static let entry = OpImporter("Resize", 11...20, run)
+    static let entry = OpImporter("Resize", 11...20, run, check: check)
+
+    /// Mode checks that need no inputs.
+    static func check(_ n: PNode) -> [String] {
+        var problems: [String] = []
+        func str(_ k: String, _ d: String) -> String {
+            if case .s(let v)? = n.attrs[k] { return v }
+            return d
+        }
+        let mode = str("mode", "nearest")
+        if Resize.Mode(rawValue: mode) == nil { problems.append("Resize mode '\(mode)'") }
+        let coord = str("coordinate_transformation_mode", "half_pixel")
+        if Resize.Coordinates(rawValue: coord) == nil { problems.append("Resize coordinate_transformation_mode '\(coord)'") }
+        let nearest = str("nearest_mode", "round_prefer_floor")
+        if mode == "nearest" && Resize.NearestRounding(rawValue: nearest) == nil {
+            problems.append("Resize nearest_mode '\(nearest)'")
+        }
+        return problems
+    }
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.runtime(0)
         let xs = ctx.type(x).shape
         guard xs.count == 4 else { throw ctx.unsupported("Resize of a rank-\(xs.count) tensor") }
-        var problems: [String] = []
+        var problems = check(ctx.node)
         let modeName = try ctx.attrString("mode", "nearest")
         let coordName = try ctx.attrString("coordinate_transformation_mode", "half_pixel")
         let nearestName = try ctx.attrString("nearest_mode", "round_prefer_floor")
         let mode = Resize.Mode(rawValue: modeName)
-        if mode == nil { problems.append("Resize mode '\(modeName)'") }
         let coords = Resize.Coordinates(rawValue: coordName)
-        if coords == nil { problems.append("Resize coordinate_transformation_mode '\(coordName)'") }
         let nearest = Resize.NearestRounding(rawValue: nearestName)
-        if nearest == nil && mode == .nearest { problems.append("Resize nearest_mode '\(nearestName)'") }
         if try ctx.attrInt("antialias", 0) != 0 { problems.append("Resize antialias=1") }
         if try ctx.attrInt("exclude_outside", 0) != 0 { problems.append("Resize exclude_outside=1") }
         let policy = try ctx.attrString("keep_aspect_ratio_policy", "stretch")
