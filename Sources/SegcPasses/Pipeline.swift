@@ -7,6 +7,7 @@ package enum Pipeline {
     package static let legalise: [any GraphPass] = [EliminateDeadNodes()]
 
     package static let optimise: [any GraphPass] = [
+        MovePointwiseConvBeforeResize(),
         BatchNormToAffine(),
         SplitAffineOverConcat(),
         FoldAffineIntoConv(),
