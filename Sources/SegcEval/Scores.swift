@@ -71,7 +71,9 @@ public enum Scores {
         var am = [Int32](repeating: 0, count: argmax ? pixels : 0)
         let rc = out.withUnsafeMutableBufferPointer { o in
             am.withUnsafeMutableBufferPointer { a in
-                segc_scores(base, Int64(classes), Int64(pixels), kind, temperature, o.baseAddress, a.baseAddress)
+                // Empty arrays may still have a base address: pass NULL for outputs not requested.
+                segc_scores(base, Int64(classes), Int64(pixels), kind, temperature,
+                            score == nil ? nil : o.baseAddress, argmax ? a.baseAddress : nil)
             }
         }
         if rc != 0 { throw SegcError(.usage, "invalid score arguments") }
