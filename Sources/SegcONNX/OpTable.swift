@@ -12,6 +12,7 @@ enum OpTable {
         GatherImporter.entry, ShapeImporter.entry, ConstantImporter.entry, ConstantOfShapeImporter.entry,
         ExpandImporter.entry, CastImporter.entry, IdentityImporter.entry, DropoutImporter.entry,
         ScatterNDImporter.entry, ScatterElementsImporter.entry,
+        QuantizeLinearImporter.entry, DequantizeLinearImporter.entry,
     ]
 
     static let table: [String: [OpImporter]] = Dictionary(grouping: entries, by: { $0.op })
