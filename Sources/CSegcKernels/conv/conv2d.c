@@ -27,11 +27,21 @@ static int is_pointwise(const segc_conv_params *p) {
            p->ow == p->w;
 }
 
+// Every GEMM call sees a pixel count that is a multiple of SEGC_GEMM_COLS: a ragged
+// remainder goes through sgemm's edge kernels, whose rounding differs from the main
+// kernel's, so two pixels with identical input patches could get different values
+// and break the exact max-pool ties that PyTorch keeps (ENet, networks.md §2). The
+// last < SEGC_GEMM_COLS pixels of a tile are computed in a zero-padded scratch block.
+#define SEGC_GEMM_COLS 32
+
+static int64_t tail_floats(int64_t k, int64_t cout_g) { return (k + cout_g) * SEGC_GEMM_COLS; }
+
 int64_t segc_conv2d_ws(const segc_conv_params *p) {
     if (conv_check(p)) return 0;
-    if (is_pointwise(p) || segc_conv2d_direct_applies(p)) return 0;
-    int64_t k = (p->cin / p->groups) * p->kh * p->kw;
-    return k * segc_conv_tile(k, p->oh * p->ow);
+    if (segc_conv2d_direct_applies(p)) return 0;
+    int64_t k = (p->cin / p->groups) * p->kh * p->kw, cout_g = p->cout / p->groups;
+    if (is_pointwise(p)) return tail_floats(k, cout_g);
+    return k * segc_conv_tile(k, p->oh * p->ow) + tail_floats(k, cout_g);
 }
 
 static void conv_task(void *vctx, int64_t t, int thread) {
@@ -40,13 +50,14 @@ static void conv_task(void *vctx, int64_t t, int thread) {
     int64_t g = t / c->ntiles, q0 = (t % c->ntiles) * c->tile;
     int64_t q1 = SEGC_MIN(q0 + c->tile, c->ohw), n = q1 - q0;
     float *yt = c->y + g * c->cout_g * c->ohw + q0;
+    float *scratch = segc_ws_thread(c->ws, thread);
     const float *b;
     int64_t ldb;
     if (c->pointwise) {
         b = c->x + g * c->cin_g * c->hw + q0;
         ldb = c->hw;
     } else {
-        float *col = segc_ws_thread(c->ws, thread);
+        float *col = scratch;
         int64_t r = 0;
         for (int64_t ci = 0; ci < c->cin_g; ci++) {
             const float *xp = c->x + (g * c->cin_g + ci) * c->hw;
@@ -57,6 +68,7 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         }
         b = col;
         ldb = n;
+        scratch += c->k * c->tile;
     }
     float beta = 0.0f;
     if (c->res) {
@@ -65,8 +77,28 @@ static void conv_task(void *vctx, int64_t t, int thread) {
             for (int64_t co = 0; co < c->cout_g; co++)
                 memcpy(yt + co * c->ohw, c->res + (g * c->cout_g + co) * c->ohw + q0, (size_t)n * sizeof(float));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout_g, (int)n, (int)c->k, 1.0f,
-                c->w + g * c->cout_g * c->k, (int)c->k, b, (int)ldb, beta, yt, (int)c->ohw);
+    const float *a = c->w + g * c->cout_g * c->k;
+    int64_t nmain = n - n % SEGC_GEMM_COLS, ntail = n - nmain;
+    if (nmain > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout_g, (int)nmain, (int)c->k, 1.0f, a, (int)c->k,
+                    b, (int)ldb, beta, yt, (int)c->ohw);
+    if (ntail > 0) {
+        float *tb = scratch, *tc = scratch + c->k * SEGC_GEMM_COLS;
+        for (int64_t r = 0; r < c->k; r++) {
+            memcpy(tb + r * SEGC_GEMM_COLS, b + r * ldb + nmain, (size_t)ntail * sizeof(float));
+            memset(tb + r * SEGC_GEMM_COLS + ntail, 0, (size_t)(SEGC_GEMM_COLS - ntail) * sizeof(float));
+        }
+        for (int64_t co = 0; co < c->cout_g; co++) {
+            if (beta != 0.0f) memcpy(tc + co * SEGC_GEMM_COLS, yt + co * c->ohw + nmain, (size_t)ntail * sizeof(float));
+            if (beta == 0.0f || ntail < SEGC_GEMM_COLS)
+                memset(tc + co * SEGC_GEMM_COLS + (beta != 0.0f ? ntail : 0), 0,
+                       (size_t)(SEGC_GEMM_COLS - (beta != 0.0f ? ntail : 0)) * sizeof(float));
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout_g, SEGC_GEMM_COLS, (int)c->k, 1.0f, a,
+                    (int)c->k, tb, SEGC_GEMM_COLS, beta, tc, SEGC_GEMM_COLS);
+        for (int64_t co = 0; co < c->cout_g; co++)
+            memcpy(yt + co * c->ohw + nmain, tc + co * SEGC_GEMM_COLS, (size_t)ntail * sizeof(float));
+    }
     for (int64_t co = 0; co < c->cout_g; co++) {
         int64_t oc = g * c->cout_g + co;
         float bias = c->bias ? c->bias[oc] : 0.0f;
@@ -92,8 +124,8 @@ int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, cons
     c.pointwise = is_pointwise(p);
     c.tile = segc_conv_tile(c.k, c.ohw);
     c.ntiles = segc_chunks(c.ohw, c.tile);
-    if (!c.pointwise) {
-        int64_t need = c.k * c.tile;
+    {
+        int64_t need = (c.pointwise ? 0 : c.k * c.tile) + tail_floats(c.k, c.cout_g);
         if (!ws || !ws->base || ws->per_thread < need || ws->threads < segc_pool_threads(pool)) return SEGC_ENOSPC;
     }
     if (c.k > INT32_MAX || c.ohw > INT32_MAX) return SEGC_EUNSUP;

@@ -1,18 +1,22 @@
 // Direct convolution for tiny reductions (K = cin/groups · kh · kw ≤ 32, e.g. the
 // 3-channel first layers of ENet, ERFNet and MiDE-Net and narrow 1x1 convs).
 //
-// Why it exists: every output element is computed by the same sequence of fmaf
-// calls, in (ci, ky, kx) order, whatever its position, tile or thread. Equal input
-// patches therefore give bit-equal outputs, which is what PyTorch gives too. ENet's
-// first max pool keeps the indices of ties between such equal values (networks.md §2:
-// 11 tied windows in conv channels on the 128x256 reference frame); sgemm's
-// position-dependent rounding broke those ties and moved unpooled values, an O(1)
-// logit error. fmaf is exactly rounded both when vectorised and in scalar tails.
+// Why it exists: every output element is computed by the same sequence of rounded
+// multiplies and adds (no FMA contraction), in (ci, ky, kx) order starting from 0,
+// whatever its position, tile or thread — the reference interpreter's arithmetic.
+// Equal input patches therefore give bit-equal outputs, as in PyTorch. ENet's first
+// max pool keeps the indices of ties between such equal values (networks.md §2: 11
+// tied windows in conv channels on the 128x256 reference frame, ~150 per channel at
+// 512x1024); sgemm's position-dependent rounding broke those ties and moved unpooled
+// values, an O(1) logit error. Separate multiply and add (rather than fmaf) also
+// reproduces more of PyTorch's accidental ties between nearly equal patches.
 //
 // A task is one output row `oy` for a block of up to DIRECT_CB output channels, so a
 // strided input row is split into its phases once and reused by every channel.
 #include "../internal.h"
 #include <math.h>
+
+#pragma clang fp contract(off)
 
 #define SEGC_DIRECT_MAX_OW 2048
 #define SEGC_DIRECT_MAX_W 4096
@@ -26,8 +30,8 @@ typedef struct {
     int64_t cblocks;
 } direct_ctx;
 
-// The body, compiled twice below: with FMA hardware fmaf becomes an inline
-// (vectorised) vfmadd; without it, libm's exactly rounded fmaf. Same bits either way.
+// The body, compiled twice below (AVX2 and baseline); contraction is off, so both
+// give the same bits.
 #define DIRECT_BODY                                                                                            \
     const direct_ctx *c = vctx;                                                                                \
     const segc_conv_params *p = c->p;                                                                          \
@@ -72,7 +76,7 @@ typedef struct {
                 for (int64_t j = 0; j < nco; j++) {                                                            \
                     float wv = c->w[(((co0 + j) * cin_g + ci) * p->kh + ky) * p->kw + kx];                     \
                     float *a = acc[j];                                                                         \
-                    for (int64_t ox = ox0; ox < ox1; ox++) a[ox] = fmaf(wv, xs[ox], a[ox]);                    \
+                    for (int64_t ox = ox0; ox < ox1; ox++) a[ox] = a[ox] + wv * xs[ox];                    \
                 }                                                                                              \
             }                                                                                                  \
         }                                                                                                      \
@@ -98,7 +102,7 @@ static void direct_task_generic(void *vctx, int64_t t, int thread) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void direct_task_fma(void *vctx, int64_t t, int thread) {
+__attribute__((target("avx2"))) static void direct_task_fma(void *vctx, int64_t t, int thread) {
     (void)thread;
     DIRECT_BODY
 }
@@ -115,7 +119,7 @@ int segc_conv2d_direct(segc_pool *pool, const segc_conv_params *p, const float *
     direct_ctx c = {p, x, w, bias, residual, slope, y, (p->cout + DIRECT_CB - 1) / DIRECT_CB};
     void (*task)(void *, int64_t, int) = direct_task_generic;
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2")) task = direct_task_fma;
+    if (__builtin_cpu_supports("avx2")) task = direct_task_fma;
 #endif
     segc_pool_run(pool, task, &c, p->oh * c.cblocks);
     return SEGC_OK;
