@@ -182,9 +182,24 @@ enum Translator {
             if n.inputs.count > 3 { bnStats.insert(n.inputs[3]) }
             if n.inputs.count > 4 { bnStats.insert(n.inputs[4]) }
         }
+        // Shape-like inputs (Resize/Upsample scales, Pad amounts, ...) are not parameters;
+        // quantized weights feeding DequantizeLinear are.
+        var shapeLike = Set<String>(), dequantized = Set<String>()
+        for n in m.nodes {
+            switch n.opType {
+            case "Resize", "Upsample", "Pad", "Reshape", "Expand", "Slice", "ConstantOfShape", "Tile":
+                shapeLike.formUnion(n.inputs.dropFirst())
+            case "DequantizeLinear":
+                if let first = n.inputs.first { dequantized.insert(first) }
+                shapeLike.formUnion(n.inputs.dropFirst())
+            case "QuantizeLinear":
+                shapeLike.formUnion(n.inputs.dropFirst())
+            default: break
+            }
+        }
         var params = 0
-        for (n, t, _) in m.initializers where !t.isIntegral && !bnStats.contains(n) {
-            params += t.storage.count
+        for (n, t, _) in m.initializers where !bnStats.contains(n) && !shapeLike.contains(n) {
+            if !t.isIntegral || dequantized.contains(n) { params += t.storage.count }
         }
         var producer = m.producer
         if !m.producerVersion.isEmpty { producer += (producer.isEmpty ? "" : " ") + m.producerVersion }
