@@ -187,8 +187,9 @@ final class ConvKernelTests: XCTestCase {
         var p = params(ConvCase(cin: 3, h: 4, w: 4, cout: 4, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 2), oh: 4, ow: 4)
         var y = [Float](repeating: 0, count: 64)
         XCTAssertEqual(segc_conv2d(env1.pool, &p, [Float](repeating: 0, count: 48), [Float](repeating: 0, count: 108), nil, nil, nil, &y, &env1.ws), Int32(SEGC_EINVAL))
-        p.groups = 1
+        // K = 8·3·3 = 72 > 32: the GEMM path, which needs a workspace (K ≤ 32 runs direct).
+        var q = params(ConvCase(cin: 8, h: 4, w: 4, cout: 4, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1), oh: 4, ow: 4)
         var tiny = segc_ws(base: env1.scratch, per_thread: 1, threads: 1, shared: nil, shared_count: 0)
-        XCTAssertEqual(segc_conv2d(env1.pool, &p, [Float](repeating: 0, count: 48), [Float](repeating: 0, count: 108), nil, nil, nil, &y, &tiny), Int32(SEGC_ENOSPC))
+        XCTAssertEqual(segc_conv2d(env1.pool, &q, [Float](repeating: 0, count: 128), [Float](repeating: 0, count: 288), nil, nil, nil, &y, &tiny), Int32(SEGC_ENOSPC))
     }
 }

@@ -35,6 +35,16 @@ package enum Architecture: String, CaseIterable, Sendable {
         }
     }
 
+    /// The output head's weight, which gives the class count.
+    package var headKey: String {
+        switch self {
+        case .erfnet: return "decoder.output_conv.weight"
+        case .enet: return "fullconv.weight"
+        case .midenet: return "classifier.weight"
+        case .bisenetv1: return "conv_out.conv_out.weight"
+        }
+    }
+
     /// Tensors a trained checkpoint carries that inference never reads.
     package var unusedPrefixes: [String] {
         switch self {
@@ -87,7 +97,10 @@ package enum NetworkBuilder {
         }
         let sd = StateDict(file: file, entries: entries)
         guard let classes = chosen.classes(sd) else {
-            throw SegcError(.mismatch, "not a \(chosen.rawValue) state dict: its output head is missing or has the wrong rank", file: file)
+            let head = chosen.headKey
+            let found = sd.shape(head).map { "has shape \($0)" } ?? "is missing"
+            throw SegcError(.mismatch, "not a \(chosen.rawValue) state dict: its output head \(found) (expected rank 4)",
+                            file: file, at: .key(head))
         }
         if let expectedClasses, expectedClasses != classes {
             throw SegcError(.mismatch, "--classes \(expectedClasses) given but the head has \(classes) outputs", file: file)

@@ -43,7 +43,7 @@ enum Compiler {
             throw SegcError(.unsupported, "ONNX import is not implemented in this version of segc (export a state_dict .pth instead)",
                             file: file.name)
         case .segc:
-            throw SegcError(.usage, "already a segc plan", file: file.name)
+            throw SegcError(.unsupported, "already a segc plan (convert takes a .pth checkpoint)", file: file.name)
         }
     }
 
