@@ -44,13 +44,15 @@ let package = Package(
         .target(name: "SegcPlan", dependencies: ["SegcCore", "CSegcKernels"]),
         .target(name: "SegcLower", dependencies: ["SegcIR", "SegcPlan"]),
         .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels", "COpenBLAS"]),
-        .target(name: "SegcEval", dependencies: ["SegcRuntime", "SegcCore", "CSegcKernels", "CPNG", "CJPEG", "CWebP"]),
+        // PNG/JPEG codecs in their own C target so the runtime never links libpng/libjpeg.
+        .target(name: "CSegcImageIO", dependencies: ["CSegcKernels", "CPNG", "CJPEG"], cSettings: kernelFlags),
+        .target(name: "SegcEval", dependencies: ["SegcRuntime", "SegcCore", "CSegcKernels", "CSegcImageIO", "CWebP"]),
         // Linked into the segc executable only: counts heap allocations for `bench`.
         .target(name: "CSegcAllocCounter"),
         .executableTarget(name: "segc", dependencies: [
             "CSegcAllocCounter",
             "SegcCore", "SegcIR", "SegcReference", "SegcTorch", "SegcPasses", "SegcLower",
-            "SegcPlan", "SegcRuntime",
+            "SegcPlan", "SegcRuntime", "SegcONNX", "SegcEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -60,7 +62,7 @@ let package = Package(
         .testTarget(name: "SegcTorchTests", dependencies: ["SegcTorch", "SegcIR"]),
         .testTarget(name: "SegcPassesTests", dependencies: ["SegcPasses", "SegcReference", "SegcIR"]),
         .testTarget(name: "SegcPlanTests", dependencies: ["SegcPlan"]),
-        .testTarget(name: "SegcONNXTests", dependencies: ["SegcONNX", "SegcIR"]),
+        .testTarget(name: "SegcONNXTests", dependencies: ["SegcONNX", "SegcIR", "SegcReference"]),
         .testTarget(name: "SegcEvalTests", dependencies: ["SegcEval", "SegcCore"]),
         .testTarget(name: "SegcRuntimeTests", dependencies: ["SegcRuntime", "SegcPlan", "CSegcKernels"]),
         // Whole networks: checkpoint → IR → passes → plan → runtime, against PyTorch and the reference interpreter.

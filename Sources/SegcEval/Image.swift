@@ -1,6 +1,7 @@
 import CJPEG
 import CPNG
 import CSegcKernels
+import CSegcImageIO
 import CWebP
 import SegcCore
 

@@ -1,4 +1,5 @@
 import CSegcKernels
+import CSegcImageIO
 import SegcCore
 
 /// PNG writing (libpng), always atomic: a failed write leaves no file and never modifies

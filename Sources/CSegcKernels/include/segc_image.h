@@ -1,9 +1,5 @@
-// segc_image.h — image codecs (PNG via libpng, JPEG via libjpeg-turbo), Pillow-exact
-// resampling and fused anomaly-score kernels used by SegcEval.
-//
-// The codec functions wrap the libraries' longjmp-based error handling, so every
-// failure comes back as a negative SEGC_IMG_* code with a message; they never abort.
-// Buffers returned through `uint8_t **` are malloc'ed and released with segc_image_free.
+// segc_image.h — Pillow-exact resampling and the fused anomaly-score kernels (no
+// external library). The PNG/JPEG codecs live in CSegcImageIO (segc_image_io.h).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -20,41 +16,6 @@ enum {
     SEGC_IMG_ENOMEM = -4,       ///< allocation failed
     SEGC_IMG_EINVAL = -5,       ///< invalid argument
 };
-
-/// What a decoder found. `channels`: 1 grey or palette indices, 2 grey+alpha, 3 RGB, 4 RGBA.
-typedef struct {
-    int32_t width;
-    int32_t height;
-    int32_t channels;
-    int32_t is_palette;        ///< 1 when pixels are palette indices
-    int32_t palette_count;     ///< entries in `palette` (RGB triples)
-    int32_t source_bits;       ///< bit depth in the file
-    uint8_t palette[768];
-    char message[256];         ///< set on error
-} segc_image_info;
-
-/// Decodes a PNG held in memory to 8-bit samples the way Pillow's PNG plugin does:
-/// 16-bit colour samples keep their most significant byte, 16-bit grey is clipped to 255,
-/// 1/2/4-bit grey is scaled to 0–255, palette images keep their indices. Transparency
-/// chunks are not applied. Width, height and width × height are checked against
-/// `max_side` / `max_pixels` before any pixel buffer is allocated.
-int segc_png_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t max_pixels,
-                    segc_image_info *info, uint8_t **pixels);
-
-/// Decodes a JPEG held in memory with Pillow's settings (islow DCT, fancy upsampling, no
-/// scaling): greyscale → 1 channel, YCbCr/RGB → 3 channels RGB. CMYK/YCCK are unsupported.
-/// A truncated stream is an error (Pillow refuses truncated images by default).
-int segc_jpeg_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t max_pixels,
-                     segc_image_info *info, uint8_t **pixels);
-
-/// Encodes an 8-bit PNG: `channels` 3 (RGB) or 1 with a palette of `palette_count` RGB
-/// entries (`palette` non-NULL) or 1 grey (`palette` NULL). Returns the file bytes in `*out`.
-int segc_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels,
-                    const uint8_t *palette, int32_t palette_count, uint8_t **out, size_t *out_size,
-                    char *message, size_t message_size);
-
-/// Frees a buffer returned by this header's functions.
-void segc_image_free(void *p);
 
 /// Pillow `Image.resize(size, BILINEAR)` (ImagingResample: separable triangle filter with
 /// support scaled when downscaling, 22-bit fixed-point coefficients, horizontal then vertical

@@ -15,7 +15,7 @@ struct ConvertCommand: ParsableCommand {
         On any error the output file does not exist afterwards (an existing file is left untouched).
         """)
 
-    @Argument(help: "A PyTorch checkpoint (.pth, zip or legacy container).")
+    @Argument(help: "A PyTorch checkpoint (.pth, zip or legacy container) or an ONNX model.")
     var file: String
 
     @Option(name: .short, help: "Output plan (default: ./<stem>.segc).")
@@ -58,7 +58,7 @@ struct ConvertCommand: ParsableCommand {
             guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)' (erfnet, enet, midenet, bisenetv1)") }
             options.arch = a
         }
-        options.size = inputSize ?? .paperDefault
+        options.size = inputSize
         options.classes = classes
         options.optimize = !noOptimize
         options.mean = try Self.triple(mean, "mean", default: [0, 0, 0])
@@ -78,16 +78,17 @@ struct ConvertCommand: ParsableCommand {
         if global.json {
             let obj: JSON = .object([
                 ("input", .string(file)), ("output", .string(out)), ("architecture", .string(m.architecture)),
-                ("classes", .int(m.classes)), ("input_size", .ints([options.size.height, options.size.width])),
+                ("classes", .int(m.classes)), ("input_size", .ints(Array(m.inputShape.suffix(2)))),
                 ("precision", .string(m.precision)), ("bytes", .int(data.count)), ("weight_bytes", .int(result.plan.weights.count)),
                 ("passes", .array(result.passes.map { .object([("name", .string($0.name)), ("ops_before", .int($0.opsBefore)),
                                                                ("ops_after", .int($0.opsAfter)), ("ms", .double($0.milliseconds))]) })),
                 ("ms", .double(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)),
-                ("warnings", .array([])),
+                ("warnings", .strings(result.imported.warnings)),
             ])
             print(obj.text)
         } else {
-            print("\(out): \(m.architecture) \(m.precision) \(options.size.description), \(String(format2: Double(data.count) / 1e6)) MB, \(result.passes.count) passes, \(result.plan.graph.ops.count) ops")
+            for w in result.imported.warnings where !global.quiet { FileHandleOut.stderr("warning: \(file): \(w)") }
+            print("\(out): \(m.architecture) \(m.precision) \(m.inputShape.suffix(2).map(String.init).joined(separator: "x")), \(String(format2: Double(data.count) / 1e6)) MB, \(result.passes.count) passes, \(result.plan.graph.ops.count) ops")
         }
     }
 }

@@ -49,54 +49,67 @@ struct InspectCommand: ParsableCommand {
             guard let a = Architecture(argument: arch) else { throw SegcError(.usage, "unknown --arch '\(arch)' (erfnet, enet, midenet, bisenetv1)") }
             options.arch = a
         }
-        options.size = inputSize ?? .paperDefault
-        var imported = try Compiler.importModel(bytes, options: options)
-        var graph = imported.network.graph
-        _ = try Pipeline.run(Pipeline.legalise, on: &graph)
-        imported.network.graph = graph
-        let ckpt = imported.checkpoint
-        let tensorCount = ckpt.tensors.count
+        options.size = inputSize
+        let imported = try Compiler.importModel(bytes, options: options)
+        var graph = imported.graph
+        do { _ = try Pipeline.run(Pipeline.legalise, on: &graph) } catch { throw error.inFile(file) }
+        var tensorCount = 0
         var params = 0
         var dtypeCounts: [String: Int] = [:]
         var weightBytes = 0
         var quantized = false
-        for e in ckpt.tensors {
-            let dt = ckpt.torchDTypes[e.key] ?? e.tensor.dtype.rawValue
-            dtypeCounts[dt, default: 0] += 1
-            if dt == "qint8" || dt == "quint8" { quantized = true }
-            weightBytes += e.tensor.elementCount * (e.tensor.dtype == .f64 ? 8 : e.tensor.dtype.byteSize)
-            if !ParameterCount.isExcluded(e.key) && e.tensor.dtype != .i64 { params += e.tensor.elementCount }
+        if let ckpt = imported.checkpoint {
+            tensorCount = ckpt.tensors.count
+            for e in ckpt.tensors {
+                let dt = ckpt.torchDTypes[e.key] ?? e.tensor.dtype.rawValue
+                dtypeCounts[dt, default: 0] += 1
+                if dt == "qint8" || dt == "quint8" { quantized = true }
+                weightBytes += e.tensor.elementCount * (e.tensor.dtype == .f64 ? 8 : e.tensor.dtype.byteSize)
+                if !ParameterCount.isExcluded(e.key) && e.tensor.dtype != .i64 { params += e.tensor.elementCount }
+            }
+        } else if let onnx = imported.onnx {
+            tensorCount = onnx.initializerCount
+            params = onnx.parameterCount
+            for t in graph.constants.values { weightBytes += t.elementCount * t.dtype.byteSize }
         }
         let (macs, flops) = GraphStats.macsAndFlops(graph)
         let ops = GraphStats.histogram(graph.nodes.map(\.op.name))
-        let net = imported.network
-        let size = options.size
+        let (h, w) = imported.inputSize
         let precision = quantized ? "int8" : "fp32"
         if global.json {
+            var onnxFields: [(String, JSON)] = []
+            if let onnx = imported.onnx {
+                onnxFields = [("ir_version", .int(onnx.irVersion)), ("opset", .int(onnx.opset)), ("producer", .string(onnx.producer)),
+                              ("dynamic_dims", .strings(onnx.dynamicDims)), ("warnings", .strings(onnx.warnings))]
+            }
             let obj: JSON = .object([
                 ("file", .string(file)), ("format", .string(imported.format.rawValue)),
-                ("architecture", .string(net.architecture.rawValue)), ("classes", .int(net.classes)),
-                ("input_size", .ints([size.height, size.width])),
+                ("architecture", .string(imported.architecture)), ("classes", .int(imported.classes)),
+                ("input_size", .ints([h, w])),
                 ("tensor_count", .int(tensorCount)), ("parameter_count", .int(params)),
                 ("macs", .int(macs)), ("flops", .int(flops)),
                 ("bytes", .int(bytes.count)), ("weight_bytes", .int(weightBytes)), ("precision", .string(precision)),
                 ("ops", .object(ops.map { ($0.0, .int($0.1)) })),
                 ("dtypes", .object(dtypeCounts.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
-                ("wrapper", ckpt.wrapper.map { .string($0) } ?? .null),
-                ("stripped_prefix", ckpt.strippedPrefix.map { .string($0) } ?? .null),
-                ("unused_tensors", .strings(net.unusedKeys)),
+                ("wrapper", imported.checkpoint?.wrapper.map { .string($0) } ?? .null),
+                ("stripped_prefix", imported.checkpoint?.strippedPrefix.map { .string($0) } ?? .null),
+                ("unused_tensors", .strings(imported.unusedKeys)),
                 ("layers", layers ? layerRows(graph) : .null),
-            ])
+            ] + onnxFields)
             print(obj.text)
             return
         }
-        print("\(Compiler.baseName(file)): \(imported.format.rawValue), \(net.architecture.rawValue), \(net.classes) classes, \(precision)")
-        print("  tensors \(tensorCount) (\(net.unusedKeys.count) unused), parameters \(params), \(String(format1: Double(bytes.count) / 1e6)) MB")
-        print("  at \(size.description): \(String(format2: Double(macs) / 1e9)) GMACs, \(String(format2: Double(flops) / 1e9)) GFLOPs")
+        print("\(Compiler.baseName(file)): \(imported.format.rawValue), \(imported.architecture), \(imported.classes) classes, \(precision)")
+        print("  tensors \(tensorCount) (\(imported.unusedKeys.count) unused), parameters \(params), \(String(format1: Double(bytes.count) / 1e6)) MB")
+        print("  at \(h)x\(w): \(String(format2: Double(macs) / 1e9)) GMACs, \(String(format2: Double(flops) / 1e9)) GFLOPs")
         print("  ops: " + ops.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
-        if let w = ckpt.wrapper { print("  wrapper: '\(w)'") }
-        if let p = ckpt.strippedPrefix { print("  stripped prefix: '\(p)'") }
-        if !net.unusedKeys.isEmpty { print("  unused: " + net.unusedKeys.joined(separator: ", ")) }
+        if let onnx = imported.onnx {
+            print("  onnx: ir_version \(onnx.irVersion), opset \(onnx.opset), producer \(onnx.producer)" +
+                  (onnx.dynamicDims.isEmpty ? "" : ", dynamic dims \(onnx.dynamicDims.joined(separator: ", "))"))
+        }
+        if let w = imported.checkpoint?.wrapper { print("  wrapper: '\(w)'") }
+        if let p = imported.checkpoint?.strippedPrefix { print("  stripped prefix: '\(p)'") }
+        if !imported.unusedKeys.isEmpty { print("  unused: " + imported.unusedKeys.joined(separator: ", ")) }
         if layers { printLayers(graph) }
         if ir { print(graph.dump()) }
     }

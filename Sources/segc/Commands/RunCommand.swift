@@ -92,7 +92,7 @@ enum PlanLoader {
             guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)'") }
             options.arch = a
         }
-        options.size = size ?? .paperDefault
+        options.size = size
         let result = try Compiler.compile(bytes, options: options)
         return (try SegcModel(plan: result.plan), result.plan.metadata)
     }

@@ -4,17 +4,32 @@ import SegcTorch
 import SegcPasses
 import SegcLower
 import SegcPlan
+import SegcONNX
 
 /// The convert pipeline: import (§2) → legalise → optimise → lower (§4).
 struct ImportedModel {
     var format: ModelFormat
-    var checkpoint: TorchCheckpoint
-    var network: BuiltNetwork
+    var graph: Graph
+    /// §2.6 name, or `unknown` for an ONNX model whose initializers match no builder.
+    var architecture: String
+    var classes: Int
+    /// PyTorch checkpoints only.
+    var checkpoint: TorchCheckpoint?
+    var unusedKeys: [String] = []
+    /// ONNX only.
+    var onnx: ONNXModel?
+    var warnings: [String] = []
+
+    var inputSize: (Int, Int) {
+        let s = graph.type(of: graph.inputs[0]).shape
+        return (s[2], s[3])
+    }
 }
 
 struct CompileOptions {
     var arch: Architecture?
-    var size: InputSize = .paperDefault
+    /// nil: 512x1024 for checkpoints; an ONNX model's static size, else 512x1024.
+    var size: InputSize?
     var classes: Int?
     var optimize = true
     var mean: [Double] = [0, 0, 0]
@@ -35,13 +50,24 @@ enum Compiler {
         case .pthZip, .pthLegacy:
             let ckpt = try TorchCheckpoint.load(file)
             let entries = ckpt.tensors.map { ($0.key, $0.tensor) }
+            let size = options.size ?? .paperDefault
             let net = try NetworkBuilder.build(file: file.name, entries: entries, arch: options.arch,
-                                               height: options.size.height, width: options.size.width,
+                                               height: size.height, width: size.width,
                                                expectedClasses: options.classes)
-            return ImportedModel(format: format, checkpoint: ckpt, network: net)
+            return ImportedModel(format: format, graph: net.graph, architecture: net.architecture.rawValue,
+                                 classes: net.classes, checkpoint: ckpt, unusedKeys: net.unusedKeys)
         case .onnx:
-            throw SegcError(.unsupported, "ONNX import is not implemented in this version of segc (export a state_dict .pth instead)",
-                            file: file.name)
+            let model = try ONNXImporter.load(file, path: file.name, inputSize: options.size.map { ($0.height, $0.width) })
+            let out = model.graph.type(of: model.graph.outputs[0]).shape
+            let classes = out.count == 4 ? out[1] : 0
+            if let expected = options.classes, expected != classes {
+                throw SegcError(.mismatch, "--classes \(expected) given but the model has \(classes) outputs", file: file.name)
+            }
+            // Architecture from initializer names when the exporter kept the module paths.
+            let named = model.graph.constants.map { (model.graph.values[$0.key.index].name, $0.value) }
+            let arch = options.arch?.rawValue ?? NetworkBuilder.detect(entries: named)?.rawValue ?? "unknown"
+            return ImportedModel(format: format, graph: model.graph, architecture: arch, classes: classes,
+                                 checkpoint: nil, onnx: model, warnings: model.warnings)
         case .segc:
             throw SegcError(.unsupported, "already a segc plan (convert takes a .pth checkpoint)", file: file.name)
         }
@@ -49,18 +75,21 @@ enum Compiler {
 
     static func compile(_ file: FileBytes, options: CompileOptions) throws(SegcError) -> CompileResult {
         var imported = try importModel(file, options: options)
-        var graph = imported.network.graph
-        var reports = try Pipeline.run(Pipeline.legalise, on: &graph)
-        if options.optimize { reports += try Pipeline.run(Pipeline.optimise, on: &graph) }
-        imported.network.graph = graph
+        var graph = imported.graph
+        var reports: [PassReport]
+        do {
+            reports = try Pipeline.run(Pipeline.legalise, on: &graph)
+            if options.optimize { reports += try Pipeline.run(Pipeline.optimise, on: &graph) }
+        } catch { throw error.inFile(file.name) }
+        imported.graph = graph
 
         var meta = PlanMetadata()
-        meta.architecture = imported.network.architecture.rawValue
+        meta.architecture = imported.architecture
         meta.sourceFile = baseName(file.name)
         meta.sourceFormat = imported.format.rawValue
         meta.sourceSHA256 = SHA256.hex(file.buffer)
-        meta.classes = imported.network.classes
-        meta.classNames = classNames(imported.network.classes)
+        meta.classes = imported.classes
+        meta.classNames = classNames(imported.classes)
         meta.mean = options.mean
         meta.std = options.std
         meta.precision = "fp32"

@@ -1,6 +1,6 @@
 // PNG decode/encode through libpng with setjmp-based error recovery: every libpng error
 // returns a SEGC_IMG_* code with its message instead of aborting.
-#include "segc_image.h"
+#include "segc_image_io.h"
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>

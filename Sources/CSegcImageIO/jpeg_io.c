@@ -1,6 +1,6 @@
 // JPEG decoding through libjpeg-turbo with Pillow's settings. libjpeg's error_exit must
 // not return, so it longjmps back here and the failure becomes a SEGC_IMG_* code.
-#include "segc_image.h"
+#include "segc_image_io.h"
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
