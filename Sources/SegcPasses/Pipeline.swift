@@ -4,7 +4,7 @@ import SegcIR
 /// The two pipelines of architecture.md §3. `legalise` always runs; `optimise`
 /// unless `convert --no-optimize`. The graph is verified after every pass.
 package enum Pipeline {
-    package static let legalise: [any GraphPass] = [EliminateDeadNodes()]
+    package static let legalise: [any GraphPass] = [EliminateDeadNodes(), ConcatConstantToPad()]
 
     package static let optimise: [any GraphPass] = [
         MovePointwiseConvBeforeResize(),
