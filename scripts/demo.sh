@@ -9,5 +9,5 @@ SEGC=.build/release/segc
 mkdir -p out
 $SEGC convert Fixtures/demo/midenet_distilled.pth -o out/midenet.segc
 $SEGC inspect out/midenet.segc
-$SEGC run out/midenet.segc Fixtures/demo/frankfurt_000000_000294_512x1024.npy -o out/logits.npy
-$SEGC bench out/midenet.segc --runs 5 --warmup 1
+$SEGC run out/midenet.segc Fixtures/demo/fs_static_0.jpg -o out/logits.npy --heatmap out/heatmap.png --segmentation out/segmentation.png
+echo "demo: wrote out/midenet.segc, out/logits.npy, out/heatmap.png (MSP anomaly score), out/segmentation.png"

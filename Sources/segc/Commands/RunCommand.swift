@@ -3,6 +3,7 @@ import SegcCore
 import SegcPlan
 import SegcRuntime
 import SegcTorch
+import SegcEval
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,23 +11,39 @@ import Glibc
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a plan on preprocessed .npy inputs and write the logits.",
+        abstract: "Run a plan on images or preprocessed .npy tensors; write logits, score maps, heatmaps.",
         discussion: """
         Examples:
-          segc run erfnet.segc city1_512x1024.npy -o logits.npy
-          segc run erfnet.segc a.npy b.npy -o logits/          # one <stem>.npy per input
-          segc run erfnet_cityscapes.pth frame.npy --input-size 128x256 -o out.npy   # converts first
-        Inputs are float32 (or float64) arrays of shape [1,3,H,W] or [3,H,W] equal to the plan's input.
+          segc run erfnet.segc frame.png --heatmap heat.png               # MSP anomaly heatmap
+          segc run erfnet.segc frame.jpg --score maxlogit -o score.npy    # [H,W] float32 score map
+          segc run erfnet.segc city1_512x1024.npy -o logits.npy           # [1,C,H,W] logits
+          segc run enet_void.segc a.png b.webp --score void --heatmap heat/ --segmentation seg/
+        Images (PNG, JPEG, WebP, by content) are converted to RGB, resized to the plan's input
+        with Pillow-identical BILINEAR and scaled as the plan's preprocessing says. .npy inputs are
+        float32/float64 [1,3,H,W] or [3,H,W], already preprocessed. With several inputs, -o,
+        --heatmap and --segmentation name folders (created if needed), one <stem> file per input.
         """)
 
     @Argument(help: "A .segc plan (or a model, converted with convert's defaults first).")
     var plan: String
 
-    @Argument(help: "Input tensors (.npy).")
+    @Argument(help: "Inputs: images (PNG/JPEG/WebP) or .npy tensors.")
     var inputs: [String]
 
-    @Option(name: .short, help: "Output .npy (a folder when several inputs are given).")
+    @Option(help: "Anomaly score: msp, maxlogit, maxentropy or void.")
+    var score: String?
+
+    @Option(help: "Temperature for msp (default: the plan's, 1.0 unless calibrated).")
+    var temperature: Double?
+
+    @Option(name: .short, help: "Output .npy: logits, or the score map with --score (a folder for several inputs).")
     var output: String?
+
+    @Option(help: "Heatmap PNG of the score (default score msp), min-max normalised, inferno colours.")
+    var heatmap: String?
+
+    @Option(help: "Argmax as a palette PNG in Cityscapes train-id colours.")
+    var segmentation: String?
 
     @Option(help: "Architecture, when PLAN is a model.")
     var arch: String?
@@ -36,42 +53,99 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if let score, AnomalyScore(name: score) == nil { throw ValidationError("unknown --score '\(score)' (msp, maxlogit, maxentropy, void)") }
+        if let temperature, !(temperature > 0 && temperature.isFinite) { throw ValidationError("--temperature must be a positive number") }
+        if temperature != nil && score != nil && score != "msp" { throw ValidationError("--temperature applies to --score msp only") }
+    }
+
     func run() throws {
-        let model = try PlanLoader.load(plan, arch: arch, size: inputSize)
+        let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
-        let inShape = model.inputShape
-        let outShape = model.outputShape
-        var results: [JSON] = []
+        let inShape = model.inputShape, outShape = model.outputShape
+        guard inShape.count == 4, outShape.count == 4 else { throw SegcError(.unsupported, "plan input/output are not NCHW", file: plan) }
+        let (h, w) = (inShape[2], inShape[3])
+        let (oh, ow) = (outShape[2], outShape[3])
+        let classes = outShape[1]
+        let t = Float(temperature ?? meta.temperature)
+        let scoreKind: AnomalyScore? = score.flatMap { AnomalyScore(name: $0, temperature: t) }
+            ?? (heatmap != nil ? .msp(temperature: t) : nil)
         let multi = inputs.count > 1
-        if multi, let output { try Folder.create(output) }
+        if multi { for folder in [output, heatmap, segmentation].compactMap({ $0 }) { try Folder.create(folder) } }
+        func dest(_ option: String?, _ input: String, _ ext: String) -> String? {
+            guard let option else { return nil }
+            return multi ? "\(option)/\(Compiler.stem(input)).\(ext)" : option
+        }
+        var results: [JSON] = []
         for path in inputs {
-            let arr = try Npy.read(contentsOf: path)
-            let shape = arr.shape.count == 3 ? [1] + arr.shape : arr.shape
-            guard shape == inShape else {
-                throw SegcError(.mismatch, "input shape \(arr.shape) does not match the plan's input \(inShape)", file: path)
-            }
-            guard arr.dtype.isFloat else { throw SegcError(.mismatch, "input dtype \(arr.dtype.rawValue) is not float32/float64", file: path) }
-            let values = arr.floats
+            let values = try Self.loadInput(path, height: h, width: w, shape: inShape, meta: meta)
             let start = ContinuousClock.now
             let logits = try values.withUnsafeBufferPointer { buf in try Array(session.run(buf)) }
-            let d = ContinuousClock.now - start
-            let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-            var written: [JSON] = []
-            if let output {
-                let dest = multi ? "\(output)/\(Compiler.stem(path)).npy" : output
-                try Npy.write(logits, shape: outShape, to: dest)
-                written.append(.string(dest))
+            let ms = BenchCommand.ms(ContinuousClock.now - start)
+            var written: [String] = []
+            var stats: (name: String, min: Float, mean: Double, max: Float)?
+            var scoreMap: [Float] = []
+            var classMap: [Int32] = []
+            if scoreKind != nil || segmentation != nil {
+                (scoreMap, classMap) = try Scores.compute(scoreKind, logits: logits, classes: classes, pixels: oh * ow,
+                                                          argmax: segmentation != nil)
             }
-            var lo = Float.infinity, hi = -Float.infinity
-            for v in logits { lo = min(lo, v); hi = max(hi, v) }
+            if let scoreKind, !scoreMap.isEmpty {
+                var lo = Float.infinity, hi = -Float.infinity, sum = 0.0
+                for v in scoreMap { lo = min(lo, v); hi = max(hi, v); sum += Double(v) }
+                stats = (scoreKind.name, lo, sum / Double(scoreMap.count), hi)
+            }
+            if let d = dest(output, path, "npy") {
+                if score != nil { try Npy.write(scoreMap, shape: [oh, ow], to: d) } else { try Npy.write(logits, shape: outShape, to: d) }
+                written.append(d)
+            }
+            if let d = dest(heatmap, path, "png") {
+                try PNGWriter.write(try Visualization.heatmap(scores: scoreMap, width: ow, height: oh), to: d)
+                written.append(d)
+            }
+            if let d = dest(segmentation, path, "png") {
+                try PNGWriter.write(try Visualization.segmentation(classes: classMap, width: ow, height: oh), to: d)
+                written.append(d)
+            }
             if global.json {
+                let scoreJSON: JSON = stats.map {
+                    .object([("score", .string($0.name)), ("min", .double(Double($0.min))), ("mean", .double($0.mean)),
+                             ("max", .double(Double($0.max)))])
+                } ?? .null
                 results.append(.object([("input", .string(path)), ("output_shape", .ints(outShape)), ("ms", .double(ms)),
-                                        ("outputs", .array(written)), ("min", .double(Double(lo))), ("max", .double(Double(hi)))]))
+                                        ("outputs", .strings(written)), ("score", scoreJSON)]))
             } else {
-                print("\(path): logits \(outShape) in \(String(format2: ms)) ms (min \(lo), max \(hi))" + (written.isEmpty ? "" : " -> \(output ?? "")"))
+                var line = "\(path): logits \(outShape) in \(String(format2: ms)) ms"
+                if let s = stats { line += ", \(s.name) min \(s.min) mean \(s.mean) max \(s.max)" }
+                if !written.isEmpty { line += " -> " + written.joined(separator: ", ") }
+                print(line)
             }
         }
         if global.json { print(JSON.object([("plan", .string(plan)), ("inputs", .array(results))]).text) }
+    }
+
+    /// An image (decoded, RGB, Pillow bilinear to the plan's size, plan preprocessing)
+    /// or a preprocessed .npy tensor.
+    static func loadInput(_ path: String, height h: Int, width w: Int, shape: [Int], meta: PlanMetadata) throws -> [Float] {
+        let bytes = try FileBytes(contentsOf: path)
+        if Image.sniff(bytes.buffer) != nil {
+            var v = try Image.networkInput(contentsOf: path, width: w, height: h)
+            let plane = h * w
+            if meta.mean != [0, 0, 0] || meta.std != [1, 1, 1] {
+                for c in 0..<3 {
+                    let m = Float(meta.mean[c]), s = Float(meta.std[c])
+                    for i in (c * plane)..<((c + 1) * plane) { v[i] = (v[i] - m) / s }
+                }
+            }
+            return v
+        }
+        let arr = try Npy.read(bytes)
+        let shp = arr.shape.count == 3 ? [1] + arr.shape : arr.shape
+        guard shp == shape else {
+            throw SegcError(.mismatch, "input shape \(arr.shape) does not match the plan's input \(shape)", file: path)
+        }
+        guard arr.dtype.isFloat else { throw SegcError(.mismatch, "input dtype \(arr.dtype.rawValue) is not float32/float64", file: path) }
+        return arr.floats
     }
 }
 

@@ -1,6 +1,6 @@
 /// Minimal ordered JSON for `--json` output: keys keep insertion order so output
 /// is stable, and doubles print in Swift's shortest round-trip form.
-enum JSON {
+indirect enum JSON {
     case null
     case bool(Bool)
     case int(Int)
