@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "segc", targets: ["segc"]),
         .library(name: "SegcRuntime", targets: ["SegcRuntime"]),
         .library(name: "SegcEval", targets: ["SegcEval"]),
+        .executable(name: "HeatmapExample", targets: ["HeatmapExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,6 +56,17 @@ let package = Package(
             "SegcPlan", "SegcRuntime", "SegcONNX", "SegcEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Embedding example: loads a plan and writes a heatmap; built in CI.
+        .executableTarget(name: "HeatmapExample", dependencies: ["SegcRuntime", "SegcEval"],
+                          path: "Sources/Examples/HeatmapExample"),
+
+        // Fuzz targets: built normally they replay files (regression tests); built with
+        // -Xswiftc -sanitize=fuzzer -Xswiftc -DSEGC_FUZZ they are libFuzzer binaries (scripts/fuzz.sh).
+        .executableTarget(name: "FuzzPickle", dependencies: ["SegcTorch", "SegcCore"]),
+        .executableTarget(name: "FuzzTorch", dependencies: ["SegcTorch", "SegcCore"]),
+        .executableTarget(name: "FuzzONNX", dependencies: ["SegcONNX", "SegcCore"]),
+        .executableTarget(name: "FuzzPlan", dependencies: ["SegcPlan", "SegcRuntime", "SegcCore"]),
 
         .testTarget(name: "SegcCoreTests", dependencies: ["SegcCore"]),
         .testTarget(name: "SegcIRTests", dependencies: ["SegcIR"]),

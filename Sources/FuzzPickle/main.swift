@@ -1,0 +1,1 @@
+// placeholder: fuzz target (see scripts/fuzz.sh)
