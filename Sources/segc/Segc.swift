@@ -35,7 +35,8 @@ struct Segc: ParsableCommand {
           segc bench erfnet_cityscapes.segc --threads 2
         """,
         version: "segc \(version) (plan format 1.0; kernels: \(SegcModel.cpuLevel))",
-        subcommands: [InspectCommand.self, ConvertCommand.self, RunCommand.self, BenchCommand.self])
+        subcommands: [InspectCommand.self, ConvertCommand.self, RunCommand.self, BenchCommand.self, EvalCommand.self,
+                      MetricsCommand.self])
 }
 
 /// Entry point: maps errors to product.md §4.6 exit codes — 1 for every

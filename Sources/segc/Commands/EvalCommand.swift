@@ -1,0 +1,119 @@
+import ArgumentParser
+import SegcCore
+import SegcPlan
+import SegcRuntime
+import SegcEval
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a plan on an anomaly dataset (AuPRC, FPR95) or Cityscapes (mIoU), as the paper does.",
+        discussion: """
+        Examples:
+          segc eval erfnet.segc --dataset ../shared/data/RoadAnomaly21 --score maxlogit
+          segc eval enet_void.pth --dataset ../shared/data/fs_static --score void --json
+          segc eval erfnet.segc --dataset ../shared/data/cityscapes            # mIoU
+          segc eval midenet.segc --dataset data/fs_static --heatmaps heat/
+        The kind is detected from the folder name (RoadAnomaly21, RoadObsticle21/RoadObstacle21,
+        FS_LostFound_full, fs_static, RoadAnomaly, cityscapes) or given with --kind. Protocol:
+        product.md §3.7 (Pillow bilinear to the plan's input size, NEAREST labels, frames without
+        anomaly pixels skipped, AuPRC and FPR95 pooled over all frames).
+        """)
+
+    @Argument(help: "A .segc plan (or a model, converted at 512x1024 first).")
+    var plan: String
+
+    @Option(help: "Dataset folder.")
+    var dataset: String
+
+    @Option(help: "Dataset kind: roadanomaly21, roadobstacle21, fs_lostfound, fs_static, roadanomaly, cityscapes, generic.")
+    var kind: String?
+
+    @Option(help: "Split for Cityscapes (default val).")
+    var split = "val"
+
+    @Option(help: "Anomaly score: msp (default), maxlogit, maxentropy, void.")
+    var score = "msp"
+
+    @Option(help: "Temperature for msp (default: the plan's).")
+    var temperature: Double?
+
+    @Option(help: "Write one heatmap PNG per evaluated frame into this folder.")
+    var heatmaps: String?
+
+    @Option(help: "Architecture, when PLAN is a model.")
+    var arch: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if AnomalyScore(name: score) == nil { throw ValidationError("unknown --score '\(score)' (msp, maxlogit, maxentropy, void)") }
+        if let kind, DatasetKind(rawValue: kind) == nil {
+            throw ValidationError("unknown --kind '\(kind)' (\(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        if let temperature, !(temperature > 0 && temperature.isFinite) { throw ValidationError("--temperature must be positive") }
+    }
+
+    func run() throws {
+        let start = ContinuousClock.now
+        let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: nil)
+        let session = try SegcSession(model: model, threads: global.threads ?? 0)
+        let ds = try Dataset(directory: dataset, kind: kind.flatMap(DatasetKind.init(rawValue:)), split: split)
+        let shape = model.inputShape
+        guard shape.count == 4 else { throw SegcError(.unsupported, "plan input is not NCHW", file: plan) }
+        let t = Float(temperature ?? meta.temperature)
+        guard let scoreKind = AnomalyScore(name: score, temperature: t) else { throw ValidationError("unknown --score") }
+        let classes = model.outputShape[1]
+        let bar = ProgressBar("eval \(ds.kind.rawValue)", quiet: global.quiet)
+        let mean = meta.mean.map(Float.init), std = meta.std.map(Float.init)
+        let normalise = meta.mean != [0, 0, 0] || meta.std != [1, 1, 1]
+        let plane = shape[2] * shape[3]
+        let result = try evaluate(dataset: ds, width: shape[3], height: shape[2], score: scoreKind, classes: classes,
+                                  ignoreIndex: 19, heatmapDirectory: heatmaps, progress: { bar.update($0, $1) }) {
+            (input: [Float]) throws(SegcError) -> [Float] in
+            var x = input
+            if normalise {
+                for c in 0..<3 { for i in (c * plane)..<((c + 1) * plane) { x[i] = (x[i] - mean[c]) / std[c] } }
+            }
+            do {
+                return try x.withUnsafeBufferPointer { try Array(session.run($0)) }
+            } catch let e as SegcError { throw e } catch { throw SegcError(.io, "\(error)", file: plan) }
+        }
+        let totalMs = BenchCommand.ms(ContinuousClock.now - start)
+        let tm = result.timing
+        let timing: JSON = .object([("decode", .double(tm.decode)), ("resize", .double(tm.resize)), ("network", .double(tm.network)),
+                                    ("score", .double(tm.score)), ("metrics", .double(tm.metrics)), ("total", .double(tm.total)),
+                                    ("command_total", .double(totalMs))])
+        if global.json {
+            var fields: [(String, JSON)] = [
+                ("plan", .string(plan)), ("dataset", .string(dataset)), ("kind", .string(ds.kind.rawValue)),
+                ("score", ds.kind.isAnomaly ? .string(scoreKind.name) : .null),
+                ("temperature", ds.kind.isAnomaly && scoreKind.name == "msp" ? .double(Double(t)) : .null),
+                ("frames", .int(result.frames)), ("frames_used", .int(result.framesUsed)), ("frames_skipped", .int(result.framesSkipped)),
+                ("pixels", .object([("anomaly", .int(result.anomalyPixels)), ("inlier", .int(result.inlierPixels)),
+                                    ("ignored", .int(result.ignoredPixels))])),
+            ]
+            if let a = result.auprc { fields.append(("auprc", .double(a))) }
+            if let f = result.fpr95 { fields.append(("fpr95", .double(f))) }
+            if let m = result.miou { fields.append(("miou", .double(m))) }
+            if let iou = result.iou {
+                let names = Visualization.cityscapesClassNames
+                var perClass: [(String, JSON)] = []
+                for (i, v) in iou.enumerated() { perClass.append((i < names.count ? names[i] : "class \(i)", .double(v))) }
+                fields.append(("iou", .object(perClass)))
+            }
+            fields.append(("timing_ms", timing))
+            print(JSON.object(fields).text)
+            return
+        }
+        func pct(_ v: Double) -> String { String(format2: v * 100) }
+        print("\(Compiler.baseName(plan)) on \(ds.kind.rawValue) (\(dataset)): \(result.framesUsed) of \(result.frames) frames used, \(result.framesSkipped) skipped")
+        if let a = result.auprc, let f = result.fpr95 {
+            print("  score \(scoreKind.name)\(scoreKind.name == "msp" ? " (T=\(t))" : ""): AuPRC \(pct(a)) %, FPR95 \(pct(f)) %")
+            print("  pixels: \(result.anomalyPixels) anomaly, \(result.inlierPixels) inlier, \(result.ignoredPixels) ignored")
+        }
+        if let m = result.miou { print("  mIoU \(pct(m)) %") }
+        let outside = tm.total > 0 ? (tm.total - tm.network) / tm.total * 100 : 0
+        print("  time: \(String(format1: tm.total / 1000)) s (network \(String(format1: tm.network / 1000)) s, decode \(String(format1: tm.decode / 1000)) s, resize \(String(format1: tm.resize / 1000)) s, score \(String(format1: tm.score / 1000)) s, metrics \(String(format1: tm.metrics / 1000)) s; \(String(format1: outside)) % outside the network)")
+    }
+}
