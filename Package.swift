@@ -5,7 +5,7 @@ import PackageDescription
 
 /// C kernels are always built optimised: tests compare numerics over whole networks
 /// and a debug-built kernel would make the suite crawl.
-let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math"])]
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math", "-fveclib=libmvec"])]
 
 let package = Package(
     name: "segc",
@@ -41,7 +41,9 @@ let package = Package(
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
         .target(name: "SegcONNX", dependencies: ["SegcIR", "CONNXProto"]),
         .target(name: "SegcPasses", dependencies: ["SegcIR"]),
-        .target(name: "CSegcKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags),
+        // libmvec (glibc's vector math) backs the vectorised expf/logf of the score kernel.
+        .target(name: "CSegcKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags,
+                linkerSettings: [.linkedLibrary("mvec")]),
         .target(name: "SegcPlan", dependencies: ["SegcCore", "CSegcKernels"]),
         .target(name: "SegcLower", dependencies: ["SegcIR", "SegcPlan"]),
         .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels", "COpenBLAS"]),
