@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "SegcLower", dependencies: ["SegcIR", "SegcPlan"]),
         .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels", "COpenBLAS"]),
         // PNG/JPEG codecs in their own C target so the runtime never links libpng/libjpeg.
-        .target(name: "CSegcImageIO", dependencies: ["CSegcKernels", "CPNG", "CJPEG"], cSettings: kernelFlags),
+        .target(name: "CSegcImageIO", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),
         .target(name: "SegcEval", dependencies: ["SegcRuntime", "SegcCore", "CSegcKernels", "CSegcImageIO", "CWebP"]),
         // Linked into the segc executable only: counts heap allocations for `bench`.
         .target(name: "CSegcAllocCounter"),

@@ -1,5 +1,5 @@
 // JPEG decoding through libjpeg-turbo with Pillow's settings. libjpeg's error_exit must
-// not return, so it longjmps back here and the failure becomes a SEGC_IMG_* code.
+// not return, so it longjmps back here and the failure becomes a SEGC_IO_* code.
 #include "segc_image_io.h"
 #include <setjmp.h>
 #include <stdio.h>
@@ -35,12 +35,12 @@ static void jpeg_output_cb(j_common_ptr cinfo) { (void)cinfo; }
 
 int segc_jpeg_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t max_pixels,
                      segc_image_info *info, uint8_t **pixels) {
-    if (!data || !info || !pixels) return SEGC_IMG_EINVAL;
+    if (!data || !info || !pixels) return SEGC_IO_EINVAL;
     memset(info, 0, sizeof(*info));
     *pixels = NULL;
     if (size < 4) {
         snprintf(info->message, sizeof info->message, "truncated JPEG");
-        return SEGC_IMG_EMALFORMED;
+        return SEGC_IO_EMALFORMED;
     }
     struct jpeg_decompress_struct cinfo;
     jpeg_err_ctx err;
@@ -53,7 +53,7 @@ int segc_jpeg_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t
     err.message_size = sizeof info->message;
     err.truncated = 0;
     uint8_t *volatile buf = NULL;
-    volatile int code = SEGC_IMG_EMALFORMED;
+    volatile int code = SEGC_IO_EMALFORMED;
     if (setjmp(err.jb)) {
         free(buf);
         jpeg_destroy_decompress(&cinfo);
@@ -65,14 +65,14 @@ int segc_jpeg_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t
     if (err.truncated) {
         snprintf(info->message, sizeof info->message, "image file is truncated");
         jpeg_destroy_decompress(&cinfo);
-        return SEGC_IMG_EMALFORMED;
+        return SEGC_IO_EMALFORMED;
     }
     int64_t w = cinfo.image_width, h = cinfo.image_height;
     if (w > max_side || h > max_side || w * h > max_pixels) {
         snprintf(info->message, sizeof info->message, "image %lldx%lld exceeds the limit (sides <= %lld, pixels <= %lld)",
                  (long long)w, (long long)h, (long long)max_side, (long long)max_pixels);
         jpeg_destroy_decompress(&cinfo);
-        return SEGC_IMG_ELIMIT;
+        return SEGC_IO_ELIMIT;
     }
     int channels;
     switch (cinfo.jpeg_color_space) {
@@ -89,7 +89,7 @@ int segc_jpeg_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t
         snprintf(info->message, sizeof info->message, "unsupported JPEG colour space %d (CMYK/YCCK)",
                  (int)cinfo.jpeg_color_space);
         jpeg_destroy_decompress(&cinfo);
-        return SEGC_IMG_EUNSUPPORTED;
+        return SEGC_IO_EUNSUPPORTED;
     }
     cinfo.dct_method = JDCT_ISLOW;
     cinfo.do_fancy_upsampling = TRUE;
@@ -101,13 +101,13 @@ int segc_jpeg_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t
         (int64_t)cinfo.output_height != h) {
         snprintf(info->message, sizeof info->message, "unexpected JPEG output layout");
         jpeg_destroy_decompress(&cinfo);
-        return SEGC_IMG_EUNSUPPORTED;
+        return SEGC_IO_EUNSUPPORTED;
     }
     size_t stride = (size_t)w * (size_t)channels;
     buf = (uint8_t *)malloc(stride * (size_t)h + 1);
     if (!buf) {
         jpeg_destroy_decompress(&cinfo);
-        return SEGC_IMG_ENOMEM;
+        return SEGC_IO_ENOMEM;
     }
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW row = buf + (size_t)cinfo.output_scanline * stride;
@@ -118,7 +118,7 @@ int segc_jpeg_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t
         snprintf(info->message, sizeof info->message, "image file is truncated");
         free(buf);
         jpeg_destroy_decompress(&cinfo);
-        return SEGC_IMG_EMALFORMED;
+        return SEGC_IO_EMALFORMED;
     }
     // Pillow does not read past the last scanline; jpeg_finish_decompress could only add
     // warnings about trailing data, so the object is simply destroyed.
@@ -128,5 +128,5 @@ int segc_jpeg_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t
     info->channels = channels;
     info->source_bits = 8;
     *pixels = buf;
-    return SEGC_IMG_OK;
+    return SEGC_IO_OK;
 }

@@ -1,5 +1,5 @@
 // PNG decode/encode through libpng with setjmp-based error recovery: every libpng error
-// returns a SEGC_IMG_* code with its message instead of aborting.
+// returns a SEGC_IO_* code with its message instead of aborting.
 #include "segc_image_io.h"
 #include <png.h>
 #include <setjmp.h>
@@ -37,12 +37,12 @@ static void png_read_mem(png_structp png, png_bytep out, size_t n) {
 
 int segc_png_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t max_pixels,
                     segc_image_info *info, uint8_t **pixels) {
-    if (!data || !info || !pixels) return SEGC_IMG_EINVAL;
+    if (!data || !info || !pixels) return SEGC_IO_EINVAL;
     memset(info, 0, sizeof(*info));
     *pixels = NULL;
     if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
         snprintf(info->message, sizeof info->message, "not a PNG signature");
-        return SEGC_IMG_EMALFORMED;
+        return SEGC_IO_EMALFORMED;
     }
     if (size >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
         // Limits first, straight from the header, before libpng allocates anything.
@@ -51,23 +51,23 @@ int segc_png_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t 
         if (w0 > max_side || h0 > max_side || w0 * h0 > max_pixels) {
             snprintf(info->message, sizeof info->message, "image %lldx%lld exceeds the limit (sides <= %lld, pixels <= %lld)",
                      (long long)w0, (long long)h0, (long long)max_side, (long long)max_pixels);
-            return SEGC_IMG_ELIMIT;
+            return SEGC_IO_ELIMIT;
         }
     }
     png_err_ctx ectx;
     ectx.message = info->message;
     ectx.message_size = sizeof info->message;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ectx, png_err, png_warn);
-    if (!png) return SEGC_IMG_ENOMEM;
+    if (!png) return SEGC_IO_ENOMEM;
     png_infop pinfo = png_create_info_struct(png);
     if (!pinfo) {
         png_destroy_read_struct(&png, NULL, NULL);
-        return SEGC_IMG_ENOMEM;
+        return SEGC_IO_ENOMEM;
     }
     png_reader reader = {data, size, 0};
     uint8_t *volatile buf = NULL;
     png_bytep *volatile rows = NULL;
-    volatile int code = SEGC_IMG_EMALFORMED;
+    volatile int code = SEGC_IO_EMALFORMED;
     if (setjmp(ectx.jb)) {
         free(buf);
         free(rows);
@@ -83,7 +83,7 @@ int segc_png_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t 
     if ((int64_t)w > max_side || (int64_t)h > max_side || (int64_t)w * (int64_t)h > max_pixels) {
         snprintf(info->message, sizeof info->message, "image %ux%u exceeds the limit (sides <= %lld, pixels <= %lld)",
                  (unsigned)w, (unsigned)h, (long long)max_side, (long long)max_pixels);
-        code = SEGC_IMG_ELIMIT;
+        code = SEGC_IO_ELIMIT;
         png_error(png, info->message);
     }
     info->source_bits = bit_depth;
@@ -97,15 +97,15 @@ int segc_png_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t 
     size_t rowbytes = png_get_rowbytes(png, pinfo);
     size_t sample_bytes = grey16 ? 2 : 1;
     if (channels < 1 || channels > 4 || rowbytes != (size_t)w * (size_t)channels * sample_bytes) {
-        code = SEGC_IMG_EUNSUPPORTED;
+        code = SEGC_IO_EUNSUPPORTED;
         png_error(png, "unsupported PNG layout");
     }
-    code = SEGC_IMG_ENOMEM;
+    code = SEGC_IO_ENOMEM;
     buf = (uint8_t *)malloc(rowbytes * (size_t)h + 1);
     rows = (png_bytep *)malloc(sizeof(png_bytep) * ((size_t)h + 1));
     if (!buf || !rows) png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < h; y++) rows[y] = buf + (size_t)y * rowbytes;
-    code = SEGC_IMG_EMALFORMED;
+    code = SEGC_IO_EMALFORMED;
     png_read_image(png, rows);
     // Trailing chunks are not read (Pillow does not read them when loading pixels either).
     if (color_type == PNG_COLOR_TYPE_PALETTE) {
@@ -136,7 +136,7 @@ int segc_png_decode(const uint8_t *data, size_t size, int64_t max_side, int64_t 
     free(rows);
     png_destroy_read_struct(&png, &pinfo, NULL);
     *pixels = buf;
-    return SEGC_IMG_OK;
+    return SEGC_IO_OK;
 }
 
 typedef struct {
@@ -172,7 +172,7 @@ int segc_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_
     if (!pixels || !out || !out_size || width <= 0 || height <= 0 || (channels != 1 && channels != 3) ||
         (palette && (palette_count < 1 || palette_count > 256))) {
         snprintf(message, message_size, "invalid PNG encode arguments");
-        return SEGC_IMG_EINVAL;
+        return SEGC_IO_EINVAL;
     }
     *out = NULL;
     *out_size = 0;
@@ -180,11 +180,11 @@ int segc_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_
     ectx.message = message;
     ectx.message_size = message_size;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ectx, png_err, png_warn);
-    if (!png) return SEGC_IMG_ENOMEM;
+    if (!png) return SEGC_IO_ENOMEM;
     png_infop pinfo = png_create_info_struct(png);
     if (!pinfo) {
         png_destroy_write_struct(&png, NULL);
-        return SEGC_IMG_ENOMEM;
+        return SEGC_IO_ENOMEM;
     }
     png_writer writer = {NULL, 0, 0, 0};
     png_bytep *volatile rows = NULL;
@@ -192,7 +192,7 @@ int segc_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_
         free(writer.data);
         free(rows);
         png_destroy_write_struct(&png, &pinfo);
-        return writer.failed ? SEGC_IMG_ENOMEM : SEGC_IMG_EINVAL;
+        return writer.failed ? SEGC_IO_ENOMEM : SEGC_IO_EINVAL;
     }
     png_set_write_fn(png, &writer, png_write_mem, png_flush_mem);
     int color_type = channels == 3 ? PNG_COLOR_TYPE_RGB : (palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_GRAY);
@@ -222,5 +222,5 @@ int segc_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_
     png_destroy_write_struct(&png, &pinfo);
     *out = writer.data;
     *out_size = writer.size;
-    return SEGC_IMG_OK;
+    return SEGC_IO_OK;
 }

@@ -109,10 +109,10 @@ public struct Image: Sendable, Equatable {
             }
             let what = format == .png ? "PNG" : "JPEG"
             switch Int(rc) {
-            case SEGC_IMG_OK: break
-            case SEGC_IMG_ELIMIT: throw SegcError(.limit, "\(what): \(message)", file: name)
-            case SEGC_IMG_EUNSUPPORTED: throw SegcError(.unsupported, "\(what): \(message)", file: name)
-            case SEGC_IMG_ENOMEM: throw SegcError(.limit, "\(what): out of memory", file: name)
+            case SEGC_IO_OK: break
+            case SEGC_IO_ELIMIT: throw SegcError(.limit, "\(what): \(message)", file: name)
+            case SEGC_IO_EUNSUPPORTED: throw SegcError(.unsupported, "\(what): \(message)", file: name)
+            case SEGC_IO_ENOMEM: throw SegcError(.limit, "\(what): out of memory", file: name)
             default: throw SegcError(.malformed, "\(what): \(message.isEmpty ? "corrupt image" : message)", file: name)
             }
             let w = Int(info.width), h = Int(info.height), c = Int(info.channels)

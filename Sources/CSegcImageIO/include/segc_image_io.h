@@ -3,16 +3,26 @@
 // Kept out of CSegcKernels so that the runtime (which links CSegcKernels) never links
 // libpng or libjpeg (architecture.md §2, the dependency rule). The functions wrap the
 // libraries' longjmp-based error handling, so every failure comes back as a negative
-// SEGC_IMG_* code with a message; they never abort. Buffers returned through
+// SEGC_IO_* code with a message; they never abort. Buffers returned through
 // `uint8_t **` are malloc'ed and released with segc_image_free.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include "segc_image.h"  // SEGC_IMG_* codes
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/// Codec results (the same values as CSegcKernels' SEGC_IO_* codes; a separate enum so
+/// this header stands alone in its own Clang module).
+enum {
+    SEGC_IO_OK = 0,
+    SEGC_IO_EMALFORMED = -1,   ///< the bytes are not a valid image
+    SEGC_IO_EUNSUPPORTED = -2, ///< valid but a variant segc does not decode (CMYK JPEG, …)
+    SEGC_IO_ELIMIT = -3,       ///< width/height/pixel limit exceeded (checked before allocating)
+    SEGC_IO_ENOMEM = -4,       ///< allocation failed
+    SEGC_IO_EINVAL = -5,       ///< invalid argument
+};
 
 
 /// What a decoder found. `channels`: 1 grey or palette indices, 2 grey+alpha, 3 RGB, 4 RGBA.
