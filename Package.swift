@@ -82,7 +82,8 @@ let package = Package(
         // Whole networks: checkpoint → IR → passes → plan → runtime, against PyTorch and the reference interpreter.
         .testTarget(name: "SegcIntegrationTests", dependencies: ["SegcTorch", "SegcIR", "SegcReference", "SegcPasses",
                                                                  "SegcLower", "SegcPlan", "SegcRuntime", "CZip"]),
-        .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore"]),
+        .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore", "HeatmapExample",
+                                                "FuzzPickle", "FuzzTorch", "FuzzONNX", "FuzzPlan"]),
     ],
     swiftLanguageModes: [.v6]
 )

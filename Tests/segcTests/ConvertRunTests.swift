@@ -91,3 +91,23 @@ final class BenchAllocationTests: XCTestCase {
         }
     }
 }
+
+/// Issue 8: the embedding example builds with the suite and writes a heatmap PNG.
+final class HeatmapExampleTests: XCTestCase {
+    func testExampleWritesHeatmap() throws {
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let plan = tmp.appendingPathComponent("demo.segc").path
+        let demo = CLI.packageRoot.appendingPathComponent("Fixtures/demo")
+        XCTAssertEqual(try CLI.run(["convert", demo.appendingPathComponent("midenet_distilled.pth").path, "-o", plan,
+                                    "--input-size", "128x256"]).status, 0)
+        let p = Process()
+        p.executableURL = Bundle.main.bundleURL.appendingPathComponent("HeatmapExample")
+        let out = tmp.appendingPathComponent("heat.png").path
+        p.arguments = [plan, demo.appendingPathComponent("fs_static_0.jpg").path, out]
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
+        XCTAssertEqual(Array(bytes.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "not a PNG")
+    }
+}
