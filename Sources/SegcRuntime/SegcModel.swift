@@ -42,6 +42,22 @@ public final class SegcModel: Sendable {
         }
     }
 
+    /// Loads a plan held in memory (e.g. received over the network or embedded in an
+    /// app bundle), verifies it and prepares its weights. The bytes are copied once.
+    ///
+    /// - Parameters:
+    ///   - bytes: the complete `.segc` file.
+    ///   - name: the name used in error messages.
+    /// - Throws: `SegcError` when the bytes fail verification or contain an op this
+    ///   runtime cannot execute.
+    public convenience init(bytes: [UInt8], name: String = "<memory>") throws {
+        do throws(SegcError) {
+            try self.init(plan: PlanReader.read(FileBytes(bytes: bytes, name: name)))
+        } catch {
+            throw error.inFile(name)
+        }
+    }
+
     /// Validates `plan` for what the runtime can execute and prepares its weights.
     package init(plan: PlanFile) throws(SegcError) {
         segc_kernels_init()
