@@ -9,9 +9,15 @@ import Glibc
 import SegcRuntime
 import SegcEval
 
+/// Writes one line to standard error (fd 2; the C `stderr` global is not concurrency-safe).
+func printError(_ s: String) {
+    let line = s + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
 let args = CommandLine.arguments
 guard args.count == 4 else {
-    fputs("usage: HeatmapExample PLAN.segc IMAGE OUT.png\n", stderr)
+    printError("usage: HeatmapExample PLAN.segc IMAGE OUT.png")
     exit(2)
 }
 
@@ -28,6 +34,6 @@ do {
     try PNGWriter.write(heatmap, to: args[3])
     print("\(args[3]): MSP heatmap \(model.outputShape[3])x\(model.outputShape[2])")
 } catch {
-    fputs("error: \(error)\n", stderr)
+    printError("error: \(error)")
     exit(1)
 }
