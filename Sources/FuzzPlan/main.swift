@@ -1,1 +1,172 @@
-// placeholder: fuzz target (see scripts/fuzz.sh)
+// Fuzz target for the verifying plan reader and the runtime's plan validation:
+// PlanReader.read, then SegcModel(plan:) (weights prepared, no inference), on the
+// input as given and again with its checksums recomputed.
+//
+// Built with `-Xswiftc -sanitize=fuzzer,address -Xswiftc -DSEGC_FUZZ` (scripts/fuzz.sh)
+// this is a libFuzzer binary; built normally it replays files and folders given
+// as arguments (Tests/segcTests/FuzzRegressionTests.swift).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SegcCore
+import SegcPlan
+import SegcRuntime
+
+let crc32cTable: [UInt32] = (0..<256).map { i -> UInt32 in
+    var c = UInt32(i)
+    for _ in 0..<8 { c = (c & 1) != 0 ? 0x82F6_3B78 ^ (c >> 1) : c >> 1 }
+    return c
+}
+
+/// CRC32C (Docs/PlanFormat.md §4) of `b[from..<from+count]`.
+func crc32c(_ b: [UInt8], _ from: Int, _ count: Int) -> UInt32 {
+    var c: UInt32 = 0xFFFF_FFFF
+    for i in from..<(from + count) { c = crc32cTable[Int((c ^ UInt32(b[i])) & 0xFF)] ^ (c >> 8) }
+    return c ^ 0xFFFF_FFFF
+}
+
+func le(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 {
+    var v: UInt64 = 0
+    for i in 0..<n { v |= UInt64(b[at + i]) << (8 * UInt64(i)) }
+    return v
+}
+
+func put32(_ b: inout [UInt8], _ at: Int, _ v: UInt32) {
+    for i in 0..<4 { b[at + i] = UInt8((v >> (8 * UInt32(i))) & 0xFF) }
+}
+
+/// The input with every checksum the reader checks recomputed (each section's
+/// CRC where the section lies inside the bytes, then the table's, then the
+/// header's), or nil when nothing changes. Mutated plans almost always fail
+/// step 7 of the verification order; this lets the fuzzer reach the parsers,
+/// the verifier and the runtime's validation behind the checksums.
+func withFixedChecksums(_ data: UnsafePointer<UInt8>, _ size: Int) -> [UInt8]? {
+    guard size >= 64 else { return nil }
+    var b = Array(UnsafeBufferPointer(start: data, count: size))
+    guard b[0..<8].elementsEqual("SEGCPLAN".utf8) else { return nil }
+    let count = Int(min(le(b, 24, 4), 256))
+    let tableEnd = 64 + 32 * count
+    if tableEnd <= size {
+        for i in 0..<count {
+            let e = 64 + 32 * i
+            let off = le(b, e + 8, 8), len = le(b, e + 16, 8)
+            if off <= UInt64(size), len <= UInt64(size) - off {
+                put32(&b, e + 24, crc32c(b, Int(off), Int(len)))
+            }
+        }
+        put32(&b, 40, crc32c(b, 64, 32 * count))
+    }
+    put32(&b, 60, crc32c(b, 0, 60))
+    return b.elementsEqual(UnsafeBufferPointer(start: data, count: size)) ? nil : b
+}
+
+func readAndPrepare(_ fb: FileBytes) {
+    do throws(SegcError) {
+        let plan = try PlanReader.read(fb)
+        _ = try SegcModel(plan: plan)
+    } catch {
+        _ = error
+    }
+}
+
+/// Feeds one input to the reader: the bytes as given, then (when it differs) the
+/// same bytes with their checksums recomputed. Thrown `SegcError`s are the
+/// expected outcome for hostile bytes; any crash, hang or leak is a finding.
+/// Exported as `LLVMFuzzerTestOneInput` only in the libFuzzer build (the test
+/// bundle links every executable module, where the C symbol would clash).
+#if SEGC_FUZZ
+@_cdecl("LLVMFuzzerTestOneInput")
+#endif
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    readAndPrepare(FileBytes(bytes: UnsafeBufferPointer(start: data, count: size), name: "fuzz.segc"))
+    if let fixed = withFixedChecksums(data, size) {
+        readAndPrepare(FileBytes(bytes: fixed, name: "fuzz.segc"))
+    }
+    return 0
+}
+
+#if SEGC_FUZZ
+// MARK: - libFuzzer driver (built with -DSEGC_FUZZ)
+
+// SwiftPM links an executable's `main` to this module's top-level code, so
+// libFuzzer's own `main` is never used: the top-level code hands control to
+// libFuzzer's documented entry point `LLVMFuzzerRunDriver` (LLVM >= 12), which
+// parses the usual libFuzzer flags and calls `LLVMFuzzerTestOneInput`. Declared
+// by symbol name; all arguments are pointers and the result an int, which the
+// Swift and C calling conventions pass alike on the supported platforms.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+var fuzzArgc = CommandLine.argc
+var fuzzArgv = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&fuzzArgc, &fuzzArgv) { data, size in
+    var empty: UInt8 = 0
+    guard let data else { return fuzz(&empty, 0) }
+    return fuzz(data, size)
+})
+#else
+// MARK: - Replay (built without -DSEGC_FUZZ)
+
+/// Replays every file named on the command line (folders: their files, sorted,
+/// dot-files skipped) through `fuzz`. Exit 0 when nothing crashed; a crash ends
+/// the process by a signal. Exit 2 on a path that cannot be read.
+func eprint(_ s: String) {
+    var bytes = Array(s.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+func replayMain() -> Int32 {
+    let args = Array(CommandLine.arguments.dropFirst())
+    if args.isEmpty || args.contains("-h") || args.contains("--help") {
+        print("usage: \(CommandLine.arguments.first ?? "fuzz") <file-or-folder>...  (replays each file through the fuzz entry point)")
+        return args.isEmpty ? 2 : 0
+    }
+    var files: [String] = []
+    for a in args {
+        var st = stat()
+        guard stat(a, &st) == 0 else { eprint("error: \(a): cannot stat\n"); return 2 }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            guard let d = opendir(a) else { eprint("error: \(a): cannot open folder\n"); return 2 }
+            var names: [String] = []
+            while let e = readdir(d) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                }
+                if name.hasPrefix(".") { continue }
+                var est = stat()
+                let p = a.hasSuffix("/") ? a + name : a + "/" + name
+                if stat(p, &est) == 0, (est.st_mode & S_IFMT) == S_IFREG { names.append(p) }
+            }
+            closedir(d)
+            files += names.sorted()
+        } else {
+            files.append(a)
+        }
+    }
+    for f in files {
+        let bytes: [UInt8]
+        do { bytes = try FileBytes(contentsOf: f).toArray() } catch {
+            eprint("error: \(f): \(error)\n"); return 2
+        }
+        eprint("replay \(f) (\(bytes.count) bytes)\n")
+        let status = bytes.withUnsafeBufferPointer { b -> CInt in
+            if let p = b.baseAddress { return fuzz(p, b.count) }
+            var zero: UInt8 = 0
+            return fuzz(&zero, 0)
+        }
+        if status != 0 { eprint("error: \(f): entry point returned \(status)\n"); return 1 }
+    }
+    print("replayed \(files.count) file(s) without a crash")
+    return 0
+}
+
+exit(replayMain())
+#endif
