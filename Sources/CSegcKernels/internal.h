@@ -20,6 +20,8 @@ typedef struct {
     void (*sum_exp)(int64_t n, const float *x, const float *m, float *y, float *s); // y=exp(x-m), s+=y
     void (*scale_rows)(int64_t n, float *y, const float *inv);                 // y *= inv
     void (*sigmoid)(int64_t n, const float *x, float *y);
+    /// Simulated int8: y = clamp(nearbyintf(x / s), lo, hi) * s (NaN -> lo).
+    void (*qdq)(int64_t n, const float *x, float s, float lo, float hi, float *y);
 } segc_dispatch;
 
 extern segc_dispatch segc_dt;

@@ -118,6 +118,8 @@ extension Op {
             return "pads=\(p.pads.map(String.init).joined(separator: ",")) value=\(p.value)"
         case .softmax(let axis):
             return "axis=\(axis)"
+        case .quantizeDequantize(let q):
+            return "scale=\(q.scale) zp=\(q.zeroPoint) q=\(q.qmin)...\(q.qmax)"
         }
     }
 }

@@ -38,6 +38,10 @@ package enum Op: Sendable, Hashable {
     case pad(Pad)
     /// inputs: x ; output: softmax along `axis`
     case softmax(axis: Int)
+    /// inputs: x (f32) ; output: x quantized and dequantized again (simulated int8,
+    /// "fake quant"), exactly ONNX QuantizeLinear (round half to even, saturate)
+    /// followed by DequantizeLinear with the same per-tensor parameters.
+    case quantizeDequantize(QuantizeDequantize)
 }
 
 /// Activation applied in a conv epilogue.
@@ -156,6 +160,36 @@ package struct Pad: Sendable, Hashable {
     package init(pads: [Int], value: Float = 0) { self.pads = pads; self.value = value }
 }
 
+/// Per-tensor affine quantization parameters of an activation:
+/// `y = (clamp(roundHalfToEven(x / scale) + zeroPoint, qmin, qmax) − zeroPoint) × scale`,
+/// all in float32 like ONNX Runtime (`x / scale` is a float32 division).
+/// uint8: `qmin` 0, `qmax` 255; int8: −128, 127. NaN quantizes to `qmin`.
+package struct QuantizeDequantize: Sendable, Hashable {
+    package var scale: Float
+    package var zeroPoint: Int
+    package var qmin: Int, qmax: Int
+
+    package init(scale: Float, zeroPoint: Int, qmin: Int, qmax: Int) {
+        self.scale = scale; self.zeroPoint = zeroPoint; self.qmin = qmin; self.qmax = qmax
+    }
+
+    /// uint8 (`signed == false`) or int8 range.
+    package init(scale: Float, zeroPoint: Int, signed: Bool) {
+        self.init(scale: scale, zeroPoint: zeroPoint, qmin: signed ? -128 : 0, qmax: signed ? 127 : 255)
+    }
+
+    /// The op on one value, float32 throughout (the kernels compute the same):
+    /// `r = roundHalfToEven(x / scale)` clamped to `[qmin − zp, qmax − zp]`, times `scale`.
+    @inline(__always)
+    package func apply(_ x: Float) -> Float {
+        let lo = Float(qmin - zeroPoint), hi = Float(qmax - zeroPoint)
+        var r = (x / scale).rounded(.toNearestOrEven)
+        r = r > lo ? r : lo          // NaN → lo (as ONNX Runtime's MLAS kernel)
+        r = r < hi ? r : hi
+        return r * scale
+    }
+}
+
 extension Op {
     /// Stable lower-case name used in dumps, `inspect` histograms and plans.
     package var name: String {
@@ -179,6 +213,7 @@ extension Op {
         case .resize: return "resize"
         case .pad: return "pad"
         case .softmax: return "softmax"
+        case .quantizeDequantize: return "quantize_dequantize"
         }
     }
 }

@@ -162,6 +162,19 @@ package enum ShapeInference {
             try need(1)
             if axis < 0 || axis >= ins[0].shape.count { throw fail("axis out of range") }
             return [ins[0]]
+
+        case .quantizeDequantize(let q):
+            try need(1)
+            if ins.count != 1 { throw fail("expects 1 input") }
+            if ins[0].dtype != .f32 { throw fail("expects a float32 input, got \(ins[0])") }
+            if !(q.scale.isFinite && q.scale > 0) { throw fail("scale \(q.scale) must be finite and positive") }
+            if q.qmin >= q.qmax || q.qmin < -32768 || q.qmax > 65535 {
+                throw fail("bad quantized range \(q.qmin)...\(q.qmax)")
+            }
+            if q.zeroPoint < q.qmin || q.zeroPoint > q.qmax {
+                throw fail("zero point \(q.zeroPoint) outside \(q.qmin)...\(q.qmax)")
+            }
+            return [ins[0]]
         }
     }
 

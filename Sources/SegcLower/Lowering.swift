@@ -148,6 +148,9 @@ package enum Lowering {
             return PlanOp(kind: .pad, inputs: activations, outputs: outputs, ints: p.pads.map { Int64($0) }, floats: [p.value])
         case .softmax(let axis):
             return PlanOp(kind: .softmax, inputs: activations, outputs: outputs, ints: [Int64(axis)])
+        case .quantizeDequantize(let q):
+            return PlanOp(kind: .quantizeDequantize, inputs: activations, outputs: outputs,
+                          ints: [Int64(q.zeroPoint), Int64(q.qmin), Int64(q.qmax)], floats: [q.scale])
         }
     }
 }

@@ -51,6 +51,9 @@ struct ImportContext {
     var opset: Int
     var node: PNode
     var warnings: [String] = []
+    /// ONNX names of `QuantizeLinear` outputs on activations (int8/uint8 values that
+    /// only `DequantizeLinear` may read), with their parameters.
+    var quantized: [String: QuantizeDequantize] = [:]
 
     init(opset: Int) {
         self.opset = opset

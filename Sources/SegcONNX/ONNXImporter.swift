@@ -142,6 +142,13 @@ enum Translator {
                 poisoned.formUnion(node.outputs)
                 continue
             }
+            if node.opType != "DequantizeLinear", let q = node.inputs.first(where: { ctx.quantized[$0] != nil }) {
+                // Activations are quantized only as Q→DQ pairs (simulated int8).
+                problems.append("\(node.opType) reading the quantized output '\(q)' of a QuantizeLinear "
+                                + "(only DequantizeLinear may) (node '\(node.name)', opset \(opset))")
+                poisoned.formUnion(node.outputs)
+                continue
+            }
             do {
                 try entry.run(&ctx)
             } catch {
@@ -161,6 +168,9 @@ enum Translator {
         }
         if m.outputs.count > 1 {
             ctx.warnings.append("ignoring \(m.outputs.count - 1) further graph output(s); the first, '\(out.name)', is the logits")
+        }
+        if ctx.quantized[out.name] != nil {
+            throw SegcError(.unsupported, "graph output '\(out.name)' is the int8 output of a QuantizeLinear")
         }
         guard let sym = ctx.syms[out.name] else {
             throw SegcError(.malformed, "graph output '\(out.name)' is not produced by any node")

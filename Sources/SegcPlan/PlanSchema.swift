@@ -38,6 +38,14 @@ package enum PlanOpSchema {
         package static let count = 5
     }
 
+    /// quantizeDequantize ints (floats: [scale]).
+    package enum QuantizeDequantize {
+        package static let zeroPoint = 0, qmin = 1, qmax = 2
+        package static let count = 3
+        package static let scale = 0
+        package static let floatCount = 1
+    }
+
     /// Conv epilogue activation codes.
     package enum Activation {
         package static let none: Int64 = 0, relu: Int64 = 1, prelu: Int64 = 2
@@ -52,12 +60,17 @@ package enum PlanOpSchema {
         case .maxUnpool2d: return Unpool.count
         case .resize: return Resize.count
         case .concat, .softmax: return 1
+        case .quantizeDequantize: return QuantizeDequantize.count
         case .pad: return 2 * inputRank
         case .globalAveragePool, .add, .sub, .mul, .div, .relu, .prelu, .sigmoid, .channelAffine: return 0
         }
     }
 
     package static func floatCount(_ kind: PlanOpKind) -> Int {
-        kind == .pad ? 1 : 0
+        switch kind {
+        case .pad: return 1
+        case .quantizeDequantize: return QuantizeDequantize.floatCount
+        default: return 0
+        }
     }
 }

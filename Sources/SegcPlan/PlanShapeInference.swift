@@ -290,6 +290,18 @@ package enum PlanShapeInference {
             _ = try int(0, "axis", 0...Int64(max(ins[0].shape.count - 1, 0)))
             if ins[0].shape.isEmpty { throw fail("softmax of a scalar") }
             return [ins[0]]
+
+        case .quantizeDequantize:
+            typealias Q = PlanOpSchema.QuantizeDequantize
+            try counts(inputs: 1...1, weights: 0...0, outputs: 1...1)
+            try f32(ins[0], "input")
+            let qmin = try int(Q.qmin, "qmin", -32768...65535)
+            let qmax = try int(Q.qmax, "qmax", -32768...65535)
+            if qmin >= qmax { throw fail("qmin \(qmin) is not below qmax \(qmax)", .malformed) }
+            _ = try int(Q.zeroPoint, "zero point", Int64(qmin)...Int64(qmax))
+            let scale = op.floats[Q.scale]
+            if !(scale.isFinite && scale > 0) { throw fail("scale \(scale) must be finite and positive", .malformed) }
+            return [ins[0]]
         }
     }
 }

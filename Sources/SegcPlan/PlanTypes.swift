@@ -99,6 +99,7 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
     case channelAffine = 16
     case pad = 17
     case softmax = 18
+    case quantizeDequantize = 19
 
     package var name: String {
         switch self {
@@ -120,6 +121,7 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
         case .channelAffine: return "channel_affine"
         case .pad: return "pad"
         case .softmax: return "softmax"
+        case .quantizeDequantize: return "quantize_dequantize"
         }
     }
 }
@@ -156,10 +158,13 @@ package enum PlanAlgorithm: UInt8, Sendable, Hashable {
 /// | channelAffine | – | – | x | scale bias |
 /// | pad | pads (2×rank) | value | x | – |
 /// | softmax | axis | – | x | – |
+/// | quantizeDequantize | zeroPoint qmin qmax | scale | x | – |
 ///
 /// activation: 0 none, 1 relu, 2 prelu. resize mode: 0 nearest, 1 linear;
 /// coordinates: 0 half_pixel, 1 pytorch_half_pixel, 2 align_corners, 3 asymmetric;
 /// nearest: 0 floor, 1 ceil, 2 round_prefer_floor, 3 round_prefer_ceil.
+/// quantizeDequantize (simulated int8): `y = (clamp(round_half_even(x / scale) + zeroPoint,
+/// qmin, qmax) − zeroPoint) · scale` in float32.
 package struct PlanOp: Sendable, Hashable {
     package var kind: PlanOpKind
     package var inputs: [Int]

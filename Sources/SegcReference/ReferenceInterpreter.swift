@@ -22,7 +22,9 @@ import SegcIR
 /// - average pooling sums in `Float` in window order; global average pooling sums in
 ///   `Double` and rounds the mean once;
 /// - resize coordinates are computed in `Float` like PyTorch (`scale = in/out`);
-/// - softmax subtracts the maximum, sums the exponentials in `Float`.
+/// - softmax subtracts the maximum, sums the exponentials in `Float`;
+/// - quantize-dequantize (simulated int8) is ONNX QuantizeLinear then DequantizeLinear in
+///   `Float`: `x / scale`, round half to even, clamp to `[qmin − zp, qmax − zp]`, `× scale`.
 ///
 /// Values of integer dtypes (e.g. pooling indices) are held internally as `[Int64]`;
 /// every other value as `[Float]` (quantized constants are dequantized).
@@ -241,6 +243,9 @@ package enum ReferenceInterpreter {
 
         case .softmax(let axis):
             return [.floats(softmax(ins[0].floatArray, shape: inTypes[0].shape, axis: axis))]
+
+        case .quantizeDequantize(let q):
+            return [.floats(ins[0].floatArray.map(q.apply))]
         }
     }
 

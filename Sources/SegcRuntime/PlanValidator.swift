@@ -232,6 +232,25 @@ private struct OpChecker {
             s.in0 = .value(xi); s.out0 = .value(oi)
             s.wsPerThread = Int(segc_softmax_ws())
             return [s]
+        case .quantizeDequantize:
+            typealias Q = PlanOpSchema.QuantizeDequantize
+            let a = try ints(Q.count)
+            if op.floats.count != Q.floatCount { throw fail("expected the scale") }
+            let scale = op.floats[Q.scale]
+            let (zp, qmin, qmax) = (a[Q.zeroPoint], a[Q.qmin], a[Q.qmax])
+            if !(scale.isFinite && scale > 0) { throw fail("scale \(scale) must be finite and positive") }
+            if !(-32768...65535).contains(qmin) || !(-32768...65535).contains(qmax) || qmin >= qmax {
+                throw fail("bad quantized range \(qmin)...\(qmax)")
+            }
+            if zp < qmin || zp > qmax { throw fail("zero point \(zp) outside \(qmin)...\(qmax)") }
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            try expectShape(y, x.shape, "output")
+            var s = Step(Int32(SEGC_OP_QDQ))
+            s.d = [Int64(x.elementCount), Int64(zp), Int64(qmin), Int64(qmax)]
+            s.fval = scale
+            s.in0 = .value(xi); s.out0 = .value(oi)
+            return [s]
         }
     }
 

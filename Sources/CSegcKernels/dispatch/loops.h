@@ -58,9 +58,20 @@ SEGC_TARGET static void SEGC_FN(sigmoid)(int64_t n, const float *x, float *y) {
     for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
+// nearbyintf rounds in the current mode (round half to even by default) and never sets
+// errno, so it vectorises (roundps / vrndscaleps). `r > lo ? r : lo` maps NaN to lo.
+SEGC_TARGET static void SEGC_FN(qdq)(int64_t n, const float *x, float s, float lo, float hi, float *y) {
+    for (int64_t i = 0; i < n; i++) {
+        float r = nearbyintf(x[i] / s);
+        r = r > lo ? r : lo;
+        r = r < hi ? r : hi;
+        y[i] = r * s;
+    }
+}
+
 static const segc_dispatch SEGC_FN(table) = {
     SEGC_FN(bin_vv), SEGC_FN(bin_vs), SEGC_FN(bin_sv), SEGC_FN(relu), SEGC_FN(affine), SEGC_FN(epilogue),
-    SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid),
+    SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid), SEGC_FN(qdq),
 };
 
 #undef SEGC_FN

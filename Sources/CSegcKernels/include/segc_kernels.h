@@ -177,6 +177,12 @@ int segc_pad(segc_pool *pool, const int64_t xshape[4], const int64_t pads[8], fl
 /// Softmax over the middle axis of [outer, c, inner]. Per-thread workspace: `segc_softmax_ws`.
 int64_t segc_softmax_ws(void);
 int segc_softmax(segc_pool *pool, int64_t outer, int64_t c, int64_t inner, const float *x, float *y, const segc_ws *ws);
+/// Simulated int8 (ONNX QuantizeLinear then DequantizeLinear, per-tensor), in float32:
+/// r = nearbyintf(x / scale) (round half to even), clamped to [qmin - zp, qmax - zp]
+/// (NaN -> qmin - zp); y = r * scale. Requires scale finite > 0, qmin <= zp <= qmax,
+/// qmin < qmax. May be in place.
+int segc_quantize_dequantize(segc_pool *pool, int64_t n, float scale, int64_t zero_point, int64_t qmin, int64_t qmax,
+                             const float *x, float *y);
 
 // ---------------------------------------------------------------------------
 // Executor descriptors: the runtime turns each plan op into one or more `segc_op`
@@ -187,6 +193,7 @@ enum {
     SEGC_OP_CONV = 1, SEGC_OP_CONVT = 2, SEGC_OP_MAXPOOL = 3, SEGC_OP_AVGPOOL = 4, SEGC_OP_UNPOOL = 5,
     SEGC_OP_GAP = 6, SEGC_OP_RESIZE = 7, SEGC_OP_BINARY = 8, SEGC_OP_RELU = 9, SEGC_OP_PRELU = 10,
     SEGC_OP_SIGMOID = 11, SEGC_OP_AFFINE = 12, SEGC_OP_COPY_ROWS = 13, SEGC_OP_PAD = 14, SEGC_OP_SOFTMAX = 15,
+    SEGC_OP_QDQ = 16,
 };
 
 /// One kernel call. Field use per kind:
@@ -201,6 +208,7 @@ enum {
 /// * COPY_ROWS: d = outer inner dst_inner offset.
 /// * PAD: d[0..3] = x shape, d[4..11] = pads; fval = value.
 /// * SOFTMAX: d = outer c inner.
+/// * QDQ: d = n zero_point qmin qmax; fval = scale.
 typedef struct {
     int32_t kind;
     int32_t sub;

@@ -2,7 +2,10 @@ import SegcCore
 import SegcIR
 
 /// ONNX `DequantizeLinear`: folds on constants (quantized weights and biases
-/// become float32 constants); on runtime activations see `QuantizeLinear`.
+/// become float32 constants). On a runtime activation its input must be the
+/// output of a `QuantizeLinear` on an activation, with the same scale and zero
+/// point: that `QuantizeLinear` already emitted the `quantizeDequantize` node
+/// computing the pair, so the value passes through.
 enum DequantizeLinearImporter {
     static let entry = OpImporter("DequantizeLinear", 11...20, run)
 
@@ -11,7 +14,15 @@ enum DequantizeLinearImporter {
         let zp = try ctx.constant(2)
         let s = try ctx.sym(0)
         guard case .const(let x) = s else {
-            QDQ.warnPassThrough(&ctx)
+            guard let q = ctx.quantized[ctx.node.inputs[0]] else {
+                throw ctx.unsupported("DequantizeLinear of a runtime tensor that is not the output of a QuantizeLinear")
+            }
+            let signed = q.qmin < 0
+            let p = try QDQ.activationParams(ctx, scale, zp, quantizedType: zp?.dtype ?? (signed ? .i8 : .u8))
+            if p != q {
+                throw ctx.unsupported("DequantizeLinear with scale \(p.scale), zero point \(p.zeroPoint) "
+                                      + "after a QuantizeLinear with scale \(q.scale), zero point \(q.zeroPoint)")
+            }
             ctx.set(0, s)
             return
         }

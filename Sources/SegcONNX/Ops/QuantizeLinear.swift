@@ -2,9 +2,12 @@ import SegcCore
 import SegcIR
 
 /// ONNX `QuantizeLinear`: folds on constants (round half to even, saturate to
-/// the zero point's type). On runtime activations it is, for now, passed through
-/// in float32 together with the matching `DequantizeLinear` (the int8 kernels
-/// come with their own issue); a warning says so.
+/// the zero point's type). On a runtime activation it becomes one IR
+/// `quantizeDequantize` node (simulated int8: the value is quantized and
+/// dequantized again in float32, exactly as the Q→DQ pair computes it); the
+/// `DequantizeLinear` that reads it passes the value through (see
+/// `DequantizeLinearImporter`). Only per-tensor parameters are supported on
+/// activations; per-axis ones are refused.
 enum QuantizeLinearImporter {
     static let entry = OpImporter("QuantizeLinear", 11...20, run)
 
@@ -13,17 +16,14 @@ enum QuantizeLinearImporter {
         let zp = try ctx.constant(2)
         let s = try ctx.sym(0)
         guard case .const(let x) = s else {
-            QDQ.warnPassThrough(&ctx)
-            // The quantized range's lower bound still applies: with zero point
-            // at qmin (uint8, zp 0) the exporter relies on it as the ReLU.
-            let zpv = zp?.int64s().first ?? 0
-            let qmin: Int64 = (zp?.dtype ?? .u8) == .i8 ? -128 : 0
-            if scale.storage.count == 1, zp?.storage.count ?? 1 == 1, zpv == qmin, case .rt = s {
-                let x = try ctx.runtime(0)
-                ctx.setRuntime(0, try ctx.emit(.relu, [x])[0])
-            } else {
-                ctx.set(0, s)
+            let q = try QDQ.activationParams(ctx, scale, zp, quantizedType: zp?.dtype ?? .u8)
+            let x = try ctx.runtime(0)
+            if ctx.type(x).dtype != .f32 {
+                throw ctx.unsupported("QuantizeLinear of a \(ctx.type(x).dtype.rawValue) activation")
             }
+            QDQ.noteSimulated(&ctx)
+            ctx.setRuntime(0, try ctx.emit(.quantizeDequantize(q), [x])[0])
+            if ctx.outputUsed(0) { ctx.quantized[ctx.node.outputs[0]] = q }
             return
         }
         let outType: DType = zp?.dtype ?? .u8
@@ -41,9 +41,31 @@ enum QuantizeLinearImporter {
 }
 
 enum QDQ {
-    static func warnPassThrough(_ ctx: inout ImportContext) {
-        let w = "QDQ on activations kept in float32 (quantized execution not implemented yet)"
-        if !ctx.warnings.contains(w) { ctx.warnings.append(w) }
+    static let simulatedWarning =
+        "QDQ on activations is simulated in float32 (quantize-dequantize ops; int8 kernels not implemented yet)"
+
+    static func noteSimulated(_ ctx: inout ImportContext) {
+        if !ctx.warnings.contains(simulatedWarning) { ctx.warnings.append(simulatedWarning) }
+    }
+
+    /// Per-tensor parameters of a Q or DQ on an activation, checked. `quantizedType`
+    /// is the int8/uint8 type (the zero point's, uint8 when it is absent).
+    static func activationParams(_ ctx: ImportContext, _ scale: Tensor, _ zp: Tensor?,
+                                 quantizedType: DType) throws(SegcError) -> QuantizeDequantize {
+        if scale.storage.count != 1 || (zp?.storage.count ?? 1) != 1 {
+            throw ctx.unsupported("\(ctx.node.opType) with per-axis parameters (\(scale.storage.count) scales) on an activation")
+        }
+        guard quantizedType == .u8 || quantizedType == .i8 else {
+            throw ctx.unsupported("\(ctx.node.opType) of type \(quantizedType.rawValue) on an activation")
+        }
+        guard let sd = scale.doubles().first, let zv = (zp?.int64s() ?? [0]).first else {
+            throw ctx.malformed("empty scale or zero point")
+        }
+        let sf = Float(sd)
+        if !(sf.isFinite && sf > 0) { throw ctx.malformed("scale \(sd) must be finite and positive") }
+        let q = QuantizeDequantize(scale: sf, zeroPoint: 0, signed: quantizedType == .i8)
+        if zv < Int64(q.qmin) || zv > Int64(q.qmax) { throw ctx.malformed("zero point \(zv) outside \(q.qmin)...\(q.qmax)") }
+        return QuantizeDequantize(scale: sf, zeroPoint: Int(zv), qmin: q.qmin, qmax: q.qmax)
     }
 
     /// Per-element scale and zero point for per-tensor or per-axis parameters.

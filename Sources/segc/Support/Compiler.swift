@@ -92,7 +92,7 @@ enum Compiler {
         meta.classNames = classNames(imported.classes)
         meta.mean = options.mean
         meta.std = options.std
-        meta.precision = "fp32"
+        meta.precision = graph.nodes.contains { if case .quantizeDequantize = $0.op { true } else { false } } ? "mixed" : "fp32"
         meta.passes = reports.map(\.name)
         let plan: PlanFile
         do { plan = try Lowering.lower(graph, metadata: meta) } catch { throw error.inFile(file.name) }
