@@ -31,6 +31,29 @@ package enum ShapeInference {
             if ins.count != i { throw fail("expects \(i) inputs, got \(ins.count)") }
         }
 
+        // Attributes may come from files (ONNX): bound them before any arithmetic so
+        // the size formulas below cannot overflow.
+        let attributeLimit = 1 << 24
+        func bounded(_ values: [Int]) throws(SegcError) {
+            for v in values where v < -attributeLimit || v > attributeLimit {
+                throw SegcError(.limit, "\(op.name): attribute value \(v) outside ±\(attributeLimit)")
+            }
+        }
+        for t in ins { for d in t.shape where d > Limits.maxDimension { throw fail("dimension \(d) above the limit") } }
+        switch op {
+        case .conv2d(let a):
+            try bounded([a.kh, a.kw, a.strideH, a.strideW, a.padTop, a.padLeft, a.padBottom, a.padRight, a.dilationH, a.dilationW, a.groups])
+        case .convTranspose2d(let a):
+            try bounded([a.kh, a.kw, a.strideH, a.strideW, a.padTop, a.padLeft, a.padBottom, a.padRight, a.outputPaddingH,
+                         a.outputPaddingW, a.dilationH, a.dilationW, a.groups])
+        case .maxPool2d(let p), .avgPool2d(let p):
+            try bounded([p.kh, p.kw, p.strideH, p.strideW, p.padTop, p.padLeft, p.padBottom, p.padRight, p.dilationH, p.dilationW])
+        case .maxUnpool2d(let u): try bounded([u.outputH, u.outputW])
+        case .resize(let r): try bounded([r.outputH, r.outputW])
+        case .pad(let p): try bounded(p.pads)
+        case .concat(let axis), .softmax(let axis): try bounded([axis])
+        default: break
+        }
         switch op {
         case .conv2d(let a):
             try need(2)

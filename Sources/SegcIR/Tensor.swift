@@ -57,17 +57,25 @@ package struct Tensor: Sendable, Hashable {
         }
     }
 
-    /// Integer values (shape constants, indices); floats are truncated.
+    /// Integer values (shape constants, indices); floats are truncated, NaN becomes 0
+    /// and out-of-range values saturate (file data must never trap).
     package func int64s() -> [Int64] {
         switch storage {
-        case .f32(let a): return a.map { Int64($0) }
-        case .f64(let a): return a.map { Int64($0) }
+        case .f32(let a): return a.map { Self.saturatingInt64(Double($0)) }
+        case .f64(let a): return a.map { Self.saturatingInt64($0) }
         case .i64(let a): return a
         case .i32(let a): return a.map { Int64($0) }
         case .i8(let a): return a.map { Int64($0) }
         case .u8(let a): return a.map { Int64($0) }
         case .bool(let a): return a.map { $0 ? 1 : 0 }
         }
+    }
+
+    package static func saturatingInt64(_ d: Double) -> Int64 {
+        if d.isNaN { return 0 }
+        if d >= 9_223_372_036_854_775_807.0 { return .max }
+        if d <= -9_223_372_036_854_775_808.0 { return .min }
+        return Int64(d)
     }
 
     private func dequantized(_ q: QuantParams) -> [Float] {

@@ -50,7 +50,12 @@ enum Main {
             command = try Segc.parseAsRoot()
         } catch {
             let code = Segc.exitCode(for: error)
-            if code == .success { Segc.exit(withError: error) }
+            if code == .success {
+                // --help / --version. ArgumentParser's own exit() ends with _exit, which drops
+                // buffered stdout when it is a pipe; print here and exit normally instead.
+                print(Segc.fullMessage(for: error))
+                exit(0)
+            }
             // ArgumentParser's own usage errors: message + usage, exit 2 (not EX_USAGE).
             var message = Segc.fullMessage(for: error)
             if message.hasPrefix("Error: ") { message = "error: " + message.dropFirst(7) }
@@ -68,7 +73,12 @@ enum Main {
             exit(2)
         } catch {
             let code = Segc.exitCode(for: error)
-            if code == .success { exit(0) }
+            if code == .success {
+                // `segc help <command>` and --help reach here as a CleanExit to print.
+                let message = Segc.fullMessage(for: error)
+                if !message.isEmpty { print(message) }
+                exit(0)
+            }
             FileHandleOut.stderr("error: \(Segc.fullMessage(for: error))")
             exit(1)
         }

@@ -111,3 +111,14 @@ final class HeatmapExampleTests: XCTestCase {
         XCTAssertEqual(Array(bytes.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "not a PNG")
     }
 }
+
+/// Help text reaches stdout (also through a pipe) for the root and every command.
+final class HelpTests: XCTestCase {
+    func testHelpIsPrinted() throws {
+        for args in [["--help"], ["help"], ["convert", "--help"], ["run", "--help"], ["eval", "--help"], ["help", "bench"]] {
+            let r = try CLI.run(args)
+            XCTAssertEqual(r.status, 0, "\(args)")
+            XCTAssertTrue(r.stdout.contains("USAGE:"), "\(args): \(r.stdout.prefix(200))")
+        }
+    }
+}
