@@ -82,7 +82,7 @@ let package = Package(
         // Whole networks: checkpoint → IR → passes → plan → runtime, against PyTorch and the reference interpreter.
         .testTarget(name: "SegcIntegrationTests", dependencies: ["SegcTorch", "SegcIR", "SegcReference", "SegcPasses",
                                                                  "SegcLower", "SegcPlan", "SegcRuntime", "CZip"]),
-        .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore", "HeatmapExample",
+        .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore", "CZip", "HeatmapExample",
                                                 "FuzzPickle", "FuzzTorch", "FuzzONNX", "FuzzPlan"]),
     ],
     swiftLanguageModes: [.v6]
