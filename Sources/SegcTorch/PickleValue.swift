@@ -87,6 +87,9 @@ enum PickleGlobal: Sendable, Equatable {
         switch module {
         case "__builtin__": return "builtins"
         case "copy_reg": return "copyreg"
+        // Not in the allowlist either way; mapped so that refusals name the module the
+        // user knows (a Python 3 pickler writes subprocess as `commands` in protocol 2).
+        case "commands": return "subprocess"
         default: return module
         }
     }
