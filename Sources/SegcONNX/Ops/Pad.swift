@@ -23,7 +23,8 @@ enum PadImporter {
             raw = full
         }
         guard raw.count == 2 * rank else { throw ctx.malformed("pads has \(raw.count) values for rank \(rank)") }
-        for p in raw where abs(p) > Limits.maxDimension { throw ctx.malformed("pad \(p) out of range") }
+        // magnitude, not abs: abs(Int.min) traps.
+        for p in raw where p.magnitude > UInt(Limits.maxDimension) { throw ctx.malformed("pad \(p) out of range") }
         var value: Float = 0
         if let v = try ctx.constant(2) {
             guard let f = v.floats().first else { throw ctx.malformed("empty constant_value") }

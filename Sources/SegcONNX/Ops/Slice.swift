@@ -24,6 +24,8 @@ enum SliceImporter {
             let dim = Int64(shape[a])
             let step = steps[k]
             if step == 0 { throw ctx.malformed("step 0") }
+            // Before any arithmetic on it: ±step and the count below trap on huge steps.
+            guard step.magnitude <= UInt64(Limits.maxDimension) else { throw ctx.malformed("step \(step)") }
             func clamp(_ v: Int64, _ lo: Int64, _ hi: Int64) -> Int64 { min(max(v, lo), hi) }
             var st = starts[k], en = ends[k]
             if st < 0 { st = st &+ dim }
@@ -36,7 +38,6 @@ enum SliceImporter {
                 st = clamp(st, 0, dim - 1); en = clamp(en, -1, dim - 1)
                 count = st > en ? (st - en + (-step) - 1) / (-step) : 0
             }
-            guard abs(step) <= Int64(Limits.maxDimension) else { throw ctx.malformed("step \(step)") }
             spec[a] = (Int(st), Int(step), Int(count))
         }
         if case .const(let t) = s {
