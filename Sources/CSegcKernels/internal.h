@@ -46,3 +46,21 @@ int64_t segc_conv_tile(int64_t k, int64_t pixels);
 int segc_conv2d_direct_applies(const segc_conv_params *p);
 int segc_conv2d_direct(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
                        const float *residual, const float *slope, float *y);
+
+// Vertical (kh x 1) convs as kh shifted sgemm calls (conv/conv2d_vertical.c).
+int segc_conv2d_vertical_applies(const segc_conv_params *p);
+int64_t segc_conv2d_vertical_shared(const segc_conv_params *p);
+int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
+                         const float *residual, const float *slope, float *y, const segc_ws *ws);
+
+/// Conv epilogue over `count` output-channel rows of a tile: row j (channel co0 + j)
+/// starts at yt + j·ld and has n pixels; adds the bias, applies relu/prelu.
+static inline void segc_conv_epilogue_rows(const segc_conv_params *p, float *yt, int64_t ld, int64_t n, int64_t co0,
+                                           int64_t count, const float *bias, const float *slope) {
+    for (int64_t j = 0; j < count; j++) {
+        int64_t oc = co0 + j;
+        float b = bias ? bias[oc] : 0.0f;
+        float s = (p->act == SEGC_ACT_PRELU) ? slope[p->nslope == 1 ? 0 : oc] : 0.0f;
+        segc_dt.epilogue(n, yt + j * ld, b, p->act, s);
+    }
+}

@@ -324,6 +324,7 @@ private struct OpChecker {
             s.wsPerThread = Int(segc_convt_ws(&p))
         } else {
             s.wsPerThread = Int(segc_conv2d_ws(&p))
+            s.wsShared = Int(segc_conv2d_ws_shared(&p))
         }
         s.conv = p
         return s

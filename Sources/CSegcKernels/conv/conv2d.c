@@ -36,6 +36,11 @@ static int is_pointwise(const segc_conv_params *p) {
 
 static int64_t tail_floats(int64_t k, int64_t cout_g) { return (k + cout_g) * SEGC_GEMM_COLS; }
 
+int64_t segc_conv2d_ws_shared(const segc_conv_params *p) {
+    if (conv_check(p) || segc_conv2d_direct_applies(p) || !segc_conv2d_vertical_applies(p)) return 0;
+    return segc_conv2d_vertical_shared(p);
+}
+
 int64_t segc_conv2d_ws(const segc_conv_params *p) {
     if (conv_check(p)) return 0;
     if (segc_conv2d_direct_applies(p)) return 0;
@@ -99,12 +104,7 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         for (int64_t co = 0; co < c->cout_g; co++)
             memcpy(yt + co * c->ohw + nmain, tc + co * SEGC_GEMM_COLS, (size_t)ntail * sizeof(float));
     }
-    for (int64_t co = 0; co < c->cout_g; co++) {
-        int64_t oc = g * c->cout_g + co;
-        float bias = c->bias ? c->bias[oc] : 0.0f;
-        float slope = (p->act == SEGC_ACT_PRELU) ? c->slope[p->nslope == 1 ? 0 : oc] : 0.0f;
-        segc_dt.epilogue(n, yt + co * c->ohw, bias, p->act, slope);
-    }
+    segc_conv_epilogue_rows(p, yt, c->ohw, n, g * c->cout_g, c->cout_g, c->bias, c->slope);
 }
 
 int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight, const float *bias,
@@ -114,6 +114,8 @@ int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, cons
     if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
     if (segc_conv2d_direct_applies(p))
         return segc_conv2d_direct(pool, p, x, weight, bias, residual, slope, y);
+    if (segc_conv2d_vertical_applies(p))
+        return segc_conv2d_vertical(pool, p, x, weight, bias, residual, slope, y, ws);
     conv_ctx c = {0};
     c.p = p; c.x = x; c.w = weight; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
     c.cin_g = p->cin / p->groups;

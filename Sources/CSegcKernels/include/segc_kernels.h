@@ -91,6 +91,8 @@ typedef struct {
 
 /// Per-thread workspace floats for `segc_conv2d`.
 int64_t segc_conv2d_ws(const segc_conv_params *p);
+/// Shared workspace floats for `segc_conv2d` (per-tap packed weights of vertical convs).
+int64_t segc_conv2d_ws_shared(const segc_conv_params *p);
 int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
                 const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
 
