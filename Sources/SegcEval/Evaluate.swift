@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import SegcCore
+import Dispatch
 
 /// Where an evaluation spent its time, in milliseconds.
 public struct EvaluationTiming: Sendable, Equatable {
@@ -21,7 +22,11 @@ public struct EvaluationTiming: Sendable, Equatable {
     public var metrics = 0.0
     /// Wall time of the whole evaluation.
     public var total = 0.0
-    /// Everything but the network, as a fraction of `total`.
+    /// Time the loop waited for the next frame's decode and resize, which otherwise run
+    /// on a background queue while the network works on the previous frame (so `decode`
+    /// and `resize` are work done, not all of it on the critical path).
+    public var prefetchWait = 0.0
+    /// Everything but the network, as a fraction of `total` (wall time).
     public var outsideNetworkFraction: Double { total > 0 ? (total - network) / total : 0 }
 }
 
@@ -88,32 +93,25 @@ public func evaluate(dataset: Dataset, width: Int, height: Int, score: AnomalySc
     var iouAcc = try IoUAccumulator(classes: classes, ignoreIndex: ignoreIndex)
     if let heatmapDirectory { try makeDirectories(heatmapDirectory) }
     let pixels = width * height
+    // Decoding and resizing frame i+1 overlaps the network on frame i (one frame of
+    // lookahead on a background queue); `prefetchWait` is the time the loop still had to
+    // wait for it. Results do not depend on the overlap.
+    let prefetcher = FramePrefetcher(dataset: dataset, width: width, height: height)
+    prefetcher.start(0)
     for (index, frame) in dataset.frames.enumerated() {
-        // Label first: frames without anomaly pixels are skipped before any other work.
-        var t0 = nowMs()
-        var mask = try LabelMask.decode(contentsOf: frame.label)
         var t1 = nowMs()
-        timing.decode += t1 - t0
-        if mask.width != width || mask.height != height {
-            do { mask = try mask.resizedNearest(width: width, height: height) } catch { throw error.inFile(frame.label) }
-        }
-        for m in dataset.labelMapping { mask.map(m.from, to: m.to) }
-        t0 = nowMs()
-        timing.resize += t0 - t1
-        if dataset.kind.isAnomaly && !mask.values.contains(1) {
+        let prepared = try prefetcher.take(index)
+        timing.prefetchWait += nowMs() - t1
+        if index + 1 < dataset.frames.count { prefetcher.start(index + 1) }
+        timing.decode += prepared.decodeMs
+        timing.resize += prepared.resizeMs
+        guard let input = prepared.input else {
             result.framesSkipped += 1
             progress?(index + 1, dataset.frames.count)
             continue
         }
-        let image = try Image.decode(contentsOf: frame.image)
-        t1 = nowMs()
-        timing.decode += t1 - t0
-        let input: [Float]
-        do {
-            input = try image.convertedToRGB().resized(width: width, height: height, filter: .bilinear).chwFloats()
-        } catch { throw error.inFile(frame.image) }
-        t0 = nowMs()
-        timing.resize += t0 - t1
+        let mask = prepared.mask
+        var t0 = nowMs()
         let logits = try network(input)
         t1 = nowMs()
         timing.network += t1 - t0
@@ -162,4 +160,86 @@ public func evaluate(dataset: Dataset, width: Int, height: Int, score: AnomalySc
     timing.total = nowMs() - start
     result.timing = timing
     return result
+}
+
+/// One frame made ready for the network: the NEAREST-resized, mapped label and, unless
+/// the frame is skipped (anomaly set without an anomaly pixel), the CHW input.
+struct PreparedFrame: Sendable {
+    var mask: LabelMask
+    var input: [Float]?
+    var decodeMs = 0.0
+    var resizeMs = 0.0
+
+    static func make(_ dataset: Dataset, _ frame: DatasetFrame, width: Int, height: Int) throws(SegcError) -> PreparedFrame {
+        var t0 = nowMs()
+        var mask = try LabelMask.decode(contentsOf: frame.label)
+        var t1 = nowMs()
+        var decode = t1 - t0
+        if mask.width != width || mask.height != height {
+            do { mask = try mask.resizedNearest(width: width, height: height) } catch { throw error.inFile(frame.label) }
+        }
+        for m in dataset.labelMapping { mask.map(m.from, to: m.to) }
+        t0 = nowMs()
+        var resize = t0 - t1
+        if dataset.kind.isAnomaly && !mask.values.contains(1) {
+            return PreparedFrame(mask: mask, input: nil, decodeMs: decode, resizeMs: resize)
+        }
+        let image = try Image.decode(contentsOf: frame.image)
+        t1 = nowMs()
+        decode += t1 - t0
+        let input: [Float]
+        do {
+            input = try image.convertedToRGB().resized(width: width, height: height, filter: .bilinear).chwFloats()
+        } catch { throw error.inFile(frame.image) }
+        resize += nowMs() - t1
+        return PreparedFrame(mask: mask, input: input, decodeMs: decode, resizeMs: resize)
+    }
+}
+
+/// One-frame lookahead on a background queue. `start(i)` begins preparing frame i;
+/// `take(i)` waits for it. Only one frame is in flight at a time.
+final class FramePrefetcher: @unchecked Sendable {
+    // @unchecked: `slot` is only touched under `lock`; `done` orders the hand-over.
+    private let dataset: Dataset
+    private let width: Int, height: Int
+    private let queue = DispatchQueue(label: "segc.eval.prefetch")
+    private let lock = NSLockLike()
+    private var slot: (index: Int, result: Result<PreparedFrame, SegcError>)?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(dataset: Dataset, width: Int, height: Int) {
+        self.dataset = dataset; self.width = width; self.height = height
+    }
+
+    func start(_ index: Int) {
+        queue.async { [self] in
+            let frame = dataset.frames[index]
+            let r: Result<PreparedFrame, SegcError>
+            do throws(SegcError) { r = .success(try PreparedFrame.make(dataset, frame, width: width, height: height)) }
+            catch { r = .failure(error) }
+            lock.withLock { slot = (index, r) }
+            done.signal()
+        }
+    }
+
+    func take(_ index: Int) throws(SegcError) -> PreparedFrame {
+        done.wait()
+        let s = lock.withLock { () -> (index: Int, result: Result<PreparedFrame, SegcError>)? in
+            let v = slot; slot = nil; return v
+        }
+        guard let s, s.index == index else { throw SegcError(.io, "internal error: frame prefetch out of order") }
+        return try s.result.get()
+    }
+}
+
+/// A pthread mutex (SegcEval avoids Foundation's NSLock).
+final class NSLockLike: @unchecked Sendable {
+    // @unchecked: the mutex is the synchronisation.
+    private let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    init() { pthread_mutex_init(m, nil) }
+    deinit { pthread_mutex_destroy(m); m.deallocate() }
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(m); defer { pthread_mutex_unlock(m) }
+        return try body()
+    }
 }

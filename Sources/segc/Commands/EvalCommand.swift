@@ -82,7 +82,8 @@ struct EvalCommand: ParsableCommand {
         let totalMs = BenchCommand.ms(ContinuousClock.now - start)
         let tm = result.timing
         let timing: JSON = .object([("decode", .double(tm.decode)), ("resize", .double(tm.resize)), ("network", .double(tm.network)),
-                                    ("score", .double(tm.score)), ("metrics", .double(tm.metrics)), ("total", .double(tm.total)),
+                                    ("score", .double(tm.score)), ("metrics", .double(tm.metrics)), ("prefetch_wait", .double(tm.prefetchWait)),
+                                    ("total", .double(tm.total)),
                                     ("command_total", .double(totalMs))])
         if global.json {
             var fields: [(String, JSON)] = [
@@ -114,6 +115,6 @@ struct EvalCommand: ParsableCommand {
         }
         if let m = result.miou { print("  mIoU \(pct(m)) %") }
         let outside = tm.total > 0 ? (tm.total - tm.network) / tm.total * 100 : 0
-        print("  time: \(String(format1: tm.total / 1000)) s (network \(String(format1: tm.network / 1000)) s, decode \(String(format1: tm.decode / 1000)) s, resize \(String(format1: tm.resize / 1000)) s, score \(String(format1: tm.score / 1000)) s, metrics \(String(format1: tm.metrics / 1000)) s; \(String(format1: outside)) % outside the network)")
+        print("  time: \(String(format1: tm.total / 1000)) s wall, \(String(format1: outside)) % outside the network (network \(String(format1: tm.network / 1000)) s, score \(String(format1: tm.score / 1000)) s, metrics \(String(format1: tm.metrics / 1000)) s, waiting for decode/resize \(String(format1: tm.prefetchWait / 1000)) s; decode \(String(format1: tm.decode / 1000)) s and resize \(String(format1: tm.resize / 1000)) s of work, overlapped with the network)")
     }
 }
