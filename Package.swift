@@ -65,10 +65,11 @@ let package = Package(
 
         // Fuzz targets: built normally they replay files (regression tests); built with
         // -Xswiftc -sanitize=fuzzer -Xswiftc -DSEGC_FUZZ they are libFuzzer binaries (scripts/fuzz.sh).
-        .executableTarget(name: "FuzzPickle", dependencies: ["SegcTorch", "SegcCore"]),
-        .executableTarget(name: "FuzzTorch", dependencies: ["SegcTorch", "SegcCore"]),
-        .executableTarget(name: "FuzzONNX", dependencies: ["SegcONNX", "SegcCore"]),
-        .executableTarget(name: "FuzzPlan", dependencies: ["SegcPlan", "SegcRuntime", "SegcCore"]),
+        .target(name: "FuzzSupport", dependencies: ["SegcCore"]),
+        .executableTarget(name: "FuzzPickle", dependencies: ["SegcTorch", "SegcCore", "FuzzSupport"]),
+        .executableTarget(name: "FuzzTorch", dependencies: ["SegcTorch", "SegcCore", "FuzzSupport"]),
+        .executableTarget(name: "FuzzONNX", dependencies: ["SegcONNX", "SegcCore", "FuzzSupport"]),
+        .executableTarget(name: "FuzzPlan", dependencies: ["SegcPlan", "SegcRuntime", "SegcCore", "FuzzSupport"]),
 
         .testTarget(name: "SegcCoreTests", dependencies: ["SegcCore"]),
         .testTarget(name: "SegcIRTests", dependencies: ["SegcIR"]),
