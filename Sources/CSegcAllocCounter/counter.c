@@ -3,6 +3,25 @@
 #include <stddef.h>
 #include <errno.h>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SEGC_NO_INTERPOSE 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SEGC_NO_INTERPOSE 1
+#endif
+
+#ifdef SEGC_NO_INTERPOSE
+// Under AddressSanitizer the sanitizer owns malloc; interposing it would hand ASan
+// pointers it does not know. Counting is then unavailable (reported as such).
+int segc_alloc_counting_available(void) { return 0; }
+void segc_alloc_counting(int enabled) { (void)enabled; }
+uint64_t segc_alloc_count(void) { return 0; }
+uint64_t segc_alloc_bytes(void) { return 0; }
+#else
+int segc_alloc_counting_available(void) { return 1; }
+
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
@@ -40,3 +59,4 @@ int posix_memalign(void **out, size_t a, size_t n) {
     *out = p;
     return 0;
 }
+#endif

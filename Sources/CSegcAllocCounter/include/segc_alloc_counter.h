@@ -5,6 +5,8 @@
 #pragma once
 #include <stdint.h>
 
+/// 0 when the counter is compiled out (AddressSanitizer builds own malloc).
+int segc_alloc_counting_available(void);
 void segc_alloc_counting(int enabled);
 uint64_t segc_alloc_count(void);
 uint64_t segc_alloc_bytes(void);

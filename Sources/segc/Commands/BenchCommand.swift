@@ -88,7 +88,8 @@ struct BenchCommand: ParsableCommand {
                 ("threads", .int(session.threads)), ("runs", .int(runs)), ("warmup", .int(warmup)), ("kernels", .string(SegcModel.cpuLevel)),
                 ("load_ms", .double(loadMs)), ("min_ms", .double(sorted[0])), ("median_ms", .double(median)),
                 ("mean_ms", .double(mean)), ("max_ms", .double(sorted[sorted.count - 1])), ("times_ms", .array(times.map { .double($0) })),
-                ("peak_rss_bytes", .int(rss)), ("load_allocations", .int(loadAllocations)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
+                ("peak_rss_bytes", .int(rss)), ("allocation_counting", .bool(segc_alloc_counting_available() != 0)),
+                ("load_allocations", .int(loadAllocations)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
             ]).text)
         } else {
             print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(SegcModel.cpuLevel): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
