@@ -137,31 +137,30 @@ package enum ReferenceInterpreter {
 
     // MARK: - Dispatch
 
+    /// Conv epilogue operands follow the weight: bias (if any), PReLU slope, residual.
+    static func applyEpilogue(_ y: inout [Float], shape: [Int], hasBias: Bool, _ e: Epilogue, _ ins: [Buffer]) {
+        var i = 2
+        let bias = hasBias ? ins[2].floatArray : nil
+        if hasBias { i += 1 }
+        var slope: [Float]? = nil
+        if e.activation == .prelu { slope = ins[i].floatArray; i += 1 }
+        let residual = e.residual ? ins[i].floatArray : nil
+        epilogue(&y, shape: shape, bias: bias, residual: residual, activation: e.activation, slope: slope)
+    }
+
     static func execute(_ op: Op, _ ins: [Buffer], _ inTypes: [ValueType], _ outTypes: [ValueType]) throws(SegcError) -> [Buffer] {
         let out = outTypes[0]
         switch op {
         case .conv2d(let a):
-            var i = 2
-            let bias = a.hasBias ? ins[2].floatArray : nil
-            if a.hasBias { i += 1 }
-            var slope: [Float]? = nil
-            if a.epilogue.activation == .prelu { slope = ins[i].floatArray; i += 1 }
-            let residual = a.epilogue.residual ? ins[i].floatArray : nil
             var y = conv2d(a, x: ins[0].floatArray, xShape: inTypes[0].shape, w: ins[1].floatArray,
                            wShape: inTypes[1].shape, outShape: out.shape)
-            epilogue(&y, shape: out.shape, bias: bias, residual: residual, activation: a.epilogue.activation, slope: slope)
+            applyEpilogue(&y, shape: out.shape, hasBias: a.hasBias, a.epilogue, ins)
             return [.floats(y)]
 
         case .convTranspose2d(let a):
-            var i = 2
-            let bias = a.hasBias ? ins[2].floatArray : nil
-            if a.hasBias { i += 1 }
-            var slope: [Float]? = nil
-            if a.epilogue.activation == .prelu { slope = ins[i].floatArray; i += 1 }
-            let residual = a.epilogue.residual ? ins[i].floatArray : nil
             var y = convTranspose2d(a, x: ins[0].floatArray, xShape: inTypes[0].shape, w: ins[1].floatArray,
                                     wShape: inTypes[1].shape, outShape: out.shape)
-            epilogue(&y, shape: out.shape, bias: bias, residual: residual, activation: a.epilogue.activation, slope: slope)
+            applyEpilogue(&y, shape: out.shape, hasBias: a.hasBias, a.epilogue, ins)
             return [.floats(y)]
 
         case .batchNorm(let b):
