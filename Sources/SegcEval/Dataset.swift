@@ -133,18 +133,20 @@ public struct Dataset: Sendable {
     }
 }
 
-func isDirectory(_ path: String) -> Bool {
+/// True when `path` is a directory (shared with the CLI).
+package func isDirectory(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
 
-func fileExists(_ path: String) -> Bool {
+/// True when `path` exists and is not a directory.
+package func fileExists(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR
 }
 
 /// Entry names of a directory (no "." / ".."), sorted by their UTF-8 bytes.
-func listDirectory(_ path: String) throws(SegcError) -> [String] {
+package func listDirectory(_ path: String) throws(SegcError) -> [String] {
     guard let dir = opendir(path) else {
         throw SegcError(.io, "cannot list: \(String(cString: strerror(errno)))", file: path)
     }
@@ -160,7 +162,8 @@ func listDirectory(_ path: String) throws(SegcError) -> [String] {
     return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
 }
 
-func makeDirectories(_ path: String) throws(SegcError) {
+/// Creates `path` and any missing parents (like `mkdir -p`).
+package func makeDirectories(_ path: String) throws(SegcError) {
     if isDirectory(path) { return }
     var current = path.hasPrefix("/") ? "" : "."
     for part in path.split(separator: "/") {

@@ -108,11 +108,7 @@ package enum Lowering {
                   let m = graph.constants[ins[3]]?.floats(), let v = graph.constants[ins[4]]?.floats() else {
                 throw fail("batch norm statistics must be constants")
             }
-            var scale = [Float](repeating: 0, count: g.count), shift = scale
-            for c in g.indices {
-                let a = Double(g[c]) / (Double(v[c]) + Double(bn.epsilon)).squareRoot()
-                scale[c] = Float(a); shift[c] = Float(Double(b[c]) - Double(m[c]) * a)
-            }
+            let (scale, shift) = bn.affine(gamma: g, beta: b, mean: m, variance: v)
             let s = weightWriter.addFresh(Tensor(scale, shape: [g.count]))
             let t = weightWriter.addFresh(Tensor(shift, shape: [g.count]))
             return PlanOp(kind: .channelAffine, inputs: activations, outputs: outputs, weights: [s, t])

@@ -16,13 +16,7 @@ package struct BatchNormToAffine: GraphPass {
                   let mean = graph.constants[ins[3]]?.floats(), let variance = graph.constants[ins[4]]?.floats() else {
                 continue  // statistics computed at run time: leave the BN alone
             }
-            var alpha = [Float](repeating: 0, count: gamma.count)
-            var shift = [Float](repeating: 0, count: gamma.count)
-            for c in gamma.indices {
-                let a = Double(gamma[c]) / (Double(variance[c]) + Double(bn.epsilon)).squareRoot()
-                alpha[c] = Float(a)
-                shift[c] = Float(Double(beta[c]) - Double(mean[c]) * a)
-            }
+            let (alpha, shift) = bn.affine(gamma: gamma, beta: beta, mean: mean, variance: variance)
             let name = graph.nodes[i].name
             let a = graph.addConstant("\(name).scale", Tensor(alpha, shape: [gamma.count]))
             let b = graph.addConstant("\(name).shift", Tensor(shift, shape: [gamma.count]))

@@ -48,9 +48,7 @@ struct CalibrateTemperatureCommand: ParsableCommand {
         var z: [Float] = [], y: [Int] = []
         for (i, f) in frames.enumerated() {
             var x = try Image.networkInput(contentsOf: f.image, width: w, height: h)
-            if meta.mean != [0, 0, 0] || meta.std != [1, 1, 1] {
-                for ch in 0..<3 { for j in (ch * h * w)..<((ch + 1) * h * w) { x[j] = (x[j] - Float(meta.mean[ch])) / Float(meta.std[ch]) } }
-            }
+            meta.normalise(&x)
             let logits = try session.run(x)
             let mask = try ds.loadLabel(f, width: ow, height: oh)
             for r in stride(from: 0, to: oh, by: pixelStride) {

@@ -82,7 +82,7 @@ struct ConvertCommand: ParsableCommand {
                 ("precision", .string(m.precision)), ("bytes", .int(data.count)), ("weight_bytes", .int(result.plan.weights.count)),
                 ("passes", .array(result.passes.map { .object([("name", .string($0.name)), ("ops_before", .int($0.opsBefore)),
                                                                ("ops_after", .int($0.opsAfter)), ("ms", .double($0.milliseconds))]) })),
-                ("ms", .double(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)),
+                ("ms", .double(BenchCommand.ms(elapsed))),
                 ("warnings", .strings(result.imported.warnings)),
             ])
             print(obj.text)

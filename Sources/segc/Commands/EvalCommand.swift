@@ -65,16 +65,11 @@ struct EvalCommand: ParsableCommand {
         guard let scoreKind = AnomalyScore(name: score, temperature: t) else { throw ValidationError("unknown --score") }
         let classes = model.outputShape[1]
         let bar = ProgressBar("eval \(ds.kind.rawValue)", quiet: global.quiet)
-        let mean = meta.mean.map(Float.init), std = meta.std.map(Float.init)
-        let normalise = meta.mean != [0, 0, 0] || meta.std != [1, 1, 1]
-        let plane = shape[2] * shape[3]
         let result = try evaluate(dataset: ds, width: shape[3], height: shape[2], score: scoreKind, classes: classes,
                                   ignoreIndex: 19, heatmapDirectory: heatmaps, progress: { bar.update($0, $1) }) {
             (input: [Float]) throws(SegcError) -> [Float] in
             var x = input
-            if normalise {
-                for c in 0..<3 { for i in (c * plane)..<((c + 1) * plane) { x[i] = (x[i] - mean[c]) / std[c] } }
-            }
+            meta.normalise(&x)
             do {
                 return try x.withUnsafeBufferPointer { try Array(session.run($0)) }
             } catch let e as SegcError { throw e } catch { throw SegcError(.io, "\(error)", file: plan) }

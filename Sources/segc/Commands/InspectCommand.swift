@@ -117,23 +117,23 @@ struct InspectCommand: ParsableCommand {
     func layerRows(_ g: Graph) -> JSON {
         .array(g.nodes.map { n in
             let out = g.type(of: n.outputs[0])
-            let sub = subgraphMACs(g, n)
+            let sub = GraphStats.macs(of: n, in: g)
             return .object([("name", .string(n.name)), ("op", .string(n.op.name)), ("output_shape", .ints(out.shape)),
                             ("macs", .int(sub)), ("precision", .string("fp32"))])
         })
     }
 
-    func subgraphMACs(_ g: Graph, _ n: Node) -> Int {
-        var one = Graph()
-        one.values = g.values; one.constants = [:]; one.nodes = [n]
-        return GraphStats.macsAndFlops(one).macs
-    }
 
     func printLayers(_ g: Graph) {
         for n in g.nodes {
             let out = g.type(of: n.outputs[0])
-            print("  \(n.name)  \(n.op.name)  \(out.shape)  \(subgraphMACs(g, n)) MACs  fp32")
+            print("  \(n.name)  \(n.op.name)  \(out.shape)  \(GraphStats.macs(of: n, in: g)) MACs  fp32")
         }
+    }
+
+    static func hex(_ v: UInt32) -> String {
+        let h = String(v, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - h.count) + h
     }
 
     func inspectPlan(_ bytes: FileBytes) throws {
@@ -143,7 +143,7 @@ struct InspectCommand: ParsableCommand {
         let ops = GraphStats.histogram(plan.graph.ops.map(\.kind.name))
         let weightCount = plan.graph.ops.reduce(0) { $0 + $1.weights.count }
         let paramCount = plan.graph.ops.reduce(0) { $0 + $1.weights.reduce(0) { $0 + $1.elementCount } }
-        let sections = PlanSections.list(bytes)  // frame already verified by PlanReader above
+        let sections = try PlanReader.sections(bytes)
         let size = m.inputShape.count == 4 ? [m.inputShape[2], m.inputShape[3]] : []
         if global.json {
             let obj: JSON = .object([
@@ -158,8 +158,8 @@ struct InspectCommand: ParsableCommand {
                 ("passes", .strings(m.passes)),
                 ("ops", .object(ops.map { ($0.0, .int($0.1)) })),
                 ("arena_bytes", .int(plan.graph.arenaBytes)),
-                ("sections", .array(sections.map { .object([("tag", .string($0.tag)), ("bytes", .int($0.bytes)),
-                                                            ("checksum", .string($0.checksum))]) })),
+                ("sections", .array(sections.map { .object([("tag", .string($0.tag)), ("bytes", .int($0.length)),
+                                                            ("checksum", .string(Self.hex($0.checksum)))]) })),
             ])
             print(obj.text)
             return
@@ -170,33 +170,13 @@ struct InspectCommand: ParsableCommand {
         print("  \(String(format2: Double(macs) / 1e9)) GMACs, \(String(format2: Double(flops) / 1e9)) GFLOPs")
         print("  ops: " + ops.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
         print("  passes: " + m.passes.joined(separator: ", "))
-        print("  sections: " + sections.map { "\($0.tag) \($0.bytes) B (crc32c \($0.checksum))" }.joined(separator: ", "))
+        print("  sections: " + sections.map { "\($0.tag) \($0.length) B (crc32c \(Self.hex($0.checksum)))" }.joined(separator: ", "))
         if layers {
             for (i, op) in plan.graph.ops.enumerated() {
                 let name = i < plan.sourceMap.count ? plan.sourceMap[i] : "op\(i)"
                 print("  \(name)  \(op.kind.name)  \(plan.graph.values[op.outputs[0]].shape)  \(m.precision)")
             }
         }
-    }
-}
-
-/// Section table of a verified plan, for `inspect` (offsets per product.md §4.2).
-enum PlanSections {
-    struct Entry { var tag: String; var bytes: Int; var checksum: String }
-
-    static func list(_ f: FileBytes) -> [Entry] {
-        func u32(_ o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(f.byte(at: o + $1) ?? 0) << (8 * UInt32($1)) } }
-        func u64(_ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(f.byte(at: o + $1) ?? 0) << (8 * UInt64($1)) } }
-        let count = Int(u32(24)), table = Int(u64(32))
-        var out: [Entry] = []
-        for i in 0..<min(count, 256) {
-            let e = table + 32 * i
-            let tag = String(decoding: (0..<4).map { f.byte(at: e + $0) ?? 0 }, as: UTF8.self)
-            let len = Int(u64(e + 16))
-            let crc = String(u32(e + 24), radix: 16)
-            out.append(Entry(tag: tag, bytes: len, checksum: "0x" + String(repeating: "0", count: 8 - crc.count) + crc))
-        }
-        return out
     }
 }
 

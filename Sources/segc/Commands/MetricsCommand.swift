@@ -1,9 +1,6 @@
 import ArgumentParser
 import SegcCore
 import SegcEval
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct MetricsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,22 +25,6 @@ struct MetricsCommand: ParsableCommand {
         if ignoreIndex < 0 { throw ValidationError("--ignore-index must be ≥ 0") }
     }
 
-    static func isDirectory(_ p: String) -> Bool {
-        var st = stat()
-        return stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    static func list(_ dir: String) throws(SegcError) -> [String] {
-        guard let d = opendir(dir) else { throw SegcError(.io, "cannot open folder", file: dir) }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix(".") { out.append(name) }
-        }
-        return out.sorted()
-    }
-
     /// Label values as bytes; values outside 0...255 become 255 (ignored / error in IoU mode).
     static func loadLabels(_ path: String) throws -> (values: [UInt8], shape: [Int]) {
         let bytes = try FileBytes(contentsOf: path)
@@ -57,12 +38,12 @@ struct MetricsCommand: ParsableCommand {
     }
 
     func pairs() throws -> [(String, String)] {
-        if Self.isDirectory(scores) {
-            guard Self.isDirectory(labels) else { throw SegcError(.usage, "SCORES is a folder, so LABELS must be one too", file: labels) }
-            let ls = try Self.list(labels)
+        if isDirectory(scores) {
+            guard isDirectory(labels) else { throw SegcError(.usage, "SCORES is a folder, so LABELS must be one too", file: labels) }
+            let ls = try listDirectory(labels)
             var byStem: [String: String] = [:]
             for l in ls { byStem[Compiler.stem(l)] = "\(labels)/\(l)" }
-            return try Self.list(scores).filter { $0.hasSuffix(".npy") }.map { s throws(SegcError) in
+            return try listDirectory(scores).filter { $0.hasSuffix(".npy") }.map { s throws(SegcError) in
                 guard let l = byStem[Compiler.stem(s)] else { throw SegcError(.mismatch, "no label file for this stem", file: "\(scores)/\(s)") }
                 return ("\(scores)/\(s)", l)
             }
@@ -72,7 +53,7 @@ struct MetricsCommand: ParsableCommand {
 
     func run() throws {
         let files = try pairs()
-        let folder = files.count > 1 || Self.isDirectory(scores)
+        let folder = files.count > 1 || isDirectory(scores)
         if iou {
             var acc = try IoUAccumulator(classes: classes, ignoreIndex: ignoreIndex)
             var pixels = 0

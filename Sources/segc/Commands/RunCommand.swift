@@ -4,9 +4,6 @@ import SegcPlan
 import SegcRuntime
 import SegcTorch
 import SegcEval
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -130,13 +127,7 @@ struct RunCommand: ParsableCommand {
         let bytes = try FileBytes(contentsOf: path)
         if Image.sniff(bytes.buffer) != nil {
             var v = try Image.networkInput(contentsOf: path, width: w, height: h)
-            let plane = h * w
-            if meta.mean != [0, 0, 0] || meta.std != [1, 1, 1] {
-                for c in 0..<3 {
-                    let m = Float(meta.mean[c]), s = Float(meta.std[c])
-                    for i in (c * plane)..<((c + 1) * plane) { v[i] = (v[i] - m) / s }
-                }
-            }
+            meta.normalise(&v)
             return v
         }
         let arr = try Npy.read(bytes)
@@ -173,12 +164,9 @@ enum PlanLoader {
 }
 
 enum Folder {
+    /// Creates the output folder (and missing parents); a file in its place is an error.
     static func create(_ path: String) throws(SegcError) {
-        var st = stat()
-        if stat(path, &st) == 0 {
-            if (st.st_mode & S_IFMT) != S_IFDIR { throw SegcError(.io, "exists and is not a folder", file: path) }
-            return
-        }
-        if mkdir(path, 0o755) != 0 { throw SegcError(.io, "cannot create folder", file: path) }
+        if fileExists(path) { throw SegcError(.io, "exists and is not a folder", file: path) }
+        try makeDirectories(path)
     }
 }

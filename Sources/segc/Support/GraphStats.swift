@@ -10,19 +10,27 @@ enum GraphStats {
         cout * outH * outW * cinPerGroup * kh * kw
     }
 
+    /// Multiply-accumulates of one node (0 for everything but conv / transposed conv).
+    static func macs(of n: Node, in g: Graph) -> Int {
+        let out = g.type(of: n.outputs[0])
+        switch n.op {
+        case .conv2d(let a):
+            let cin = g.type(of: n.inputs[0]).shape[1]
+            return convMACs(cout: out.shape[1], outH: out.shape[2], outW: out.shape[3], cinPerGroup: cin / a.groups, kh: a.kh, kw: a.kw)
+        case .convTranspose2d(let a):
+            let x = g.type(of: n.inputs[0]).shape
+            return x[1] * x[2] * x[3] * (out.shape[1] / a.groups) * a.kh * a.kw
+        default:
+            return 0
+        }
+    }
+
     static func macsAndFlops(_ g: Graph) -> (macs: Int, flops: Int) {
         var macs = 0, other = 0
         for n in g.nodes {
-            let out = g.type(of: n.outputs[0])
             switch n.op {
-            case .conv2d(let a):
-                let cin = g.type(of: n.inputs[0]).shape[1]
-                macs += convMACs(cout: out.shape[1], outH: out.shape[2], outW: out.shape[3], cinPerGroup: cin / a.groups, kh: a.kh, kw: a.kw)
-            case .convTranspose2d(let a):
-                let x = g.type(of: n.inputs[0]).shape
-                macs += x[1] * x[2] * x[3] * (out.shape[1] / a.groups) * a.kh * a.kw
-            default:
-                other += out.elementCount
+            case .conv2d, .convTranspose2d: macs += Self.macs(of: n, in: g)
+            default: other += g.type(of: n.outputs[0]).elementCount
             }
         }
         return (macs, 2 * macs + other)
