@@ -2,6 +2,7 @@
 #pragma once
 #include "segc_kernels.h"
 #include <stdint.h>
+#include "gemm/gemm.h"
 
 #define SEGC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SEGC_MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -16,12 +17,16 @@ typedef struct {
     void (*affine)(int64_t n, const float *x, float s, float b, float *y);     // x*s + b
     /// Conv epilogue on one channel row: y = act(y + bias); act 0 none, 1 relu, 2 prelu(slope).
     void (*epilogue)(int64_t n, float *y, float bias, int act, float slope);
+    /// Exact-mode conv epilogue: y = act((src + bias) + res), res nullable; y may be src or res.
+    void (*epilogue_res)(int64_t n, float *y, const float *src, float bias, const float *res, int act, float slope);
     void (*max_rows)(int64_t n, const float *x, float *m);                    // m = max(m, x)
     void (*sum_exp)(int64_t n, const float *x, const float *m, float *y, float *s); // y=exp(x-m), s+=y
     void (*scale_rows)(int64_t n, float *y, const float *inv);                 // y *= inv
     void (*sigmoid)(int64_t n, const float *x, float *y);
     /// Simulated int8: y = clamp(nearbyintf(x / s), lo, hi) * s (NaN -> lo).
     void (*qdq)(int64_t n, const float *x, float s, float lo, float hi, float *y);
+    /// The level's GEMM micro-kernel (gemm/gemm.h); set by segc_dispatch_fill.
+    const segc_gemm_arch *gemm;
 } segc_dispatch;
 
 extern segc_dispatch segc_dt;

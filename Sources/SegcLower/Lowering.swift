@@ -70,7 +70,10 @@ package enum Lowering {
         var meta = metadata
         meta.inputShape = values[input].shape
         meta.outputShape = values[output].shape
-        let planGraph = PlanGraph(values: values, ops: ops, input: input, output: output, arenaBytes: size)
+        var planGraph = PlanGraph(values: values, ops: ops, input: input, output: output, arenaBytes: size)
+        for i in planGraph.opsFeedingIndexPools where [.conv2d, .convTranspose2d].contains(planGraph.ops[i].kind) {
+            planGraph.ops[i].algorithm = .exact
+        }
         return PlanFile(metadata: meta, graph: planGraph, weights: PlanWeights(owned: weights.bytes), sourceMap: sources)
     }
 

@@ -139,6 +139,12 @@ package enum PlanAlgorithm: UInt8, Sendable, Hashable {
     case gemm = 1
     /// Direct loops (tiny channel counts).
     case direct = 2
+    /// im2col + GEMM with the reference interpreter's arithmetic (multiply then add in
+    /// (ci, ky, kx) order, then bias, then residual): bit-identical at every kernel level
+    /// and for every pixel position. Lowering chooses it for every conv upstream of an
+    /// index-returning max pool (`PlanGraph.opsFeedingIndexPools`), whose ties must
+    /// break exactly as in the reference (ENet, networks.md §2).
+    case exact = 3
 }
 
 /// One op. Attribute vectors follow a fixed schema per kind (`PlanOpSchema`):

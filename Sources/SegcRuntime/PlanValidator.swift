@@ -319,6 +319,7 @@ private struct OpChecker {
         p.cin = Int64(cin); p.h = Int64(h); p.w = Int64(w); p.cout = Int64(cout); p.oh = Int64(oh); p.ow = Int64(ow)
         p.kh = Int64(kh); p.kw = Int64(kw); p.sh = Int64(sh); p.sw = Int64(sw); p.pt = Int64(pt); p.pl = Int64(pl)
         p.dh = Int64(dh); p.dw = Int64(dw); p.groups = Int64(groups); p.act = Int32(act); p.nslope = Int64(nslope)
+        p.exact = op.algorithm == .exact ? 1 : 0
         if t {
             if kh > 64 || kw > 64 || sh * sw > 256 { throw unsupported("transposed convolution kernel/stride too large") }
             s.wsPerThread = Int(segc_convt_ws(&p))

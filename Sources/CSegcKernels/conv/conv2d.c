@@ -1,8 +1,9 @@
 // conv2d = im2col (per thread, per tile of output pixels; skipped for 1x1 stride-1
-// unpadded convs) + cblas_sgemm, with the epilogue (bias, residual, activation)
-// applied on the tile while it is in cache. Residuals enter through beta = 1.
+// unpadded convs) + segc_sgemm, with the epilogue (bias, residual, activation)
+// applied on the tile while it is in cache. A residual is copied into the tile and
+// the GEMM accumulates onto it. segc_sgemm is position-independent (gemm/gemm.h), so
+// tiles may be ragged: equal input patches still give equal outputs.
 #include "../internal.h"
-#include <cblas.h>
 #include <string.h>
 
 typedef struct {
@@ -27,15 +28,6 @@ static int is_pointwise(const segc_conv_params *p) {
            p->ow == p->w;
 }
 
-// Every GEMM call sees a pixel count that is a multiple of SEGC_GEMM_COLS: a ragged
-// remainder goes through sgemm's edge kernels, whose rounding differs from the main
-// kernel's, so two pixels with identical input patches could get different values
-// and break the exact max-pool ties that PyTorch keeps (ENet, networks.md §2). The
-// last < SEGC_GEMM_COLS pixels of a tile are computed in a zero-padded scratch block.
-#define SEGC_GEMM_COLS 32
-
-static int64_t tail_floats(int64_t k, int64_t cout_g) { return (k + cout_g) * SEGC_GEMM_COLS; }
-
 int64_t segc_conv2d_ws_shared(const segc_conv_params *p) {
     if (conv_check(p) || segc_conv2d_direct_applies(p) || !segc_conv2d_vertical_applies(p)) return 0;
     return segc_conv2d_vertical_shared(p);
@@ -45,8 +37,11 @@ int64_t segc_conv2d_ws(const segc_conv_params *p) {
     if (conv_check(p)) return 0;
     if (segc_conv2d_direct_applies(p)) return 0;
     int64_t k = (p->cin / p->groups) * p->kh * p->kw, cout_g = p->cout / p->groups;
-    if (is_pointwise(p)) return tail_floats(k, cout_g);
-    return k * segc_conv_tile(k, p->oh * p->ow) + tail_floats(k, cout_g);
+    if (segc_conv2d_vertical_applies(p)) return segc_sgemm_scratch(p->cout, p->cin);
+    // Exact mode with a residual that aliases y: the GEMM writes into a tile-sized buffer.
+    int64_t exact_tile = p->exact ? cout_g * segc_conv_tile(k, p->oh * p->ow) : 0;
+    if (is_pointwise(p)) return exact_tile + segc_sgemm_scratch(cout_g, k);
+    return k * segc_conv_tile(k, p->oh * p->ow) + exact_tile + segc_sgemm_scratch(cout_g, k);
 }
 
 static void conv_task(void *vctx, int64_t t, int thread) {
@@ -75,35 +70,26 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         ldb = n;
         scratch += c->k * c->tile;
     }
-    float beta = 0.0f;
-    if (c->res) {
-        beta = 1.0f;
-        if (c->res != c->y)
-            for (int64_t co = 0; co < c->cout_g; co++)
-                memcpy(yt + co * c->ohw, c->res + (g * c->cout_g + co) * c->ohw + q0, (size_t)n * sizeof(float));
-    }
     const float *a = c->w + g * c->cout_g * c->k;
-    int64_t nmain = n - n % SEGC_GEMM_COLS, ntail = n - nmain;
-    if (nmain > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout_g, (int)nmain, (int)c->k, 1.0f, a, (int)c->k,
-                    b, (int)ldb, beta, yt, (int)c->ohw);
-    if (ntail > 0) {
-        float *tb = scratch, *tc = scratch + c->k * SEGC_GEMM_COLS;
-        for (int64_t r = 0; r < c->k; r++) {
-            memcpy(tb + r * SEGC_GEMM_COLS, b + r * ldb + nmain, (size_t)ntail * sizeof(float));
-            memset(tb + r * SEGC_GEMM_COLS + ntail, 0, (size_t)(SEGC_GEMM_COLS - ntail) * sizeof(float));
-        }
+    if (p->exact) {
+        // ((Σ from 0) + bias) + residual, then the activation: the reference's order.
+        float *dst = yt;
+        int64_t ldd = c->ohw;
+        if (c->res == c->y) { dst = scratch; ldd = n; scratch += c->cout_g * c->tile; }
+        segc_sgemm(c->cout_g, n, c->k, a, c->k, b, ldb, dst, ldd, 0, 1, scratch);
         for (int64_t co = 0; co < c->cout_g; co++) {
-            if (beta != 0.0f) memcpy(tc + co * SEGC_GEMM_COLS, yt + co * c->ohw + nmain, (size_t)ntail * sizeof(float));
-            if (beta == 0.0f || ntail < SEGC_GEMM_COLS)
-                memset(tc + co * SEGC_GEMM_COLS + (beta != 0.0f ? ntail : 0), 0,
-                       (size_t)(SEGC_GEMM_COLS - (beta != 0.0f ? ntail : 0)) * sizeof(float));
+            int64_t oc = g * c->cout_g + co;
+            float bias = c->bias ? c->bias[oc] : 0.0f;
+            float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : oc] : 0.0f;
+            segc_dt.epilogue_res(n, yt + co * c->ohw, dst + co * ldd, bias, c->res ? c->res + oc * c->ohw + q0 : NULL,
+                                 p->act, slope);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout_g, SEGC_GEMM_COLS, (int)c->k, 1.0f, a,
-                    (int)c->k, tb, SEGC_GEMM_COLS, beta, tc, SEGC_GEMM_COLS);
-        for (int64_t co = 0; co < c->cout_g; co++)
-            memcpy(yt + co * c->ohw + nmain, tc + co * SEGC_GEMM_COLS, (size_t)ntail * sizeof(float));
+        return;
     }
+    if (c->res && c->res != c->y)
+        for (int64_t co = 0; co < c->cout_g; co++)
+            memcpy(yt + co * c->ohw, c->res + (g * c->cout_g + co) * c->ohw + q0, (size_t)n * sizeof(float));
+    segc_sgemm(c->cout_g, n, c->k, a, c->k, b, ldb, yt, c->ohw, c->res != NULL, 0, scratch);
     segc_conv_epilogue_rows(p, yt, c->ohw, n, g * c->cout_g, c->cout_g, c->bias, c->slope);
 }
 
@@ -127,10 +113,10 @@ int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, cons
     c.tile = segc_conv_tile(c.k, c.ohw);
     c.ntiles = segc_chunks(c.ohw, c.tile);
     {
-        int64_t need = (c.pointwise ? 0 : c.k * c.tile) + tail_floats(c.k, c.cout_g);
+        int64_t need = (c.pointwise ? 0 : c.k * c.tile) + (p->exact ? c.cout_g * c.tile : 0) +
+                       segc_sgemm_scratch(c.cout_g, c.k);
         if (!ws || !ws->base || ws->per_thread < need || ws->threads < segc_pool_threads(pool)) return SEGC_ENOSPC;
     }
-    if (c.k > INT32_MAX || c.ohw > INT32_MAX) return SEGC_EUNSUP;
     segc_pool_run(pool, conv_task, &c, p->groups * c.ntiles);
     return SEGC_OK;
 }

@@ -1,15 +1,15 @@
 // Vertical convolutions (kernel kh x 1, stride 1, no horizontal padding: ERFNet's
 // 3x1 convs with dilations 1–16) without im2col: for each tap ky the input plane
-// shifted by ky·dh − pt rows is just a pointer offset, so the conv is kh sgemm calls
+// shifted by ky·dh − pt rows is just a pointer offset, so the conv is kh segc_sgemm calls
 // (K = cin) accumulating into the output tile; rows whose source row falls in the
 // padding are left out of that tap's pixel range. The per-tap weight matrices
 // [cout, cin] are packed once per call into the shared workspace.
 #include "../internal.h"
-#include <cblas.h>
 #include <string.h>
 
 int segc_conv2d_vertical_applies(const segc_conv_params *p) {
-    return p->kw == 1 && p->kh > 1 && p->sh == 1 && p->sw == 1 && p->pl == 0 && p->dw == 1 && p->groups == 1 &&
+    // Not in exact mode: tap-major accumulation is not the reference's (ci, ky) order.
+    return !p->exact && p->kw == 1 && p->kh > 1 && p->sh == 1 && p->sw == 1 && p->pl == 0 && p->dw == 1 && p->groups == 1 &&
            p->ow == p->w && p->cin >= 16;
 }
 
@@ -19,12 +19,13 @@ typedef struct {
     const segc_conv_params *p;
     const float *x, *packed, *bias, *res, *slope;
     float *y;
+    const segc_ws *ws;
     int64_t tile, ohw, hw;
 } vert_ctx;
 
 static void vert_task(void *vctx, int64_t t, int thread) {
-    (void)thread;
     const vert_ctx *c = vctx;
+    float *scratch = segc_ws_thread(c->ws, thread);
     const segc_conv_params *p = c->p;
     int64_t q0 = t * c->tile, q1 = SEGC_MIN(q0 + c->tile, c->ohw), n = q1 - q0;
     float *yt = c->y + q0;
@@ -42,9 +43,8 @@ static void vert_task(void *vctx, int64_t t, int thread) {
         if (yhi <= ylo) continue;
         int64_t a = SEGC_MAX(q0, ylo * p->w), b = SEGC_MIN(q1, yhi * p->w);
         if (b <= a) continue;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->cout, (int)(b - a), (int)p->cin, 1.0f,
-                    c->packed + ky * p->cout * p->cin, (int)p->cin, c->x + a + dy * p->w, (int)c->hw, 1.0f, c->y + a,
-                    (int)c->ohw);
+        segc_sgemm(p->cout, b - a, p->cin, c->packed + ky * p->cout * p->cin, p->cin, c->x + a + dy * p->w, c->hw,
+                   c->y + a, c->ohw, 1, 0, scratch);
     }
     segc_conv_epilogue_rows(p, yt, c->ohw, n, 0, p->cout, c->bias, c->slope);
 }
@@ -53,14 +53,15 @@ int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float
                          const float *residual, const float *slope, float *y, const segc_ws *ws) {
     int64_t need = segc_conv2d_vertical_shared(p);
     if (!ws || !ws->shared || ws->shared_count < need) return SEGC_ENOSPC;
-    if (p->cin > INT32_MAX || p->oh * p->ow > INT32_MAX) return SEGC_EUNSUP;
+    if (!ws->base || ws->per_thread < segc_sgemm_scratch(p->cout, p->cin) || ws->threads < segc_pool_threads(pool))
+        return SEGC_ENOSPC;
     // w [cout, cin, kh, 1] -> packed[ky][cout][cin]
     float *packed = ws->shared;
     for (int64_t co = 0; co < p->cout; co++)
         for (int64_t ci = 0; ci < p->cin; ci++)
             for (int64_t ky = 0; ky < p->kh; ky++)
                 packed[(ky * p->cout + co) * p->cin + ci] = w[(co * p->cin + ci) * p->kh + ky];
-    vert_ctx c = {p, x, packed, bias, residual, slope, y, 0, p->oh * p->ow, p->h * p->w};
+    vert_ctx c = {p, x, packed, bias, residual, slope, y, ws, 0, p->oh * p->ow, p->h * p->w};
     c.tile = segc_conv_tile(p->cin, c.ohw);
     segc_pool_run(pool, vert_task, &c, segc_chunks(c.ohw, c.tile));
     return SEGC_OK;

@@ -5,7 +5,6 @@
 // weight matrix re-arranged once by `segc_convt_pack`, then a strided scatter of the
 // tile into y with the epilogue. Every output pixel is written by exactly one task.
 #include "../internal.h"
-#include <cblas.h>
 #include <string.h>
 
 #define MAXK 64
@@ -84,7 +83,7 @@ static int64_t convt_tile(const segc_convt_params *p, int64_t *kmax_out) {
 int64_t segc_convt_ws(const segc_convt_params *p) {
     if (convt_check(p)) return 0;
     int64_t kmax, t = convt_tile(p, &kmax);
-    return (kmax + p->cout / p->groups) * t;
+    return (kmax + p->cout / p->groups) * t + segc_sgemm_scratch(p->cout / p->groups, kmax);
 }
 
 typedef struct {
@@ -121,8 +120,7 @@ static void convt_task(void *vctx, int64_t t, int thread) {
                     segc_gather(xp, p->h, p->w, gw, 1, 1, oy[a], ox[b], q0, q1, col + r * n);
         }
         const float *wa = c->w + g * c->group_floats + group_size(p, ph, NULL);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout_g, (int)n, (int)k, 1.0f, wa, (int)k,
-                    col, (int)n, 0.0f, tmp, (int)n);
+        segc_sgemm(c->cout_g, n, k, wa, k, col, n, tmp, n, 0, p->exact, tmp + c->cout_g * c->tile);
     } else {
         memset(tmp, 0, (size_t)(c->cout_g * n) * sizeof(float));
     }
@@ -165,10 +163,9 @@ int segc_conv_transpose2d(segc_pool *pool, const segc_convt_params *p, const flo
     c.group_floats = group_size(p, p->sh * p->sw, NULL);
     int64_t kmax;
     c.tile = convt_tile(p, &kmax);
-    if (!ws || !ws->base || ws->per_thread < (kmax + c.cout_g) * c.tile || ws->threads < segc_pool_threads(pool))
+    if (!ws || !ws->base || ws->per_thread < segc_convt_ws(p) || ws->threads < segc_pool_threads(pool))
         return SEGC_ENOSPC;
     c.ntiles = segc_chunks(grid(p->oh, p->sh, 0) * grid(p->ow, p->sw, 0), c.tile);
-    if (kmax > INT32_MAX) return SEGC_EUNSUP;
     segc_pool_run(pool, convt_task, &c, p->groups * p->sh * p->sw * c.ntiles);
     return SEGC_OK;
 }

@@ -1,7 +1,6 @@
 // CPU feature detection (CPUID + XGETBV for OS support of YMM/ZMM state) and the
 // dispatch table of inner loops. Read once; `segc_set_cpu_level` exists for tests.
 #include "../internal.h"
-#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #if defined(__x86_64__)
@@ -57,17 +56,17 @@ static int detect(void) {
 
 void segc_dispatch_fill(int level) {
 #if defined(__x86_64__)
-    if (level >= 2) { segc_dt = table_avx512; return; }
-    if (level == 1) { segc_dt = table_avx2; return; }
+    if (level >= 2) { segc_dt = table_avx512; segc_dt.gemm = &segc_gemm_avx512; return; }
+    if (level == 1) { segc_dt = table_avx2; segc_dt.gemm = &segc_gemm_avx2; return; }
 #endif
     segc_dt = table_scalar;
+    segc_dt.gemm = &segc_gemm_scalar;
 }
 
 static void init_impl(void) {
     detected_level = detect();
     current_level = detected_level;
     segc_dispatch_fill(current_level);
-    openblas_set_num_threads(1);
 }
 
 void segc_kernels_init(void) { pthread_once(&init_once, init_impl); }
@@ -75,6 +74,11 @@ void segc_kernels_init(void) { pthread_once(&init_once, init_impl); }
 const char *segc_cpu_level(void) {
     segc_kernels_init();
     return current_level == 2 ? "avx512" : current_level == 1 ? "avx2" : "scalar";
+}
+
+int segc_detected_cpu_level(void) {
+    segc_kernels_init();
+    return detected_level;
 }
 
 int segc_set_cpu_level(int level) {

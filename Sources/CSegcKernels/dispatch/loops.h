@@ -1,6 +1,9 @@
 // Inner loops instantiated once per ISA level by dispatch/cpu.c: SEGC_SUFFIX names the
 // variant, SEGC_TARGET is its target attribute. Plain loops over restrict pointers so
 // the compiler vectorises them for the target.
+// Contraction off: x*s + b stays a multiply and an add, as in the reference
+// interpreter, at every level (these loops are memory-bound; FMA buys nothing here).
+#pragma clang fp contract(off)
 #define SEGC_CAT2(a, b) a##_##b
 #define SEGC_CAT(a, b) SEGC_CAT2(a, b)
 #define SEGC_FN(name) SEGC_CAT(name, SEGC_SUFFIX)
@@ -44,6 +47,15 @@ SEGC_TARGET static void SEGC_FN(epilogue)(int64_t n, float *restrict y, float bi
         for (int64_t i = 0; i < n; i++) y[i] += bias;
     }
 }
+// y = act((src + bias) + res): the reference interpreter's epilogue order (res may be NULL).
+SEGC_TARGET static void SEGC_FN(epilogue_res)(int64_t n, float *y, const float *src, float bias, const float *res,
+                                              int act, float slope) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = src[i] + bias;
+        if (res) v = v + res[i];
+        y[i] = act == SEGC_ACT_RELU ? (v > 0.0f ? v : 0.0f) : act == SEGC_ACT_PRELU ? (v > 0.0f ? v : v * slope) : v;
+    }
+}
 SEGC_TARGET static void SEGC_FN(max_rows)(int64_t n, const float *restrict x, float *restrict m) {
     for (int64_t i = 0; i < n; i++) m[i] = x[i] > m[i] ? x[i] : m[i];
 }
@@ -71,7 +83,7 @@ SEGC_TARGET static void SEGC_FN(qdq)(int64_t n, const float *x, float s, float l
 
 static const segc_dispatch SEGC_FN(table) = {
     SEGC_FN(bin_vv), SEGC_FN(bin_vs), SEGC_FN(bin_sv), SEGC_FN(relu), SEGC_FN(affine), SEGC_FN(epilogue),
-    SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid), SEGC_FN(qdq),
+    SEGC_FN(epilogue_res), SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid), SEGC_FN(qdq),
 };
 
 #undef SEGC_FN

@@ -36,14 +36,16 @@ enum {
 // ---------------------------------------------------------------------------
 // Initialisation, CPU features, dispatch
 
-/// Once per process (idempotent, thread-safe): reads CPU features and sets
-/// OpenBLAS to one thread (parallelism is segc's own).
+/// Once per process (idempotent, thread-safe): reads CPU features and fills the
+/// dispatch table.
 void segc_kernels_init(void);
 /// "avx512", "avx2" or "scalar": the level the dispatch table uses.
 const char *segc_cpu_level(void);
-/// Forces a level (0 scalar, 1 avx2, 2 avx512) for tests; clamped to what the CPU has.
-/// Returns the level in effect.
+/// Forces a level (0 scalar, 1 avx2, 2 avx512); clamped to what the CPU has.
+/// Returns the level in effect. Process-wide: set it before sessions run.
 int segc_set_cpu_level(int level);
+/// The highest level this CPU supports (0 scalar, 1 avx2, 2 avx512).
+int segc_detected_cpu_level(void);
 /// Online CPUs (>= 1).
 int segc_cpu_count(void);
 /// Heap statistics for tests (glibc mallinfo2): bytes in use, mmap'd bytes, mmap'd blocks.
@@ -86,6 +88,11 @@ typedef struct {
     int64_t cin, h, w, cout, oh, ow;
     int64_t kh, kw, sh, sw, pt, pl, dh, dw, groups;
     int32_t act;
+    /// 1: reference-exact arithmetic (plan algorithm `exact`): every output is
+    /// ((Σ_k in (ci, ky, kx) order, multiply then add, from 0) + bias) + residual, then
+    /// the activation — the reference interpreter's bits at every dispatch level. Used
+    /// upstream of index-returning max pools, whose ties must not move (networks.md §2).
+    int32_t exact;
     int64_t nslope;
 } segc_conv_params;
 

@@ -1,0 +1,43 @@
+// AVX-512 micro-kernel, 8 rows x 32 columns: 16 zmm accumulators, 2 loads of B and 8
+// broadcasts of A per step (FMA-bound on two 512-bit FMA ports).
+#include "../../gemm/gemm.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#pragma clang fp contract(off)   // the exact kernel must stay multiply, then add
+
+#define MR 8
+#define NR 32
+
+// One body, two arithmetic steps: FMA (fast) and multiply-then-add (exact; same bits
+// as the scalar kernel and the reference interpreter).
+#define KERNEL_BODY(STEP)                                                                                       \
+    __m512 acc[MR][2];                                                                                        \
+    for (int r = 0; r < MR; r++)                                                                               \
+        for (int v = 0; v < 2; v++) acc[r][v] = load_c ? _mm512_loadu_ps(c + r * ldc + 16 * v) : _mm512_setzero_ps(); \
+    for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += NR) {                                                  \
+        __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);                                                                                           \
+        for (int r = 0; r < MR; r++) {                                                                          \
+            __m512 av = _mm512_set1_ps(ap[r]);                                                                                  \
+            acc[r][0] = STEP(av, b0, acc[r][0]);                                                   \
+            acc[r][1] = STEP(av, b1, acc[r][1]);                                                   \
+        }                                                                                                      \
+    }                                                                                                          \
+    for (int r = 0; r < MR; r++)                                                                               \
+        for (int v = 0; v < 2; v++) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
+
+#define STEP_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define STEP_EXACT(a, b, c) _mm512_add_ps(c, _mm512_mul_ps(a, b))
+
+__attribute__((target("avx512f"))) static void fused_avx512(int64_t kc, const float *ap, const float *bp, float *c,
+                                                          int64_t ldc, int load_c) {
+    KERNEL_BODY(STEP_FMA)
+}
+
+__attribute__((target("avx512f"))) static void exact_avx512(int64_t kc, const float *ap, const float *bp, float *c,
+                                                          int64_t ldc, int load_c) {
+    KERNEL_BODY(STEP_EXACT)
+}
+
+const segc_gemm_arch segc_gemm_avx512 = {fused_avx512, exact_avx512, MR, NR};
+#endif
