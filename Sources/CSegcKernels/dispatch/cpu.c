@@ -3,6 +3,8 @@
 #include "../internal.h"
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
@@ -63,8 +65,18 @@ void segc_dispatch_fill(int level) {
     segc_dt.gemm = &segc_gemm_scalar;
 }
 
+// SEGC_CPU_CAP=scalar|avx2 caps detection, so tests (and users) can check what a
+// machine without AVX-512 or AVX2 would do; it never raises the level.
+static int capped(int level) {
+    const char *cap = getenv("SEGC_CPU_CAP");
+    if (!cap) return level;
+    if (!strcmp(cap, "scalar")) return 0;
+    if (!strcmp(cap, "avx2")) return level < 1 ? level : 1;
+    return level;
+}
+
 static void init_impl(void) {
-    detected_level = detect();
+    detected_level = capped(detect());
     current_level = detected_level;
     segc_dispatch_fill(current_level);
 }

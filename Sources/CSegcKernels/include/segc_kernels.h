@@ -77,6 +77,17 @@ typedef struct {
 } segc_ws;
 
 // ---------------------------------------------------------------------------
+// GEMM (gemm/gemm.h): segc's own, position-independent at every level.
+
+/// Floats of scratch `segc_sgemm` needs for an M x K left operand.
+int64_t segc_sgemm_scratch(int64_t m, int64_t k);
+/// C[M x N] (ldc) = (accumulate ? C : 0) + A[M x K] (lda) · B[K x N] (ldb), row-major,
+/// single-threaded; element C[m][n] is the k-ordered chain of fused multiply-adds
+/// (`exact`: multiply then add; the scalar level always multiplies then adds).
+void segc_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+                int64_t ldc, int accumulate, int exact, float *scratch);
+
+// ---------------------------------------------------------------------------
 // Convolutions
 
 enum { SEGC_ACT_NONE = 0, SEGC_ACT_RELU = 1, SEGC_ACT_PRELU = 2 };

@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
           segc bench erfnet.segc --threads 2
           segc bench erfnet.segc --runs 30 --warmup 5 --json
           segc bench erfnet.segc --input city1_512x1024.npy
+          segc bench erfnet.segc --kernels avx2          # force a level (auto, scalar, avx2, avx512)
         allocations_per_run counts heap allocations (malloc/calloc/realloc/memalign, interposed in
         the segc executable) during the timed runs, divided by --runs; 0 is the steady-state contract.
         """)
@@ -29,6 +30,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Architecture, when PLAN is a model.") var arch: String?
     @Option(help: "Input size HxW, when PLAN is a model.") var inputSize: InputSize?
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var kernelOptions: KernelOptions
 
     func validate() throws {
         if runs < 1 || runs > 100_000 { throw ValidationError("--runs must be between 1 and 100000") }
@@ -42,6 +44,7 @@ struct BenchCommand: ParsableCommand {
         // Counting during load too: a non-zero `load_allocations` shows the
         // interposer is live, so the timed runs' 0 is a measurement, not a default.
         segc_alloc_counting(1)
+        try kernelOptions.apply(for: plan)
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
         let threads = global.threads ?? 0
         let session = try SegcSession(model: model, threads: threads)
@@ -85,14 +88,14 @@ struct BenchCommand: ParsableCommand {
         if global.json {
             print(JSON.object([
                 ("plan", .string(plan)), ("precision", .string(meta.precision)), ("input_size", .ints(Array(model.inputShape.suffix(2)))),
-                ("threads", .int(session.threads)), ("runs", .int(runs)), ("warmup", .int(warmup)), ("kernels", .string(SegcModel.cpuLevel)),
+                ("threads", .int(session.threads)), ("runs", .int(runs)), ("warmup", .int(warmup)), ("kernels", .string(KernelLevel.current.description)),
                 ("load_ms", .double(loadMs)), ("min_ms", .double(sorted[0])), ("median_ms", .double(median)),
                 ("mean_ms", .double(mean)), ("max_ms", .double(sorted[sorted.count - 1])), ("times_ms", .array(times.map { .double($0) })),
                 ("peak_rss_bytes", .int(rss)), ("allocation_counting", .bool(segc_alloc_counting_available() != 0)),
                 ("load_allocations", .int(loadAllocations)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
             ]).text)
         } else {
-            print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(SegcModel.cpuLevel): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
+            print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(KernelLevel.current.description): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
         }
     }
 }

@@ -45,6 +45,7 @@ struct EvalCommand: ParsableCommand {
     var arch: String?
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var kernelOptions: KernelOptions
 
     func validate() throws {
         if AnomalyScore(name: score) == nil { throw ValidationError("unknown --score '\(score)' (msp, maxlogit, maxentropy, void)") }
@@ -56,6 +57,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let start = ContinuousClock.now
+        try kernelOptions.apply(for: plan)
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: nil)
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
         let ds = try Dataset(directory: dataset, kind: kind.flatMap(DatasetKind.init(rawValue:)), split: split)

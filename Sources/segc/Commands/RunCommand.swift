@@ -14,6 +14,7 @@ struct RunCommand: ParsableCommand {
           segc run erfnet.segc frame.png --heatmap heat.png               # MSP anomaly heatmap
           segc run erfnet.segc frame.jpg --score maxlogit -o score.npy    # [H,W] float32 score map
           segc run erfnet.segc city1_512x1024.npy -o logits.npy           # [1,C,H,W] logits
+          segc run erfnet.segc city1_512x1024.npy -o l.npy --kernels avx2 # force a kernel level
           segc run enet_void.segc a.png b.webp --score void --heatmap heat/ --segmentation seg/
         Images (PNG, JPEG, WebP, by content) are converted to RGB, resized to the plan's input
         with Pillow-identical BILINEAR and scaled as the plan's preprocessing says. .npy inputs are
@@ -49,6 +50,7 @@ struct RunCommand: ParsableCommand {
     var inputSize: InputSize?
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var kernelOptions: KernelOptions
 
     func validate() throws {
         if let score, AnomalyScore(name: score) == nil { throw ValidationError("unknown --score '\(score)' (msp, maxlogit, maxentropy, void)") }
@@ -57,6 +59,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        try kernelOptions.apply(for: plan)
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
         let inShape = model.inputShape, outShape = model.outputShape

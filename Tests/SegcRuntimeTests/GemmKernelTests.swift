@@ -1,0 +1,122 @@
+import CSegcKernels
+import XCTest
+
+/// segc's GEMM and the exact conv path at every kernel level the CPU has (issue 13):
+/// bit-for-bit against a Swift oracle with the contract's arithmetic (k-ordered chain,
+/// fused or multiply-then-add), so results cannot depend on position, tile or level.
+final class GemmKernelTests: XCTestCase {
+    var levels: [Int32] { Array(0...segc_detected_cpu_level()) }
+
+    override func tearDown() { _ = segc_set_cpu_level(segc_detected_cpu_level()) }
+
+    /// C = init + Σ_k A[m][k]·B[k][n], k in order, one rounding per step.
+    func oracle(m: Int, n: Int, k: Int, a: [Float], b: [Float], c0: [Float]?, fused: Bool) -> [Float] {
+        var c = c0 ?? [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc = c[i * n + j]
+                for kk in 0..<k {
+                    acc = fused ? acc.addingProduct(a[i * k + kk], b[kk * n + j]) : acc + a[i * k + kk] * b[kk * n + j]
+                }
+                c[i * n + j] = acc
+            }
+        }
+        return c
+    }
+
+    func testSgemmIsTheOraclesChainBitForBitAtEveryLevel() {
+        var r = Rng(13)
+        var cases: [(Int, Int, Int)] = [(1, 1, 1), (8, 32, 128), (9, 33, 129), (16, 300, 260), (64, 257, 144), (3, 5, 0)]
+        for _ in 0..<24 { cases.append((r.int(1...40), r.int(1...300), r.int(1...300))) }
+        for level in levels {
+            XCTAssertEqual(segc_set_cpu_level(level), level)
+            for (m, n, k) in cases {
+                let a = r.floats(m * k), b = r.floats(k * n), c0 = r.floats(m * n)
+                var scratch = [Float](repeating: .nan, count: Int(segc_sgemm_scratch(Int64(m), Int64(k))))
+                for accumulate in [false, true] {
+                    for exact in [false, true] {
+                        var c = accumulate ? c0 : [Float](repeating: .nan, count: m * n)
+                        segc_sgemm(Int64(m), Int64(n), Int64(k), a, Int64(k), b, Int64(n), &c, Int64(n),
+                                   accumulate ? 1 : 0, exact ? 1 : 0, &scratch)
+                        let fused = !exact && level > 0
+                        let want = oracle(m: m, n: n, k: k, a: a, b: b, c0: accumulate ? c0 : nil, fused: fused)
+                        XCTAssertTrue(c.elementsEqual(want) { $0.bitPattern == $1.bitPattern || ($0 == 0 && $1 == 0) },
+                                      "level \(level) m \(m) n \(n) k \(k) accumulate \(accumulate) exact \(exact)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Equal input columns anywhere in B (edge tiles, second NC block) give equal bits.
+    func testEqualColumnsGiveEqualOutputsAnywhere() {
+        var r = Rng(7)
+        let m = 13, n = 531, k = 200
+        let a = r.floats(m * k)
+        let column = r.floats(k)
+        var b = r.floats(k * n)
+        let positions = [0, 31, 32, 255, 256, 287, 500, 530]
+        for j in positions { for kk in 0..<k { b[kk * n + j] = column[kk] } }
+        for level in levels {
+            _ = segc_set_cpu_level(level)
+            var scratch = [Float](repeating: 0, count: Int(segc_sgemm_scratch(Int64(m), Int64(k))))
+            for exact: Int32 in [0, 1] {
+                var c = [Float](repeating: 0, count: m * n)
+                segc_sgemm(Int64(m), Int64(n), Int64(k), a, Int64(k), b, Int64(n), &c, Int64(n), 0, exact, &scratch)
+                for i in 0..<m {
+                    let v = c[i * n + positions[0]]
+                    for j in positions { XCTAssertEqual(c[i * n + j].bitPattern, v.bitPattern, "level \(level) row \(i) col \(j)") }
+                }
+            }
+        }
+    }
+
+    /// The exact conv path (`PlanAlgorithm.exact`) is the reference interpreter's
+    /// arithmetic: ((Σ over (ci, ky, kx) from 0) + bias) + residual, then the
+    /// activation — the same bits at every level, residual in place included.
+    func testExactConvIsReferenceArithmeticAtEveryLevel() {
+        var r = Rng(2026)
+        let env = KernelEnv(threads: 2)
+        for trial in 0..<12 {
+            let c = ConvCase(cin: r.int(4...12), h: r.int(5...20), w: r.int(5...40), cout: r.int(1...20),
+                             kh: r.int(2...3), kw: r.int(2...3), sh: r.int(1...2), sw: r.int(1...2),
+                             pt: r.int(0...1), pl: r.int(0...1), pb: r.int(0...1), pr: r.int(0...1),
+                             dh: 1, dw: r.int(1...2), groups: 1, act: Int32(r.int(0...2)), nslope: 1, bias: true,
+                             residual: trial % 2 == 1)
+            let oh = (c.h + c.pt + c.pb - c.dh * (c.kh - 1) - 1) / c.sh + 1
+            let ow = (c.w + c.pl + c.pr - c.dw * (c.kw - 1) - 1) / c.sw + 1
+            let x = r.floats(c.cin * c.h * c.w), w = r.floats(c.cout * c.cin * c.kh * c.kw)
+            let bias = r.floats(c.cout), slope = r.floats(1), res = r.floats(c.cout * oh * ow)
+            var want = [Float](repeating: 0, count: c.cout * oh * ow)
+            for co in 0..<c.cout { for oy in 0..<oh { for ox in 0..<ow {
+                var s: Float = 0
+                for ci in 0..<c.cin { for ky in 0..<c.kh { for kx in 0..<c.kw {
+                    let iy = oy * c.sh - c.pt + ky * c.dh, ix = ox * c.sw - c.pl + kx * c.dw
+                    if iy < 0 || iy >= c.h || ix < 0 || ix >= c.w { continue }
+                    s = s + w[((co * c.cin + ci) * c.kh + ky) * c.kw + kx] * x[(ci * c.h + iy) * c.w + ix]
+                } } }
+                let o = (co * oh + oy) * ow + ox
+                s = s + bias[co]
+                if c.residual { s = s + res[o] }
+                if c.act == 1 { s = s > 0 ? s : 0 }
+                if c.act == 2 { s = s > 0 ? s : s * slope[0] }
+                want[o] = s
+            } } }
+            var p = params(c, oh: oh, ow: ow)
+            p.exact = 1
+            XCTAssertLessThanOrEqual(segc_conv2d_ws(&p), Int64(KernelEnv.perThread))
+            for level in levels {
+                _ = segc_set_cpu_level(level)
+                // Residual in place: y starts as the residual.
+                var y = c.residual ? res : [Float](repeating: .nan, count: want.count)
+                let rc = y.withUnsafeMutableBufferPointer { yb in
+                    segc_conv2d(env.pool, &p, x, w, bias, c.residual ? UnsafePointer(yb.baseAddress) : nil,
+                                c.act == 2 ? slope : nil, yb.baseAddress, &env.ws)
+                }
+                XCTAssertEqual(rc, 0)
+                XCTAssertTrue(y.elementsEqual(want) { $0.bitPattern == $1.bitPattern || ($0 == 0 && $1 == 0) },
+                              "trial \(trial) level \(level) \(c)")
+            }
+        }
+    }
+}
