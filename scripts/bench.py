@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """segc vs ONNX Runtime, interleaved in one run (../shared/docs/performance.md protocol).
 
-For each round and each network: `segc bench` (its own process) then
+For each round and each network: `segc bench --kernels LEVEL` for every kernel
+level this CPU has (scalar, avx2, avx512; each its own process), then
 `ort_bench.py` (its own process), same input tensor, same thread count,
->= 5 warm-up and 30 timed runs each; medians; the ratio ORT median / segc median
-per round and the median over rounds. Before every process the driver waits
+>= 5 warm-up and 30 timed runs each; medians; the ratio segc median / ORT median
+(lower is better: < 1 means segc is faster) per round and level, and the median
+over rounds. Before every process the driver waits
 until the machine is idle (other processes < 15 % of one core) and it records
 the foreign CPU time during the measurement; a round disturbed by more than
 5 % foreign time is repeated. Writes Docs/Benchmarks.md (and the raw JSON next
 to it).
 
 Usage (from the repository root, after `swift build -c release`):
-    python3 scripts/bench.py [--nets erfnet,enet,midenet] [--threads 2] [--rounds 3]
-Needs: onnxruntime, numpy (pip), ../shared (models, onnx/bench, tools).
+    python3 scripts/bench.py [--nets erfnet,enet,midenet,bisenet] [--levels scalar,avx2,avx512] [--threads 2] [--rounds 3]
+Needs: onnxruntime, numpy (pip), ../shared (models, onnx/bench, tools). BiSeNetV1's ONNX is
+not in ../shared: make it with `python ../shared/tools/export_onnx.py --only bisenet --out .build/onnx`
+(needs torch); the network is skipped with a message when the file is absent.
 """
 import argparse, datetime, json, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
@@ -24,7 +28,35 @@ NETS = {
     "erfnet": ("models/erfnet_cityscapes.pth", "onnx/bench/erfnet_512x1024.onnx"),
     "enet": ("models/enet_cityscapes.pth", "onnx/bench/enet_512x1024.onnx"),
     "midenet": ("models/midenet_distilled.pth", "onnx/bench/midenet_512x1024.onnx"),
+    "bisenet": ("models/bisenetv1_calibrated_random.pth", "onnx/bench/bisenet_512x1024.onnx"),
 }
+# Where a network's ONNX may live besides ../shared (files made by export_onnx.py).
+EXTRA_ONNX = [ROOT / ".build" / "onnx"]
+
+
+def cpu_levels():
+    """Kernel levels this CPU supports, lowest first (the same test as dispatch/cpu.c)."""
+    try:
+        flags = set(next(l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")))
+    except Exception:
+        return ["scalar"]
+    levels = ["scalar"]
+    if {"avx2", "fma"} <= flags:
+        levels.append("avx2")
+        if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+            levels.append("avx512")
+    return levels
+
+
+def onnx_path(net):
+    p = SHARED / NETS[net][1]
+    if p.exists():
+        return p
+    for d in EXTRA_ONNX:
+        q = d / "bench" / p.name
+        if q.exists():
+            return q
+    return None
 
 
 def cpu_times():
@@ -66,14 +98,21 @@ def run_measured(cmd):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--nets", default="erfnet,enet,midenet")
+    ap.add_argument("--nets", default="erfnet,enet,midenet,bisenet")
+    ap.add_argument("--levels", default=",".join(cpu_levels()), help="kernel levels to measure (default: all this CPU has)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--out", default=str(ROOT / "Docs" / "Benchmarks.md"))
     args = ap.parse_args()
-    nets = args.nets.split(",")
+    nets = []
+    for n in args.nets.split(","):
+        if onnx_path(n) is None:
+            print(f"skipping {n}: no {NETS[n][1]} (see the docstring for how to make it)", flush=True)
+        else:
+            nets.append(n)
+    levels = args.levels.split(",")
     tmp = ROOT / ".build" / "bench"
     tmp.mkdir(parents=True, exist_ok=True)
     inp = SHARED / "inputs" / "city1_512x1024.npy"
@@ -86,20 +125,27 @@ def main():
     for rnd in range(args.rounds):
         for n in nets:
             for attempt in range(3):
+                segc = {}
+                foreign = {}
+                for level in levels:
+                    wait_idle()
+                    segc[level], _, foreign[level] = run_measured(
+                        [SEGC, "bench", plans[n], "--threads", str(args.threads), "--warmup", str(args.warmup),
+                         "--runs", str(args.runs), "--input", inp, "--kernels", level, "--json"])
                 wait_idle()
-                s, _, fs = run_measured([SEGC, "bench", plans[n], "--threads", str(args.threads), "--warmup", str(args.warmup),
-                                         "--runs", str(args.runs), "--input", inp, "--json"])
-                wait_idle()
-                o, _, fo = run_measured([sys.executable, SHARED / "tools" / "ort_bench.py", SHARED / NETS[n][1], "--threads",
+                o, _, fo = run_measured([sys.executable, SHARED / "tools" / "ort_bench.py", onnx_path(n), "--threads",
                                          str(args.threads), "--input-size", "512x1024", "--warmup", str(args.warmup),
                                          "--runs", str(args.runs), "--input", inp, "--json"])
-                disturbed = fs > 0.05 * s["median_ms"] * args.runs / 1000 * 2 or fo > 0.05 * o["median_ms"] * args.runs / 1000 * 2
+                disturbed = fo > 0.05 * o["median_ms"] * args.runs / 1000 * 2 or any(
+                    foreign[l] > 0.05 * segc[l]["median_ms"] * args.runs / 1000 * 2 for l in levels)
                 if not disturbed or attempt == 2:
                     break
-                print(f"round {rnd} {n}: disturbed (foreign CPU {fs:.2f}s / {fo:.2f}s), repeating", flush=True)
-            ratio = o["median_ms"] / s["median_ms"]
-            results[n].append({"round": rnd, "segc": s, "ort": o, "ratio": ratio, "foreign_cpu_s": [fs, fo]})
-            print(f"round {rnd} {n}: segc {s['median_ms']:.1f} ms, ORT {o['median_ms']:.1f} ms, ratio ORT/segc {ratio:.2f}", flush=True)
+                print(f"round {rnd} {n}: disturbed, repeating", flush=True)
+            ratios = {l: segc[l]["median_ms"] / o["median_ms"] for l in levels}
+            results[n].append({"round": rnd, "segc": segc, "ort": o, "ratio": ratios,
+                               "foreign_cpu_s": {"ort": fo, **foreign}})
+            print(f"round {rnd} {n}: ORT {o['median_ms']:.1f} ms; " + ", ".join(
+                f"{l} {segc[l]['median_ms']:.1f} ms ({ratios[l]:.2f})" for l in levels), flush=True)
 
     cpu = platform.processor() or "unknown"
     try:
@@ -107,38 +153,42 @@ def main():
             info = f.read()
         model = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name"))
         flags = next(l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags"))
-        isa = ", ".join(x for x in ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni"] if x in flags)
+        isa = ", ".join(x for x in ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx_vnni"] if x in flags)
     except Exception:
         model, isa = cpu, "?"
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     raw = Path(args.out).with_suffix(".json")
-    raw.write_text(json.dumps({"date": now, "threads": args.threads, "results": results}, indent=1, default=str) + "\n")
+    raw.write_text(json.dumps({"date": now, "cpu": model, "flags": isa, "levels": levels, "threads": args.threads,
+                               "results": results}, indent=1, default=str) + "\n")
     lines = [
         "# Benchmarks",
         "",
         "Written by `scripts/bench.py` (do not edit by hand). Protocol: `../shared/docs/performance.md` —",
-        "segc and ONNX Runtime interleaved in one run, each in its own process, same input",
-        f"(`inputs/city1_512x1024.npy`), {args.threads} threads, {args.warmup} warm-up + {args.runs} timed runs, medians;",
-        "ratio = ORT median / segc median (> 1 means segc is faster). Absolute times on this shared VM drift;",
-        "only ratios from one run are comparable.",
+        "segc (every kernel level this CPU has, forced with `--kernels`) and ONNX Runtime interleaved in one",
+        f"run, each in its own process, same input (`inputs/city1_512x1024.npy`), {args.threads} threads,",
+        f"{args.warmup} warm-up + {args.runs} timed runs, medians; **ratio = segc median / ORT median (< 1 means",
+        "segc is faster)**. Absolute times on this shared VM drift; only ratios from one run are comparable.",
         "",
-        f"- date: {now}; CPU: {model} ({os.cpu_count()} vCPUs; ISA: {isa}); segc kernels: "
-        f"{results[nets[0]][0]['segc'].get('kernels', '?')}; ONNX Runtime {onnxruntime.__version__}",
-        f"- commands: `segc bench PLAN --threads {args.threads} --warmup {args.warmup} --runs {args.runs} --input inputs/city1_512x1024.npy --json` and "
+        f"- date: {now}; CPU: {model} ({os.cpu_count()} vCPUs; flags: {isa}); segc kernel levels measured: "
+        f"{', '.join(levels)}; ONNX Runtime {onnxruntime.__version__}",
+        f"- commands: `segc bench PLAN --threads {args.threads} --warmup {args.warmup} --runs {args.runs} --input inputs/city1_512x1024.npy --kernels LEVEL --json` and "
         f"`python tools/ort_bench.py onnx/bench/<net>_512x1024.onnx --threads {args.threads} --input-size 512x1024 --warmup {args.warmup} --runs {args.runs} --input inputs/city1_512x1024.npy --json`",
         "",
-        "| network | round | segc median ms (min) | ORT median ms (min) | ratio ORT/segc | segc allocations/run | segc peak RSS MiB | ORT peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| network | round | ORT median ms (min) | ORT peak RSS MiB | " + " | ".join(
+            f"segc {l} median ms (min) | {l} ratio" for l in levels) + " | segc allocations/run | segc peak RSS MiB |",
+        "|---|---|---|---|" + "---|---|" * len(levels) + "---|---|",
     ]
     for n in nets:
         for r in results[n]:
-            s, o = r["segc"], r["ort"]
-            lines.append(f"| {n} | {r['round']} | {s['median_ms']:.1f} ({s['min_ms']:.1f}) | {o['median_ms']:.1f} ({o['min_ms']:.1f}) | "
-                         f"{r['ratio']:.2f} | {s['allocations_per_run']:g} | {s['peak_rss_bytes'] / 2**20:.0f} | "
-                         f"{(o.get('peak_rss_mib') or 0):.0f} |")
-    lines += ["", "| network | median ratio ORT/segc over rounds |", "|---|---|"]
+            o = r["ort"]
+            best = r["segc"][levels[-1]]
+            lines.append(f"| {n} | {r['round']} | {o['median_ms']:.1f} ({o['min_ms']:.1f}) | {(o.get('peak_rss_mib') or 0):.0f} | " +
+                         " | ".join(f"{r['segc'][l]['median_ms']:.1f} ({r['segc'][l]['min_ms']:.1f}) | {r['ratio'][l]:.2f}" for l in levels) +
+                         f" | {best['allocations_per_run']:g} | {best['peak_rss_bytes'] / 2**20:.0f} |")
+    lines += ["", "| network | " + " | ".join(f"median ratio segc/ORT, {l}" for l in levels) + " |",
+              "|---|" + "---|" * len(levels)]
     for n in nets:
-        lines.append(f"| {n} | **{statistics.median(r['ratio'] for r in results[n]):.2f}** |")
+        lines.append(f"| {n} | " + " | ".join(f"**{statistics.median(r['ratio'][l] for r in results[n]):.2f}**" for l in levels) + " |")
     lines += [
         "",
         "## How allocations are counted",
