@@ -1,5 +1,5 @@
-// The GEMM driver: packs A (all of it, MR-row panels) and B (KC x NC blocks of
-// NR-column panels, zero-padded), then runs the level's micro-kernel over the
+// The GEMM driver: packs A (all of it, MR-row panels), reads B in place (only the
+// right-edge panel is copied, zero-padded), and runs the level's micro-kernel over the
 // tiles. Edge tiles go through a full MR x NR scratch tile, so the micro-kernel's
 // arithmetic is the same for every element (see gemm.h: position independence).
 #include "gemm.h"
@@ -11,7 +11,8 @@ static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 static int64_t align16(int64_t floats) { return round_up(floats, 16); }
 
 int64_t segc_sgemm_scratch(int64_t m, int64_t k) {
-    return align16(round_up(m, SEGC_GEMM_MR_MAX) * k) + align16(SEGC_GEMM_KC * (SEGC_GEMM_NC + SEGC_GEMM_NR_MAX)) +
+    // round_up(m, mr) < m + MR_MAX for any level's mr <= MR_MAX.
+    return align16((m + SEGC_GEMM_MR_MAX) * k) + align16(SEGC_GEMM_KC * SEGC_GEMM_NR_MAX) +
            align16(SEGC_GEMM_MR_MAX * SEGC_GEMM_NR_MAX);
 }
 
@@ -28,20 +29,11 @@ static void pack_a(int64_t m, int64_t k, const float *a, int64_t lda, int mr, fl
     }
 }
 
-// bp[panel][kk][nr] (at most NC + NR_MAX columns, any nr) for columns n0..n0+nc and depths k0..k0+kc: columns past n are zero.
-static void pack_b(int64_t kc, int64_t nc, const float *b, int64_t ldb, int nr, float *bp) {
-    for (int64_t j0 = 0; j0 < nc; j0 += nr) {
-        int64_t cols = SEGC_MIN(nr, nc - j0);
-        float *panel = bp + j0 * kc;
-        for (int64_t kk = 0; kk < kc; kk++) {
-            const float *src = b + kk * ldb + j0;
-            float *dst = panel + kk * nr;
-            if (cols == nr) memcpy(dst, src, (size_t)nr * sizeof(float));
-            else {
-                memcpy(dst, src, (size_t)cols * sizeof(float));
-                memset(dst + cols, 0, (size_t)(nr - cols) * sizeof(float));
-            }
-        }
+// The right-edge panel of B (cols < nr columns), zero-padded to nr: bp[kk][nr].
+static void pack_b_edge(int64_t kc, int64_t cols, const float *b, int64_t ldb, int nr, float *bp) {
+    for (int64_t kk = 0; kk < kc; kk++) {
+        memcpy(bp + kk * nr, b + kk * ldb, (size_t)cols * sizeof(float));
+        memset(bp + kk * nr + cols, 0, (size_t)(nr - cols) * sizeof(float));
     }
 }
 
@@ -57,33 +49,37 @@ void segc_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, co
     const int mr = arch->mr, nr = arch->nr;
     const segc_gemm_ukernel kernel = exact ? arch->exact : arch->fused;
     float *ap = scratch;
-    float *bp = ap + align16(round_up(m, SEGC_GEMM_MR_MAX) * k);
-    float *edge = bp + align16(SEGC_GEMM_KC * (SEGC_GEMM_NC + SEGC_GEMM_NR_MAX));
+    float *bp = ap + align16((m + SEGC_GEMM_MR_MAX) * k);
+    float *edge = bp + align16(SEGC_GEMM_KC * SEGC_GEMM_NR_MAX);
     pack_a(m, k, a, lda, mr, ap);
-    for (int64_t n0 = 0; n0 < n; n0 += SEGC_GEMM_NC) {
-        int64_t nc = SEGC_MIN(SEGC_GEMM_NC, n - n0);
-        for (int64_t k0 = 0; k0 < k; k0 += SEGC_GEMM_KC) {
-            int64_t kc = SEGC_MIN(SEGC_GEMM_KC, k - k0);
-            int load_c = accumulate || k0 > 0;
-            pack_b(kc, nc, b + k0 * ldb + n0, ldb, nr, bp);
-            for (int64_t j0 = 0; j0 < nc; j0 += nr) {
-                int64_t cols = SEGC_MIN(nr, nc - j0);
-                const float *bpanel = bp + j0 * kc;
-                for (int64_t m0 = 0; m0 < m; m0 += mr) {
-                    int64_t rows = SEGC_MIN(mr, m - m0);
-                    const float *apanel = ap + m0 * k + k0 * mr;
-                    float *ct = c + m0 * ldc + n0 + j0;
-                    if (rows == mr && cols == nr) {
-                        kernel(kc, apanel, bpanel, ct, ldc, load_c);
-                        continue;
-                    }
-                    // Edge tile: same kernel on a full scratch tile, valid part copied.
-                    for (int64_t r = 0; r < mr; r++)
-                        for (int64_t q = 0; q < nr; q++)
-                            edge[r * nr + q] = (load_c && r < rows && q < cols) ? ct[r * ldc + q] : 0.0f;
-                    kernel(kc, apanel, bpanel, edge, nr, load_c);
-                    for (int64_t r = 0; r < rows; r++) memcpy(ct + r * ldc, edge + r * nr, (size_t)cols * sizeof(float));
+    // k blocks outside, so a B panel (KC x NR, read in place) stays in L1 while every
+    // row panel of A (MR x KC, packed, from L2) passes over it.
+    for (int64_t k0 = 0; k0 < k; k0 += SEGC_GEMM_KC) {
+        int64_t kc = SEGC_MIN(SEGC_GEMM_KC, k - k0);
+        int load_c = accumulate || k0 > 0;
+        for (int64_t j0 = 0; j0 < n; j0 += nr) {
+            int64_t cols = SEGC_MIN(nr, n - j0);
+            const float *bpanel = b + k0 * ldb + j0;
+            int64_t bstride = ldb;
+            if (cols < nr) {
+                pack_b_edge(kc, cols, bpanel, ldb, nr, bp);
+                bpanel = bp;
+                bstride = nr;
+            }
+            for (int64_t m0 = 0; m0 < m; m0 += mr) {
+                int64_t rows = SEGC_MIN(mr, m - m0);
+                const float *apanel = ap + m0 * k + k0 * mr;
+                float *ct = c + m0 * ldc + j0;
+                if (rows == mr && cols == nr) {
+                    kernel(kc, apanel, bpanel, bstride, ct, ldc, load_c);
+                    continue;
                 }
+                // Edge tile: same kernel on a full scratch tile, valid part copied.
+                for (int64_t r = 0; r < mr; r++)
+                    for (int64_t q = 0; q < nr; q++)
+                        edge[r * nr + q] = (load_c && r < rows && q < cols) ? ct[r * ldc + q] : 0.0f;
+                kernel(kc, apanel, bpanel, bstride, edge, nr, load_c);
+                for (int64_t r = 0; r < rows; r++) memcpy(ct + r * ldc, edge + r * nr, (size_t)cols * sizeof(float));
             }
         }
     }

@@ -18,15 +18,16 @@
 
 /// Largest micro-tile of any level; workspace sizes use these so a session sized
 /// at one level can run at another.
-#define SEGC_GEMM_MR_MAX 8
+#define SEGC_GEMM_MR_MAX 12
 #define SEGC_GEMM_NR_MAX 32
 /// Depth of one packed block (B micro-panel KC x NR stays in L1).
 #define SEGC_GEMM_KC 128
-/// Columns of one packed B block.
-#define SEGC_GEMM_NC 256
 
-/// c[MR][NR] (row stride ldc) = (load_c ? c : 0) + Σ_k ap[k][MR]·bp[k][NR].
-typedef void (*segc_gemm_ukernel)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int load_c);
+/// c[MR][NR] (row stride ldc) = (load_c ? c : 0) + Σ_k ap[k][MR]·bp[k·ldb + 0..NR).
+/// B is read in place (ldb = the matrix's row stride) for full panels, or from a
+/// zero-padded packed panel (ldb = NR) at the right edge.
+typedef void (*segc_gemm_ukernel)(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c, int64_t ldc,
+                                  int load_c);
 
 typedef struct {
     segc_gemm_ukernel fused;   ///< fused multiply-add (scalar level: multiply then add)

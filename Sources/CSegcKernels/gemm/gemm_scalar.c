@@ -8,11 +8,12 @@
 #define MR 4
 #define NR 16
 
-static void kernel_scalar(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int load_c) {
+static void kernel_scalar(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c, int64_t ldc,
+                          int load_c) {
     float acc[MR][NR];
     for (int r = 0; r < MR; r++)
         for (int q = 0; q < NR; q++) acc[r][q] = load_c ? c[r * ldc + q] : 0.0f;
-    for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += NR)
+    for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += ldb)
         for (int r = 0; r < MR; r++) {
             float av = ap[r];
             for (int q = 0; q < NR; q++) acc[r][q] = acc[r][q] + av * bp[q];
