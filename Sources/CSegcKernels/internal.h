@@ -25,6 +25,11 @@ typedef struct {
     void (*sigmoid)(int64_t n, const float *x, float *y);
     /// Simulated int8: y = clamp(nearbyintf(x / s), lo, hi) * s (NaN -> lo).
     void (*qdq)(int64_t n, const float *x, float s, float lo, float hi, float *y);
+    /// Winograd F(4,3) input transform over runs of n: v[ξ][e] = Σ_k Bᵀ[ξ][k] r[k][e].
+    void (*wino_bt)(int64_t n, const float *const *r, float *const *v);
+    /// Winograd output transform + epilogue: y[o][e] = act((Aᵀ m)[o][e] + bias + res[o][e]), o < outs.
+    void (*wino_at)(int64_t n, const float *const *m, float *const *y, int outs, float bias, const float *const *res,
+                    int act, float slope);
     /// The level's GEMM micro-kernel (gemm/gemm.h); set by segc_dispatch_fill.
     const segc_gemm_arch *gemm;
 } segc_dispatch;
@@ -51,6 +56,13 @@ int64_t segc_conv_tile(int64_t k, int64_t pixels);
 int segc_conv2d_direct_applies(const segc_conv_params *p);
 int segc_conv2d_direct(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
                        const float *residual, const float *slope, float *y);
+
+// 1-D Winograd F(4,3) for 3x1 / 1x3 convs (conv/conv1d_winograd.c); never in exact mode.
+int segc_conv1d_winograd_applies(const segc_conv_params *p);
+int64_t segc_conv1d_winograd_ws(const segc_conv_params *p);
+int64_t segc_conv1d_winograd_shared(const segc_conv_params *p);
+int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+                         const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
 
 // Vertical (kh x 1) convs as kh shifted sgemm calls (conv/conv2d_vertical.c).
 int segc_conv2d_vertical_applies(const segc_conv_params *p);

@@ -120,3 +120,44 @@ final class GemmKernelTests: XCTestCase {
         }
     }
 }
+
+/// 1-D Winograd F(4,3) (ERFNet's 3x1 convs; 1x3 where enabled) against the naive conv
+/// at every level: dilations 1–16, planes that are not multiples of the 4·d tile block,
+/// residual in place, activations. Tolerance 1e-4·max(1, max|ref|).
+final class WinogradConvTests: XCTestCase {
+    override func tearDown() { _ = segc_set_cpu_level(segc_detected_cpu_level()) }
+
+    func testWinogradMatchesNaiveConvAtEveryLevel() {
+        var r = Rng(43)
+        let env = KernelEnv(threads: 3)
+        for trial in 0..<16 {
+            let vertical = trial % 2 == 0
+            let d = [1, 2, 4, 8, 16][r.int(0...4)]
+            var c = ConvCase(cin: r.int(16...24), h: r.int(5...70), w: r.int(5...70), cout: r.int(16...20),
+                             kh: vertical ? 3 : 1, kw: vertical ? 1 : 3, sh: 1, sw: 1,
+                             pt: vertical ? d : 0, pl: vertical ? 0 : d, pb: vertical ? d : 0, pr: vertical ? 0 : d,
+                             dh: vertical ? d : 1, dw: vertical ? 1 : d, groups: 1)
+            c.act = Int32(r.int(0...2)); c.nslope = c.cout; c.residual = trial % 3 == 0
+            let x = r.floats(c.cin * c.h * c.w), w = r.floats(c.cout * c.cin * 3)
+            let bias = r.floats(c.cout), slope = r.floats(c.cout)
+            let res: [Float]? = c.residual ? r.floats(c.cout * c.h * c.w) : nil
+            let (want, oh, ow) = naiveConv(c, x: x, w: w, bias: bias, res: res, slope: slope)
+            let tol = 1e-4 * max(1, want.map { abs($0) }.max() ?? 0)
+            var p = params(c, oh: oh, ow: ow)
+            XCTAssertLessThanOrEqual(segc_conv2d_ws(&p), Int64(KernelEnv.perThread))
+            XCTAssertLessThanOrEqual(segc_conv2d_ws_shared(&p), Int64(KernelEnv.shared))
+            for level in 0...segc_detected_cpu_level() {
+                _ = segc_set_cpu_level(level)
+                var y = res ?? [Float](repeating: .nan, count: want.count)   // residual in place
+                let rc = y.withUnsafeMutableBufferPointer { yb in
+                    segc_conv2d(env.pool, &p, x, w, bias, res == nil ? nil : UnsafePointer(yb.baseAddress),
+                                c.act == 2 ? slope : nil, yb.baseAddress, &env.ws)
+                }
+                XCTAssertEqual(rc, 0)
+                var worst: Float = 0
+                for i in want.indices { worst = max(worst, abs(y[i] - want[i])) }
+                XCTAssertLessThanOrEqual(worst, tol, "trial \(trial) level \(level) \(vertical ? "3x1" : "1x3") d \(d) \(c.h)x\(c.w)")
+            }
+        }
+    }
+}

@@ -26,7 +26,7 @@ final class KernelEnv {
     let scratch: UnsafeMutablePointer<Float>
     var ws: segc_ws
     static let perThread = 1 << 21
-    static let shared = 1 << 16
+    static let shared = 1 << 18
 
     init(threads: Int) {
         self.threads = threads

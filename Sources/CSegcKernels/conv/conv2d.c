@@ -9,6 +9,7 @@
 typedef struct {
     const segc_conv_params *p;
     const float *x, *w, *bias, *res, *slope;
+    const float *packed;   // weights packed per group (segc_sgemm_pack_a)
     float *y;
     const segc_ws *ws;
     int64_t tile, ntiles, k, cin_g, cout_g, ohw, hw;
@@ -29,14 +30,19 @@ static int is_pointwise(const segc_conv_params *p) {
 }
 
 int64_t segc_conv2d_ws_shared(const segc_conv_params *p) {
-    if (conv_check(p) || segc_conv2d_direct_applies(p) || !segc_conv2d_vertical_applies(p)) return 0;
-    return segc_conv2d_vertical_shared(p);
+    if (conv_check(p) || segc_conv2d_direct_applies(p)) return 0;
+    if (segc_conv1d_winograd_applies(p)) return segc_conv1d_winograd_shared(p);
+    if (segc_conv2d_vertical_applies(p)) return segc_conv2d_vertical_shared(p);
+    // The weights, packed once per call for every task's GEMM.
+    int64_t k = (p->cin / p->groups) * p->kh * p->kw;
+    return p->groups * segc_sgemm_packed_size(p->cout / p->groups, k);
 }
 
 int64_t segc_conv2d_ws(const segc_conv_params *p) {
     if (conv_check(p)) return 0;
     if (segc_conv2d_direct_applies(p)) return 0;
     int64_t k = (p->cin / p->groups) * p->kh * p->kw, cout_g = p->cout / p->groups;
+    if (segc_conv1d_winograd_applies(p)) return segc_conv1d_winograd_ws(p);
     if (segc_conv2d_vertical_applies(p)) return segc_sgemm_scratch(p->cout, p->cin);
     // Exact mode with a residual that aliases y: the GEMM writes into a tile-sized buffer.
     int64_t exact_tile = p->exact ? cout_g * segc_conv_tile(k, p->oh * p->ow) : 0;
@@ -70,13 +76,13 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         ldb = n;
         scratch += c->k * c->tile;
     }
-    const float *a = c->w + g * c->cout_g * c->k;
+    const float *ap = c->packed + g * segc_sgemm_packed_size(c->cout_g, c->k);
     if (p->exact) {
         // ((Σ from 0) + bias) + residual, then the activation: the reference's order.
         float *dst = yt;
         int64_t ldd = c->ohw;
         if (c->res == c->y) { dst = scratch; ldd = n; scratch += c->cout_g * c->tile; }
-        segc_sgemm(c->cout_g, n, c->k, a, c->k, b, ldb, dst, ldd, 0, 1, scratch);
+        segc_sgemm_prepacked(c->cout_g, n, c->k, ap, b, ldb, dst, ldd, 0, 1, scratch);
         for (int64_t co = 0; co < c->cout_g; co++) {
             int64_t oc = g * c->cout_g + co;
             float bias = c->bias ? c->bias[oc] : 0.0f;
@@ -89,7 +95,7 @@ static void conv_task(void *vctx, int64_t t, int thread) {
     if (c->res && c->res != c->y)
         for (int64_t co = 0; co < c->cout_g; co++)
             memcpy(yt + co * c->ohw, c->res + (g * c->cout_g + co) * c->ohw + q0, (size_t)n * sizeof(float));
-    segc_sgemm(c->cout_g, n, c->k, a, c->k, b, ldb, yt, c->ohw, c->res != NULL, 0, scratch);
+    segc_sgemm_prepacked(c->cout_g, n, c->k, ap, b, ldb, yt, c->ohw, c->res != NULL, 0, scratch);
     segc_conv_epilogue_rows(p, yt, c->ohw, n, g * c->cout_g, c->cout_g, c->bias, c->slope);
 }
 
@@ -100,6 +106,8 @@ int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, cons
     if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
     if (segc_conv2d_direct_applies(p))
         return segc_conv2d_direct(pool, p, x, weight, bias, residual, slope, y);
+    if (segc_conv1d_winograd_applies(p))
+        return segc_conv1d_winograd(pool, p, x, weight, bias, residual, slope, y, ws);
     if (segc_conv2d_vertical_applies(p))
         return segc_conv2d_vertical(pool, p, x, weight, bias, residual, slope, y, ws);
     conv_ctx c = {0};
@@ -117,6 +125,11 @@ int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, cons
                        segc_sgemm_scratch(c.cout_g, c.k);
         if (!ws || !ws->base || ws->per_thread < need || ws->threads < segc_pool_threads(pool)) return SEGC_ENOSPC;
     }
+    if (!ws->shared || ws->shared_count < segc_conv2d_ws_shared(p)) return SEGC_ENOSPC;
+    for (int64_t g = 0; g < p->groups; g++)
+        segc_sgemm_pack_a(c.cout_g, c.k, weight + g * c.cout_g * c.k, c.k,
+                          ws->shared + g * segc_sgemm_packed_size(c.cout_g, c.k));
+    c.packed = ws->shared;
     segc_pool_run(pool, conv_task, &c, p->groups * c.ntiles);
     return SEGC_OK;
 }

@@ -81,9 +81,65 @@ SEGC_TARGET static void SEGC_FN(qdq)(int64_t n, const float *x, float s, float l
     }
 }
 
+// Winograd F(4,3) transforms over contiguous runs (conv/conv1d_winograd.c): v[ξ] = (Bᵀ r)[ξ].
+SEGC_TARGET static void SEGC_FN(wino_bt)(int64_t n, const float *const *r, float *const *v) {
+    const float *restrict r0 = r[0], *restrict r1 = r[1], *restrict r2 = r[2], *restrict r3 = r[3],
+                *restrict r4 = r[4], *restrict r5 = r[5];
+    float *restrict v0 = v[0], *restrict v1 = v[1], *restrict v2 = v[2], *restrict v3 = v[3], *restrict v4 = v[4],
+          *restrict v5 = v[5];
+    for (int64_t e = 0; e < n; e++) {
+        float x0 = r0[e], x1 = r1[e], x2 = r2[e], x3 = r3[e], x4 = r4[e], x5 = r5[e];
+        v0[e] = 4.0f * x0 - 5.0f * x2 + x4;
+        v1[e] = -4.0f * x1 - 4.0f * x2 + x3 + x4;
+        v2[e] = 4.0f * x1 - 4.0f * x2 - x3 + x4;
+        v3[e] = -2.0f * x1 - x2 + 2.0f * x3 + x4;
+        v4[e] = 2.0f * x1 - x2 - 2.0f * x3 + x4;
+        v5[e] = 4.0f * x1 - 5.0f * x3 + x5;
+    }
+}
+// y[o] = act((Aᵀ m)[o] + bias + res[o]) for o < outs (res[o] may be NULL or alias y[o]).
+SEGC_TARGET static void SEGC_FN(wino_at)(int64_t n, const float *const *m, float *const *y, int outs, float bias,
+                                         const float *const *res, int act, float slope) {
+    const float *restrict m0 = m[0], *restrict m1 = m[1], *restrict m2 = m[2], *restrict m3 = m[3],
+                *restrict m4 = m[4], *restrict m5 = m[5];
+#define WINO_ACT(v) (act == SEGC_ACT_RELU ? ((v) > 0.0f ? (v) : 0.0f) : act == SEGC_ACT_PRELU ? ((v) > 0.0f ? (v) : (v) * slope) : (v))
+    if (outs == 4) {   // one pass: 6 loads, 4 stores per element
+        float *restrict y0 = y[0], *restrict y1 = y[1], *restrict y2 = y[2], *restrict y3 = y[3];
+        const float *q0 = res[0], *q1 = res[1], *q2 = res[2], *q3 = res[3];
+        if (q0) {
+            for (int64_t e = 0; e < n; e++) {
+                float s12 = m1[e] + m2[e], d12 = m1[e] - m2[e], s34 = m3[e] + m4[e], d34 = m3[e] - m4[e];
+                float a0 = (m0[e] + s12 + s34 + bias) + q0[e], a1 = (d12 + 2.0f * d34 + bias) + q1[e];
+                float a2 = (s12 + 4.0f * s34 + bias) + q2[e], a3 = (d12 + 8.0f * d34 + m5[e] + bias) + q3[e];
+                y0[e] = WINO_ACT(a0); y1[e] = WINO_ACT(a1); y2[e] = WINO_ACT(a2); y3[e] = WINO_ACT(a3);
+            }
+        } else {
+            for (int64_t e = 0; e < n; e++) {
+                float s12 = m1[e] + m2[e], d12 = m1[e] - m2[e], s34 = m3[e] + m4[e], d34 = m3[e] - m4[e];
+                float a0 = m0[e] + s12 + s34 + bias, a1 = d12 + 2.0f * d34 + bias;
+                float a2 = s12 + 4.0f * s34 + bias, a3 = d12 + 8.0f * d34 + m5[e] + bias;
+                y0[e] = WINO_ACT(a0); y1[e] = WINO_ACT(a1); y2[e] = WINO_ACT(a2); y3[e] = WINO_ACT(a3);
+            }
+        }
+        return;
+    }
+    for (int o = 0; o < outs; o++) {   // a tile cut by the plane's end
+        float *yo = y[o];
+        const float *ro = res[o];
+        for (int64_t e = 0; e < n; e++) {
+            float s12 = m1[e] + m2[e], d12 = m1[e] - m2[e], s34 = m3[e] + m4[e], d34 = m3[e] - m4[e];
+            float v = o == 0 ? m0[e] + s12 + s34 : o == 1 ? d12 + 2.0f * d34 : o == 2 ? s12 + 4.0f * s34 : d12 + 8.0f * d34 + m5[e];
+            v = v + bias;
+            if (ro) v = v + ro[e];
+            yo[e] = WINO_ACT(v);
+        }
+    }
+#undef WINO_ACT
+}
+
 static const segc_dispatch SEGC_FN(table) = {
     SEGC_FN(bin_vv), SEGC_FN(bin_vs), SEGC_FN(bin_sv), SEGC_FN(relu), SEGC_FN(affine), SEGC_FN(epilogue),
-    SEGC_FN(epilogue_res), SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid), SEGC_FN(qdq),
+    SEGC_FN(epilogue_res), SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid), SEGC_FN(qdq), SEGC_FN(wino_bt), SEGC_FN(wino_at),
 };
 
 #undef SEGC_FN

@@ -37,8 +37,29 @@ static void pack_b_edge(int64_t kc, int64_t cols, const float *b, int64_t ldb, i
     }
 }
 
+int64_t segc_sgemm_packed_size(int64_t m, int64_t k) { return (m + SEGC_GEMM_MR_MAX) * k; }
+
+void segc_sgemm_pack_a(int64_t m, int64_t k, const float *a, int64_t lda, float *ap) {
+    pack_a(m, k, a, lda, segc_dt.gemm->mr, ap);
+}
+
+static void gemm_packed(int64_t m, int64_t n, int64_t k, const float *ap, const float *b, int64_t ldb, float *c,
+                        int64_t ldc, int accumulate, int exact, float *scratch);
+
 void segc_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
                 int64_t ldc, int accumulate, int exact, float *scratch) {
+    if (m <= 0 || n <= 0) return;
+    if (k > 0) pack_a(m, k, a, lda, segc_dt.gemm->mr, scratch);
+    gemm_packed(m, n, k, scratch, b, ldb, c, ldc, accumulate, exact, scratch + align16((m + SEGC_GEMM_MR_MAX) * k));
+}
+
+void segc_sgemm_prepacked(int64_t m, int64_t n, int64_t k, const float *ap, const float *b, int64_t ldb, float *c,
+                          int64_t ldc, int accumulate, int exact, float *scratch) {
+    gemm_packed(m, n, k, ap, b, ldb, c, ldc, accumulate, exact, scratch);
+}
+
+static void gemm_packed(int64_t m, int64_t n, int64_t k, const float *ap, const float *b, int64_t ldb, float *c,
+                        int64_t ldc, int accumulate, int exact, float *scratch) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         if (!accumulate)
@@ -48,10 +69,8 @@ void segc_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, co
     const segc_gemm_arch *arch = segc_dt.gemm;
     const int mr = arch->mr, nr = arch->nr;
     const segc_gemm_ukernel kernel = exact ? arch->exact : arch->fused;
-    float *ap = scratch;
-    float *bp = ap + align16((m + SEGC_GEMM_MR_MAX) * k);
+    float *bp = scratch;
     float *edge = bp + align16(SEGC_GEMM_KC * SEGC_GEMM_NR_MAX);
-    pack_a(m, k, a, lda, mr, ap);
     // k blocks outside, so a B panel (KC x NR, read in place) stays in L1 while every
     // row panel of A (MR x KC, packed, from L2) passes over it.
     for (int64_t k0 = 0; k0 < k; k0 += SEGC_GEMM_KC) {

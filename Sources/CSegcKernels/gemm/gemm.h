@@ -44,6 +44,14 @@ extern const segc_gemm_arch segc_gemm_avx512;
 /// Floats of scratch `segc_sgemm` needs for an M x K left operand (any level).
 int64_t segc_sgemm_scratch(int64_t m, int64_t k);
 
+/// A packed once for many calls (the current level's row panels): floats, and the packing.
+/// Pack again after the level changes.
+int64_t segc_sgemm_packed_size(int64_t m, int64_t k);
+void segc_sgemm_pack_a(int64_t m, int64_t k, const float *a, int64_t lda, float *ap);
+/// segc_sgemm with A from segc_sgemm_pack_a; `scratch` as for segc_sgemm.
+void segc_sgemm_prepacked(int64_t m, int64_t n, int64_t k, const float *ap, const float *b, int64_t ldb, float *c,
+                          int64_t ldc, int accumulate, int exact, float *scratch);
+
 /// C[M x N] (ldc) = (accumulate ? C : 0) + A[M x K] (lda) · B[K x N] (ldb), all
 /// row-major, single-threaded, with the level chosen by the dispatch table; `exact`
 /// selects the multiply-then-add kernel (same bits at every level).

@@ -1,0 +1,240 @@
+// 1-D Winograd F(4,3) for 3-tap convolutions along one axis: ERFNet's 3x1 and 1x3
+// convolutions (dilations 1-16), 95 % of its time. Four outputs spaced by the
+// dilation d come from six inputs spaced by d, with 6 multiplies per (cout, cin)
+// pair instead of 12: half the MACs of the direct form.
+//
+//   Y = Aᵀ [ (G g) ⊙ (Bᵀ x) ]   (Lavin & Gray 2016, points 0, ±1, ±2, ∞)
+//
+// Layout: a *tile* is 4 outputs b, b+d, b+2d, b+3d along the axis (bases b = q·4d + r,
+// r < d, so tiles of the same q interleave). Tiles are enumerated p = 0..T-1 (vertical:
+// p = tile_row · w + x, the W axis contiguous; horizontal: p = y · tiles + tile) and cut
+// into chunks of WINO_P tiles, one task each. Per task: the input transform writes
+// V[ξ][ci][p] (6 planes), six GEMMs M[ξ] = U[ξ] · V[ξ] with U[ξ] = (G g)[ξ] (cout x cin,
+// transformed once per call into the shared workspace), then the output transform
+// writes act(AᵀM + bias + residual).
+//
+// The rounding depends on a pixel's place in its tile, so this path is never used in
+// exact mode (upstream of index-returning pools); elsewhere the error is a few ulps of
+// the tile's inputs (tests: 5e-4·max|ref| and the argmax).
+#include "../internal.h"
+#include <string.h>
+
+#define WINO_P 384   // tiles per task (a multiple of every level's NR)
+
+static const float BT[6][6] = {
+    {4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+    {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
+};
+static const float G[6][3] = {
+    {1.0f / 4, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6}, {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+    {1.0f / 24, 1.0f / 12, 1.0f / 6}, {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1},
+};
+static const float AT[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1},
+};
+
+typedef struct {
+    const segc_conv_params *p;
+    const float *x, *u, *bias, *res, *slope;
+    float *y;
+    const segc_ws *ws;
+    int vertical;
+    int64_t d, pad, len;     // dilation, leading pad and output length along the axis
+    int64_t in_len;          // input length along the axis
+    int64_t nbase;           // tile bases per line (q·4d + r enumerated as i = q·d + r)
+    int64_t across;          // vertical: w (vector axis); horizontal: h (lines)
+    int64_t tiles;
+} wino_ctx;
+
+/// Off: see segc_conv1d_winograd_applies (kept for tests and later work).
+int segc_conv1d_winograd_horizontal = 0;
+
+static inline int64_t tile_base(const wino_ctx *c, int64_t i) { return (i / c->d) * 4 * c->d + i % c->d; }
+
+int segc_conv1d_winograd_applies(const segc_conv_params *p) {
+    if (p->exact || p->groups != 1 || p->sh != 1 || p->sw != 1 || p->cin < 16 || p->cout < 16) return 0;
+    if (p->kh == 3 && p->kw == 1) return p->pl == 0 && p->ow == p->w && p->dw == 1;
+    // 1x3 (horizontal) tiles are strided along rows; their transform is scalar and costs
+    // more than the multiplies it saves (measured: 63 % of ERFNet's time), so they stay on
+    // im2col + GEMM until a band-transposed variant exists.
+    if (p->kh == 1 && p->kw == 3) return segc_conv1d_winograd_horizontal && p->pt == 0 && p->oh == p->h && p->dh == 1;
+    return 0;
+}
+
+static void geometry(const segc_conv_params *p, wino_ctx *c) {
+    c->vertical = p->kh == 3;
+    c->d = c->vertical ? p->dh : p->dw;
+    c->pad = c->vertical ? p->pt : p->pl;
+    c->len = c->vertical ? p->oh : p->ow;
+    c->in_len = c->vertical ? p->h : p->w;
+    c->nbase = (c->len + 4 * c->d - 1) / (4 * c->d) * c->d;
+    c->across = c->vertical ? p->w : p->h;
+    c->tiles = c->nbase * c->across;
+}
+
+int64_t segc_conv1d_winograd_shared(const segc_conv_params *p) {
+    return 6 * p->cout * p->cin + 6 * segc_sgemm_packed_size(p->cout, p->cin);
+}
+
+int64_t segc_conv1d_winograd_ws(const segc_conv_params *p) {
+    return 6 * (p->cin + p->cout) * WINO_P + SEGC_MAX(p->w, p->h) + segc_sgemm_scratch(p->cout, p->cin);
+}
+
+// Bᵀx and Aᵀm written out (the zeros of Bᵀ and Aᵀ skipped).
+#define BT_ROWS(x0, x1, x2, x3, x4, x5, V, j)                         \
+    V[0][j] = 4.0f * x0 - 5.0f * x2 + x4;                            \
+    V[1][j] = -4.0f * x1 - 4.0f * x2 + x3 + x4;                      \
+    V[2][j] = 4.0f * x1 - 4.0f * x2 - x3 + x4;                       \
+    V[3][j] = -2.0f * x1 - x2 + 2.0f * x3 + x4;                      \
+    V[4][j] = 2.0f * x1 - x2 - 2.0f * x3 + x4;                       \
+    V[5][j] = 4.0f * x1 - 5.0f * x3 + x5;
+
+static inline void at_rows(float m0, float m1, float m2, float m3, float m4, float m5, float out[4]) {
+    float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+    out[0] = m0 + s12 + s34;
+    out[1] = d12 + 2.0f * d34;
+    out[2] = s12 + 4.0f * s34;
+    out[3] = d12 + 8.0f * d34 + m5;
+}
+
+static inline float epilogue(const segc_conv_params *p, float s, float b, const float *rr, float slope) {
+    s += b;
+    if (rr) s += *rr;
+    if (p->act == SEGC_ACT_RELU) return s > 0.0f ? s : 0.0f;
+    if (p->act == SEGC_ACT_PRELU) return s > 0.0f ? s : s * slope;
+    return s;
+}
+
+// V[ξ][ci][j] for tiles p0..p0+n. `zeros` holds `across` zeros (padding rows).
+static void input_transform(const wino_ctx *c, int64_t p0, int64_t n, float *v, const float *zeros) {
+    const segc_conv_params *p = c->p;
+    const int64_t plane = p->h * p->w, vstride = p->cin * WINO_P;
+    for (int64_t ci = 0; ci < p->cin; ci++) {
+        const float *xc = c->x + ci * plane;
+        float *V[6];
+        for (int k = 0; k < 6; k++) V[k] = v + k * vstride + ci * WINO_P;
+        if (c->vertical) {
+            // A run of tiles shares its six input rows; the loop runs along x.
+            for (int64_t j = 0; j < n;) {
+                int64_t t = p0 + j, i = t / c->across, a = t % c->across;
+                int64_t run = SEGC_MIN(n - j, c->across - a);
+                int64_t base = tile_base(c, i) - c->pad;
+                const float *r[6];
+                for (int k = 0; k < 6; k++) {
+                    int64_t row = base + k * c->d;
+                    r[k] = (row >= 0 && row < c->in_len) ? xc + row * p->w + a : zeros;
+                }
+                float *vj[6];
+                for (int k = 0; k < 6; k++) vj[k] = V[k] + j;
+                segc_dt.wino_bt(run, r, vj);
+                j += run;
+            }
+        } else {
+            // Tiles along a row: (row a, tile i), i = q·d + r walked incrementally.
+            int64_t a = p0 / c->nbase, i = p0 % c->nbase;
+            for (int64_t j = 0; j < n; j++) {
+                const float *row = xc + a * p->w;
+                int64_t base = tile_base(c, i) - c->pad;
+                float xs[6];
+                if (base >= 0 && base + 5 * c->d < c->in_len) {
+                    for (int k = 0; k < 6; k++) xs[k] = row[base + k * c->d];
+                } else {
+                    for (int k = 0; k < 6; k++) {
+                        int64_t pos = base + k * c->d;
+                        xs[k] = (pos >= 0 && pos < c->in_len) ? row[pos] : 0.0f;
+                    }
+                }
+                BT_ROWS(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], V, j)
+                if (++i == c->nbase) { i = 0; a++; }
+            }
+        }
+    }
+}
+
+// y = act(AᵀM + bias + residual) for tiles p0..p0+n. The residual may alias y: each
+// element's residual is read just before the same element is written.
+static void output_transform(const wino_ctx *c, int64_t p0, int64_t n, const float *m) {
+    const segc_conv_params *p = c->p;
+    const int64_t oplane = p->oh * p->ow, mstride = p->cout * WINO_P;
+    for (int64_t co = 0; co < p->cout; co++) {
+        const float *M[6];
+        for (int k = 0; k < 6; k++) M[k] = m + k * mstride + co * WINO_P;
+        float b = c->bias ? c->bias[co] : 0.0f;
+        float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : co] : 0.0f;
+        float *yc = c->y + co * oplane;
+        const float *rc = c->res ? c->res + co * oplane : NULL;
+        if (c->vertical) {
+            for (int64_t j = 0; j < n;) {
+                int64_t t = p0 + j, i = t / c->across, a = t % c->across;
+                int64_t run = SEGC_MIN(n - j, c->across - a);
+                int64_t base = tile_base(c, i);
+                int outs = (int)SEGC_MIN(4, (c->len - base + c->d - 1) / c->d);
+                float *dst[4];
+                const float *rr[4], *mj[6];
+                for (int o = 0; o < 4; o++) {
+                    int64_t off = (base + (o < outs ? o : 0) * c->d) * p->ow + a;
+                    dst[o] = yc + off;
+                    rr[o] = rc ? rc + off : NULL;
+                }
+                for (int k = 0; k < 6; k++) mj[k] = M[k] + j;
+                segc_dt.wino_at(run, mj, dst, outs, b, rr, p->act, slope);
+                j += run;
+            }
+        } else {
+            int64_t a = p0 / c->nbase, i = p0 % c->nbase;
+            for (int64_t j = 0; j < n; j++) {
+                int64_t base = tile_base(c, i);
+                float out[4];
+                at_rows(M[0][j], M[1][j], M[2][j], M[3][j], M[4][j], M[5][j], out);
+                for (int o = 0; o < 4; o++) {
+                    int64_t pos = base + o * c->d;
+                    if (pos >= c->len) break;
+                    int64_t off = a * p->ow + pos;
+                    yc[off] = epilogue(p, out[o], b, rc ? rc + off : NULL, slope);
+                }
+                if (++i == c->nbase) { i = 0; a++; }
+            }
+        }
+    }
+}
+
+static void wino_task(void *vctx, int64_t task, int thread) {
+    const wino_ctx *c = vctx;
+    const segc_conv_params *p = c->p;
+    int64_t p0 = task * WINO_P, n = SEGC_MIN(WINO_P, c->tiles - p0);
+    float *v = segc_ws_thread(c->ws, thread);
+    float *m = v + 6 * p->cin * WINO_P;
+    float *zeros = m + 6 * p->cout * WINO_P;
+    float *scratch = zeros + c->across;
+    if (c->vertical) memset(zeros, 0, (size_t)c->across * sizeof(float));
+    input_transform(c, p0, n, v, zeros);
+    for (int xi = 0; xi < 6; xi++)
+        segc_sgemm_prepacked(p->cout, n, p->cin, c->u + xi * segc_sgemm_packed_size(p->cout, p->cin),
+                             v + xi * p->cin * WINO_P, WINO_P, m + xi * p->cout * WINO_P, WINO_P, 0, 0, scratch);
+    output_transform(c, p0, n, m);
+}
+
+int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+                         const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
+    if (!ws || !ws->shared || ws->shared_count < segc_conv1d_winograd_shared(p)) return SEGC_ENOSPC;
+    if (!ws->base || ws->per_thread < segc_conv1d_winograd_ws(p) || ws->threads < segc_pool_threads(pool))
+        return SEGC_ENOSPC;
+    // U[ξ][co][ci] = Σ_k G[ξ][k] · w[co][ci][k] (the three taps are contiguous for 3x1 and 1x3).
+    float *u = ws->shared;
+    for (int64_t co = 0; co < p->cout; co++)
+        for (int64_t ci = 0; ci < p->cin; ci++) {
+            const float *g = w + (co * p->cin + ci) * 3;
+            for (int xi = 0; xi < 6; xi++)
+                u[(xi * p->cout + co) * p->cin + ci] = G[xi][0] * g[0] + G[xi][1] * g[1] + G[xi][2] * g[2];
+        }
+    // Each U[ξ] packed once for every task's GEMM.
+    float *packed = u + 6 * p->cout * p->cin;
+    for (int xi = 0; xi < 6; xi++)
+        segc_sgemm_pack_a(p->cout, p->cin, u + xi * p->cout * p->cin, p->cin,
+                          packed + xi * segc_sgemm_packed_size(p->cout, p->cin));
+    wino_ctx c = {0};
+    c.p = p; c.x = x; c.u = packed; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
+    geometry(p, &c);
+    segc_pool_run(pool, wino_task, &c, segc_chunks(c.tiles, WINO_P));
+    return SEGC_OK;
+}
