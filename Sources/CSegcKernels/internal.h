@@ -4,6 +4,9 @@
 #include <stdint.h>
 #include "gemm/gemm.h"
 
+/// Rows per horizontal Winograd band (one AVX-512 vector).
+#define SEGC_WINO_BAND 16
+
 #define SEGC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SEGC_MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -30,6 +33,12 @@ typedef struct {
     /// Winograd output transform + epilogue: y[o][e] = act((Aᵀ m)[o][e] + bias + res[o][e]), o < outs.
     void (*wino_at)(int64_t n, const float *const *m, float *const *y, int outs, float bias, const float *const *res,
                     int act, float slope);
+    /// Horizontal Winograd bands of SEGC_WINO_BAND rows (see dispatch/loops.h).
+    void (*wino_bt_band)(int64_t nt, const float *xt, const int64_t *off, float *const *v);
+    void (*wino_at_band)(int64_t nt, const float *const *m, const int64_t *off, float bias, float *yt);
+    void (*band_in)(int64_t rows, int64_t w, const float *src, int64_t ld, float *dst);
+    void (*band_out)(int64_t rows, int64_t w, const float *src, const float *res, int64_t ld, float *y, int act,
+                     float slope);
     /// The level's GEMM micro-kernel (gemm/gemm.h); set by segc_dispatch_fill.
     const segc_gemm_arch *gemm;
 } segc_dispatch;

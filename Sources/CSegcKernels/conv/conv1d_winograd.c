@@ -19,7 +19,8 @@
 #include "../internal.h"
 #include <string.h>
 
-#define WINO_P 384   // tiles per task (a multiple of every level's NR)
+#define WINO_P 384   // tiles per GEMM (a multiple of every level's NR)
+#define BAND SEGC_WINO_BAND   // rows of a horizontal band (WINO_P / BAND tiles per GEMM)
 
 static const float BT[6][6] = {
     {4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
@@ -46,18 +47,15 @@ typedef struct {
     int64_t tiles;
 } wino_ctx;
 
-/// Off: see segc_conv1d_winograd_applies (kept for tests and later work).
-int segc_conv1d_winograd_horizontal = 0;
-
 static inline int64_t tile_base(const wino_ctx *c, int64_t i) { return (i / c->d) * 4 * c->d + i % c->d; }
 
 int segc_conv1d_winograd_applies(const segc_conv_params *p) {
     if (p->exact || p->groups != 1 || p->sh != 1 || p->sw != 1 || p->cin < 16 || p->cout < 16) return 0;
     if (p->kh == 3 && p->kw == 1) return p->pl == 0 && p->ow == p->w && p->dw == 1;
-    // 1x3 (horizontal) tiles are strided along rows; their transform is scalar and costs
-    // more than the multiplies it saves (measured: 63 % of ERFNet's time), so they stay on
-    // im2col + GEMM until a band-transposed variant exists.
-    if (p->kh == 1 && p->kw == 3) return segc_conv1d_winograd_horizontal && p->pt == 0 && p->oh == p->h && p->dh == 1;
+    // 1x3 (horizontal): tiles run along rows, so a band of BAND rows is transposed first and
+    // the transforms run over the band's rows (a scalar per-tile transform cost more than the
+    // multiplies it saved: 63 % of ERFNet's time).
+    if (p->kh == 1 && p->kw == 3) return p->pt == 0 && p->oh == p->h && p->dh == 1;
     return 0;
 }
 
@@ -77,7 +75,8 @@ int64_t segc_conv1d_winograd_shared(const segc_conv_params *p) {
 }
 
 int64_t segc_conv1d_winograd_ws(const segc_conv_params *p) {
-    return 6 * (p->cin + p->cout) * WINO_P + SEGC_MAX(p->w, p->h) + segc_sgemm_scratch(p->cout, p->cin);
+    int64_t band = p->kh == 1 ? (p->cin * p->w + p->cout * p->ow) * BAND : 0;   // transposed band in and out
+    return 6 * (p->cin + p->cout) * WINO_P + SEGC_MAX(p->w, p->h) + band + segc_sgemm_scratch(p->cout, p->cin);
 }
 
 // Bᵀx and Aᵀm written out (the zeros of Bᵀ and Aᵀ skipped).
@@ -214,6 +213,58 @@ static void wino_task(void *vctx, int64_t task, int thread) {
     output_transform(c, p0, n, m);
 }
 
+// Horizontal (1x3): one task per band of BAND rows. The band is transposed to
+// xt[ci][x][r], so a tile's six inputs are six contiguous runs of BAND values and the
+// vertical machinery applies; the outputs land in yt[co][x][r] (bias added) and are
+// transposed back with the residual and the activation.
+static void wino_band_task(void *vctx, int64_t band, int thread) {
+    const wino_ctx *c = vctx;
+    const segc_conv_params *p = c->p;
+    const int64_t y0 = band * BAND, rows = SEGC_MIN(BAND, p->oh - y0);
+    const int64_t per = WINO_P / BAND;   // tiles per GEMM
+    float *v = segc_ws_thread(c->ws, thread);
+    float *m = v + 6 * p->cin * WINO_P;
+    float *xt = m + 6 * p->cout * WINO_P + SEGC_MAX(p->w, p->h);
+    float *yt = xt + p->cin * p->w * BAND;
+    float *scratch = yt + p->cout * p->ow * BAND;
+    int64_t inoff[6 * (WINO_P / BAND)], outoff[4 * (WINO_P / BAND)];
+    for (int64_t ci = 0; ci < p->cin; ci++)
+        segc_dt.band_in(rows, p->w, c->x + (ci * p->h + y0) * p->w, p->w, xt + ci * p->w * BAND);
+    for (int64_t i0 = 0; i0 < c->nbase; i0 += per) {
+        int64_t nt = SEGC_MIN(per, c->nbase - i0), n = nt * BAND;
+        for (int64_t j = 0; j < nt; j++) {
+            int64_t base = tile_base(c, i0 + j);
+            for (int k = 0; k < 6; k++) {
+                int64_t pos = base - c->pad + k * c->d;
+                inoff[6 * j + k] = (pos >= 0 && pos < c->in_len) ? pos * BAND : -1;
+            }
+            for (int o = 0; o < 4; o++) {
+                int64_t pos = base + o * c->d;
+                outoff[4 * j + o] = pos < c->len ? pos * BAND : -1;
+            }
+        }
+        for (int64_t ci = 0; ci < p->cin; ci++) {
+            float *dst[6];
+            for (int k = 0; k < 6; k++) dst[k] = v + (k * p->cin + ci) * WINO_P;
+            segc_dt.wino_bt_band(nt, xt + ci * p->w * BAND, inoff, dst);
+        }
+        for (int xi = 0; xi < 6; xi++)
+            segc_sgemm_prepacked(p->cout, n, p->cin, c->u + xi * segc_sgemm_packed_size(p->cout, p->cin),
+                                 v + xi * p->cin * WINO_P, WINO_P, m + xi * p->cout * WINO_P, WINO_P, 0, 0, scratch);
+        for (int64_t co = 0; co < p->cout; co++) {
+            const float *mj[6];
+            for (int k = 0; k < 6; k++) mj[k] = m + (k * p->cout + co) * WINO_P;
+            segc_dt.wino_at_band(nt, mj, outoff, c->bias ? c->bias[co] : 0.0f, yt + co * p->ow * BAND);
+        }
+    }
+    for (int64_t co = 0; co < p->cout; co++) {
+        float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : co] : 0.0f;
+        int64_t at = (co * p->oh + y0) * p->ow;
+        segc_dt.band_out(rows, p->ow, yt + co * p->ow * BAND, c->res ? c->res + at : NULL, p->ow, c->y + at, p->act,
+                         slope);
+    }
+}
+
 int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
     if (!ws || !ws->shared || ws->shared_count < segc_conv1d_winograd_shared(p)) return SEGC_ENOSPC;
@@ -235,6 +286,7 @@ int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float
     wino_ctx c = {0};
     c.p = p; c.x = x; c.u = packed; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
     geometry(p, &c);
-    segc_pool_run(pool, wino_task, &c, segc_chunks(c.tiles, WINO_P));
+    if (c.vertical) segc_pool_run(pool, wino_task, &c, segc_chunks(c.tiles, WINO_P));
+    else segc_pool_run(pool, wino_band_task, &c, segc_chunks(p->oh, BAND));
     return SEGC_OK;
 }

@@ -137,9 +137,70 @@ SEGC_TARGET static void SEGC_FN(wino_at)(int64_t n, const float *const *m, float
 #undef WINO_ACT
 }
 
+// Horizontal Winograd bands (SEGC_WINO_BAND rows; conv/conv1d_winograd.c).
+// Input: xt[x][r] (one channel); tile j's k-th input run starts at xt + off[6j+k], or is
+// zero when off < 0; writes v[ξ] + j·BAND.
+SEGC_TARGET static void SEGC_FN(wino_bt_band)(int64_t nt, const float *xt, const int64_t *off, float *const *v) {
+    for (int64_t j = 0; j < nt; j++) {
+        float x[6][SEGC_WINO_BAND];
+        for (int k = 0; k < 6; k++) {
+            int64_t o = off[6 * j + k];
+            for (int r = 0; r < SEGC_WINO_BAND; r++) x[k][r] = o >= 0 ? xt[o + r] : 0.0f;
+        }
+        float *v0 = v[0] + j * SEGC_WINO_BAND, *v1 = v[1] + j * SEGC_WINO_BAND, *v2 = v[2] + j * SEGC_WINO_BAND,
+              *v3 = v[3] + j * SEGC_WINO_BAND, *v4 = v[4] + j * SEGC_WINO_BAND, *v5 = v[5] + j * SEGC_WINO_BAND;
+        for (int r = 0; r < SEGC_WINO_BAND; r++) {
+            float x0 = x[0][r], x1 = x[1][r], x2 = x[2][r], x3 = x[3][r], x4 = x[4][r], x5 = x[5][r];
+            v0[r] = 4.0f * x0 - 5.0f * x2 + x4;
+            v1[r] = -4.0f * x1 - 4.0f * x2 + x3 + x4;
+            v2[r] = 4.0f * x1 - 4.0f * x2 - x3 + x4;
+            v3[r] = -2.0f * x1 - x2 + 2.0f * x3 + x4;
+            v4[r] = 2.0f * x1 - x2 - 2.0f * x3 + x4;
+            v5[r] = 4.0f * x1 - 5.0f * x3 + x5;
+        }
+    }
+}
+// Output: yt[x][r] (one channel) += nothing: yt + off[4j+o] = (Aᵀ m)[o] + bias for off >= 0.
+SEGC_TARGET static void SEGC_FN(wino_at_band)(int64_t nt, const float *const *m, const int64_t *off, float bias,
+                                              float *yt) {
+    for (int64_t j = 0; j < nt; j++) {
+        const float *m0 = m[0] + j * SEGC_WINO_BAND, *m1 = m[1] + j * SEGC_WINO_BAND, *m2 = m[2] + j * SEGC_WINO_BAND,
+                    *m3 = m[3] + j * SEGC_WINO_BAND, *m4 = m[4] + j * SEGC_WINO_BAND, *m5 = m[5] + j * SEGC_WINO_BAND;
+        float out[4][SEGC_WINO_BAND];
+        for (int r = 0; r < SEGC_WINO_BAND; r++) {
+            float s12 = m1[r] + m2[r], d12 = m1[r] - m2[r], s34 = m3[r] + m4[r], d34 = m3[r] - m4[r];
+            out[0][r] = m0[r] + s12 + s34 + bias;
+            out[1][r] = d12 + 2.0f * d34 + bias;
+            out[2][r] = s12 + 4.0f * s34 + bias;
+            out[3][r] = d12 + 8.0f * d34 + m5[r] + bias;
+        }
+        for (int o = 0; o < 4; o++) {
+            int64_t q = off[4 * j + o];
+            if (q < 0) continue;
+            for (int r = 0; r < SEGC_WINO_BAND; r++) yt[q + r] = out[o][r];
+        }
+    }
+}
+// dst[x][r] = src[r·ld + x] for r < rows (zero above), x < w: a band of rows transposed.
+SEGC_TARGET static void SEGC_FN(band_in)(int64_t rows, int64_t w, const float *src, int64_t ld, float *dst) {
+    for (int64_t x = 0; x < w; x++)
+        for (int r = 0; r < SEGC_WINO_BAND; r++) dst[x * SEGC_WINO_BAND + r] = r < rows ? src[r * ld + x] : 0.0f;
+}
+// y[r·ld + x] = act(src[x][r] + res[r·ld + x]) for r < rows (res nullable, may alias y).
+SEGC_TARGET static void SEGC_FN(band_out)(int64_t rows, int64_t w, const float *src, const float *res, int64_t ld,
+                                          float *y, int act, float slope) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t x = 0; x < w; x++) {
+            float s = src[x * SEGC_WINO_BAND + r];
+            if (res) s = s + res[r * ld + x];
+            y[r * ld + x] = act == SEGC_ACT_RELU ? (s > 0.0f ? s : 0.0f) : act == SEGC_ACT_PRELU ? (s > 0.0f ? s : s * slope) : s;
+        }
+}
+
 static const segc_dispatch SEGC_FN(table) = {
     SEGC_FN(bin_vv), SEGC_FN(bin_vs), SEGC_FN(bin_sv), SEGC_FN(relu), SEGC_FN(affine), SEGC_FN(epilogue),
     SEGC_FN(epilogue_res), SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid), SEGC_FN(qdq), SEGC_FN(wino_bt), SEGC_FN(wino_at),
+    SEGC_FN(wino_bt_band), SEGC_FN(wino_at_band), SEGC_FN(band_in), SEGC_FN(band_out),
 };
 
 #undef SEGC_FN
