@@ -31,10 +31,15 @@ enum CLI {
     }
 
     @discardableResult
-    static func run(_ args: [String], cwd: URL? = nil, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ args: [String], cwd: URL? = nil, environment: [String: String] = [:], viaShell: Bool = false) throws -> Result {
         let p = Process()
-        p.executableURL = binary
-        p.arguments = args
+        if viaShell {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = Array(args.dropFirst())
+        } else {
+            p.executableURL = binary
+            p.arguments = args
+        }
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let cwd { p.currentDirectoryURL = cwd }
         let out = Pipe(), err = Pipe()
