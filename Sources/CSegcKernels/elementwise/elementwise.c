@@ -126,8 +126,8 @@ static void ch_task(void *vctx, int64_t t, int thread) {
     const float *x = c->x + ch * c->hw + i0;
     float *y = c->y + ch * c->hw + i0;
     if (c->kind == 0) {
-        if (x != y) memcpy(y, x, (size_t)n * sizeof(float));
-        segc_dt.epilogue(n, y, 0.0f, SEGC_ACT_PRELU, c->s[c->nslope == 1 ? 0 : ch]);
+        // One pass, x -> y (a copy then an in-place pass read and wrote y twice).
+        segc_dt.epilogue_res(n, y, x, 0.0f, NULL, SEGC_ACT_PRELU, c->s[c->nslope == 1 ? 0 : ch]);
     } else {
         segc_dt.affine(n, x, c->s[ch], c->b[ch], y);
     }
