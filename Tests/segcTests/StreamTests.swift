@@ -80,3 +80,38 @@ final class StreamTests: XCTestCase {
         XCTAssertEqual(both.status, 2)
     }
 }
+
+/// Mutated stdin streams (bit flips, cuts, duplicated and dropped chunks of real JPEG
+/// and PNG bytes) end in exit 0 or 1 with `error:`, never a signal or a hang.
+final class StreamMutationTests: XCTestCase {
+    func testMutatedStdinNeverCrashes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("segc-streamfuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = dir.appendingPathComponent("m.segc").path
+        let model = CLI.packageRoot.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path
+        XCTAssertEqual(try CLI.run(["convert", model, "-o", plan, "--input-size", "32x64", "--quiet"]).status, 0)
+        let jpeg = try Data(contentsOf: CLI.packageRoot.appendingPathComponent("Fixtures/demo/fs_static_0.jpg"))
+        let pngPath = dir.appendingPathComponent("a.png").path
+        XCTAssertEqual(try CLI.run(["run", plan, CLI.packageRoot.appendingPathComponent("Fixtures/demo/fs_static_0.jpg").path,
+                                    "--segmentation", pngPath]).status, 0)
+        let png = try Data(contentsOf: URL(fileURLWithPath: pngPath))
+        var seed: UInt64 = 0x5EC
+        func next() -> Int { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Int(seed >> 33) }
+        let input = dir.appendingPathComponent("in.bin")
+        for trial in 0..<40 {
+            var bytes = [UInt8](trial % 2 == 0 ? jpeg : png) + [UInt8](trial % 3 == 0 ? png : jpeg)
+            switch trial % 4 {
+            case 0: for _ in 0..<(1 + next() % 20) { bytes[next() % bytes.count] ^= UInt8(1 << (next() % 8)) }
+            case 1: bytes = Array(bytes.prefix(next() % bytes.count))
+            case 2: let a = next() % bytes.count, b = min(bytes.count, a + next() % 4096); bytes.removeSubrange(a..<b)
+            default: let a = next() % bytes.count; bytes.insert(contentsOf: bytes[a..<min(bytes.count, a + 512)], at: next() % bytes.count)
+            }
+            try Data(bytes).write(to: input)
+            let r = try CLI.run(["sh", "-c", "timeout 60 \"\(CLI.binary.path)\" stream \"\(plan)\" - --no-write --quiet < \"\(input.path)\""],
+                                viaShell: true)
+            XCTAssertFalse(r.signalled, "trial \(trial)")
+            XCTAssertTrue(r.status == 0 || (r.status == 1 && r.stderr.hasPrefix("error: ")), "trial \(trial): \(r.status) \(r.stderr)")
+        }
+    }
+}
