@@ -94,6 +94,8 @@ enum Main {
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             src.setEventHandler {
                 TemporaryFiles.removeAll()
+                // End a live progress/fps line so the shell prompt starts on its own line.
+                if isatty(2) != 0 { _ = write(2, "\n", 1) }
                 _exit(code)
             }
             src.resume()
