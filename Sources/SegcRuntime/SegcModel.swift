@@ -75,22 +75,30 @@ public final class SegcModel: Sendable {
     public static var cpuLevel: String { String(cString: segc_cpu_level()) }
 }
 
-/// The prepared weights of a model: one 64-byte aligned float buffer holding a copy
-/// of the plan's `WGHT` section (weight refs keep their offsets) followed by the
-/// packed matrices of transposed convolutions.
+/// The prepared weights of a model: the plan's `WGHT` section, used in place when the
+/// plan is a mapped file (64-byte aligned weights, as the format guarantees) and copied
+/// into an aligned buffer otherwise, plus one buffer of the packed matrices of
+/// transposed convolutions.
 ///
-/// `@unchecked Sendable`: the buffer is written only inside `init` and never after;
-/// every later access is a read, and the buffer is freed in `deinit` when no model
-/// references it any more.
+/// In place matters for memory: the mapped pages already count in the process's RSS,
+/// so a copy doubled the weights' share of it (BiSeNetV1: 53 MB twice).
+///
+/// `@unchecked Sendable`: the buffers are written only inside `init` and never after;
+/// every later access is a read; `keep` holds the mapping alive as long as the store.
 package final class WeightStore: @unchecked Sendable {
-    package let base: UnsafeMutableRawPointer
+    /// Start of the WGHT section (weight refs are offsets from here).
+    package let base: UnsafeRawPointer
+    /// Packed transposed-conv weights (`packedOffsets` are offsets from here).
+    package let packedBase: UnsafeMutableRawPointer
     package let byteCount: Int
     /// Byte offset of the packed weight for each plan op (convTranspose2d only), else -1.
     package let packedOffsets: [Int]
+    private let copied: UnsafeMutableRawPointer?
+    private let keep: PlanWeights
 
     init(plan: PlanFile, ops: [PreparedOp]) throws(SegcError) {
         let section = plan.weights.count
-        var total = (section + 63) & ~63
+        var total = 0
         var offsets = [Int](repeating: -1, count: ops.count)
         for (i, op) in ops.enumerated() where op.kind == .convTranspose2d {
             var p = op.conv
@@ -99,27 +107,44 @@ package final class WeightStore: @unchecked Sendable {
             offsets[i] = total
             total = try Checked.add(total, (try Checked.mul(Int(n), 4) + 63) & ~63, "prepared weights")
         }
-        try Limits.check(total, Limits.maxAllocationBytes, "prepared weight bytes")
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: max(total, 64), alignment: 64)
-        plan.weights.withBytes { raw in
-            if let src = raw.baseAddress, raw.count > 0 { buf.copyMemory(from: src, byteCount: raw.count) }
+        var inPlace: UnsafeRawPointer? = nil
+        if case .mapped(let file, let offset, _) = plan.weights.storage, Int(bitPattern: file.base + offset) % 64 == 0 {
+            inPlace = file.base + offset
         }
+        try Limits.check(total + (inPlace == nil ? section : 0), Limits.maxAllocationBytes, "prepared weight bytes")
+        if let inPlace {
+            copied = nil
+            base = inPlace
+        } else {
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: max(section, 64), alignment: 64)
+            plan.weights.withBytes { raw in
+                if let src = raw.baseAddress, raw.count > 0 { buf.copyMemory(from: src, byteCount: raw.count) }
+            }
+            copied = buf
+            base = UnsafeRawPointer(buf)
+        }
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: max(total, 64), alignment: 64)
         for (i, op) in ops.enumerated() where op.kind == .convTranspose2d {
             var p = op.conv
-            let w = (buf + plan.graph.ops[i].weights[0].offset).assumingMemoryBound(to: Float.self)
-            let dst = (buf + offsets[i]).assumingMemoryBound(to: Float.self)
+            let w = (base + plan.graph.ops[i].weights[0].offset).assumingMemoryBound(to: Float.self)
+            let dst = (packed + offsets[i]).assumingMemoryBound(to: Float.self)
             let rc = segc_convt_pack(&p, w, dst)
             if rc != 0 {
-                buf.deallocate()
+                packed.deallocate()
+                copied?.deallocate()
                 throw SegcError(.unsupported, "cannot pack transposed convolution weights (\(rc))", at: .layer("op \(i)"))
             }
         }
-        base = buf
-        byteCount = total
+        packedBase = packed
+        byteCount = section + total
         packedOffsets = offsets
+        keep = plan.weights
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        packedBase.deallocate()
+        copied?.deallocate()
+    }
 
     /// Float pointer of a weight ref (offset checked by validation).
     func pointer(_ ref: WeightRef) -> UnsafePointer<Float> {

@@ -82,8 +82,8 @@ public final class SegcSession {
                 switch b {
                 case .none: return nil
                 case .value(let v): return arenaBase + g.values[v].arenaOffset
-                case .weight(let off): return store.base + off
-                case .packed: return store.base + store.packedOffsets[opIndex]
+                case .weight(let off): return UnsafeMutableRawPointer(mutating: store.base + off)
+                case .packed: return store.packedBase + store.packedOffsets[opIndex]
                 }
             }
             var k = 0
