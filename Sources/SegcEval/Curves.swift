@@ -19,6 +19,11 @@ public struct ScoreCurve: Sendable, Equatable {
     /// Fraction of positives (the PR baseline of a random score).
     public var positiveRate: Double
 
+    public init(pr: [(recall: Double, precision: Double)], roc: [(fpr: Double, tpr: Double)], fpr95: Double, auprc: Double,
+                positiveRate: Double) {
+        self.pr = pr; self.roc = roc; self.fpr95 = fpr95; self.auprc = auprc; self.positiveRate = positiveRate
+    }
+
     public static func == (a: ScoreCurve, b: ScoreCurve) -> Bool {
         a.pr.elementsEqual(b.pr, by: { $0 == $1 }) && a.roc.elementsEqual(b.roc, by: { $0 == $1 })
             && a.fpr95 == b.fpr95 && a.auprc == b.auprc && a.positiveRate == b.positiveRate

@@ -145,14 +145,15 @@ public func evaluate(dataset: Dataset, width: Int, height: Int, jobs: [Evaluatio
             if let e = pendingError() { throw e }
             let state = states[j]
             let mask = prepared.mask
-            // The job's closures move to the scoring queue; the driver never calls the
-            // observer and the network concurrently with themselves.
-            let boxed = UncheckedBox(job)
+            // Only the scores and the observer move to the scoring queue (never the network
+            // closure, which callers may pass as non-escaping); the serial queue never runs
+            // the observer concurrently with itself.
+            let boxed = UncheckedBox((scores: job.scores, observer: job.observer))
             inFlight.enter()
             scoring.async {
                 defer { inFlight.leave() }
                 do throws(SegcError) {
-                    try scoreFrame(job: boxed.value, state: state, index: index, frame: frame, input: input, mask: mask,
+                    try scoreFrame(scores: boxed.value.scores, observer: boxed.value.observer, state: state, index: index, frame: frame, input: input, mask: mask,
                                    logits: logits, width: width, height: height, anomalySet: anomalySet)
                 } catch { errorLock.withLock { if firstError == nil { firstError = error } } }
             }
@@ -171,14 +172,14 @@ public func evaluate(dataset: Dataset, width: Int, height: Int, jobs: [Evaluatio
 }
 
 /// Scores (or argmax) of one job on one frame, pooled into the job's accumulators.
-private func scoreFrame(job: EvaluationJob, state: JobState, index: Int, frame: DatasetFrame, input: [Float],
+private func scoreFrame(scores: [AnomalyScore], observer: ((FrameOutcome) throws(SegcError) -> Void)?, state: JobState, index: Int, frame: DatasetFrame, input: [Float],
                         mask: LabelMask, logits: [Float], width: Int, height: Int, anomalySet: Bool) throws(SegcError) {
     let pixels = width * height
     let c = logits.count / pixels
     var t0 = nowMs()
     var maps: [[Float]] = []
     if anomalySet {
-        for (k, score) in job.scores.enumerated() {
+        for (k, score) in scores.enumerated() {
             let (s, _) = try Scores.compute(score, logits: logits, classes: c, pixels: pixels)
             let t1 = nowMs()
             state.result.scoreMs += t1 - t0
@@ -196,7 +197,7 @@ private func scoreFrame(job: EvaluationJob, state: JobState, index: Int, frame: 
         state.result.metricsMs += t0 - t1
     }
     state.result.framesUsed += 1
-    if let observer = job.observer {
+    if let observer {
         try observer(FrameOutcome(index: index, frame: frame, width: width, height: height, input: input, mask: mask,
                                   logits: logits, classes: c, scores: maps))
         state.result.scoreMs += nowMs() - t0

@@ -12,6 +12,10 @@ public struct GalleryFrame: Sendable {
     public var groundTruthPNG: [UInt8]
     /// (score name, blended heatmap PNG), in the order the scores were given.
     public var overlays: [(score: String, png: [UInt8])]
+
+    public init(stem: String, image: String, auprc: Double, groundTruthPNG: [UInt8], overlays: [(score: String, png: [UInt8])]) {
+        self.stem = stem; self.image = image; self.auprc = auprc; self.groundTruthPNG = groundTruthPNG; self.overlays = overlays
+    }
 }
 
 /// Keeps the worst and best frame of one (network, dataset) pair, ranked by the per-frame

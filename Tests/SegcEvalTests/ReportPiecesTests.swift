@@ -1,6 +1,10 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import XCTest
 import SegcCore
-@testable import SegcEval
+import SegcEval
 
 /// The pieces of the report: base64, curves, overlays, the multi-network driver and the page.
 final class ReportPiecesTests: XCTestCase {

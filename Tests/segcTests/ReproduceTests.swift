@@ -129,7 +129,7 @@ final class ReproduceTests: XCTestCase {
         let models = root.appendingPathComponent("m").path
         try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
         try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: models + "/midenet_distilled.pth"))
-        let c = try CLI.run(["reproduce", "--models", models, "--data", root.path, "--tables", "4", "--out", out])
+        let c = try CLI.run(["reproduce", "--models", models, "--data", root.path, "--tables", "4", "--out", out, "--quiet"])
         assertCleanError(c, "corrupt checkpoint")
         XCTAssertTrue(c.stderr.contains("midenet_distilled.pth"), c.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))

@@ -73,9 +73,11 @@ struct EvalCommand: ParsableCommand {
         let bar = ProgressBar("eval \(ds.kind.rawValue)", quiet: global.quiet)
         // The report's frames: ranked by per-frame AuPRC, rendered only when they win.
         let gallery = report != nil && ds.kind.isAnomaly ? FrameGallery(scoreNames: [scoreLabel(scoreKind)]) : nil
+        var observer: ((FrameOutcome) throws(SegcError) -> Void)?
+        if let gallery { observer = { (o: FrameOutcome) throws(SegcError) in try gallery.add(o) } }
         let (result, curve) = try evaluateWithCurve(dataset: ds, width: shape[3], height: shape[2], score: scoreKind, classes: classes,
                                   ignoreIndex: 19, heatmapDirectory: heatmaps, curvePoints: report != nil ? 400 : 0,
-                                  observer: gallery.map { g in { (o: FrameOutcome) throws(SegcError) in try g.add(o) } },
+                                  observer: observer,
                                   progress: { bar.update($0, $1) }) {
             (input: [Float]) throws(SegcError) -> [Float] in
             var x = input

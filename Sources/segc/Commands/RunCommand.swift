@@ -83,7 +83,11 @@ struct RunCommand: ParsableCommand {
         var results: [JSON] = []
         // Refuse a non-image input before anything is written.
         if overlay != nil {
-            for path in inputs where Image.sniff(try FileBytes(contentsOf: path).buffer) == nil {
+            for path in inputs {
+                // The mapping must outlive the sniff (buffer points into it).
+                let bytes = try FileBytes(contentsOf: path)
+                let isImage = withExtendedLifetime(bytes) { Image.sniff(bytes.buffer) != nil }
+                guard !isImage else { continue }
                 throw SegcError(.unsupported, "--overlay needs an image input (PNG, JPEG or WebP), not a tensor", file: path)
             }
         }

@@ -132,7 +132,6 @@ struct ReproduceRun {
         let totalUnits = columns.reduce(0) { $0 + $1.1.frames.count } + speedRefs.count
         var unitsDone = 0
 
-        var samples: [ModelRef: TemperatureSamples] = [:]
         let calibrationFrames = 50   // calibrate-temperature's default --count
         for (column, dataset) in columns {
             let (h, w) = (512, 1024)
