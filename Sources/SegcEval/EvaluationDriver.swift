@@ -102,6 +102,43 @@ private final class JobState: @unchecked Sendable {
 ///   (e.g. no anomaly pixel in the whole dataset), naming the file.
 public func evaluate(dataset: Dataset, width: Int, height: Int, jobs: [EvaluationJob],
                      progress: ((Int, Int) -> Void)? = nil) throws(SegcError) -> DatasetEvaluation {
+    try startEvaluation(dataset: dataset, width: width, height: height, jobs: jobs, progress: progress).finish()
+}
+
+/// The pooled part of an evaluation whose frames have all been processed: what is left is
+/// sorting the pooled scores into AuPRC / FPR95 (or reducing the IoU counts). Splitting it
+/// off lets a caller run it on another thread while the networks work on the next dataset.
+public final class PendingEvaluation: @unchecked Sendable {
+    // @unchecked: immutable after construction; `finish` only reads the accumulators.
+    fileprivate let kind: DatasetKind
+    fileprivate let root: String
+    fileprivate let scores: [[AnomalyScore]]
+    fileprivate let curvePoints: [Int]
+    fileprivate let states: [JobState]
+    fileprivate let timing: EvaluationTiming
+
+    fileprivate init(kind: DatasetKind, root: String, scores: [[AnomalyScore]], curvePoints: [Int], states: [JobState],
+                     timing: EvaluationTiming) {
+        self.kind = kind; self.root = root; self.scores = scores; self.curvePoints = curvePoints
+        self.states = states; self.timing = timing
+    }
+
+    /// Computes the metrics (concurrently over scores). Call once.
+    public func finish() throws(SegcError) -> DatasetEvaluation {
+        var timing = self.timing
+        let t0 = nowMs()
+        try finishMetrics(scores: scores, curvePoints: curvePoints, states: states, anomalySet: kind.isAnomaly, root: root)
+        let dt = nowMs() - t0
+        timing.metrics += dt
+        timing.total += dt
+        return DatasetEvaluation(kind: kind, jobs: states.map(\.result), timing: timing)
+    }
+}
+
+/// ``evaluate(dataset:width:height:jobs:progress:)`` up to the pooled metrics: runs every
+/// frame through every job and returns what is left to compute.
+public func startEvaluation(dataset: Dataset, width: Int, height: Int, jobs: [EvaluationJob],
+                            progress: ((Int, Int) -> Void)? = nil) throws(SegcError) -> PendingEvaluation {
     try Image.checkSize(width: width, height: height, file: nil)
     let start = nowMs()
     var timing = EvaluationTiming()
@@ -163,12 +200,10 @@ public func evaluate(dataset: Dataset, width: Int, height: Int, jobs: [Evaluatio
     inFlight.wait()
     if let e = pendingError() { throw e }
     for s in states { s.result.frames = dataset.frames.count }
-    let t0 = nowMs()
-    try finishMetrics(jobs: jobs, states: states, anomalySet: anomalySet, root: dataset.root)
-    timing.metrics += nowMs() - t0
     for s in states { timing.score += s.result.scoreMs; timing.metrics += s.result.metricsMs }
     timing.total = nowMs() - start
-    return DatasetEvaluation(kind: dataset.kind, jobs: states.map(\.result), timing: timing)
+    return PendingEvaluation(kind: dataset.kind, root: dataset.root, scores: jobs.map(\.scores),
+                             curvePoints: jobs.map(\.curvePoints), states: states, timing: timing)
 }
 
 /// Scores (or argmax) of one job on one frame, pooled into the job's accumulators.
@@ -206,7 +241,7 @@ private func scoreFrame(scores: [AnomalyScore], observer: ((FrameOutcome) throws
 
 /// Pooled metrics of every (job, score), computed concurrently (each is independent and
 /// deterministic; the sort dominates).
-private func finishMetrics(jobs: [EvaluationJob], states: [JobState], anomalySet: Bool, root: String) throws(SegcError) {
+private func finishMetrics(scores: [[AnomalyScore]], curvePoints: [Int], states: [JobState], anomalySet: Bool, root: String) throws(SegcError) {
     if !anomalySet {
         for s in states {
             let (miou, per) = s.iou.iou()
@@ -217,17 +252,15 @@ private func finishMetrics(jobs: [EvaluationJob], states: [JobState], anomalySet
         return
     }
     var pending: [(job: Int, score: Int)] = []
-    for (j, job) in jobs.enumerated() {
+    for (j, jobScores) in scores.enumerated() {
         let s = states[j]
         let first = s.anomaly.first ?? AnomalyAccumulator()
         s.result.anomalyPixels = first.positives
         s.result.inlierPixels = first.negatives
         s.result.ignoredPixels = first.ignored
-        for k in job.scores.indices { pending.append((j, k)) }
+        for k in jobScores.indices { pending.append((j, k)) }
     }
     let work = pending
-    let curvePoints = jobs.map(\.curvePoints)
-    let scores = jobs.map(\.scores)
     let lock = NSLockLike()
     nonisolated(unsafe) var out = [Result<ScoreEvaluation, SegcError>?](repeating: nil, count: work.count)
     DispatchQueue.concurrentPerform(iterations: work.count) { w in

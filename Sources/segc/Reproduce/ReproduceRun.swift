@@ -1,6 +1,7 @@
 import SegcCore
 import SegcEval
 import SegcRuntime
+import Dispatch
 
 /// One reproduced figure and the command that reproduces it on its own.
 struct Figure {
@@ -133,6 +134,8 @@ struct ReproduceRun {
         var unitsDone = 0
 
         let calibrationFrames = 50   // calibrate-temperature's default --count
+        let metricsQueue = DispatchQueue(label: "segc.reproduce.metrics")
+        var finished: [(DatasetColumn, Dataset, MetricsFuture, [FrameGallery?])] = []
         for (column, dataset) in columns {
             let (h, w) = (512, 1024)
             var jobs: [EvaluationJob] = []
@@ -179,10 +182,25 @@ struct ReproduceRun {
                 })
             }
             let offset = unitsDone
-            let d = try evaluate(dataset: dataset, width: w, height: h, jobs: jobs) { done, _ in
+            let pending = try startEvaluation(dataset: dataset, width: w, height: h, jobs: jobs) { done, _ in
                 bar.update(offset + done, totalUnits, detail: column.title)
             }
             unitsDone += dataset.frames.count
+            // The calibration samples are complete once the frames are: solve now, so the
+            // anomaly sets that follow can use the temperature.
+            for (i, ref) in evaluated.enumerated() {
+                guard let s = boxes[i].samples else { continue }
+                guard s.count > 0 else { note("\(dataset.root): no labelled pixel to calibrate \(ref.name)"); continue }
+                let path = Self.shellQuote(loaded[ref]!.path), folder = Self.shellQuote(dataset.root)
+                results.calibrated[ref.stem] = (s.fit.solve(), "segc convert \(path) -o \(ref.stem).segc && segc calibrate-temperature \(ref.stem).segc --dataset \(folder)")
+            }
+            // The pooled sorts of this dataset run while the networks start on the next one.
+            let future = MetricsFuture(pending)
+            metricsQueue.async { future.run() }
+            finished.append((column, dataset, future, galleries))
+        }
+        for (column, dataset, future, galleries) in finished {
+            let d = try future.get()
             results.networkMs += d.timing.network
             results.decodeMs += d.timing.decode; results.resizeMs += d.timing.resize
             results.scoreMs += d.timing.score; results.metricsMs += d.timing.metrics
@@ -195,11 +213,6 @@ struct ReproduceRun {
                 if column.kind == .cityscapes {
                     if let miou = job.miou {
                         results.miou[ref.stem] = Figure(value: miou, command: "segc eval \(path) --dataset \(folder) --json")
-                    }
-                    if let s = boxes[i].samples {
-                        guard s.count > 0 else { note("\(dataset.root): no labelled pixel to calibrate \(ref.name)"); continue }
-                        let t = s.fit.solve()
-                        results.calibrated[ref.stem] = (t, "segc convert \(path) -o \(ref.stem).segc && segc calibrate-temperature \(ref.stem).segc --dataset \(folder)")
                     }
                     continue
                 }
@@ -248,6 +261,24 @@ struct ReproduceRun {
     static func isPlotted(_ spec: ScoreSpec) -> Bool {
         if case .msp(let t) = spec { return t == 1 }
         return true
+    }
+}
+
+/// A dataset's pooled metrics, computed on a background queue; `get` waits for them.
+private final class MetricsFuture: @unchecked Sendable {
+    // @unchecked: `result` is written once before `done` is signalled and read after.
+    private let pending: PendingEvaluation
+    private var result: Result<DatasetEvaluation, SegcError>?
+    private let done = DispatchSemaphore(value: 0)
+    init(_ pending: PendingEvaluation) { self.pending = pending }
+    func run() {
+        do throws(SegcError) { result = .success(try pending.finish()) } catch { result = .failure(error) }
+        done.signal()
+    }
+    func get() throws(SegcError) -> DatasetEvaluation {
+        done.wait()
+        done.signal()
+        return try result!.get()
     }
 }
 
