@@ -28,16 +28,19 @@ public final class FrameGallery: @unchecked Sendable {
     private let lock = NSLockLike()
     private var worstFrame: GalleryFrame?
     private var bestFrame: GalleryFrame?
-    /// Score names shown, in the job's score order.
+    /// Names of the scores shown, and which of the job's score maps they are.
     public let scoreNames: [String]
+    public let scoreIndices: [Int]
     /// Thumbnail size (width, height) of every panel.
     public let thumbnail: (width: Int, height: Int)
 
     /// - Parameters:
-    ///   - scoreNames: labels for the job's scores (same order as its maps).
+    ///   - scoreNames: labels of the scores shown; the first ranks the frames.
+    ///   - scoreIndices: the job's score maps they are (default: the first `scoreNames.count`).
     ///   - thumbnailWidth: panel width; height follows the frame's aspect ratio.
-    public init(scoreNames: [String], thumbnailWidth: Int = 384) {
+    public init(scoreNames: [String], scoreIndices: [Int]? = nil, thumbnailWidth: Int = 384) {
         self.scoreNames = scoreNames
+        self.scoreIndices = scoreIndices ?? Array(0..<scoreNames.count)
         self.thumbnail = (thumbnailWidth, thumbnailWidth / 2)
     }
 
@@ -47,7 +50,8 @@ public final class FrameGallery: @unchecked Sendable {
 
     /// Considers one evaluated frame (anomaly sets; Cityscapes outcomes are ignored).
     public func add(_ o: FrameOutcome) throws(SegcError) {
-        guard let first = o.scores.first else { return }
+        guard let rank = scoreIndices.first, rank < o.scores.count else { return }
+        let first = o.scores[rank]
         var acc = AnomalyAccumulator()
         try acc.add(scores: first, labels: o.mask.values)
         // A frame without inlier pixels has no per-frame AuPRC; it cannot be ranked.
@@ -72,9 +76,8 @@ public final class FrameGallery: @unchecked Sendable {
         let thickness = max(2, o.width / thumbnail.width + 1)
         let gt = try small(try Visualization.outline(mask: o.mask, on: frame, thickness: thickness))
         var overlays: [(String, [UInt8])] = []
-        for (k, map) in o.scores.enumerated() {
-            let name = k < scoreNames.count ? scoreNames[k] : "score \(k)"
-            overlays.append((name, try small(try Visualization.overlay(scores: map, on: frame))))
+        for (name, k) in zip(scoreNames, scoreIndices) where k < o.scores.count {
+            overlays.append((name, try small(try Visualization.overlay(scores: o.scores[k], on: frame))))
         }
         return GalleryFrame(stem: o.frame.stem, image: o.frame.image, auprc: auprc, groundTruthPNG: gt, overlays: overlays)
     }

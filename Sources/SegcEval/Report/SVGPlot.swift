@@ -20,8 +20,9 @@ public enum SVGPlot {
     public static func plot(title: String, xLabel: String, yLabel: String, lines: [Line],
                             guides: [(Double, Double, Double, Double)] = [], size: Int = 360) -> String {
         let left = 48.0, top = 28.0, plotSize = Double(size) - 64
-        let legendRows = lines.count
-        let height = Double(size) + Double(legendRows) * 16 + 8
+        // Under the plot: tick labels, the axis title, then one legend row per line.
+        let legendTop = top + plotSize + 52
+        let height = legendTop + Double(lines.count) * 16 + 4
         func px(_ x: Double) -> String { fmt(left + max(0, min(1, x)) * plotSize) }
         func py(_ y: Double) -> String { fmt(top + (1 - max(0, min(1, y))) * plotSize) }
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(size)\" height=\"\(Int(height))\" viewBox=\"0 0 \(size) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
@@ -37,7 +38,7 @@ public enum SVGPlot {
             s += "<text x=\"\(px(v))\" y=\"\(fmt(top + plotSize + 14))\" text-anchor=\"middle\" font-size=\"10\">\(fmt(v))</text>"
             s += "<text x=\"\(fmt(left - 4))\" y=\"\(fmt(Double(py(v))! + 3))\" text-anchor=\"end\" font-size=\"10\">\(fmt(v))</text>"
         }
-        s += "<text x=\"\(fmt(left + plotSize / 2))\" y=\"\(fmt(top + plotSize + 28))\" text-anchor=\"middle\" font-size=\"11\">\(escape(xLabel))</text>"
+        s += "<text x=\"\(fmt(left + plotSize / 2))\" y=\"\(fmt(top + plotSize + 32))\" text-anchor=\"middle\" font-size=\"11\">\(escape(xLabel))</text>"
         s += "<text transform=\"translate(12 \(fmt(top + plotSize / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"11\">\(escape(yLabel))</text>"
         for g in guides {
             s += "<line x1=\"\(px(g.0))\" y1=\"\(py(g.1))\" x2=\"\(px(g.2))\" y2=\"\(py(g.3))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>"
@@ -49,7 +50,7 @@ public enum SVGPlot {
             if let m = line.marker {
                 s += "<circle cx=\"\(px(m.x))\" cy=\"\(py(m.y))\" r=\"4\" fill=\"\(color)\" stroke=\"#000\"><title>\(escape(line.label)): \(escape(m.caption))</title></circle>"
             }
-            let ly = Double(size) + Double(i) * 16
+            let ly = legendTop + Double(i) * 16
             s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(ly - 4))\" x2=\"\(fmt(left + 18))\" y2=\"\(fmt(ly - 4))\" stroke=\"\(color)\" stroke-width=\"3\"/>"
             var text = line.label
             if let m = line.marker { text += " — " + m.caption }

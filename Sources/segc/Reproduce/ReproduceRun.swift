@@ -148,10 +148,11 @@ struct ReproduceRun {
                     throw SegcError(.unsupported, "reproduce evaluates at 512x1024; this plan's input is \(m.model.inputShape)", file: m.path)
                 }
                 var jobScores: [AnomalyScore] = []
-                var names: [String] = []
+                var shown: [(name: String, index: Int)] = []
                 for spec in scores[ref] ?? [] {
                     guard let s = Self.anomalyScore(spec, calibrated: results.calibrated[ref.stem]?.t) else { continue }
-                    jobScores.append(s); names.append(spec.label)
+                    if Self.isPlotted(spec) { shown.append((spec.label, jobScores.count)) }
+                    jobScores.append(s)
                 }
                 var observer: ((FrameOutcome) throws(SegcError) -> Void)?
                 var gallery: FrameGallery?
@@ -164,8 +165,9 @@ struct ReproduceRun {
                         }
                     }
                 } else if i == 0 {
-                    // The report's frames: the first model, its first (up to four) scores.
-                    let g = FrameGallery(scoreNames: Array(names.prefix(4)))
+                    // The report's frames: the first model, each plotted score (not the extra
+                    // temperatures of Table 2), ranked by the first.
+                    let g = FrameGallery(scoreNames: shown.map(\.name), scoreIndices: shown.map(\.index))
                     gallery = g
                     observer = { (o: FrameOutcome) throws(SegcError) in try g.add(o) }
                 }
