@@ -115,6 +115,26 @@ final class ReproduceTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: bad))
     }
 
+    /// Fixtures/report/render_report.sh, only where Chromium is installed (CI has none).
+    func testRenderScriptWhenChromiumIsInstalled() throws {
+        let which = try CLI.runTool("/bin/sh", ["-c", "command -v chromium || command -v chromium-browser"])
+        guard which.status == 0 else { throw XCTSkip("chromium not installed") }
+        let (models, data, root) = try Self.subset()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let report = root.appendingPathComponent("r.html").path, png = root.appendingPathComponent("r.png").path
+        let r = try CLI.run(["eval", models + "/midenet_distilled.pth", "--dataset", data + "/RoadAnomaly21", "--report", report, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let script = CLI.packageRoot.appendingPathComponent("Fixtures/report/render_report.sh").path
+        let s = try CLI.runTool(script, [report, png, "1000", "1200"])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        let img = try Image.decode(contentsOf: png)
+        XCTAssertEqual(img.width, 1000); XCTAssertEqual(img.height, 1200)
+        // Not a blank page: a rendered report has many distinct colours (curves, frames).
+        XCTAssertGreaterThan(Set(stride(from: 0, to: img.pixels.count, by: 3 * 97).map { img.pixels[$0] }).count, 50)
+        let missing = try CLI.runTool(script, [root.appendingPathComponent("none.html").path, png])
+        XCTAssertEqual(missing.status, 1)
+    }
+
     func testBadFoldersAreCleanErrorsWithoutOutput() throws {
         let root = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: root) }
