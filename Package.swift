@@ -83,7 +83,7 @@ let package = Package(
         // Whole networks: checkpoint → IR → passes → plan → runtime, against PyTorch and the reference interpreter.
         .testTarget(name: "SegcIntegrationTests", dependencies: ["SegcTorch", "SegcIR", "SegcReference", "SegcPasses",
                                                                  "SegcLower", "SegcPlan", "SegcRuntime", "CZip"]),
-        .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore", "CZip", "HeatmapExample",
+        .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore", "SegcEval", "CZip", "HeatmapExample",
                                                 "FuzzPickle", "FuzzTorch", "FuzzONNX", "FuzzPlan"]),
     ],
     swiftLanguageModes: [.v6]

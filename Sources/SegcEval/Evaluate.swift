@@ -84,82 +84,44 @@ public func evaluate(dataset: Dataset, width: Int, height: Int, score: AnomalySc
                      classes: Int = 20, ignoreIndex: Int = 19, heatmapDirectory: String? = nil,
                      progress: ((Int, Int) -> Void)? = nil,
                      network: ([Float]) throws(SegcError) -> [Float]) throws(SegcError) -> EvaluationResult {
-    try Image.checkSize(width: width, height: height, file: nil)
-    let start = nowMs()
-    var result = EvaluationResult(kind: dataset.kind, score: dataset.kind.isAnomaly ? score : nil)
-    result.frames = dataset.frames.count
-    var timing = EvaluationTiming()
-    var anomaly = AnomalyAccumulator()
-    var iouAcc = try IoUAccumulator(classes: classes, ignoreIndex: ignoreIndex)
+    let run = try evaluateWithCurve(dataset: dataset, width: width, height: height, score: score, classes: classes,
+                                    ignoreIndex: ignoreIndex, heatmapDirectory: heatmapDirectory, curvePoints: 0,
+                                    progress: progress, network: network)
+    return run.result
+}
+
+/// ``evaluate(dataset:width:height:score:classes:ignoreIndex:heatmapDirectory:progress:network:)``
+/// that also returns the score's PR / ROC plot points (`curvePoints` per curve) and lets
+/// the caller see every evaluated frame (`observer`, on the scoring queue) — what
+/// `segc eval --report` needs. One job of the multi-network driver
+/// ``evaluate(dataset:width:height:jobs:progress:)``, so both give the same figures.
+public func evaluateWithCurve(dataset: Dataset, width: Int, height: Int, score: AnomalyScore = .msp(temperature: 1),
+                              classes: Int = 20, ignoreIndex: Int = 19, heatmapDirectory: String? = nil,
+                              curvePoints: Int, observer: ((FrameOutcome) throws(SegcError) -> Void)? = nil,
+                              progress: ((Int, Int) -> Void)? = nil,
+                              network: ([Float]) throws(SegcError) -> [Float]) throws(SegcError) -> (result: EvaluationResult, curve: ScoreCurve?) {
     if let heatmapDirectory { try makeDirectories(heatmapDirectory) }
-    let pixels = width * height
-    // Decoding and resizing frame i+1 overlaps the network on frame i (one frame of
-    // lookahead on a background queue); `prefetchWait` is the time the loop still had to
-    // wait for it. Results do not depend on the overlap.
-    let prefetcher = FramePrefetcher(dataset: dataset, width: width, height: height)
-    prefetcher.start(0)
-    for (index, frame) in dataset.frames.enumerated() {
-        var t1 = nowMs()
-        let prepared = try prefetcher.take(index)
-        timing.prefetchWait += nowMs() - t1
-        if index + 1 < dataset.frames.count { prefetcher.start(index + 1) }
-        timing.decode += prepared.decodeMs
-        timing.resize += prepared.resizeMs
-        guard let input = prepared.input else {
-            result.framesSkipped += 1
-            progress?(index + 1, dataset.frames.count)
-            continue
-        }
-        let mask = prepared.mask
-        var t0 = nowMs()
-        let logits = try network(input)
-        t1 = nowMs()
-        timing.network += t1 - t0
-        guard !logits.isEmpty, logits.count % pixels == 0 else {
-            throw SegcError(.mismatch, "the network returned \(logits.count) values, not [C, \(height), \(width)]", file: frame.image)
-        }
-        let c = logits.count / pixels
-        if dataset.kind.isAnomaly {
-            let (s, _) = try Scores.compute(score, logits: logits, classes: c, pixels: pixels)
-            if let dir = heatmapDirectory {
-                try PNGWriter.write(try Visualization.heatmap(scores: s, width: width, height: height), to: dir + "/" + frame.stem + ".png")
+    // The closure is only called synchronously by the driver, before this function returns.
+    return try withoutActuallyEscaping(network) { (net) throws(SegcError) in
+        let job = EvaluationJob(scores: [score], classes: classes, ignoreIndex: ignoreIndex, curvePoints: curvePoints,
+                                observer: { (o: FrameOutcome) throws(SegcError) in
+            if let dir = heatmapDirectory, let map = o.scores.first {
+                try PNGWriter.write(try Visualization.heatmap(scores: map, width: o.width, height: o.height),
+                                    to: dir + "/" + o.frame.stem + ".png")
             }
-            t0 = nowMs()
-            timing.score += t0 - t1
-            do { try anomaly.add(scores: s, labels: mask.values) } catch { throw error.inFile(frame.image) }
-            t1 = nowMs()
-            timing.metrics += t1 - t0
-        } else {
-            let (_, am) = try Scores.compute(nil, logits: logits, classes: c, pixels: pixels, argmax: true)
-            t0 = nowMs()
-            timing.score += t0 - t1
-            do { try iouAcc.add(predictions: am, labels: mask.values) } catch { throw error.inFile(frame.label) }
-            t1 = nowMs()
-            timing.metrics += t1 - t0
-        }
-        result.framesUsed += 1
-        progress?(index + 1, dataset.frames.count)
+            try observer?(o)
+        }, network: net)
+        let d = try evaluate(dataset: dataset, width: width, height: height, jobs: [job], progress: progress)
+        let j = d.jobs[0]
+        var r = EvaluationResult(kind: dataset.kind, score: dataset.kind.isAnomaly ? score : nil)
+        r.frames = j.frames; r.framesUsed = j.framesUsed; r.framesSkipped = j.framesSkipped
+        r.anomalyPixels = j.anomalyPixels; r.inlierPixels = j.inlierPixels; r.ignoredPixels = j.ignoredPixels
+        r.auprc = j.scores.first?.auprc
+        r.fpr95 = j.scores.first?.fpr95
+        r.miou = j.miou; r.iou = j.iou
+        r.timing = d.timing
+        return (r, j.scores.first?.curve)
     }
-    let t0 = nowMs()
-    if dataset.kind.isAnomaly {
-        result.anomalyPixels = anomaly.positives
-        result.inlierPixels = anomaly.negatives
-        result.ignoredPixels = anomaly.ignored
-        do {
-            let m = try anomaly.metrics()
-            result.auprc = m.auprc
-            result.fpr95 = m.fpr95
-        } catch { throw error.inFile(dataset.root) }
-    } else {
-        let (miou, per) = iouAcc.iou()
-        result.miou = miou
-        result.iou = per
-        result.ignoredPixels = Int(iouAcc.ignoredPixels)
-    }
-    timing.metrics += nowMs() - t0
-    timing.total = nowMs() - start
-    result.timing = timing
-    return result
 }
 
 /// One frame made ready for the network: the NEAREST-resized, mapped label and, unless

@@ -52,34 +52,21 @@ struct BenchCommand: ParsableCommand {
         let loadAllocations = Int(segc_alloc_count())
         let loadMs = Self.ms(ContinuousClock.now - t0)
         let n = model.inputShape.reduce(1, *)
-        var data: [Float]
+        let data: [Float]
         if let input {
             let arr = try Npy.read(contentsOf: input)
             guard arr.count == n else { throw SegcError(.mismatch, "input has \(arr.count) elements, the plan needs \(n)", file: input) }
             data = arr.floats
         } else {
-            // Fixed xorshift sequence: same tensor every run and every machine.
-            data = [Float](repeating: 0, count: n)
-            var s: UInt64 = 0x9E3779B97F4A7C15
-            for i in 0..<n { s ^= s << 13; s ^= s >> 7; s ^= s << 17; data[i] = Float(s >> 40) / Float(1 << 24) }
+            data = Self.defaultInput(count: n)
         }
-        var times = [Double](repeating: 0, count: runs)
-        try data.withUnsafeBufferPointer { buf in
-            for _ in 0..<warmup { _ = try session.run(buf) }
-            segc_alloc_counting(1)
-            for i in 0..<runs {
-                let s = ContinuousClock.now
-                _ = try session.run(buf)
-                times[i] = Self.ms(ContinuousClock.now - s)
-            }
-            segc_alloc_counting(0)
-        }
+        let times = try Self.measure(session: session, input: data, warmup: warmup, runs: runs, counting: true)
         // The timing array was allocated before counting started; reading the
         // clock does not allocate, so these counts are the runtime's own.
         let allocs = Double(segc_alloc_count()) / Double(runs)
         let allocBytes = Double(segc_alloc_bytes()) / Double(runs)
         let sorted = times.sorted()
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let median = Self.median(sorted)
         let mean = times.reduce(0, +) / Double(times.count)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -97,5 +84,36 @@ struct BenchCommand: ParsableCommand {
         } else {
             print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(KernelLevel.current.description): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
         }
+    }
+
+    /// The fixed pseudo-random input in [0, 1) (xorshift): the same tensor on every run
+    /// and every machine.
+    static func defaultInput(count n: Int) -> [Float] {
+        var data = [Float](repeating: 0, count: n)
+        var s: UInt64 = 0x9E3779B97F4A7C15
+        for i in 0..<n { s ^= s << 13; s ^= s >> 7; s ^= s << 17; data[i] = Float(s >> 40) / Float(1 << 24) }
+        return data
+    }
+
+    /// `warmup` untimed then `runs` timed inferences on one session (ms each). With
+    /// `counting`, the allocation counter covers exactly the timed runs.
+    static func measure(session: SegcSession, input: [Float], warmup: Int, runs: Int, counting: Bool = false) throws -> [Double] {
+        var times = [Double](repeating: 0, count: runs)
+        try input.withUnsafeBufferPointer { buf in
+            for _ in 0..<warmup { _ = try session.run(buf) }
+            if counting { segc_alloc_counting(1) }
+            for i in 0..<runs {
+                let s = ContinuousClock.now
+                _ = try session.run(buf)
+                times[i] = Self.ms(ContinuousClock.now - s)
+            }
+            if counting { segc_alloc_counting(0) }
+        }
+        return times
+    }
+
+    /// Median of sorted values (mean of the middle two for an even count).
+    static func median(_ sorted: [Double]) -> Double {
+        sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }

@@ -44,26 +44,17 @@ struct CalibrateTemperatureCommand: ParsableCommand {
         let meta = planFile.metadata
         let frames = Array(ds.frames.prefix(count))
         let bar = ProgressBar("calibrate", quiet: global.quiet)
-        // Logits of the sampled labelled pixels, [n, c], and their labels.
-        var z: [Float] = [], y: [Int] = []
+        var samples = TemperatureSamples(classes: c, pixelStride: pixelStride)
         for (i, f) in frames.enumerated() {
             var x = try Image.networkInput(contentsOf: f.image, width: w, height: h)
             meta.normalise(&x)
             let logits = try session.run(x)
             let mask = try ds.loadLabel(f, width: ow, height: oh)
-            for r in stride(from: 0, to: oh, by: pixelStride) {
-                for col in stride(from: 0, to: ow, by: pixelStride) {
-                    let p = r * ow + col
-                    let label = Int(mask.values[p])
-                    guard label < 19, label < c else { continue }
-                    for k in 0..<c { z.append(logits[k * oh * ow + p]) }
-                    y.append(label)
-                }
-            }
+            try samples.add(logits: Array(logits), mask: mask)
             bar.update(i + 1, frames.count)
         }
-        guard !y.isEmpty else { throw SegcError(.mismatch, "no labelled pixels (train ids 0–18) in the frames used", file: dataset) }
-        let fit = TemperatureFit(logits: z, labels: y, classes: c)
+        guard samples.count > 0 else { throw SegcError(.mismatch, "no labelled pixels (train ids 0–18) in the frames used", file: dataset) }
+        let fit = samples.fit
         let before = fit.nll(beta: 1 / meta.temperature)
         let t = fit.solve()
         let after = fit.nll(beta: 1 / t)
@@ -72,74 +63,10 @@ struct CalibrateTemperatureCommand: ParsableCommand {
         try PlanWriter.write(planFile, to: dest)
         if global.json {
             print(JSON.object([("temperature", .double(t)), ("nll_before", .double(before)), ("nll_after", .double(after)),
-                               ("frames", .int(frames.count)), ("pixels", .int(y.count)), ("output", .string(dest))]).text)
+                               ("frames", .int(frames.count)), ("pixels", .int(samples.count)), ("output", .string(dest))]).text)
         } else {
-            print("T = \(t) (NLL \(before) -> \(after)) from \(y.count) pixels of \(frames.count) frames; wrote \(dest)")
+            print("T = \(t) (NLL \(before) -> \(after)) from \(samples.count) pixels of \(frames.count) frames; wrote \(dest)")
         }
     }
 }
 
-/// Mean NLL of softmax(β·z) and its minimisation over β = 1/T (convex in β).
-struct TemperatureFit {
-    let logits: [Float]
-    let labels: [Int]
-    let classes: Int
-
-    /// (f, f', f'') at β, in Double: f = mean(logsumexp(βz) − β·z_y),
-    /// f' = mean(E_p[z] − z_y), f'' = mean(Var_p[z]) with p = softmax(βz).
-    func derivatives(beta: Double) -> (Double, Double, Double) {
-        var f = 0.0, g = 0.0, hsum = 0.0
-        let n = labels.count
-        logits.withUnsafeBufferPointer { z in
-            for i in 0..<n {
-                let row = i * classes
-                var m = -Double.infinity
-                for k in 0..<classes { m = max(m, beta * Double(z[row + k])) }
-                var s = 0.0, ez = 0.0, ez2 = 0.0
-                for k in 0..<classes {
-                    let v = Double(z[row + k])
-                    let e = _exp(beta * v - m)
-                    s += e; ez += e * v; ez2 += e * v * v
-                }
-                let mean = ez / s
-                let zy = Double(z[row + labels[i]])
-                f += m + _log(s) - beta * zy
-                g += mean - zy
-                hsum += ez2 / s - mean * mean
-            }
-        }
-        return (f / Double(n), g / Double(n), hsum / Double(n))
-    }
-
-    func nll(beta: Double) -> Double { derivatives(beta: beta).0 }
-
-    /// Safeguarded Newton on β: a Newton step, halved until the NLL does not increase,
-    /// β kept positive; stops when T = 1/β changes by less than 1e-4.
-    func solve() -> Double {
-        var beta = 1.0
-        var (f, g, h) = derivatives(beta: beta)
-        for _ in 0..<100 {
-            var step = h > 1e-12 ? -g / h : -g
-            var next = beta + step
-            var fn = next > 0 ? nll(beta: next) : .infinity
-            var tries = 0
-            while (next <= 0 || fn > f) && tries < 40 {
-                step /= 2; next = beta + step
-                fn = next > 0 ? nll(beta: next) : .infinity
-                tries += 1
-            }
-            if next <= 0 || fn > f { break }
-            let done = abs(1 / next - 1 / beta) < 1e-4
-            beta = next
-            (f, g, h) = derivatives(beta: beta)
-            if done { break }
-        }
-        return 1 / beta
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-@inline(__always) func _exp(_ x: Double) -> Double { Glibc.exp(x) }
-@inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
-#endif

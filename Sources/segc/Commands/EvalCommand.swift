@@ -41,6 +41,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Write one heatmap PNG per evaluated frame into this folder.")
     var heatmaps: String?
 
+    @Option(help: "Write a self-contained HTML report (table, PR/ROC curves, worst and best frames) to this file.")
+    var report: String?
+
     @Option(help: "Architecture, when PLAN is a model.")
     var arch: String?
 
@@ -66,9 +69,16 @@ struct EvalCommand: ParsableCommand {
         let t = Float(temperature ?? meta.temperature)
         guard let scoreKind = AnomalyScore(name: score, temperature: t) else { throw ValidationError("unknown --score") }
         let classes = model.outputShape[1]
+        if let report, isDirectory(report) { throw SegcError(.io, "is a folder; --report names an HTML file", file: report) }
         let bar = ProgressBar("eval \(ds.kind.rawValue)", quiet: global.quiet)
-        let result = try evaluate(dataset: ds, width: shape[3], height: shape[2], score: scoreKind, classes: classes,
-                                  ignoreIndex: 19, heatmapDirectory: heatmaps, progress: { bar.update($0, $1) }) {
+        // The report's frames: ranked by per-frame AuPRC, rendered only when they win.
+        let gallery = report != nil && ds.kind.isAnomaly ? FrameGallery(scoreNames: [scoreLabel(scoreKind)]) : nil
+        var observer: ((FrameOutcome) throws(SegcError) -> Void)?
+        if let gallery { observer = { (o: FrameOutcome) throws(SegcError) in try gallery.add(o) } }
+        let (result, curve) = try evaluateWithCurve(dataset: ds, width: shape[3], height: shape[2], score: scoreKind, classes: classes,
+                                  ignoreIndex: 19, heatmapDirectory: heatmaps, curvePoints: report != nil ? 400 : 0,
+                                  observer: observer,
+                                  progress: { bar.update($0, $1) }) {
             (input: [Float]) throws(SegcError) -> [Float] in
             var x = input
             meta.normalise(&x)
@@ -77,6 +87,12 @@ struct EvalCommand: ParsableCommand {
             } catch let e as SegcError { throw e } catch { throw SegcError(.io, "\(error)", file: plan) }
         }
         let totalMs = BenchCommand.ms(ContinuousClock.now - start)
+        if let report {
+            let command = "segc eval " + CommandLine.arguments.dropFirst(2).map(ReproduceRun.shellQuote).joined(separator: " ")
+            let page = EvalReport.page(plan: plan, datasetPath: dataset, result: result, scoreLabel: scoreLabel(scoreKind),
+                                       curve: curve, gallery: gallery, threads: session.threads, command: command)
+            try AtomicFile.write(report, bytes: Array(page.html().utf8))
+        }
         let tm = result.timing
         let timing: JSON = .object([("decode", .double(tm.decode)), ("resize", .double(tm.resize)), ("network", .double(tm.network)),
                                     ("score", .double(tm.score)), ("metrics", .double(tm.metrics)), ("prefetch_wait", .double(tm.prefetchWait)),
@@ -113,5 +129,10 @@ struct EvalCommand: ParsableCommand {
         if let m = result.miou { print("  mIoU \(pct(m)) %") }
         let outside = tm.total > 0 ? (tm.total - tm.network) / tm.total * 100 : 0
         print("  time: \(String(format1: tm.total / 1000)) s wall, \(String(format1: outside)) % outside the network (network \(String(format1: tm.network / 1000)) s, score \(String(format1: tm.score / 1000)) s, metrics \(String(format1: tm.metrics / 1000)) s, waiting for decode/resize \(String(format1: tm.prefetchWait / 1000)) s; decode \(String(format1: tm.decode / 1000)) s and resize \(String(format1: tm.resize / 1000)) s of work, overlapped with the network)")
+    }
+
+    private func scoreLabel(_ s: AnomalyScore) -> String {
+        if case .msp(let t) = s { return "MSP (T = \(t))" }
+        return ["maxlogit": "MaxLogit", "maxentropy": "MaxEntropy", "void": "Void"][s.name] ?? s.name
     }
 }

@@ -12,6 +12,7 @@ struct RunCommand: ParsableCommand {
         discussion: """
         Examples:
           segc run erfnet.segc frame.png --heatmap heat.png               # MSP anomaly heatmap
+          segc run erfnet.segc frame.png --overlay over.png --score maxlogit # heatmap blended over the frame
           segc run erfnet.segc frame.jpg --score maxlogit -o score.npy    # [H,W] float32 score map
           segc run erfnet.segc city1_512x1024.npy -o logits.npy           # [1,C,H,W] logits
           segc run erfnet.segc city1_512x1024.npy -o l.npy --kernels avx2 # force a kernel level
@@ -39,6 +40,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "Heatmap PNG of the score (default score msp), min-max normalised, inferno colours.")
     var heatmap: String?
+
+    @Option(help: "The heatmap blended over the input frame (image inputs), PNG at the plan's output size.")
+    var overlay: String?
 
     @Option(help: "Argmax as a palette PNG in Cityscapes train-id colours.")
     var segmentation: String?
@@ -69,14 +73,24 @@ struct RunCommand: ParsableCommand {
         let classes = outShape[1]
         let t = Float(temperature ?? meta.temperature)
         let scoreKind: AnomalyScore? = score.flatMap { AnomalyScore(name: $0, temperature: t) }
-            ?? (heatmap != nil ? .msp(temperature: t) : nil)
+            ?? (heatmap != nil || overlay != nil ? .msp(temperature: t) : nil)
         let multi = inputs.count > 1
-        if multi { for folder in [output, heatmap, segmentation].compactMap({ $0 }) { try Folder.create(folder) } }
+        if multi { for folder in [output, heatmap, overlay, segmentation].compactMap({ $0 }) { try Folder.create(folder) } }
         func dest(_ option: String?, _ input: String, _ ext: String) -> String? {
             guard let option else { return nil }
             return multi ? "\(option)/\(Compiler.stem(input)).\(ext)" : option
         }
         var results: [JSON] = []
+        // Refuse a non-image input before anything is written.
+        if overlay != nil {
+            for path in inputs {
+                // The mapping must outlive the sniff (buffer points into it).
+                let bytes = try FileBytes(contentsOf: path)
+                let isImage = withExtendedLifetime(bytes) { Image.sniff(bytes.buffer) != nil }
+                guard !isImage else { continue }
+                throw SegcError(.unsupported, "--overlay needs an image input (PNG, JPEG or WebP), not a tensor", file: path)
+            }
+        }
         for path in inputs {
             let values = try Self.loadInput(path, height: h, width: w, shape: inShape, meta: meta)
             let start = ContinuousClock.now
@@ -101,6 +115,12 @@ struct RunCommand: ParsableCommand {
             }
             if let d = dest(heatmap, path, "png") {
                 try PNGWriter.write(try Visualization.heatmap(scores: scoreMap, width: ow, height: oh), to: d)
+                written.append(d)
+            }
+            if let d = dest(overlay, path, "png") {
+                // The frame as the network saw it (RGB, Pillow bilinear), at the score map's size.
+                let frame = try Image.decode(contentsOf: path).convertedToRGB().resized(width: ow, height: oh, filter: .bilinear)
+                try PNGWriter.write(try Visualization.overlay(scores: scoreMap, on: frame), to: d)
                 written.append(d)
             }
             if let d = dest(segmentation, path, "png") {
