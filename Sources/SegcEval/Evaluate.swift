@@ -76,15 +76,20 @@ public struct EvaluationResult: Sendable {
 ///   - classes, ignoreIndex: Cityscapes IoU setup (20 and 19 for the paper's models).
 ///   - heatmapDirectory: when set, writes `<stem>.png` heatmaps (as `run --heatmap`) of the
 ///     frames evaluated (anomaly sets).
+///   - channels: input channels of the network: 3 (RGB, the default) or 1 (grey, Pillow's
+///     `convert('L')`); images carry no other count.
 ///   - progress: called after each frame with (frames done, frame count).
 ///   - network: the network; its errors are passed through.
 /// - Throws: `SegcError` naming the file for decode errors, shape mismatches, or metric
 ///   errors (e.g. no anomaly pixel in the whole dataset).
 public func evaluate(dataset: Dataset, width: Int, height: Int, score: AnomalyScore = .msp(temperature: 1),
-                     classes: Int = 20, ignoreIndex: Int = 19, heatmapDirectory: String? = nil,
+                     classes: Int = 20, ignoreIndex: Int = 19, heatmapDirectory: String? = nil, channels: Int = 3,
                      progress: ((Int, Int) -> Void)? = nil,
                      network: ([Float]) throws(SegcError) -> [Float]) throws(SegcError) -> EvaluationResult {
     try Image.checkSize(width: width, height: height, file: nil)
+    guard channels == 1 || channels == 3 else {
+        throw SegcError(.unsupported, "the network's input has \(channels) channels; images can feed only 1-channel (grey) or 3-channel (RGB) inputs")
+    }
     let start = nowMs()
     var result = EvaluationResult(kind: dataset.kind, score: dataset.kind.isAnomaly ? score : nil)
     result.frames = dataset.frames.count
@@ -96,7 +101,7 @@ public func evaluate(dataset: Dataset, width: Int, height: Int, score: AnomalySc
     // Decoding and resizing frame i+1 overlaps the network on frame i (one frame of
     // lookahead on a background queue); `prefetchWait` is the time the loop still had to
     // wait for it. Results do not depend on the overlap.
-    let prefetcher = FramePrefetcher(dataset: dataset, width: width, height: height)
+    let prefetcher = FramePrefetcher(dataset: dataset, width: width, height: height, channels: channels)
     prefetcher.start(0)
     for (index, frame) in dataset.frames.enumerated() {
         var t1 = nowMs()
@@ -170,7 +175,7 @@ struct PreparedFrame: Sendable {
     var decodeMs = 0.0
     var resizeMs = 0.0
 
-    static func make(_ dataset: Dataset, _ frame: DatasetFrame, width: Int, height: Int) throws(SegcError) -> PreparedFrame {
+    static func make(_ dataset: Dataset, _ frame: DatasetFrame, width: Int, height: Int, channels: Int) throws(SegcError) -> PreparedFrame {
         var t0 = nowMs()
         var mask = try LabelMask.decode(contentsOf: frame.label)
         var t1 = nowMs()
@@ -189,7 +194,11 @@ struct PreparedFrame: Sendable {
         decode += t1 - t0
         let input: [Float]
         do {
-            input = try image.convertedToRGB().resized(width: width, height: height, filter: .bilinear).chwFloats()
+            if channels == 1 {
+                input = try image.convertedToGrey().resized(width: width, height: height, filter: .bilinear).pixels.map { Float($0) / 255 }
+            } else {
+                input = try image.convertedToRGB().resized(width: width, height: height, filter: .bilinear).chwFloats()
+            }
         } catch { throw error.inFile(frame.image) }
         resize += nowMs() - t1
         return PreparedFrame(mask: mask, input: input, decodeMs: decode, resizeMs: resize)
@@ -201,21 +210,21 @@ struct PreparedFrame: Sendable {
 final class FramePrefetcher: @unchecked Sendable {
     // @unchecked: `slot` is only touched under `lock`; `done` orders the hand-over.
     private let dataset: Dataset
-    private let width: Int, height: Int
+    private let width: Int, height: Int, channels: Int
     private let queue = DispatchQueue(label: "segc.eval.prefetch")
     private let lock = NSLockLike()
     private var slot: (index: Int, result: Result<PreparedFrame, SegcError>)?
     private let done = DispatchSemaphore(value: 0)
 
-    init(dataset: Dataset, width: Int, height: Int) {
-        self.dataset = dataset; self.width = width; self.height = height
+    init(dataset: Dataset, width: Int, height: Int, channels: Int) {
+        self.dataset = dataset; self.width = width; self.height = height; self.channels = channels
     }
 
     func start(_ index: Int) {
         queue.async { [self] in
             let frame = dataset.frames[index]
             let r: Result<PreparedFrame, SegcError>
-            do throws(SegcError) { r = .success(try PreparedFrame.make(dataset, frame, width: width, height: height)) }
+            do throws(SegcError) { r = .success(try PreparedFrame.make(dataset, frame, width: width, height: height, channels: channels)) }
             catch { r = .failure(error) }
             lock.withLock { slot = (index, r) }
             done.signal()

@@ -36,7 +36,7 @@ struct OpImporter: Sendable {
     /// Attribute checks that need no inputs, run also when an input comes from an
     /// unsupported node, so that one error message lists every problem.
     var check: (@Sendable (PNode) -> [String])?
-    init(_ op: String, _ opsets: ClosedRange<Int> = 11...20,
+    init(_ op: String, _ opsets: ClosedRange<Int> = ONNXImporter.opsets,
          _ run: @escaping @Sendable (inout ImportContext) throws(SegcError) -> Void,
          check: (@Sendable (PNode) -> [String])? = nil) {
         self.op = op; self.opsets = opsets; self.run = run; self.check = check
@@ -187,6 +187,15 @@ struct ImportContext {
             throw malformed("\(what) value \(x) out of range")
         }
         return v
+    }
+
+    /// Refuses, by name, integer attributes whose non-default values segc does not
+    /// implement (rather than ignoring them and computing something else).
+    func refuseNonDefault(_ names: [(String, Int)]) throws(SegcError) {
+        for (k, d) in names {
+            let v = try attrInt(k, d)
+            if v != d { throw unsupported("\(node.opType) \(k)=\(v)") }
+        }
     }
 
     /// Normalises an axis against `rank`.

@@ -25,6 +25,12 @@ package struct ONNXModel: Sendable {
 package enum ONNXImporter {
     /// Default `--input-size` (H, W) for symbolic dimensions.
     package static let defaultInputSize = (512, 1024)
+    /// Default-domain opsets a model may declare. Each op importer narrows this to the
+    /// versions whose semantics it implements (`OpTable`); 23–25 changed only the type
+    /// lists of the ops segc imports (new float4/float8/int4 types, refused as types),
+    /// apart from attributes that segc refuses by name (Cast `round_mode`,
+    /// QuantizeLinear `precision`, DequantizeLinear `output_dtype`).
+    package static let opsets: ClosedRange<Int> = 7...25
 
     /// Reads the ONNX model at `path` into IR. `inputSize` (H, W) fixes symbolic
     /// dimensions and overrides a static size (shapes are then re-inferred).
@@ -68,7 +74,9 @@ enum Translator {
             throw SegcError(.unsupported, "no opset for the default ONNX domain")
         }
         let opset = Int(opset64)
-        if opset < 11 || opset > 20 { throw SegcError(.unsupported, "opset \(opset) (supported: 11–20)") }
+        if opset < ONNXImporter.opsets.lowerBound || opset > ONNXImporter.opsets.upperBound {
+            throw SegcError(.unsupported, "opset \(opset) (supported: \(ONNXImporter.opsets.lowerBound)–\(ONNXImporter.opsets.upperBound))")
+        }
         if m.sparseInitializers > 0 { throw SegcError(.unsupported, "sparse initializers") }
 
         var ctx = ImportContext(opset: opset)
@@ -87,18 +95,24 @@ enum Translator {
             throw SegcError(.unsupported, "input '\(input.name)' is \(ONNXType.name(t)), expected float32")
         }
         guard let dims = input.dims, dims.count == 4 else {
-            throw SegcError(.unsupported, "input '\(input.name)' must have rank 4 [N,3,H,W]")
+            throw SegcError(.unsupported, "input '\(input.name)' must have rank 4 [N,C,H,W]")
         }
         var dynamic: [String] = []
-        var shape = [1, 3, 0, 0]
+        var shape = [1, 0, 0, 0]
         switch dims[0] {
-        case .value(let v) where v != 1: throw SegcError(.unsupported, "input batch size \(v); only 1 is supported")
+        case .value(let v) where v != 1:
+            // Plans are batch 1 (product.md §1 non-goals): callers loop over frames.
+            throw SegcError(.unsupported, "input '\(input.name)' has batch size \(v); segc plans run one frame (batch 1) at a time")
         case .param(let p): dynamic.append(p)
         default: break
         }
-        if case .value(let c) = dims[1], c != 3 {
-            throw SegcError(.unsupported, "input '\(input.name)' has \(c) channels, expected 3")
+        // Any static channel count: the channels are fixed by the first layer's weights,
+        // so a symbolic one cannot be chosen by segc.
+        guard case .value(let c) = dims[1] else {
+            throw SegcError(.unsupported, "input '\(input.name)' has a symbolic channel dimension; export it with a fixed channel count")
         }
+        guard c >= 1, c <= Int64(Limits.maxDimension) else { throw SegcError(.malformed, "input '\(input.name)' has \(c) channels") }
+        shape[1] = Int(c)
         let size = inputSize ?? ONNXImporter.defaultInputSize
         for (k, d) in dims[2...].enumerated() {
             let requested = k == 0 ? size.0 : size.1
@@ -180,7 +194,7 @@ enum Translator {
             throw SegcError(.unsupported, "graph output '\(out.name)' is not a float32 tensor computed from the input")
         }
         if outShape.count != 4 || outShape[0] != 1 {
-            throw SegcError(.unsupported, "graph output '\(out.name)' has shape \(outShape), expected [1,C,H,W]")
+            throw SegcError(.unsupported, "graph output '\(out.name)' has shape \(outShape); segc plans output [1,C,H,W] tensors")
         }
         ctx.graph.outputs = [outID]
         let graph = try Compact.compact(ctx.graph)

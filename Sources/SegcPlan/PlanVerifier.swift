@@ -38,6 +38,10 @@ package enum PlanVerifier {
             throw metaError("input \(m.inputDType)\(m.inputShape) does not match the graph input \(PlanTensorType(vin.dtype, vin.shape))")
         }
         if m.inputLayout != "NCHW" { throw metaError("unknown input layout '\(m.inputLayout)'") }
+        // One mean/std entry per input channel: `run` normalises plane by plane.
+        if vin.shape.count == 4 && m.mean.count != vin.shape[1] {
+            throw metaError("preprocessing has \(m.mean.count) mean/std entries for \(vin.shape[1]) input channels")
+        }
         if m.outputShape != vout.shape || m.outputDType != vout.dtype.jsonName {
             throw metaError("output \(m.outputDType)\(m.outputShape) does not match the graph output \(PlanTensorType(vout.dtype, vout.shape))")
         }

@@ -3,10 +3,12 @@ import SegcIR
 
 /// ONNX `BatchNormalization` (inference mode) → `batchNorm`.
 enum BatchNormalizationImporter {
-    static let entry = OpImporter("BatchNormalization", 11...20, run)
+    static let entry = OpImporter("BatchNormalization", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         if try ctx.attrInt("training_mode", 0) != 0 { throw ctx.unsupported("BatchNormalization training_mode=1") }
+        // Opsets 7–8: spatial=0 means per-element (C×H×W) statistics, not per channel.
+        if ctx.opset < 9 { try ctx.refuseNonDefault([("spatial", 1)]) }
         for k in 1..<ctx.node.outputs.count where ctx.outputUsed(k) {
             throw ctx.unsupported("BatchNormalization running-statistics outputs")
         }

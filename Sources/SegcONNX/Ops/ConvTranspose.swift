@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `ConvTranspose` (2-D; output_padding, pads, groups, or output_shape) → `convTranspose2d`.
 enum ConvTransposeImporter {
-    static let entry = OpImporter("ConvTranspose", 11...20, run)
+    static let entry = OpImporter("ConvTranspose", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.value(0)

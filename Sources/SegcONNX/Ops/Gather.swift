@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `Gather` on constants (shape arithmetic).
 enum GatherImporter {
-    static let entry = OpImporter("Gather", 11...20, run)
+    static let entry = OpImporter("Gather", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         guard let data = try ctx.constant(0) else { throw ctx.unsupported("Gather of a runtime tensor") }

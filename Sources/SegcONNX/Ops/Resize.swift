@@ -4,7 +4,7 @@ import SegcIR
 /// ONNX `Resize` (nearest/linear; half_pixel, pytorch_half_pixel, align_corners,
 /// asymmetric; all nearest modes; `scales` or `sizes`) → `resize` over H and W.
 enum ResizeImporter {
-    static let entry = OpImporter("Resize", 11...20, run, check: check)
+    static let entry = OpImporter("Resize", 10...25, run, check: check)
 
     /// Mode checks that need no inputs.
     static func check(_ n: PNode) -> [String] {
@@ -25,6 +25,7 @@ enum ResizeImporter {
     }
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
+        if ctx.opset < 11 { return try resize10(&ctx) }
         let x = try ctx.runtime(0)
         let xs = ctx.type(x).shape
         guard xs.count == 4 else { throw ctx.unsupported("Resize of a rank-\(xs.count) tensor") }
@@ -77,5 +78,16 @@ enum ResizeImporter {
         }
         let r = Resize(mode: mode, coordinates: coords, nearest: nearest ?? .floor, outputH: out[2], outputW: out[3])
         ctx.setRuntime(0, try ctx.emit(.resize(r), [x])[0])
+    }
+
+    /// Resize-10 (inputs X and scales, attribute `mode` only) is Upsample-9 under a new
+    /// name: `x_in = x_out / scale`, nearest by floor. Its nearest *down*sampling is
+    /// rounded differently by different runtimes, so segc refuses it rather than pick one.
+    static func resize10(_ ctx: inout ImportContext) throws(SegcError) {
+        let mode = try ctx.attrString("mode", "nearest")
+        if mode == "nearest", let s = try ctx.constant(1), s.floats().contains(where: { $0 < 1 }) {
+            throw ctx.unsupported("Resize (opset 10) nearest downsampling")
+        }
+        try UpsampleImporter.run(&ctx)
     }
 }

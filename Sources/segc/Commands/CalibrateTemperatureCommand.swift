@@ -47,7 +47,7 @@ struct CalibrateTemperatureCommand: ParsableCommand {
         // Logits of the sampled labelled pixels, [n, c], and their labels.
         var z: [Float] = [], y: [Int] = []
         for (i, f) in frames.enumerated() {
-            var x = try Image.networkInput(contentsOf: f.image, width: w, height: h)
+            var x = try Image.networkInput(contentsOf: f.image, channels: model.inputShape[1], width: w, height: h)
             meta.normalise(&x)
             let logits = try session.run(x)
             let mask = try ds.loadLabel(f, width: ow, height: oh)

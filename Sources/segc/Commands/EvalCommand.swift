@@ -1,5 +1,6 @@
 import ArgumentParser
 import SegcCore
+import SegcCompiler
 import SegcPlan
 import SegcRuntime
 import SegcEval
@@ -68,7 +69,7 @@ struct EvalCommand: ParsableCommand {
         let classes = model.outputShape[1]
         let bar = ProgressBar("eval \(ds.kind.rawValue)", quiet: global.quiet)
         let result = try evaluate(dataset: ds, width: shape[3], height: shape[2], score: scoreKind, classes: classes,
-                                  ignoreIndex: 19, heatmapDirectory: heatmaps, progress: { bar.update($0, $1) }) {
+                                  ignoreIndex: 19, heatmapDirectory: heatmaps, channels: shape[1], progress: { bar.update($0, $1) }) {
             (input: [Float]) throws(SegcError) -> [Float] in
             var x = input
             meta.normalise(&x)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SegcCore
+import SegcCompiler
 import SegcIR
 import SegcTorch
 import SegcPasses
@@ -49,7 +50,7 @@ struct InspectCommand: ParsableCommand {
             guard let a = Architecture(argument: arch) else { throw SegcError(.usage, "unknown --arch '\(arch)' (erfnet, enet, midenet, bisenetv1)") }
             options.arch = a
         }
-        options.size = inputSize
+        options.size = inputSize.map { ($0.height, $0.width) }
         let imported = try Compiler.importModel(bytes, options: options)
         var graph = imported.graph
         do { _ = try Pipeline.run(Pipeline.legalise, on: &graph) } catch { throw error.inFile(file) }

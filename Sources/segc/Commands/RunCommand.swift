@@ -1,5 +1,6 @@
 import ArgumentParser
 import SegcCore
+import SegcCompiler
 import SegcPlan
 import SegcRuntime
 import SegcTorch
@@ -16,9 +17,11 @@ struct RunCommand: ParsableCommand {
           segc run erfnet.segc city1_512x1024.npy -o logits.npy           # [1,C,H,W] logits
           segc run erfnet.segc city1_512x1024.npy -o l.npy --kernels avx2 # force a kernel level
           segc run enet_void.segc a.png b.webp --score void --heatmap heat/ --segmentation seg/
-        Images (PNG, JPEG, WebP, by content) are converted to RGB, resized to the plan's input
-        with Pillow-identical BILINEAR and scaled as the plan's preprocessing says. .npy inputs are
-        float32/float64 [1,3,H,W] or [3,H,W], already preprocessed. With several inputs, -o,
+        Images (PNG, JPEG, WebP, by content) are converted to RGB (3-channel plans) or grey
+        (1-channel plans, Pillow's convert('L')), resized to the plan's input with Pillow-identical
+        BILINEAR and scaled as the plan's preprocessing says. .npy inputs are float32/float64
+        [1,C,H,W] or [C,H,W] as the plan's input, already preprocessed (the only input for other
+        channel counts). With several inputs, -o,
         --heatmap and --segmentation name folders (created if needed), one <stem> file per input.
         """)
 
@@ -129,7 +132,8 @@ struct RunCommand: ParsableCommand {
     static func loadInput(_ path: String, height h: Int, width w: Int, shape: [Int], meta: PlanMetadata) throws -> [Float] {
         let bytes = try FileBytes(contentsOf: path)
         if Image.sniff(bytes.buffer) != nil {
-            var v = try Image.networkInput(contentsOf: path, width: w, height: h)
+            // Grey (1-channel) or RGB (3-channel) plans only; the error says so otherwise.
+            var v = try Image.networkInput(contentsOf: path, channels: shape.count == 4 ? shape[1] : 0, width: w, height: h)
             meta.normalise(&v)
             return v
         }
@@ -160,7 +164,7 @@ enum PlanLoader {
             guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)'") }
             options.arch = a
         }
-        options.size = size
+        options.size = size.map { ($0.height, $0.width) }
         let result = try Compiler.compile(bytes, options: options)
         return (try SegcModel(plan: result.plan), result.plan.metadata)
     }

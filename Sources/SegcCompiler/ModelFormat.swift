@@ -1,13 +1,13 @@
 import SegcCore
 
 /// Input formats, recognised by content (product.md §2), never by extension.
-enum ModelFormat: String {
+package enum ModelFormat: String, Sendable {
     case pthZip = "pth-zip"
     case pthLegacy = "pth-legacy"
     case segc
     case onnx
 
-    static func detect(_ f: FileBytes) throws(SegcError) -> ModelFormat {
+    package static func detect(_ f: FileBytes) throws(SegcError) -> ModelFormat {
         if f.hasPrefix(Array("SEGCPLAN".utf8)) { return .segc }
         if f.hasPrefix([0x50, 0x4B, 0x03, 0x04]) { return .pthZip }
         // Legacy: PROTO 2..5, then LONG1 of 10 bytes (the magic number 0x1950a86a20f9469cfc6c).

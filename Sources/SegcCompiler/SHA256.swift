@@ -1,7 +1,7 @@
 /// SHA-256 for the plan's `source.sha256` (FIPS 180-4). Small and dependency-free;
 /// runs once per convert.
-enum SHA256 {
-    static func hex(_ data: UnsafeRawBufferPointer) -> String {
+package enum SHA256 {
+    package static func hex(_ data: UnsafeRawBufferPointer) -> String {
         digest(data).map { b in let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
     }
 
