@@ -66,6 +66,14 @@ def with_initializers(model, ins):
     names = [i.name for i in g.input]
     keep = g.input[0]
     for name, value in zip(names[1:], ins[1:]):
+        if value is None:
+            # An optional input the case leaves out (e.g. Pad's constant_value): ONNX spells
+            # that as an empty input name on the node.
+            for n in g.node:
+                n.input[:] = ["" if i == name else i for i in n.input]
+            continue
+        if isinstance(value, np.generic):
+            value = np.asarray(value)
         if not isinstance(value, np.ndarray):
             raise ValueError(f"input '{name}' is not a tensor")
         g.initializer.append(numpy_helper.from_array(value, name))

@@ -122,9 +122,12 @@ public struct SegcImportedModel: Sendable {
     /// applied to images by `run`/`eval` (`nil`: 0 and 1).
     public func lower(mean: [Double]? = nil, std: [Double]? = nil) throws(SegcError) -> SegcCompiledPlan {
         let plan = try Compiler.lower(model, mean: mean, std: std)
-        let bytes = try PlanWriter.serialize(plan)
-        // Verified with the same reader the runtime uses before anyone can write it.
-        _ = try PlanReader.read(FileBytes(bytes: bytes, name: model.sourceName))
+        let bytes: [UInt8]
+        do {
+            bytes = try PlanWriter.serialize(plan)
+            // Verified with the same reader the runtime uses before anyone can write it.
+            _ = try PlanReader.read(FileBytes(bytes: bytes, name: model.sourceName))
+        } catch { throw error.inFile(model.sourceName) }
         return SegcCompiledPlan(plan: plan, bytes: bytes, imported: model)
     }
 }

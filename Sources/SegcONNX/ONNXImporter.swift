@@ -67,8 +67,10 @@ package enum ONNXImporter {
 /// ONNX graph → IR.
 enum Translator {
     static func translate(_ m: PModel, inputSize: (Int, Int)?) throws(SegcError) -> ONNXModel {
-        if m.irVersion < 3 || m.irVersion > 10 {
-            throw SegcError(.unsupported, "ONNX ir_version \(m.irVersion) (supported: 3–10)")
+        // IR versions 11–13 (onnx 1.18–1.20) only add element types (refused by name when
+        // used) and optional fields that segc's schema subset skips.
+        if m.irVersion < 3 || m.irVersion > 13 {
+            throw SegcError(.unsupported, "ONNX ir_version \(m.irVersion) (supported: 3–13)")
         }
         guard let opset64 = m.opsets.first(where: { $0.domain == "" || $0.domain == "ai.onnx" })?.version else {
             throw SegcError(.unsupported, "no opset for the default ONNX domain")

@@ -1,0 +1,135 @@
+import Foundation
+import XCTest
+import SegcCore
+
+/// Converts `model` with the CLI, runs it on `input` and returns (output, reference) for
+/// `expected`; asserts every step exits 0.
+private func convertAndRun(_ model: String, input: String, tmp: URL, file: StaticString = #filePath,
+                           line: UInt = #line) throws -> Npy.Array? {
+    let plan = tmp.appendingPathComponent(UUID().uuidString + ".segc").path
+    let out = tmp.appendingPathComponent(UUID().uuidString + ".npy").path
+    let c = try CLI.run(["convert", model, "-o", plan, "--quiet"])
+    XCTAssertEqual(c.status, 0, "convert \(model): \(c.stderr)", file: file, line: line)
+    if c.status != 0 { return nil }
+    let r = try CLI.run(["run", plan, input, "-o", out])
+    XCTAssertEqual(r.status, 0, "run \(model): \(r.stderr)", file: file, line: line)
+    if r.status != 0 { return nil }
+    return try Npy.read(contentsOf: out)
+}
+
+/// Max |got − ref| and the contract's bound 1e-4 · max(1, max|ref|) (product.md §1).
+private func compare(_ got: Npy.Array, _ ref: Npy.Array) -> (err: Float, bound: Float)? {
+    guard got.shape == ref.shape else { return nil }
+    let g = got.floats, r = ref.floats
+    var err: Float = 0, peak: Float = 0
+    for i in 0..<r.count { err = max(err, abs(g[i] - r[i])); peak = max(peak, abs(r[i])) }
+    return (err, 1e-4 * max(1, peak))
+}
+
+/// Issue 17: onnx's own backend node cases (the committed subset of
+/// `Fixtures/conformance/onnx_node_cases.py`'s passing cases), through the CLI.
+final class ONNXConformanceTests: XCTestCase {
+    func testCommittedNodeCasesMatchONNXReference() throws {
+        let dir = CLI.packageRoot.appendingPathComponent("Fixtures/conformance/cases")
+        let cases = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        XCTAssertGreaterThanOrEqual(cases.count, 40, "the committed subset went missing")
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        for name in cases {
+            let c = dir.appendingPathComponent(name)
+            guard let got = try convertAndRun(c.appendingPathComponent("model.onnx").path,
+                                              input: c.appendingPathComponent("input.npy").path, tmp: tmp) else { continue }
+            let ref = try Npy.read(contentsOf: c.appendingPathComponent("expected.npy").path)
+            guard let (err, bound) = compare(got, ref) else {
+                XCTFail("\(name): output shape \(got.shape), expected \(ref.shape)"); continue
+            }
+            XCTAssertLessThanOrEqual(err, bound, "\(name): max |error| \(err)")
+        }
+    }
+}
+
+/// Issue 17: 1- and 4-channel conv nets exported by PyTorch at opsets 9, 13 and 18
+/// (`Fixtures/channels/make_channel_nets.py`) match PyTorch at 1e-4.
+final class ChannelOpsetTests: XCTestCase {
+    static let dir = CLI.packageRoot.appendingPathComponent("Fixtures/channels")
+
+    func testOneAndFourChannelNetsMatchPyTorchAtOpsets9_13_18() throws {
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        for c in [1, 4] {
+            let ref = try Npy.read(contentsOf: Self.dir.appendingPathComponent("c\(c)_expected.npy").path)
+            for opset in [9, 13, 18] {
+                let model = Self.dir.appendingPathComponent("c\(c)_opset\(opset).onnx").path
+                guard let got = try convertAndRun(model, input: Self.dir.appendingPathComponent("c\(c)_input.npy").path,
+                                                  tmp: tmp) else { continue }
+                guard let (err, bound) = compare(got, ref) else {
+                    XCTFail("c\(c) opset \(opset): shape \(got.shape), expected \(ref.shape)"); continue
+                }
+                XCTAssertLessThanOrEqual(err, bound, "c\(c) opset \(opset): max |error| \(err)")
+            }
+        }
+    }
+
+    func testMeanStdCountMustMatchChannels() throws {
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let model = Self.dir.appendingPathComponent("c4_opset13.onnx").path
+        let out = tmp.appendingPathComponent("m.segc").path
+        let bad = try CLI.run(["convert", model, "-o", out, "--mean", "0.5,0.5,0.5", "--std", "0.2,0.2,0.2"])
+        assertCleanError(bad, "3 means for 4 channels")
+        XCTAssertTrue(bad.stderr.contains("c4_opset13.onnx") && bad.stderr.contains("4 channels"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a failed convert left a plan")
+        let good = try CLI.run(["convert", model, "-o", out, "--mean", "0.1,0.2,0.3,0.4", "--std", "1,2,3,4", "--json"])
+        XCTAssertEqual(good.status, 0, good.stderr)
+        let inspect = try CLI.json(try CLI.run(["inspect", out, "--json"]).stdout)
+        let pre = inspect["preprocessing"] as? [String: Any]
+        XCTAssertEqual(pre?["mean"] as? [Double], [0.1, 0.2, 0.3, 0.4])
+        XCTAssertEqual(pre?["std"] as? [Double], [1, 2, 3, 4])
+    }
+
+    func testImagesFeedOnlyGreyOrRGBPlans() throws {
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let image = CLI.packageRoot.appendingPathComponent("Fixtures/demo/fs_static_0.jpg").path
+        for c in [1, 4] {
+            let plan = tmp.appendingPathComponent("c\(c).segc").path
+            XCTAssertEqual(try CLI.run(["convert", Self.dir.appendingPathComponent("c\(c)_opset13.onnx").path, "-o", plan]).status, 0)
+            let out = tmp.appendingPathComponent("c\(c).npy").path
+            let r = try CLI.run(["run", plan, image, "-o", out])
+            if c == 1 {
+                XCTAssertEqual(r.status, 0, "grey image into a 1-channel plan: \(r.stderr)")
+                XCTAssertEqual(try Npy.read(contentsOf: out).shape, [1, 5, 24, 32])
+            } else {
+                assertCleanError(r, "image into a 4-channel plan")
+                XCTAssertTrue(r.stderr.contains("4 channels") && r.stderr.contains("grey"), r.stderr)
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+            }
+        }
+    }
+}
+
+/// Issue 17: the SegcCompiler embedding example (library products only) converts the shared
+/// MiDE-Net checkpoint to a plan and runs it.
+final class ConvertExampleTests: XCTestCase {
+    func testExampleConvertsAndRunsMiDENet() throws {
+        let model = try CLI.sharedPath("models/midenet_distilled.pth")
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let plan = tmp.appendingPathComponent("midenet.segc").path
+        let p = Process()
+        p.executableURL = Bundle.main.bundleURL.appendingPathComponent("ConvertExample")
+        p.arguments = [model, plan, "64x128"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("midenet fp32 input [1, 3, 64, 128]"), text)
+        XCTAssertTrue(text.contains("logits [1, 20, 64, 128]"), text)
+        // The plan it wrote is a valid plan for the CLI too.
+        let r = try CLI.run(["inspect", plan, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try CLI.json(r.stdout)["architecture"] as? String, "midenet")
+    }
+}
