@@ -113,6 +113,15 @@ extension Op {
             var parts = [r.mode.rawValue, r.coordinates.rawValue]
             if r.mode == .nearest { parts.append(r.nearest.rawValue) }
             parts.append("out=\(r.outputH)x\(r.outputW)")
+            if let g = r.general {
+                parts.append("scales=\(g.scaleH),\(g.scaleW)")
+                if r.mode == .cubic { parts.append("a=\(g.cubicA)") }
+                if g.excludeOutside { parts.append("exclude_outside") }
+                if g.antialias { parts.append("antialias") }
+                if r.coordinates == .tfCropAndResize {
+                    parts.append("roi=\(g.roi.map { "\($0)" }.joined(separator: ",")) extrapolation=\(g.extrapolation)")
+                }
+            }
             return parts.joined(separator: " ")
         case .pad(let p):
             return "pads=\(p.pads.map(String.init).joined(separator: ",")) value=\(p.value)"

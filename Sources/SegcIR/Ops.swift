@@ -135,10 +135,28 @@ package struct MaxUnpool2d: Sendable, Hashable {
 }
 
 package struct Resize: Sendable, Hashable {
-    package enum Mode: String, Sendable, Hashable { case nearest, linear }
+    package enum Mode: String, Sendable, Hashable { case nearest, linear, cubic }
     package enum Coordinates: String, Sendable, Hashable {
         case halfPixel = "half_pixel", pytorchHalfPixel = "pytorch_half_pixel"
         case alignCorners = "align_corners", asymmetric
+        case halfPixelSymmetric = "half_pixel_symmetric", tfCropAndResize = "tf_crop_and_resize"
+    }
+    /// The rest of ONNX Resize, for ONNX models that use it. `nil`: the coordinate
+    /// transform uses the size ratio and no cubic/antialias/crop feature is used — the
+    /// fast path the paper's networks take. Set, the op follows onnx's reference
+    /// implementation (the runtime's general resize kernel).
+    package struct General: Sendable, Hashable {
+        /// Scale factors (H, W) of the coordinate transform (ONNX `scales`, or the common
+        /// scale of `keep_aspect_ratio_policy`); they may differ from output/input.
+        package var scaleH: Float, scaleW: Float
+        package var cubicA: Float = -0.75
+        package var excludeOutside = false
+        package var antialias = false
+        /// `tf_crop_and_resize`: ROI (start H, start W, end H, end W) in normalised input
+        /// coordinates, and the value of outputs whose source lies outside the input.
+        package var roi: [Float] = [0, 0, 1, 1]
+        package var extrapolation: Float = 0
+        package init(scaleH: Float, scaleW: Float) { self.scaleH = scaleH; self.scaleW = scaleW }
     }
     package enum NearestRounding: String, Sendable, Hashable {
         case floor, ceil, roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil"
@@ -147,10 +165,12 @@ package struct Resize: Sendable, Hashable {
     package var coordinates: Coordinates
     package var nearest: NearestRounding
     package var outputH: Int, outputW: Int
+    package var general: General?
 
-    package init(mode: Mode, coordinates: Coordinates, nearest: NearestRounding = .floor, outputH: Int, outputW: Int) {
+    package init(mode: Mode, coordinates: Coordinates, nearest: NearestRounding = .floor, outputH: Int, outputW: Int,
+                 general: General? = nil) {
         self.mode = mode; self.coordinates = coordinates; self.nearest = nearest
-        self.outputH = outputH; self.outputW = outputW
+        self.outputH = outputH; self.outputW = outputW; self.general = general
     }
 }
 

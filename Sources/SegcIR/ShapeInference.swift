@@ -168,6 +168,14 @@ package enum ShapeInference {
             try need(1)
             let (n, c, _, _) = try nchw(ins[0])
             if r.outputH < 1 || r.outputW < 1 { throw fail("empty output") }
+            if let g = r.general {
+                if !(g.scaleH > 0 && g.scaleH.isFinite && g.scaleW > 0 && g.scaleW.isFinite) { throw fail("resize scales \(g.scaleH), \(g.scaleW)") }
+                if g.roi.count != 4 || !g.roi.allSatisfy(\.isFinite) || !g.cubicA.isFinite || !g.extrapolation.isFinite {
+                    throw fail("resize parameters are not finite")
+                }
+            } else if r.mode == .cubic || r.coordinates == .halfPixelSymmetric || r.coordinates == .tfCropAndResize {
+                throw fail("resize \(r.mode.rawValue) \(r.coordinates.rawValue) needs its general parameters")
+            }
             return [ValueType(.f32, [n, c, r.outputH, r.outputW])]
 
         case .pad(let p):

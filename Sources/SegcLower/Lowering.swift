@@ -137,12 +137,23 @@ package enum Lowering {
         case .globalAveragePool:
             return PlanOp(kind: .globalAveragePool, inputs: activations, outputs: outputs)
         case .resize(let r):
-            let mode: Int64 = r.mode == .nearest ? 0 : 1
+            let mode: Int64
+            switch r.mode { case .nearest: mode = 0; case .linear: mode = 1; case .cubic: mode = 2 }
             let coord: Int64
-            switch r.coordinates { case .halfPixel: coord = 0; case .pytorchHalfPixel: coord = 1; case .alignCorners: coord = 2; case .asymmetric: coord = 3 }
+            switch r.coordinates {
+            case .halfPixel: coord = 0; case .pytorchHalfPixel: coord = 1; case .alignCorners: coord = 2; case .asymmetric: coord = 3
+            case .halfPixelSymmetric: coord = 4; case .tfCropAndResize: coord = 5
+            }
             let near: Int64
             switch r.nearest { case .floor: near = 0; case .ceil: near = 1; case .roundPreferFloor: near = 2; case .roundPreferCeil: near = 3 }
-            return PlanOp(kind: .resize, inputs: activations, outputs: outputs, ints: [mode, coord, near, Int64(r.outputH), Int64(r.outputW)])
+            var ints = [mode, coord, near, Int64(r.outputH), Int64(r.outputW)]
+            guard let g = r.general else {
+                return PlanOp(kind: .resize, inputs: activations, outputs: outputs, ints: ints)
+            }
+            // The general form (PlanFormat.md): two more ints and eight floats.
+            ints += [g.excludeOutside ? 1 : 0, g.antialias ? 1 : 0]
+            let floats = [g.scaleH, g.scaleW, g.cubicA, g.extrapolation] + g.roi
+            return PlanOp(kind: .resize, inputs: activations, outputs: outputs, ints: ints, floats: floats)
         case .pad(let p):
             return PlanOp(kind: .pad, inputs: activations, outputs: outputs, ints: p.pads.map { Int64($0) }, floats: [p.value])
         case .softmax(let axis):

@@ -33,9 +33,16 @@ package enum PlanOpSchema {
         package static let count = 2
     }
 
+    /// Resize ints: mode, coordinates, nearest, outH, outW — the plain form. The general
+    /// form (ONNX Resize in full) adds excludeOutside, antialias and 8 floats: scale H,
+    /// scale W, cubic a, extrapolation value, ROI start H, start W, end H, end W.
     package enum Resize {
         package static let mode = 0, coordinates = 1, nearest = 2, outH = 3, outW = 4
         package static let count = 5
+        package static let excludeOutside = 5, antialias = 6
+        package static let generalCount = 7
+        package static let scaleH = 0, scaleW = 1, cubicA = 2, extrapolation = 3, roi = 4
+        package static let generalFloatCount = 8
     }
 
     /// quantizeDequantize ints (floats: [scale]).

@@ -20,6 +20,7 @@ package struct Step: Sendable {
     var pool = segc_pool_params()
     var d: [Int64] = []
     var fval: Float = 0
+    var resize = segc_resize_params()
     var in0: Binding = .none, in1: Binding = .none
     var w0: Binding = .none, w1: Binding = .none, w2: Binding = .none
     var inIdx: Binding = .none, out0: Binding = .none, outIdx: Binding = .none
@@ -169,6 +170,34 @@ private struct OpChecker {
             var s = Step(Int32(SEGC_OP_GAP))
             s.d = [Int64(c), Int64(h * w)]
             s.in0 = .value(xi); s.out0 = .value(oi)
+            return [s]
+        case .resize where op.ints.count == PlanOpSchema.Resize.generalCount:
+            // ONNX Resize in full: the general kernel, which builds its tap tables per run.
+            typealias R = PlanOpSchema.Resize
+            let a = try ints(R.generalCount)
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            let (c, h, w) = try chw(x, "input")
+            let f = op.floats
+            guard f.count == R.generalFloatCount, f.allSatisfy(\.isFinite) else { throw fail("resize parameters") }
+            var p = segc_resize_params()
+            p.mode = Int32(a[R.mode]); p.coord = Int32(a[R.coordinates]); p.nearest = Int32(a[R.nearest])
+            p.exclude_outside = Int32(a[R.excludeOutside]); p.antialias = Int32(a[R.antialias])
+            p.scale_h = f[R.scaleH]; p.scale_w = f[R.scaleW]; p.cubic_a = f[R.cubicA]; p.extrapolation = f[R.extrapolation]
+            p.roi_h0 = f[R.roi]; p.roi_w0 = f[R.roi + 1]; p.roi_h1 = f[R.roi + 2]; p.roi_w1 = f[R.roi + 3]
+            if !(0...2).contains(p.mode) || !(0...5).contains(p.coord) || !(0...3).contains(p.nearest) {
+                throw unsupported("resize mode \(p.mode) coordinates \(p.coord) nearest \(p.nearest)")
+            }
+            if a[R.outH] <= 0 || a[R.outW] <= 0 { throw fail("empty output") }
+            if segc_resize_general_taps(&p, Int64(h), p.scale_h) <= 0 || segc_resize_general_taps(&p, Int64(w), p.scale_w) <= 0 {
+                throw unsupported("resize scales \(p.scale_h), \(p.scale_w)")
+            }
+            try expectShape(y, [1, c, a[R.outH], a[R.outW]], "output")
+            var s = Step(Int32(SEGC_OP_RESIZE_GENERAL))
+            s.d = [c, h, w, a[R.outH], a[R.outW]].map { Int64($0) }
+            s.resize = p
+            s.in0 = .value(xi); s.out0 = .value(oi)
+            s.wsShared = Int(segc_resize_general_ws(&p, Int64(a[R.outH]), Int64(a[R.outW])))
             return [s]
         case .resize:
             let a = try ints(5)

@@ -99,6 +99,7 @@ public final class SegcSession {
                         for (j, v) in s.d.prefix(12).enumerated() { d[j] = v }
                     }
                     o.fval = s.fval
+                    o.resize = s.resize
                     o.in0 = UnsafePointer(bind(s.in0, i)?.assumingMemoryBound(to: Float.self))
                     o.in1 = UnsafePointer(bind(s.in1, i)?.assumingMemoryBound(to: Float.self))
                     o.w0 = UnsafePointer(bind(s.w0, i)?.assumingMemoryBound(to: Float.self))

@@ -203,7 +203,7 @@ final class SmallModelTests: XCTestCase {
         guard let e = loadError(fixtures + "/unsupported.onnx", inputSize: (4, 4)) else { return XCTFail("accepted") }
         XCTAssertEqual(e.kind, .unsupported)
         XCTAssertTrue(e.description.contains("unsupported: GridSample (node '/head/GridSample', opset 17)"), e.description)
-        XCTAssertTrue(e.description.contains("; Resize mode 'cubic' (node '/up/Resize', opset 17)"), e.description)
+        XCTAssertTrue(e.description.contains("; Resize coordinate_transformation_mode 'tf_half_pixel_for_nn' (node '/up/Resize', opset 17)"), e.description)
         XCTAssertTrue(e.description.hasPrefix(fixtures + "/unsupported.onnx: "), e.description)
     }
 
@@ -298,5 +298,26 @@ final class HostileInputTests: XCTestCase {
         model.append(UInt8(len))
         model += graph
         XCTAssertEqual(scanError(model)?.kind, .limit)
+    }
+}
+
+/// Issue 17: the reference interpreter's general Resize (cubic, antialias, crop, explicit
+/// scales, keep_aspect_ratio_policy) against onnx's own expected outputs, on every
+/// committed Resize conformance case (the runtime kernel is checked by the CLI tests).
+final class GeneralResizeReferenceTests: XCTestCase {
+    func testReferenceMatchesONNXOnResizeConformanceCases() throws {
+        let dir = packageRoot + "/Fixtures/conformance/cases"
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("test_resize") }.sorted()
+        XCTAssertGreaterThanOrEqual(names.count, 30, "resize cases missing")
+        var general = 0
+        for name in names {
+            let c = dir + "/" + name
+            let m = try ONNXImporter.load(path: c + "/model.onnx", inputSize: nil)
+            if m.graph.nodes.contains(where: { if case .resize(let r) = $0.op { r.general != nil } else { false } }) { general += 1 }
+            let input = try Npy.read(contentsOf: c + "/input.npy")
+            let expected = try Npy.read(contentsOf: c + "/expected.npy")
+            _ = try compareWithReference(m.graph, input: input.floats, expected: expected.floats, file: name)
+        }
+        XCTAssertGreaterThanOrEqual(general, 20, "too few cases took the general resize")
     }
 }
