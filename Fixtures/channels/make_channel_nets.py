@@ -2,7 +2,8 @@
 """1- and 4-channel conv nets exported from PyTorch at ONNX opsets 9, 13 and 18 (issue 17).
 
 Writes Fixtures/channels/c{C}_opset{N}.onnx, c{C}_input.npy and c{C}_expected.npy (the
-PyTorch output on that input, float32). `ChannelOpsetTests` converts each model with
+PyTorch output on that input, float32), and two_heads_opset17.onnx, a net with two graph
+outputs (`seg`, `aux`) with its input and both PyTorch outputs. `ChannelOpsetTests` converts each model with
 segc and compares at 1e-4 * max(1, max|ref|). The net uses ops whose ONNX form at opset 9
 means the same as in PyTorch (nearest upsampling; bilinear had no exact opset-9 form).
 
@@ -15,6 +16,20 @@ import torch
 import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class TwoHeads(nn.Module):
+    """Two graph outputs (segmentation logits and an auxiliary map), as multi-head exports have."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 6, 3, padding=1)
+        self.seg = nn.Conv2d(6, 4, 1)
+        self.aux = nn.Conv2d(6, 2, 3, padding=1)
+
+    def forward(self, x):
+        f = torch.relu(self.stem(x))
+        return self.seg(f), torch.sigmoid(self.aux(f))
 
 
 class SmallNet(nn.Module):
@@ -62,5 +77,20 @@ def main():
             print(path, os.path.getsize(path))
 
 
+def two_heads():
+    torch.manual_seed(18)
+    net = TwoHeads().eval()
+    x = torch.rand(1, 3, 12, 16)
+    with torch.no_grad():
+        seg, aux = net(x)
+    np.save(os.path.join(HERE, "two_heads_input.npy"), x.numpy())
+    np.save(os.path.join(HERE, "two_heads_seg.npy"), seg.numpy())
+    np.save(os.path.join(HERE, "two_heads_aux.npy"), aux.numpy())
+    path = os.path.join(HERE, "two_heads_opset17.onnx")
+    torch.onnx.export(net, (x,), path, opset_version=17, input_names=["x"], output_names=["seg", "aux"], dynamo=False)
+    print(path, os.path.getsize(path))
+
+
 if __name__ == "__main__":
+    two_heads()
     main()

@@ -6,13 +6,13 @@ the cases ONNX Runtime and every backend are checked against) for every operator
 ONNX importer lists (read from Sources/SegcONNX/Ops/*.swift), keeps those whose first input
 is a rank-4 float32 tensor, turns every further input into an initializer (segc plans have
 one input), converts each with `segc convert`, runs it with `segc run` on the case's input
-and compares the first output at 1e-4 * max(1, max|ref|). Writes the pass/fail table with
+and compares every output at 1e-4 * max(1, max|ref|). Writes the pass/fail table with
 the reason of every failure to Docs/Conformance.md.
 
     python3 Fixtures/conformance/onnx_node_cases.py [--segc PATH] [--commit-subset]
 
 `--commit-subset` also copies the small passing cases (model.onnx, input.npy,
-expected.npy) to Fixtures/conformance/cases/, which `ConformanceTests` replays through the
+expected.npy and expected_<k>.npy for further outputs) to Fixtures/conformance/cases/, which `ConformanceTests` replays through the
 CLI. Python only generates and compares here; segc itself never runs Python.
 """
 import argparse
@@ -91,34 +91,63 @@ def first_line(s):
     return s[0] if s else ""
 
 
+def file_name(name, k, used):
+    """The file `segc run -o DIR` writes for output `name` (RunCommand.outputFileNames)."""
+    f = "".join(c if (c.isascii() and (c.isalnum() or c in "._-")) else "_" for c in name)
+    if not f or set(f) == {"."} or f in used:
+        f = f"output{k}"
+    used.add(f)
+    return f
+
+
+def compare(got, ref):
+    """None when `got` matches `ref` at the contract's tolerance, else the reason."""
+    if got.shape != ref.shape:
+        return f"output shape {list(got.shape)}, expected {list(ref.shape)}"
+    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64)))) if ref.size else 0.0
+    bound = TOL * max(1.0, float(np.max(np.abs(ref))) if ref.size else 0.0)
+    return None if err <= bound else f"max |error| {err:.3g} > {bound:.3g}"
+
+
 def run_case(segc, c, ins, outs, work):
     """Returns (passed, reason)."""
     os.makedirs(work, exist_ok=True)
     model_path = os.path.join(work, "model.onnx")
     onnx.save(with_initializers(c.model, ins), model_path)
     np.save(os.path.join(work, "input.npy"), ins[0])
-    ref = outs[0]
-    np.save(os.path.join(work, "expected.npy"), ref)
+    np.save(os.path.join(work, "expected.npy"), outs[0])
+    for k, o in enumerate(outs[1:], 1):
+        np.save(os.path.join(work, f"expected_{k}.npy"), o)
+    for k, o in enumerate(outs):
+        if not isinstance(o, np.ndarray) or o.dtype != np.float32:
+            return False, f"output {k} is {getattr(o, 'dtype', type(o))}; segc plan outputs are float32"
     plan = os.path.join(work, "model.segc")
     r = subprocess.run([segc, "convert", model_path, "-o", plan, "--quiet"], capture_output=True, text=True)
     if r.returncode != 0:
         return False, "convert: " + first_line(r.stderr).replace(model_path, "model.onnx")
-    out = os.path.join(work, "out.npy")
-    r = subprocess.run([segc, "run", plan, os.path.join(work, "input.npy"), "-o", out], capture_output=True, text=True)
+    out = os.path.join(work, "out")
+    r = subprocess.run([segc, "run", plan, os.path.join(work, "input.npy"), "-o", out + (".npy" if len(outs) == 1 else "")],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         return False, "run: " + first_line(r.stderr).replace(plan, "model.segc")
-    got = np.load(out)
-    if not isinstance(ref, np.ndarray) or ref.dtype != np.float32:
-        return False, f"reference output is {getattr(ref, 'dtype', type(ref))}, segc outputs float32"
-    if got.shape != ref.shape:
-        return False, f"output shape {list(got.shape)}, expected {list(ref.shape)}"
-    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64)))) if ref.size else 0.0
-    bound = TOL * max(1.0, float(np.max(np.abs(ref))) if ref.size else 0.0)
-    if not err <= bound:
-        return False, f"max |error| {err:.3g} > {bound:.3g}"
-    if len(outs) > 1:
-        return False, f"output 0 matches (max |error| {err:.2g}), but the node has {len(outs)} outputs and a segc plan has one"
-    return True, f"max |error| {err:.2g}"
+    if len(outs) == 1:
+        got = [np.load(out + ".npy")]
+    else:
+        used = set()
+        names = [file_name(o.name, k, used) for k, o in enumerate(c.model.graph.output)]
+        got = []
+        for k, n in enumerate(names):
+            f = os.path.join(out, n + ".npy")
+            if not os.path.exists(f):
+                return False, f"output {k} ('{c.model.graph.output[k].name}') was not written"
+            got.append(np.load(f))
+    for k, (g, ref) in enumerate(zip(got, outs)):
+        why = compare(g, ref)
+        if why:
+            return False, (f"output {k}: " if len(outs) > 1 else "") + why
+    err = max(float(np.max(np.abs(g.astype(np.float64) - ref.astype(np.float64)))) if ref.size else 0.0
+              for g, ref in zip(got, outs))
+    return True, f"max |error| {err:.2g}" + (f" over {len(outs)} outputs" if len(outs) > 1 else "")
 
 
 def main():
@@ -144,7 +173,8 @@ def main():
             rows.append((c.name, op, opset_of(c.model), ok, reason))
             print(("PASS " if ok else "FAIL ") + c.name + ("" if ok else ": " + reason))
             if ok and args.commit_subset:
-                files = ["model.onnx", "input.npy", "expected.npy"]
+                files = sorted(f for f in os.listdir(work) if f == "model.onnx" or f.endswith(".npy")
+                               and (f.startswith("expected") or f == "input.npy"))
                 size = sum(os.path.getsize(os.path.join(work, f)) for f in files)
                 if size <= SUBSET_MAX_BYTES:
                     dst = os.path.join(subset_dir, c.name)
@@ -162,7 +192,7 @@ def main():
         f.write("Generated by `Fixtures/conformance/onnx_node_cases.py` (onnx %s): every case of "
                 "`onnx.backend.test.case.node.collect_testcases` for an operator segc imports whose first input "
                 "is a rank-4 float32 tensor; further inputs become initializers. Each case is converted with "
-                "`segc convert` and run with `segc run`; output 0 must match the reference within "
+                "`segc convert` and run with `segc run`; every output must match the reference within "
                 "1e-4 · max(1, max|ref|).\n\n" % onnx.__version__)
         f.write(f"**{passed} of {total} pass ({100.0 * passed / max(total, 1):.1f} %).**\n\n")
         f.write("| Operator | Pass | Cases |\n|---|---|---|\n")

@@ -123,7 +123,15 @@ package enum Compiler {
         meta.color = channels == 3 ? "RGB" : channels == 1 ? "L" : "none"
         meta.precision = graph.nodes.contains { if case .quantizeDequantize = $0.op { true } else { false } } ? "mixed" : "fp32"
         meta.passes = imported.passes.map(\.name)
-        do { return try Lowering.lower(graph, metadata: meta) } catch { throw error.inFile(imported.sourceName) }
+        var plan: PlanFile
+        do { plan = try Lowering.lower(graph, metadata: meta) } catch { throw error.inFile(imported.sourceName) }
+        // Several outputs are written as `<name>.npy`: name them as the ONNX model does
+        // (passes keep the order of `graph.outputs`).
+        if let names = imported.onnx?.outputNames, names.count == plan.metadata.extraOutputs.count + 1, names.count > 1 {
+            plan.metadata.outputName = names[0]
+            for k in plan.metadata.extraOutputs.indices { plan.metadata.extraOutputs[k].name = names[k + 1] }
+        }
+        return plan
     }
 
     /// import → legalise → optimise (unless `options.optimize` is false) → lower.

@@ -7,8 +7,11 @@ import SegcPlan
 package enum Lowering {
     package static func lower(_ graph: Graph, metadata: PlanMetadata) throws(SegcError) -> PlanFile {
         try graph.verify()
-        guard graph.inputs.count == 1, graph.outputs.count == 1 else {
-            throw SegcError(.unsupported, "a plan needs exactly one input and one output")
+        guard graph.inputs.count == 1, !graph.outputs.isEmpty else {
+            throw SegcError(.unsupported, "a plan needs exactly one input and at least one output")
+        }
+        if Set(graph.outputs).count != graph.outputs.count || graph.outputs.dropFirst().contains(graph.inputs[0]) {
+            throw SegcError(.unsupported, "a further graph output repeats another output or is the input itself")
         }
         var weights = WeightWriter()
         var planValueOf: [ValueID: Int] = [:]
@@ -61,6 +64,12 @@ package enum Lowering {
             sources.append(node.name)
         }
         let output = try use(graph.outputs[0], at: ops.count)
+        // Further outputs stay live to the end of the run too, so nothing overwrites them.
+        var extras: [(ValueID, Int)] = []
+        for v in graph.outputs.dropFirst() {
+            guard !graph.isConstant(v) else { throw SegcError(.unsupported, "graph output '\(graph.values[v.index].name)' is a constant") }
+            extras.append((v, try use(v, at: ops.count)))
+        }
         lastUse[input] = max(lastUse[input], 0)
 
         let intervals = values.indices.map { ArenaPlanner.Interval(bytes: values[$0].byteCount, first: firstUse[$0], last: lastUse[$0]) }
@@ -70,6 +79,12 @@ package enum Lowering {
         var meta = metadata
         meta.inputShape = values[input].shape
         meta.outputShape = values[output].shape
+        // Output names matter once there are several (`run -o` writes `<name>.npy`);
+        // single-output plans stay as they were.
+        if !extras.isEmpty { meta.outputName = graph.values[graph.outputs[0].index].name }
+        meta.extraOutputs = extras.map { v, p in
+            PlanExtraOutput(name: graph.values[v.index].name, value: p, shape: values[p].shape, dtype: values[p].dtype.jsonName)
+        }
         var planGraph = PlanGraph(values: values, ops: ops, input: input, output: output, arenaBytes: size)
         for i in planGraph.opsFeedingIndexPools where [.conv2d, .convTranspose2d].contains(planGraph.ops[i].kind) {
             planGraph.ops[i].algorithm = .exact

@@ -20,6 +20,8 @@ package struct ONNXModel: Sendable {
     package var parameterCount: Int
     /// Non-fatal remarks (extra outputs ignored, …).
     package var warnings: [String]
+    /// ONNX names of the graph outputs kept, in the order of `graph.outputs`.
+    package var outputNames: [String] = []
 }
 
 package enum ONNXImporter {
@@ -182,9 +184,7 @@ enum Translator {
         if !problems.isEmpty {
             throw SegcError(.unsupported, "unsupported: " + problems.joined(separator: "; "))
         }
-        if m.outputs.count > 1 {
-            ctx.warnings.append("ignoring \(m.outputs.count - 1) further graph output(s); the first, '\(out.name)', is the logits")
-        }
+
         if ctx.quantized[out.name] != nil {
             throw SegcError(.unsupported, "graph output '\(out.name)' is the int8 output of a QuantizeLinear")
         }
@@ -199,6 +199,19 @@ enum Translator {
             throw SegcError(.unsupported, "graph output '\(out.name)' has shape \(outShape); segc plans output [1,C,H,W] tensors")
         }
         ctx.graph.outputs = [outID]
+        var outputNames = [out.name]
+        // Further outputs are kept when they are float32 tensors computed from the input
+        // (a plan's outputs are float32); others are left out, with a warning naming them.
+        for extra in m.outputs.dropFirst() {
+            if case .rt(let id, let shape)? = ctx.syms[extra.name], ctx.quantized[extra.name] == nil,
+               shape == ctx.graph.type(of: id).shape, ctx.graph.type(of: id).dtype == .f32,
+               !ctx.graph.outputs.contains(id), !ctx.graph.inputs.contains(id) {
+                ctx.graph.outputs.append(id)
+                outputNames.append(extra.name)
+            } else {
+                ctx.warnings.append("graph output '\(extra.name)' left out: segc plan outputs are distinct float32 tensors computed from the input")
+            }
+        }
         let graph = try Compact.compact(ctx.graph)
         try graph.verify()
 
@@ -231,7 +244,7 @@ enum Translator {
         if !m.producerVersion.isEmpty { producer += (producer.isEmpty ? "" : " ") + m.producerVersion }
         return ONNXModel(graph: graph, irVersion: Int(m.irVersion), opset: opset, producer: producer,
                          dynamicDims: dynamic, initializerCount: m.initializers.count, parameterCount: params,
-                         warnings: ctx.warnings)
+                         warnings: ctx.warnings, outputNames: outputNames)
     }
 }
 

@@ -201,6 +201,17 @@ package struct PlanGraph: Sendable, Hashable {
     }
 }
 
+/// One further graph output: its name, GRPH value index, shape and dtype.
+package struct PlanExtraOutput: Sendable, Hashable {
+    package var name: String
+    package var value: Int
+    package var shape: [Int]
+    package var dtype: String
+    package init(name: String, value: Int, shape: [Int], dtype: String) {
+        self.name = name; self.value = value; self.shape = shape; self.dtype = dtype
+    }
+}
+
 /// `META` (product.md §4.3). Serialised as UTF-8 JSON with sorted keys.
 package struct PlanMetadata: Sendable, Hashable {
     package var producer: String = "segc 0.1.0"
@@ -225,6 +236,11 @@ package struct PlanMetadata: Sendable, Hashable {
     package var precision: String = "fp32"
     package var temperature: Double = 1.0
     package var passes: [String] = []
+    /// `output.name`: the graph output's name in the source model (empty: unnamed).
+    package var outputName: String = ""
+    /// `extra_outputs`: further graph outputs (ONNX models with several outputs), each a
+    /// GRPH value kept alive to the end of the run. Absent (empty) for the usual one output.
+    package var extraOutputs: [PlanExtraOutput] = []
     /// `quantization` and `pruning` (§4.3): free-form JSON objects, absent when `nil`.
     package var quantization: PlanJSON? = nil
     package var pruning: PlanJSON? = nil

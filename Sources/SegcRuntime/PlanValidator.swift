@@ -65,6 +65,9 @@ enum PlanValidator {
         if g.values[g.input].dtype != .f32 || g.values[g.output].dtype != .f32 {
             throw SegcError(.unsupported, "graph input and output must be float32")
         }
+        for e in plan.metadata.extraOutputs where e.value >= g.values.count || g.values[e.value].dtype != .f32 {
+            throw SegcError(.unsupported, "extra output '\(e.name)' must be a float32 value")
+        }
         var out: [PreparedOp] = []
         out.reserveCapacity(g.ops.count)
         let wcount = plan.weights.count

@@ -30,6 +30,8 @@ public final class SegcSession {
     private let input: UnsafeMutablePointer<Float>
     private let inputCount: Int
     private let output: UnsafeBufferPointer<Float>
+    /// Further graph outputs (``SegcModel/outputNames`` after the first), views into the arena.
+    private let extraOutputs: [UnsafeBufferPointer<Float>]
 
     /// Called after each plan op with the op's index and its first output (a view into
     /// the arena, valid during the call). `nil` by default. Used by calibration and
@@ -121,6 +123,12 @@ public final class SegcSession {
             inputCount = iv.elementCount
             output = UnsafeBufferPointer(start: (arena + ovv.arenaOffset).assumingMemoryBound(to: Float.self),
                                          count: ovv.elementCount)
+            // Offsets, sizes and dtypes checked by plan verification and PlanValidator.
+            let base = arena
+            extraOutputs = model.plan.metadata.extraOutputs.map { e in
+                let v = g.values[e.value]
+                return UnsafeBufferPointer(start: (base + v.arenaOffset).assumingMemoryBound(to: Float.self), count: v.elementCount)
+            }
         } catch {
             throw error
         }
@@ -165,6 +173,19 @@ public final class SegcSession {
             }
         }
         return output
+    }
+
+    /// Output `k` of the last ``run(_:)-(UnsafeBufferPointer<Float>)`` (0: the one `run`
+    /// returns; a plan converted from an ONNX model with several outputs has more, named by
+    /// ``SegcModel/outputNames``), as a view valid until the next `run`.
+    ///
+    /// - Throws: `SegcError` `.usage` when `k` is not below ``SegcModel/outputNames``'s count.
+    public func output(_ k: Int) throws -> UnsafeBufferPointer<Float> {
+        if k == 0 { return output }
+        guard k > 0, k <= extraOutputs.count else {
+            throw SegcError(.usage, "output \(k) requested; the model has \(extraOutputs.count + 1)")
+        }
+        return extraOutputs[k - 1]
     }
 
     /// Runs the network on `input` and returns a copy of the logits.

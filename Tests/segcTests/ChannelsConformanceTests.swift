@@ -18,7 +18,7 @@ private func convertAndRun(_ model: String, input: String, tmp: URL, file: Stati
 }
 
 /// Max |got − ref| and the contract's bound 1e-4 · max(1, max|ref|) (product.md §1).
-private func compare(_ got: Npy.Array, _ ref: Npy.Array) -> (err: Float, bound: Float)? {
+func compare(_ got: Npy.Array, _ ref: Npy.Array) -> (err: Float, bound: Float)? {
     guard got.shape == ref.shape else { return nil }
     let g = got.floats, r = ref.floats
     var err: Float = 0, peak: Float = 0
@@ -131,5 +131,40 @@ final class ConvertExampleTests: XCTestCase {
         let r = try CLI.run(["inspect", plan, "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try CLI.json(r.stdout)["architecture"] as? String, "midenet")
+    }
+}
+
+/// Issue 17: an ONNX model with two graph outputs keeps both; `run -o DIR` writes
+/// `<name>.npy` for each, and both match PyTorch.
+final class MultiOutputTests: XCTestCase {
+    func testBothOutputsAreKeptAndMatchPyTorch() throws {
+        let dir = CLI.packageRoot.appendingPathComponent("Fixtures/channels")
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let plan = tmp.appendingPathComponent("two.segc").path
+        let c = try CLI.run(["convert", dir.appendingPathComponent("two_heads_opset17.onnx").path, "-o", plan, "--json"])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual((try CLI.json(c.stdout)["warnings"] as? [String])?.count, 0, c.stdout)
+        let out = tmp.appendingPathComponent("out").path
+        let input = dir.appendingPathComponent("two_heads_input.npy").path
+        let r = try CLI.run(["run", plan, input, "-o", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for name in ["seg", "aux"] {
+            let got = try Npy.read(contentsOf: out + "/\(name).npy")
+            let ref = try Npy.read(contentsOf: dir.appendingPathComponent("two_heads_\(name).npy").path)
+            guard let (err, bound) = compare(got, ref) else { XCTFail("\(name): shape \(got.shape) vs \(ref.shape)"); continue }
+            XCTAssertLessThanOrEqual(err, bound, "\(name): max |error| \(err)")
+        }
+        // With several inputs: one folder per input stem.
+        let many = tmp.appendingPathComponent("many").path
+        let copy = tmp.appendingPathComponent("frame2.npy").path
+        try FileManager.default.copyItem(atPath: input, toPath: copy)
+        let r2 = try CLI.run(["run", plan, input, copy, "-o", many])
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        for stem in ["two_heads_input", "frame2"] {
+            for name in ["seg", "aux"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: "\(many)/\(stem)/\(name).npy"), "\(stem)/\(name).npy")
+            }
+        }
     }
 }

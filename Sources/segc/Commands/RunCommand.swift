@@ -75,6 +75,11 @@ struct RunCommand: ParsableCommand {
             ?? (heatmap != nil ? .msp(temperature: t) : nil)
         let multi = inputs.count > 1
         if multi { for folder in [output, heatmap, segmentation].compactMap({ $0 }) { try Folder.create(folder) } }
+        // A plan with several outputs (from a multi-output ONNX model): -o names a folder that
+        // receives one `<name>.npy` per output (per input: `<folder>/<stem>/<name>.npy`).
+        let outputFiles = Self.outputFileNames(model.outputNames)
+        let perOutput = outputFiles.count > 1 && score == nil
+        if perOutput, let output, !multi { try Folder.create(output) }
         func dest(_ option: String?, _ input: String, _ ext: String) -> String? {
             guard let option else { return nil }
             return multi ? "\(option)/\(Compiler.stem(input)).\(ext)" : option
@@ -98,7 +103,15 @@ struct RunCommand: ParsableCommand {
                 for v in scoreMap { lo = min(lo, v); hi = max(hi, v); sum += Double(v) }
                 stats = (scoreKind.name, lo, sum / Double(scoreMap.count), hi)
             }
-            if let d = dest(output, path, "npy") {
+            if perOutput, let output {
+                let folder = multi ? "\(output)/\(Compiler.stem(path))" : output
+                if multi { try Folder.create(folder) }
+                for (k, name) in outputFiles.enumerated() {
+                    let d = "\(folder)/\(name).npy"
+                    try Npy.write(Array(try session.output(k)), shape: model.outputShapes[k], to: d)
+                    written.append(d)
+                }
+            } else if let d = dest(output, path, "npy") {
                 if score != nil { try Npy.write(scoreMap, shape: [oh, ow], to: d) } else { try Npy.write(logits, shape: outShape, to: d) }
                 written.append(d)
             }
@@ -125,6 +138,21 @@ struct RunCommand: ParsableCommand {
             }
         }
         if global.json { print(JSON.object([("plan", .string(plan)), ("inputs", .array(results))]).text) }
+    }
+
+    /// File names (without `.npy`) for the plan's outputs: the output names with every
+    /// character outside [A-Za-z0-9._-] replaced by `_` (ONNX names such as `/head/Conv_output_0`
+    /// must not escape the folder), `output<k>` for an empty or duplicate name.
+    static func outputFileNames(_ names: [String]) -> [String] {
+        var used = Set<String>()
+        return names.enumerated().map { k, n in
+            var s = String(n.map { c -> Character in
+                c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "_" || c == "-") ? c : "_"
+            })
+            if s.isEmpty || s.allSatisfy({ $0 == "." }) || used.contains(s) { s = "output\(k)" }
+            used.insert(s)
+            return s
+        }
     }
 
     /// An image (decoded, RGB, Pillow bilinear to the plan's size, plan preprocessing)
