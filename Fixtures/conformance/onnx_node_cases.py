@@ -31,6 +31,18 @@ from onnx import helper, numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOL = 1e-4
+# Why each kind of failure is one, for the table in Docs/Conformance.md.
+WHY = {
+    "batch size": "plans run one frame at a time (product.md §1 non-goals: batch > 1 inside a plan); "
+                  "the kernels take one [C,H,W] image. Several of these cases would also need what the rows below say "
+                  "(Flatten: a non-NCHW output; Gather: a runtime gather; training-mode BatchNormalization: refused by name)",
+    "not a float32 tensor computed from the input": "the output is a reshaped view of a runtime tensor (rank 3 or 5); "
+                  "plans have no reshape op and output NCHW tensors",
+    "int64": "segc plan outputs are float32; MaxPool's Indices output is kept only inside the graph (for MaxUnpool)",
+    "uint8": "segc plan outputs are float32; QuantizeLinear is imported only as a QuantizeLinear→DequantizeLinear pair",
+    "MaxUnpool whose indices": "the indices are a constant here; the plan's unpool reads indices computed by a "
+                  "MaxPool of the same graph (constant operands of an unpool are not supported by the plan format)",
+}
 SUBSET_MAX_BYTES = 16 * 1024  # per case, so the committed subset stays small
 
 
@@ -199,9 +211,21 @@ def main():
         for op in sorted(by_op):
             p, t = by_op[op]
             f.write(f"| {op} | {p} | {t} |\n")
-        f.write("\n| Case | Operator | Opset | Result | Detail |\n|---|---|---|---|---|\n")
+        causes = {}
         for name, op, opset, ok, reason in rows:
-            f.write(f"| `{name}` | {op} | {opset} | {'pass' if ok else '**fail**'} | {reason.replace('|', '/')} |\n")
+            if not ok:
+                key = re.sub(r" \(node '[^']*', opset \d+\)", "", reason)
+                key = re.sub(r"input '[^']*' has batch size \d+", "input has batch size > 1", key)
+                key = re.sub(r"graph output '[^']*'", "graph output", key)
+                causes.setdefault(key, []).append(name)
+        if causes:
+            f.write("\n## Failures by cause\n\n| Cause | Why | Cases |\n|---|---|---|\n")
+            for key, names in sorted(causes.items(), key=lambda kv: -len(kv[1])):
+                note = next((v for k, v in WHY.items() if k in key), "")
+                f.write(f"| {key.replace('|', chr(92) + '|')} | {note} | {len(names)}: {', '.join('`' + n + '`' for n in names)} |\n")
+        f.write("\n## All cases\n\n| Case | Operator | Opset | Result | Detail |\n|---|---|---|---|---|\n")
+        for name, op, opset, ok, reason in rows:
+            f.write(f"| `{name}` | {op} | {opset} | {'pass' if ok else '**fail**'} | {reason.replace('|', chr(92) + '|')} |\n")
     print(f"{passed} of {total} pass")
 
 

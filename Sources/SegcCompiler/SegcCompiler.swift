@@ -122,13 +122,20 @@ public struct SegcImportedModel: Sendable {
     /// applied to images by `run`/`eval` (`nil`: 0 and 1).
     public func lower(mean: [Double]? = nil, std: [Double]? = nil) throws(SegcError) -> SegcCompiledPlan {
         let plan = try Compiler.lower(model, mean: mean, std: std)
-        let bytes: [UInt8]
-        do {
-            bytes = try PlanWriter.serialize(plan)
-            // Verified with the same reader the runtime uses before anyone can write it.
-            _ = try PlanReader.read(FileBytes(bytes: bytes, name: model.sourceName))
-        } catch { throw error.inFile(model.sourceName) }
+        let bytes = try Self.serializeVerified(plan, name: model.sourceName)
         return SegcCompiledPlan(plan: plan, bytes: bytes, imported: model)
+    }
+
+    /// The plan's bytes, verified with the same reader the runtime uses before anyone can
+    /// write them; a failure is a plan segc built wrongly from this model, so it names it.
+    package static func serializeVerified(_ plan: PlanFile, name: String) throws(SegcError) -> [UInt8] {
+        do {
+            let bytes = try PlanWriter.serialize(plan)
+            _ = try PlanReader.read(FileBytes(bytes: bytes, name: name))
+            return bytes
+        } catch {
+            throw error.inFile(name)
+        }
     }
 }
 

@@ -75,13 +75,8 @@ struct ConvertCommand: ParsableCommand {
         let start = ContinuousClock.now
         let bytes = try FileBytes(contentsOf: file)
         let result = try Compiler.compile(bytes, options: options)
-        // Serialise and verify what we are about to write with the same reader `run` uses;
-        // a failure here is a plan segc built wrongly from this model, so it names the model.
-        let data: [UInt8]
-        do {
-            data = try PlanWriter.serialize(result.plan)
-            _ = try PlanReader.read(FileBytes(bytes: data, name: out))
-        } catch { throw error.inFile(file) }
+        // Serialised and verified with the same reader `run` uses before it is written.
+        let data = try SegcImportedModel.serializeVerified(result.plan, name: file)
         try AtomicFile.write(out, bytes: data)
         let elapsed = ContinuousClock.now - start
         let m = result.plan.metadata
