@@ -105,6 +105,12 @@ static int build_axis(const segc_resize_params *p, int64_t in, int64_t out, doub
         default: x = (y + 0.5) / scale - 0.5; break;
         }
         if (!isfinite(x)) return SEGC_EINVAL;
+        // A plan's scale may be tiny (x huge): bound x before any integer conversion. Beyond
+        // in + 5000 every tap (at most 4096 wide) lies outside the input already, so the
+        // taps (edge-clamped) and exclude_outside's zeros are the same as the reference's.
+        double bound = (double)in + 5000.0;
+        if (x > bound) x = bound;
+        if (x < -bound) x = -bound;
         double fl = floor(x);
         double ratio = x == fl ? 1.0 : x - fl;
         int64_t n = coeffs(p, ratio, scale, c, 4096);
