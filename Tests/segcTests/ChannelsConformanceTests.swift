@@ -145,6 +145,10 @@ final class MultiOutputTests: XCTestCase {
         let c = try CLI.run(["convert", dir.appendingPathComponent("two_heads_opset17.onnx").path, "-o", plan, "--json"])
         XCTAssertEqual(c.status, 0, c.stderr)
         XCTAssertEqual((try CLI.json(c.stdout)["warnings"] as? [String])?.count, 0, c.stdout)
+        let info = try CLI.json(try CLI.run(["inspect", plan, "--json"]).stdout)
+        let outs = info["outputs"] as? [[String: Any]]
+        XCTAssertEqual(outs?.map { $0["name"] as? String }, ["seg", "aux"])
+        XCTAssertEqual(outs?.map { $0["shape"] as? [Int] }, [[1, 4, 12, 16], [1, 2, 12, 16]])
         let out = tmp.appendingPathComponent("out").path
         let input = dir.appendingPathComponent("two_heads_input.npy").path
         let r = try CLI.run(["run", plan, input, "-o", out, "--json"])
