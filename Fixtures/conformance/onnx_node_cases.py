@@ -36,8 +36,6 @@ WHY = {
     "batch size": "plans run one frame at a time (product.md §1 non-goals: batch > 1 inside a plan); "
                   "the kernels take one [C,H,W] image. Several of these cases would also need what the rows below say "
                   "(Flatten: a non-NCHW output; Gather: a runtime gather; training-mode BatchNormalization: refused by name)",
-    "not a float32 tensor computed from the input": "the output is a reshaped view of a runtime tensor (rank 3 or 5); "
-                  "plans have no reshape op and output NCHW tensors",
     "int64": "segc plan outputs are float32; MaxPool's Indices output is kept only inside the graph (for MaxUnpool)",
     "uint8": "segc plan outputs are float32; QuantizeLinear is imported only as a QuantizeLinear→DequantizeLinear pair",
     "MaxUnpool whose indices": "the indices are a constant here; the plan's unpool reads indices computed by a "

@@ -129,6 +129,8 @@ extension Op {
             return "axis=\(axis)"
         case .quantizeDequantize(let q):
             return "scale=\(q.scale) zp=\(q.zeroPoint) q=\(q.qmin)...\(q.qmax)"
+        case .reshape(let shape):
+            return "shape=\(shape.map(String.init).joined(separator: ","))"
         }
     }
 }

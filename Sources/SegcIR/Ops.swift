@@ -42,6 +42,10 @@ package enum Op: Sendable, Hashable {
     /// "fake quant"), exactly ONNX QuantizeLinear (round half to even, saturate)
     /// followed by DequantizeLinear with the same per-tensor parameters.
     case quantizeDequantize(QuantizeDequantize)
+    /// inputs: x ; output: the same elements in row-major order, viewed as `shape`
+    /// (ONNX Reshape/Flatten/Squeeze/Unsqueeze of a runtime tensor where a consumer or the
+    /// graph output needs the new shape; a copy in the plan).
+    case reshape(shape: [Int])
 }
 
 /// Activation applied in a conv epilogue.
@@ -234,6 +238,7 @@ extension Op {
         case .pad: return "pad"
         case .softmax: return "softmax"
         case .quantizeDequantize: return "quantize_dequantize"
+        case .reshape: return "reshape"
         }
     }
 }

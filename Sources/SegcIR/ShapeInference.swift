@@ -194,6 +194,16 @@ package enum ShapeInference {
             if axis < 0 || axis >= ins[0].shape.count { throw fail("axis out of range") }
             return [ins[0]]
 
+        case .reshape(let shape):
+            try need(1)
+            if ins[0].dtype != .f32 { throw fail("expects a float32 input, got \(ins[0])") }
+            try bounded(shape)
+            if shape.isEmpty || shape.count > 8 || shape.contains(where: { $0 < 1 }) { throw fail("reshape to \(shape)") }
+            if try Checked.elementCount(shape, "reshape") != (try Checked.elementCount(ins[0].shape, "reshape input")) {
+                throw fail("reshape of \(ins[0].shape) to \(shape) changes the element count")
+            }
+            return [ValueType(.f32, shape)]
+
         case .quantizeDequantize(let q):
             try need(1)
             if ins.count != 1 { throw fail("expects 1 input") }

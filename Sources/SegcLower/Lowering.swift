@@ -176,6 +176,8 @@ package enum Lowering {
         case .quantizeDequantize(let q):
             return PlanOp(kind: .quantizeDequantize, inputs: activations, outputs: outputs,
                           ints: [Int64(q.zeroPoint), Int64(q.qmin), Int64(q.qmax)], floats: [q.scale])
+        case .reshape(let shape):
+            return PlanOp(kind: .reshape, inputs: activations, outputs: outputs, ints: shape.map { Int64($0) })
         }
     }
 }

@@ -191,20 +191,17 @@ enum Translator {
         guard let sym = ctx.syms[out.name] else {
             throw SegcError(.malformed, "graph output '\(out.name)' is not produced by any node")
         }
-        guard case .rt(let outID, let outShape) = sym, outShape == ctx.graph.type(of: outID).shape,
-              ctx.graph.type(of: outID).dtype == .f32 else {
+        guard case .rt(let viewed, _) = sym, ctx.graph.type(of: viewed).dtype == .f32,
+              let outID = try? ctx.materialise(out.name) else {
             throw SegcError(.unsupported, "graph output '\(out.name)' is not a float32 tensor computed from the input")
-        }
-        if outShape.count != 4 || outShape[0] != 1 {
-            throw SegcError(.unsupported, "graph output '\(out.name)' has shape \(outShape); segc plans output [1,C,H,W] tensors")
         }
         ctx.graph.outputs = [outID]
         var outputNames = [out.name]
         // Further outputs are kept when they are float32 tensors computed from the input
         // (a plan's outputs are float32); others are left out, with a warning naming them.
         for extra in m.outputs.dropFirst() {
-            if case .rt(let id, let shape)? = ctx.syms[extra.name], ctx.quantized[extra.name] == nil,
-               shape == ctx.graph.type(of: id).shape, ctx.graph.type(of: id).dtype == .f32,
+            if case .rt(let viewed, _)? = ctx.syms[extra.name], ctx.quantized[extra.name] == nil,
+               ctx.graph.type(of: viewed).dtype == .f32, let id = try? ctx.materialise(extra.name),
                !ctx.graph.outputs.contains(id), !ctx.graph.inputs.contains(id) {
                 ctx.graph.outputs.append(id)
                 outputNames.append(extra.name)

@@ -68,6 +68,7 @@ package enum PlanOpSchema {
         case .resize: return Resize.count
         case .concat, .softmax: return 1
         case .quantizeDequantize: return QuantizeDequantize.count
+        case .reshape: return -1  // the output's rank (1…8): checked in PlanShapeInference
         case .pad: return 2 * inputRank
         case .globalAveragePool, .add, .sub, .mul, .div, .relu, .prelu, .sigmoid, .channelAffine: return 0
         }

@@ -43,6 +43,10 @@ package enum PlanShapeInference {
         if op.kind == .resize && op.ints.count == PlanOpSchema.Resize.generalCount {
             (ni, nf) = (PlanOpSchema.Resize.generalCount, PlanOpSchema.Resize.generalFloatCount)
         }
+        if op.kind == .reshape {
+            if !(1...8).contains(op.ints.count) { throw fail("reshape to rank \(op.ints.count)", .malformed) }
+            ni = op.ints.count
+        }
         if op.ints.count != ni { throw fail("has \(op.ints.count) int attributes, expected \(ni)", .malformed) }
         if op.floats.count != nf { throw fail("has \(op.floats.count) float attributes, expected \(nf)", .malformed) }
         for (i, v) in op.ints.enumerated() where v > maxAttr || v < -maxAttr {
@@ -314,6 +318,17 @@ package enum PlanShapeInference {
             let scale = op.floats[Q.scale]
             if !(scale.isFinite && scale > 0) { throw fail("scale \(scale) must be finite and positive", .malformed) }
             return [ins[0]]
+
+        case .reshape:
+            try counts(inputs: 1...1, weights: 0...0, outputs: 1...1)
+            try f32(ins[0], "input")
+            var shape: [Int] = []
+            for i in op.ints.indices { shape.append(try int(i, "dimension \(i)", positive)) }
+            let y = PlanTensorType(.f32, shape)
+            if try elements(y, "output") != (try elements(ins[0], "input")) {
+                throw fail("reshape of \(ins[0].shape) to \(shape) changes the element count")
+            }
+            return [y]
         }
     }
 }

@@ -100,6 +100,7 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
     case pad = 17
     case softmax = 18
     case quantizeDequantize = 19
+    case reshape = 20
 
     package var name: String {
         switch self {
@@ -122,6 +123,7 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
         case .pad: return "pad"
         case .softmax: return "softmax"
         case .quantizeDequantize: return "quantize_dequantize"
+        case .reshape: return "reshape"
         }
     }
 }

@@ -245,6 +245,9 @@ package enum ReferenceInterpreter {
 
         case .quantizeDequantize(let q):
             return [.floats(ins[0].floatArray.map(q.apply))]
+
+        case .reshape:
+            return [.floats(ins[0].floatArray)]
         }
     }
 

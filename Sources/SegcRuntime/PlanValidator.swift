@@ -264,6 +264,16 @@ private struct OpChecker {
             s.in0 = .value(xi); s.out0 = .value(oi)
             s.wsPerThread = Int(segc_softmax_ws())
             return [s]
+        case .reshape:
+            // A copy of the elements (row-major order is unchanged); the shapes were
+            // checked by plan verification, the element counts are checked again here.
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            if x.elementCount != y.elementCount { throw fail("reshape changes the element count") }
+            var s = Step(Int32(SEGC_OP_COPY_ROWS))
+            s.d = [1, Int64(x.elementCount), Int64(x.elementCount), 0]
+            s.in0 = .value(xi); s.out0 = .value(oi)
+            return [s]
         case .quantizeDequantize:
             typealias Q = PlanOpSchema.QuantizeDequantize
             let a = try ints(Q.count)

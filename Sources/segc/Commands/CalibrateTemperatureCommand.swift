@@ -37,6 +37,9 @@ struct CalibrateTemperatureCommand: ParsableCommand {
         var planFile = try PlanReader.read(bytes)
         let model = try SegcModel(plan: planFile)
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
+        guard model.inputShape.count == 4, model.outputShape.count == 4 else {
+            throw SegcError(.unsupported, "calibration needs an NCHW input and [1,C,H,W] logits (output \(model.outputShape))", file: plan)
+        }
         let ds = try Dataset(directory: dataset, kind: .cityscapes, split: split)
         let (h, w) = (model.inputShape[2], model.inputShape[3])
         let (oh, ow) = (model.outputShape[2], model.outputShape[3])

@@ -63,7 +63,9 @@ struct EvalCommand: ParsableCommand {
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
         let ds = try Dataset(directory: dataset, kind: kind.flatMap(DatasetKind.init(rawValue:)), split: split)
         let shape = model.inputShape
-        guard shape.count == 4 else { throw SegcError(.unsupported, "plan input is not NCHW", file: plan) }
+        guard shape.count == 4, model.outputShape.count == 4 else {
+            throw SegcError(.unsupported, "evaluation needs an NCHW input and [1,C,H,W] logits (output \(model.outputShape))", file: plan)
+        }
         let t = Float(temperature ?? meta.temperature)
         guard let scoreKind = AnomalyScore(name: score, temperature: t) else { throw ValidationError("unknown --score") }
         let classes = model.outputShape[1]

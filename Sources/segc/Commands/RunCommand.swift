@@ -66,10 +66,16 @@ struct RunCommand: ParsableCommand {
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
         let inShape = model.inputShape, outShape = model.outputShape
-        guard inShape.count == 4, outShape.count == 4 else { throw SegcError(.unsupported, "plan input/output are not NCHW", file: plan) }
+        guard inShape.count == 4 else { throw SegcError(.unsupported, "plan input is not NCHW", file: plan) }
         let (h, w) = (inShape[2], inShape[3])
-        let (oh, ow) = (outShape[2], outShape[3])
-        let classes = outShape[1]
+        // Scores, heatmaps and segmentations read [1, C, H, W] logits; other outputs (e.g. an
+        // ONNX model ending in Flatten) can only be written as they are, with -o.
+        let nchw = outShape.count == 4 && outShape[0] == 1
+        if !nchw && (score != nil || heatmap != nil || segmentation != nil) {
+            throw SegcError(.unsupported, "the plan's output has shape \(outShape); --score, --heatmap and --segmentation need [1,C,H,W] logits", file: plan)
+        }
+        let (oh, ow) = nchw ? (outShape[2], outShape[3]) : (1, 1)
+        let classes = nchw ? outShape[1] : 1
         let t = Float(temperature ?? meta.temperature)
         let scoreKind: AnomalyScore? = score.flatMap { AnomalyScore(name: $0, temperature: t) }
             ?? (heatmap != nil ? .msp(temperature: t) : nil)
