@@ -2,8 +2,9 @@ import CONNXProto
 import SegcCore
 import SegcIR
 
-/// An imported ONNX model: the IR graph (one input `[1,3,H,W]` f32, one output:
-/// the logits) and what `inspect` reports about the file.
+/// An imported ONNX model: the IR graph (one input `[N,C,H,W]` f32, N the model's fixed
+/// batch or 1; one or more float32 outputs, the first being the logits) and what
+/// `inspect` reports about the file.
 package struct ONNXModel: Sendable {
     package var graph: Graph
     package var irVersion: Int
@@ -104,11 +105,13 @@ enum Translator {
         var dynamic: [String] = []
         var shape = [1, 0, 0, 0]
         switch dims[0] {
-        case .value(let v) where v != 1:
-            // Plans are batch 1 (product.md §1 non-goals): callers loop over frames.
-            throw SegcError(.unsupported, "input '\(input.name)' has batch size \(v); segc plans run one frame (batch 1) at a time")
+        case .value(let v):
+            // A fixed batch is kept: the runtime repeats its per-image kernels per image.
+            // A symbolic batch is fixed to 1 (one frame at a time, product.md §1).
+            guard v >= 1, v <= 4096 else { throw SegcError(.unsupported, "input '\(input.name)' has batch size \(v) (supported: 1–4096)") }
+            shape[0] = Int(v)
         case .param(let p): dynamic.append(p)
-        default: break
+        case .unknown: break
         }
         // Any static channel count: the channels are fixed by the first layer's weights,
         // so a symbolic one cannot be chosen by segc.

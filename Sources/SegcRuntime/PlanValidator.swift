@@ -7,6 +7,8 @@ import SegcPlan
 package enum Binding: Sendable, Hashable {
     case none
     case value(Int)
+    /// Into a value at a byte offset: image `n` of a batched value (see `OpChecker.steps`).
+    case valueAt(Int, Int)
     case weight(Int)
     case packed
 }
@@ -87,7 +89,7 @@ enum PlanValidator {
 /// Per-op checks.
 private struct OpChecker {
     let op: PlanOp
-    let values: [PlanValue]
+    var values: [PlanValue]
     let weightBytes: Int
 
     init(op: PlanOp, values: [PlanValue], weightBytes: Int) {
@@ -148,7 +150,43 @@ private struct OpChecker {
         if v.shape != shape { throw SegcError(.mismatch, "\(op.kind.name): \(what) has shape \(v.shape), expected \(shape)") }
     }
 
+    /// Ops whose kernels take one `[C, H, W]` image; a batch of N runs them N times.
+    static let perImage: Set<PlanOpKind> = [.conv2d, .convTranspose2d, .maxPool2d, .avgPool2d, .maxUnpool2d,
+                                            .globalAveragePool, .resize, .prelu, .channelAffine]
+
+    /// The kernel calls of the op. A batch N > 1 (ONNX models with a fixed batch) of a
+    /// per-image op is checked as batch 1 and its calls repeated per image, each value
+    /// binding moved to that image (the other kernels take whole tensors).
     mutating func steps() throws(SegcError) -> [Step] {
+        guard Self.perImage.contains(op.kind), let x0 = op.inputs.first, x0 >= 0, x0 < values.count,
+              values[x0].shape.count == 4, values[x0].shape[0] > 1 else { return try stepsOfOne() }
+        let n = values[x0].shape[0]
+        var one = self
+        var imageBytes: [Int: Int] = [:]
+        for v in op.inputs + op.outputs {
+            guard v >= 0, v < values.count, values[v].shape.count == 4, values[v].shape[0] == n else {
+                throw unsupported("operands with different batch sizes")
+            }
+            one.values[v].shape[0] = 1
+            imageBytes[v] = values[v].byteCount / n
+        }
+        let base = try one.stepsOfOne()
+        func shift(_ b: Binding, _ i: Int) -> Binding {
+            if case .value(let v) = b, let bytes = imageBytes[v] { return .valueAt(v, i * bytes) }
+            return b
+        }
+        var out: [Step] = []
+        for i in 0..<n {
+            for var s in base {
+                s.in0 = shift(s.in0, i); s.in1 = shift(s.in1, i); s.inIdx = shift(s.inIdx, i)
+                s.out0 = shift(s.out0, i); s.outIdx = shift(s.outIdx, i)
+                out.append(s)
+            }
+        }
+        return out
+    }
+
+    mutating func stepsOfOne() throws(SegcError) -> [Step] {
         switch op.kind {
         case .conv2d, .convTranspose2d: return [try conv()]
         case .maxPool2d, .avgPool2d: return [try pool()]

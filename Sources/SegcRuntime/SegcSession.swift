@@ -84,6 +84,8 @@ public final class SegcSession {
                 switch b {
                 case .none: return nil
                 case .value(let v): return arenaBase + g.values[v].arenaOffset
+                // Image k of a batched value: offset k × image bytes < the value's bytes (PlanValidator).
+                case .valueAt(let v, let off): return arenaBase + g.values[v].arenaOffset + off
                 case .weight(let off): return store.base + off
                 case .packed: return store.base + store.packedOffsets[opIndex]
                 }

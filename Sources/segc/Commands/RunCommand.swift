@@ -166,6 +166,9 @@ struct RunCommand: ParsableCommand {
     static func loadInput(_ path: String, height h: Int, width w: Int, shape: [Int], meta: PlanMetadata) throws -> [Float] {
         let bytes = try FileBytes(contentsOf: path)
         if Image.sniff(bytes.buffer) != nil {
+            if shape.first ?? 1 != 1 {
+                throw SegcError(.unsupported, "the plan's input has batch \(shape[0]); images feed batch-1 plans, give a [\(shape.map(String.init).joined(separator: ","))] .npy tensor", file: path)
+            }
             // Grey (1-channel) or RGB (3-channel) plans only; the error says so otherwise.
             var v = try Image.networkInput(contentsOf: path, channels: shape.count == 4 ? shape[1] : 0, width: w, height: h)
             meta.normalise(&v)
