@@ -544,7 +544,10 @@ private struct OpChecker {
         var want: [Int] = []
         for d in 0..<r {
             let b = op.ints[d], e = op.ints[r + d]
-            if b < 0 || e < 0 || b > Int64(Int32.max) || e > Int64(Int32.max) { throw unsupported("negative or huge pads") }
+            // Negative pads crop (plan format: outputs stay >= 1, checked below via `want`).
+            if b < -Int64(x.shape[d]) || e < -Int64(x.shape[d]) || b > Int64(Int32.max) || e > Int64(Int32.max) {
+                throw unsupported("pads \(b), \(e) for a dimension of \(x.shape[d])")
+            }
             pads[4 - r + d] = b; pads[8 - r + d] = e
             want.append(x.shape[d] + Int(b) + Int(e))
         }

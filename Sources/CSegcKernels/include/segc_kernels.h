@@ -209,7 +209,7 @@ int segc_channel_affine(segc_pool *pool, int64_t c, int64_t hw, const float *x, 
 int segc_copy_rows(segc_pool *pool, int64_t outer, int64_t inner, const float *src, float *dst,
                    int64_t dst_inner, int64_t offset);
 /// Constant pad of a rank-4 (right-aligned) tensor; pads[i] = before dim i, pads[4+i] = after.
-/// Pads must be >= 0.
+/// A negative pad crops (ONNX Slice of a runtime tensor); every output dimension stays >= 1.
 int segc_pad(segc_pool *pool, const int64_t xshape[4], const int64_t pads[8], float value, const float *x, float *y);
 /// Softmax over the middle axis of [outer, c, inner]. Per-thread workspace: `segc_softmax_ws`.
 int64_t segc_softmax_ws(void);

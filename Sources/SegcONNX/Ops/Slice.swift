@@ -2,8 +2,8 @@ import SegcCore
 import SegcIR
 
 /// ONNX `Slice` (starts, ends, axes, steps as inputs; attributes `starts`, `ends`,
-/// `axes` and no steps before opset 10): folds on constants; a slice of a runtime
-/// value must cover it entirely.
+/// `axes` and no steps before opset 10): folds on constants; a contiguous slice (steps 1)
+/// of a runtime value is a crop (`pad` with negative amounts).
 enum SliceImporter {
     static let entry = OpImporter("Slice", 7...25, run)
 
@@ -55,7 +55,14 @@ enum SliceImporter {
             return
         }
         let whole = spec.enumerated().allSatisfy { $0.element.start == 0 && $0.element.step == 1 && $0.element.count == shape[$0.offset] }
-        guard whole else { throw ctx.unsupported("Slice of a runtime tensor") }
-        ctx.set(0, s)
+        if whole { ctx.set(0, s); return }
+        guard case .rt = s else { throw ctx.unsupported("Slice of max-pool indices outside the unpool pattern") }
+        // A contiguous crop (steps 1) of a runtime tensor is a pad with negative amounts.
+        guard spec.allSatisfy({ $0.step == 1 && $0.count >= 1 }) else {
+            throw ctx.unsupported("Slice of a runtime tensor with steps \(spec.map(\.step)) or an empty result")
+        }
+        let x = try ctx.runtime(0)
+        let pads = spec.map { -$0.start } + spec.enumerated().map { -(shape[$0.offset] - $0.element.start - $0.element.count) }
+        ctx.setRuntime(0, try ctx.emit(.pad(Pad(pads: pads, value: 0)), [x])[0])
     }
 }
