@@ -93,6 +93,8 @@ extension Op {
                      "op=\(a.outputPaddingH)x\(a.outputPaddingW)",
                      "d=\(a.dilationH)x\(a.dilationW)", "g=\(a.groups)"] + epi(a.hasBias, a.epilogue))
                 .joined(separator: " ")
+        case .batchNormTraining(let b):
+            return "eps=\(b.epsilon) momentum=\(b.momentum)"
         case .batchNorm(let b):
             return "eps=\(b.epsilon)"
         case .channelAffine, .relu, .prelu, .sigmoid, .add, .sub, .mul, .div, .globalAveragePool:

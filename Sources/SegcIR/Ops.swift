@@ -12,6 +12,10 @@ package enum Op: Sendable, Hashable {
     case convTranspose2d(ConvTranspose2d)
     /// inputs: x, scale[C], bias[C], mean[C], var[C] ; output: y
     case batchNorm(BatchNorm)
+    /// inputs: x [N,C,H,W], scale[C], bias[C], running mean[C], running var[C] (constants);
+    /// outputs: y normalised with the batch's own per-channel mean and variance, and
+    /// stats [2,C] = the updated running mean and variance (ONNX training_mode=1)
+    case batchNormTraining(BatchNormTraining)
     /// inputs: x, scale[C], bias[C] ; output: x*scale[c]+bias[c] (folded BN after a concat)
     case channelAffine
     /// inputs: x ; output: max(x, 0)
@@ -112,6 +116,12 @@ package struct ConvTranspose2d: Sendable, Hashable {
 package struct BatchNorm: Sendable, Hashable {
     package var epsilon: Float
     package init(epsilon: Float) { self.epsilon = epsilon }
+}
+
+package struct BatchNormTraining: Sendable, Hashable {
+    package var epsilon: Float
+    package var momentum: Float
+    package init(epsilon: Float, momentum: Float) { self.epsilon = epsilon; self.momentum = momentum }
 }
 
 package struct Pool2d: Sendable, Hashable {
@@ -221,6 +231,7 @@ extension Op {
         case .conv2d: return "conv2d"
         case .convTranspose2d: return "conv_transpose2d"
         case .batchNorm: return "batch_norm"
+        case .batchNormTraining: return "batch_norm_training"
         case .channelAffine: return "channel_affine"
         case .relu: return "relu"
         case .prelu: return "prelu"

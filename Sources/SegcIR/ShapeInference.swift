@@ -100,6 +100,13 @@ package enum ShapeInference {
             for i in 1..<5 { try channelVector(ins[i], c, "batch-norm parameter \(i)") }
             return [ins[0]]
 
+        case .batchNormTraining(let b):
+            try need(5)
+            let (_, c, _, _) = try nchw(ins[0])
+            for i in 1..<5 { try channelVector(ins[i], c, "batch-norm parameter \(i)") }
+            if !(b.epsilon >= 0 && b.epsilon.isFinite && b.momentum.isFinite) { throw fail("epsilon/momentum") }
+            return [ins[0], ValueType(.f32, [2, c])]
+
         case .channelAffine:
             try need(3)
             let (_, c, _, _) = try nchw(ins[0])

@@ -119,6 +119,16 @@ package enum Lowering {
                         a.outputPaddingW, a.dilationH, a.dilationW, a.groups, a.hasBias ? 1 : 0].map { Int64($0) }
                 + [activationCode(a.epilogue.activation), a.epilogue.residual ? 1 : 0]
             return PlanOp(kind: .convTranspose2d, inputs: activations, outputs: outputs, weights: weights, ints: ints, algorithm: .gemm)
+        case .batchNormTraining(let b):
+            // The four parameter vectors as one [4, C] weight: scale, bias, mean, variance.
+            var params: [Float] = []
+            for v in node.inputs.dropFirst() {
+                guard let t = graph.constants[v]?.floats() else { throw fail("batch norm parameters must be constants") }
+                params += t
+            }
+            let p = weightWriter.addFresh(Tensor(params, shape: [4, params.count / 4]))
+            return PlanOp(kind: .batchNormTraining, inputs: activations, outputs: outputs, weights: [p],
+                          floats: [b.epsilon, b.momentum])
         case .batchNorm(let bn):
             // Unfolded BN (--no-optimize): stored as its exact per-channel affine.
             let ins = node.inputs

@@ -70,7 +70,7 @@ package enum PlanOpSchema {
         case .quantizeDequantize: return QuantizeDequantize.count
         case .reshape: return -1  // the output's rank (1…8): checked in PlanShapeInference
         case .pad: return 2 * inputRank
-        case .globalAveragePool, .add, .sub, .mul, .div, .relu, .prelu, .sigmoid, .channelAffine: return 0
+        case .globalAveragePool, .add, .sub, .mul, .div, .relu, .prelu, .sigmoid, .channelAffine, .batchNormTraining: return 0
         }
     }
 
@@ -78,6 +78,7 @@ package enum PlanOpSchema {
         switch kind {
         case .pad: return 1
         case .quantizeDequantize: return QuantizeDequantize.floatCount
+        case .batchNormTraining: return 2  // epsilon, momentum
         default: return 0
         }
     }

@@ -319,6 +319,14 @@ package enum PlanShapeInference {
             if !(scale.isFinite && scale > 0) { throw fail("scale \(scale) must be finite and positive", .malformed) }
             return [ins[0]]
 
+        case .batchNormTraining:
+            try counts(inputs: 1...1, weights: 1...1, outputs: 2...2)
+            try f32(ins[0], "input")
+            let (_, c, _, _) = try nchw(ins[0])
+            if weight(0).shape != [4, c] { throw fail("parameters \(weight(0)) must be [4, \(c)]") }
+            if !(op.floats[0] >= 0) || !op.floats[1].isFinite { throw fail("epsilon/momentum", .malformed) }
+            return [ins[0], PlanTensorType(.f32, [2, c])]
+
         case .reshape:
             try counts(inputs: 1...1, weights: 0...0, outputs: 1...1)
             try f32(ins[0], "input")

@@ -101,6 +101,7 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
     case softmax = 18
     case quantizeDequantize = 19
     case reshape = 20
+    case batchNormTraining = 21
 
     package var name: String {
         switch self {
@@ -124,6 +125,7 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
         case .softmax: return "softmax"
         case .quantizeDequantize: return "quantize_dequantize"
         case .reshape: return "reshape"
+        case .batchNormTraining: return "batch_norm_training"
         }
     }
 }

@@ -168,6 +168,29 @@ package enum ReferenceInterpreter {
                                       bias: ins[2].floatArray, mean: ins[3].floatArray, variance: ins[4].floatArray,
                                       epsilon: b.epsilon))]
 
+        case .batchNormTraining(let b):
+            // Batch statistics over N·H·W per channel (population variance), in Double.
+            let x = ins[0].floatArray, s = inTypes[0].shape
+            let (n, c, hw) = (s[0], s[1], s[2] * s[3])
+            let scale = ins[1].floatArray, bias = ins[2].floatArray, rm = ins[3].floatArray, rv = ins[4].floatArray
+            var y = [Float](repeating: 0, count: x.count), stats = [Float](repeating: 0, count: 2 * c)
+            for ch in 0..<c {
+                var sum = 0.0
+                for i in 0..<n { for k in 0..<hw { sum += Double(x[(i * c + ch) * hw + k]) } }
+                let mean = sum / Double(n * hw)
+                var sq = 0.0
+                for i in 0..<n { for k in 0..<hw { let d = Double(x[(i * c + ch) * hw + k]) - mean; sq += d * d } }
+                let v = sq / Double(n * hw), inv = 1 / (v + Double(b.epsilon)).squareRoot()
+                for i in 0..<n { for k in 0..<hw {
+                    let j = (i * c + ch) * hw + k
+                    y[j] = Float((Double(x[j]) - mean) * inv * Double(scale[ch]) + Double(bias[ch]))
+                } }
+                let m = Double(b.momentum)
+                stats[ch] = Float(Double(rm[ch]) * m + mean * (1 - m))
+                stats[c + ch] = Float(Double(rv[ch]) * m + v * (1 - m))
+            }
+            return [.floats(y), .floats(stats)]
+
         case .channelAffine:
             return [.floats(channelAffine(ins[0].floatArray, shape: inTypes[0].shape,
                                           scale: ins[1].floatArray, bias: ins[2].floatArray))]

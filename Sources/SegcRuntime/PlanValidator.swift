@@ -25,7 +25,8 @@ package struct Step: Sendable {
     var resize = segc_resize_params()
     var in0: Binding = .none, in1: Binding = .none
     var w0: Binding = .none, w1: Binding = .none, w2: Binding = .none
-    var inIdx: Binding = .none, out0: Binding = .none, outIdx: Binding = .none
+    var inIdx: Binding = .none, out0: Binding = .none, outIdx: Binding = .none, out1: Binding = .none
+    var fval2: Float = 0
     /// Workspace floats: per thread and shared.
     var wsPerThread: Int = 0
     var wsShared: Int = 0
@@ -301,6 +302,22 @@ private struct OpChecker {
             s.d = [Int64(outer), Int64(x.shape[axis]), Int64(inner)]
             s.in0 = .value(xi); s.out0 = .value(oi)
             s.wsPerThread = Int(segc_softmax_ws())
+            return [s]
+        case .batchNormTraining:
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            let (si, st) = try output(1)
+            try expectShape(y, x.shape, "output")
+            if x.shape.count != 4 || x.elementCount == 0 { throw unsupported("input must be a non-empty [N,C,H,W]") }
+            let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+            try expectShape(st, [2, c], "statistics")
+            let p = try weight(0)
+            if p.elementCount != 4 * c { throw SegcError(.mismatch, "batch_norm_training: parameters must have \(4 * c) elements") }
+            guard op.floats.count == 2, op.floats[0] >= 0, op.floats[1].isFinite else { throw fail("epsilon/momentum") }
+            var s = Step(Int32(SEGC_OP_BN_TRAINING))
+            s.d = [Int64(n), Int64(c), Int64(hw)]
+            s.fval = op.floats[0]; s.fval2 = op.floats[1]
+            s.in0 = .value(xi); s.w0 = .weight(p.offset); s.out0 = .value(oi); s.out1 = .value(si)
             return [s]
         case .reshape:
             // A copy of the elements (row-major order is unchanged); the shapes were

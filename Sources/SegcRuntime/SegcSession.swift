@@ -112,6 +112,8 @@ public final class SegcSession {
                     o.in_idx = UnsafePointer(bind(s.inIdx, i)?.assumingMemoryBound(to: Int64.self))
                     o.out0 = bind(s.out0, i)?.assumingMemoryBound(to: Float.self)
                     o.out_idx = bind(s.outIdx, i)?.assumingMemoryBound(to: Int64.self)
+                    o.out1 = bind(s.out1, i)?.assumingMemoryBound(to: Float.self)
+                    o.fval2 = s.fval2
                     (ops + k).initialize(to: o)
                     (planIndex + k).initialize(to: i)
                     k += 1

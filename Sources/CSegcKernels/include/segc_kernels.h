@@ -202,6 +202,12 @@ int segc_sigmoid(segc_pool *pool, int64_t n, const float *x, float *y);
 /// y = max(0,x) + slope·min(0,x), slope per channel (nslope = c) or shared (nslope = 1).
 int segc_prelu(segc_pool *pool, int64_t c, int64_t hw, const float *x, const float *slope, int64_t nslope, float *y);
 /// y[c, i] = x[c, i]·scale[c] + bias[c].
+/// ONNX BatchNormalization with training_mode=1: x [n, c, hw] normalised with its own
+/// per-channel mean and (population) variance over n·hw; params [4, c] = scale, bias,
+/// input running mean, input running variance; stats [2, c] = the updated running mean and
+/// variance (input·momentum + current·(1 − momentum)). Sums in double.
+int segc_batchnorm_training(segc_pool *pool, int64_t n, int64_t c, int64_t hw, const float *x, const float *params,
+                            float epsilon, float momentum, float *y, float *stats);
 int segc_channel_affine(segc_pool *pool, int64_t c, int64_t hw, const float *x, const float *scale,
                         const float *bias, float *y);
 /// Copies `src` (outer × inner floats, rows of `inner`) into `dst` rows of `dst_inner`
@@ -230,7 +236,7 @@ enum {
     SEGC_OP_CONV = 1, SEGC_OP_CONVT = 2, SEGC_OP_MAXPOOL = 3, SEGC_OP_AVGPOOL = 4, SEGC_OP_UNPOOL = 5,
     SEGC_OP_GAP = 6, SEGC_OP_RESIZE = 7, SEGC_OP_BINARY = 8, SEGC_OP_RELU = 9, SEGC_OP_PRELU = 10,
     SEGC_OP_SIGMOID = 11, SEGC_OP_AFFINE = 12, SEGC_OP_COPY_ROWS = 13, SEGC_OP_PAD = 14, SEGC_OP_SOFTMAX = 15,
-    SEGC_OP_QDQ = 16, SEGC_OP_RESIZE_GENERAL = 17,
+    SEGC_OP_QDQ = 16, SEGC_OP_RESIZE_GENERAL = 17, SEGC_OP_BN_TRAINING = 18,
 };
 
 /// One kernel call. Field use per kind:
@@ -255,8 +261,9 @@ typedef struct {
     const int64_t *in_idx;
     float *out0;
     int64_t *out_idx;
+    float *out1;
     int64_t d[12];
-    float fval;
+    float fval, fval2;
     segc_resize_params resize;
 } segc_op;
 
