@@ -33,9 +33,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TOL = 1e-4
 # Why each kind of failure is one, for the table in Docs/Conformance.md.
 WHY = {
-    "batch size": "plans run one frame at a time (product.md §1 non-goals: batch > 1 inside a plan); "
-                  "the kernels take one [C,H,W] image. Several of these cases would also need what the rows below say "
-                  "(Flatten: a non-NCHW output; Gather: a runtime gather; training-mode BatchNormalization: refused by name)",
     "int64": "segc plan outputs are float32; MaxPool's Indices output is kept only inside the graph (for MaxUnpool)",
     "uint8": "segc plan outputs are float32; QuantizeLinear is imported only as a QuantizeLinear→DequantizeLinear pair",
     "MaxUnpool whose indices": "the indices are a constant here; the plan's unpool reads indices computed by a "

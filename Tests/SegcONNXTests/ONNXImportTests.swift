@@ -324,3 +324,24 @@ final class GeneralResizeReferenceTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(general, 20, "too few cases took the general resize")
     }
 }
+
+/// Issue 17: the reference interpreter's training-mode BatchNormalization (all three
+/// outputs) against onnx's expected values.
+final class BatchNormTrainingReferenceTests: XCTestCase {
+    func testReferenceMatchesONNX() throws {
+        for name in ["test_batchnorm_example_training_mode", "test_batchnorm_epsilon_training_mode"] {
+            let c = packageRoot + "/Fixtures/conformance/cases/" + name
+            let m = try ONNXImporter.load(path: c + "/model.onnx", inputSize: nil)
+            XCTAssertEqual(m.graph.outputs.count, 3, name)
+            let input = try Npy.read(contentsOf: c + "/input.npy")
+            let outs = try ReferenceInterpreter.run(m.graph, inputs: [input.floats])
+            for (k, file) in ["expected.npy", "expected_1.npy", "expected_2.npy"].enumerated() {
+                let ref = try Npy.read(contentsOf: c + "/" + file).floats
+                XCTAssertEqual(outs[k].count, ref.count, "\(name) output \(k)")
+                let err = zip(outs[k], ref).map { abs($0 - $1) }.max() ?? 0
+                let bound = 1e-4 * max(1, ref.map(abs).max() ?? 0)
+                XCTAssertLessThanOrEqual(err, bound, "\(name) output \(k)")
+            }
+        }
+    }
+}

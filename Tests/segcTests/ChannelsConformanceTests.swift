@@ -35,16 +35,41 @@ final class ONNXConformanceTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(cases.count, 40, "the committed subset went missing")
         let tmp = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: tmp) }
+        var multi = 0
         for name in cases {
             let c = dir.appendingPathComponent(name)
-            guard let got = try convertAndRun(c.appendingPathComponent("model.onnx").path,
-                                              input: c.appendingPathComponent("input.npy").path, tmp: tmp) else { continue }
-            let ref = try Npy.read(contentsOf: c.appendingPathComponent("expected.npy").path)
-            guard let (err, bound) = compare(got, ref) else {
-                XCTFail("\(name): output shape \(got.shape), expected \(ref.shape)"); continue
+            // expected.npy, then expected_<k>.npy for further outputs.
+            var refs = [try Npy.read(contentsOf: c.appendingPathComponent("expected.npy").path)]
+            while FileManager.default.fileExists(atPath: c.appendingPathComponent("expected_\(refs.count).npy").path) {
+                refs.append(try Npy.read(contentsOf: c.appendingPathComponent("expected_\(refs.count).npy").path))
             }
-            XCTAssertLessThanOrEqual(err, bound, "\(name): max |error| \(err)")
+            var got: [Npy.Array] = []
+            if refs.count == 1 {
+                guard let g = try convertAndRun(c.appendingPathComponent("model.onnx").path,
+                                                input: c.appendingPathComponent("input.npy").path, tmp: tmp) else { continue }
+                got = [g]
+            } else {
+                // Several outputs: `run -o DIR --json` lists the files it wrote, in output order.
+                multi += 1
+                let plan = tmp.appendingPathComponent(name + ".segc").path
+                let cv = try CLI.run(["convert", c.appendingPathComponent("model.onnx").path, "-o", plan, "--quiet"])
+                XCTAssertEqual(cv.status, 0, "\(name): \(cv.stderr)")
+                let r = try CLI.run(["run", plan, c.appendingPathComponent("input.npy").path, "-o",
+                                     tmp.appendingPathComponent(name).path, "--json"])
+                XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+                guard r.status == 0, let inputs = try CLI.json(r.stdout)["inputs"] as? [[String: Any]],
+                      let files = inputs.first?["outputs"] as? [String] else { XCTFail("\(name): no outputs listed"); continue }
+                got = try files.map { try Npy.read(contentsOf: $0) }
+            }
+            XCTAssertEqual(got.count, refs.count, "\(name): outputs")
+            for (k, (g, ref)) in zip(got, refs).enumerated() {
+                guard let (err, bound) = compare(g, ref) else {
+                    XCTFail("\(name) output \(k): shape \(g.shape), expected \(ref.shape)"); continue
+                }
+                XCTAssertLessThanOrEqual(err, bound, "\(name) output \(k): max |error| \(err)")
+            }
         }
+        XCTAssertGreaterThanOrEqual(multi, 1, "no multi-output case committed")
     }
 }
 
