@@ -77,6 +77,22 @@ def main():
             print(path, os.path.getsize(path))
 
 
+def grey_input():
+    """A 1-channel pass-through net and Pillow's grey network input for the demo image:
+    convert('L'), BILINEAR resize to 32x24, /255 — what `segc run` must feed a 1-channel plan."""
+    from onnx import TensorProto, helper
+    import onnx
+    from PIL import Image
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "grey",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 24, 32])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 24, 32])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, os.path.join(HERE, "grey_relu.onnx"))
+    img = Image.open(os.path.join(HERE, "..", "demo", "fs_static_0.jpg")).convert("L").resize((32, 24), Image.BILINEAR)
+    np.save(os.path.join(HERE, "grey_fs_static_0.npy"), (np.asarray(img, dtype=np.float32) / 255)[None, None])
+
+
 def two_heads():
     torch.manual_seed(18)
     net = TwoHeads().eval()
@@ -92,5 +108,6 @@ def two_heads():
 
 
 if __name__ == "__main__":
+    grey_input()
     two_heads()
     main()

@@ -112,6 +112,21 @@ final class ChannelOpsetTests: XCTestCase {
         XCTAssertEqual(pre?["std"] as? [Double], [1, 2, 3, 4])
     }
 
+    /// A grey image fed to a 1-channel plan is exactly Pillow's convert('L') + BILINEAR / 255.
+    func testGreyInputMatchesPillow() throws {
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let plan = tmp.appendingPathComponent("grey.segc").path, out = tmp.appendingPathComponent("grey.npy").path
+        XCTAssertEqual(try CLI.run(["convert", Self.dir.appendingPathComponent("grey_relu.onnx").path, "-o", plan]).status, 0)
+        let image = CLI.packageRoot.appendingPathComponent("Fixtures/demo/fs_static_0.jpg").path
+        let r = try CLI.run(["run", plan, image, "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let got = try Npy.read(contentsOf: out)
+        let ref = try Npy.read(contentsOf: Self.dir.appendingPathComponent("grey_fs_static_0.npy").path)
+        XCTAssertEqual(got.shape, ref.shape)
+        XCTAssertEqual(got.floats, ref.floats, "grey input differs from Pillow")
+    }
+
     func testImagesFeedOnlyGreyOrRGBPlans() throws {
         let tmp = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: tmp) }
