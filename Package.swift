@@ -13,7 +13,9 @@ let package = Package(
         .executable(name: "segc", targets: ["segc"]),
         .library(name: "SegcRuntime", targets: ["SegcRuntime"]),
         .library(name: "SegcEval", targets: ["SegcEval"]),
+        .library(name: "SegcCompiler", targets: ["SegcCompiler"]),
         .executable(name: "HeatmapExample", targets: ["HeatmapExample"]),
+        .executable(name: "ConvertExample", targets: ["ConvertExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,18 +52,25 @@ let package = Package(
         // PNG/JPEG codecs in their own C target so the runtime never links libpng/libjpeg.
         .target(name: "CSegcImageIO", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),
         .target(name: "SegcEval", dependencies: ["SegcRuntime", "SegcCore", "CSegcKernels", "CSegcImageIO", "CWebP"]),
+        // The compile pipeline (import → passes → lower → plan) as a public library.
+        .target(name: "SegcCompiler", dependencies: ["SegcCore", "SegcIR", "SegcTorch", "SegcONNX", "SegcPasses",
+                                                     "SegcLower", "SegcPlan"]),
         // Linked into the segc executable only: counts heap allocations for `bench`.
         .target(name: "CSegcAllocCounter"),
         .executableTarget(name: "segc", dependencies: [
             "CSegcAllocCounter",
             "SegcCore", "SegcIR", "SegcReference", "SegcTorch", "SegcPasses", "SegcLower",
-            "SegcPlan", "SegcRuntime", "SegcONNX", "SegcEval",
+            "SegcPlan", "SegcRuntime", "SegcONNX", "SegcEval", "SegcCompiler",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Embedding example: loads a plan and writes a heatmap; built in CI.
         .executableTarget(name: "HeatmapExample", dependencies: ["SegcRuntime", "SegcEval"],
                           path: "Sources/Examples/HeatmapExample"),
+        // Embedding example: converts a checkpoint with SegcCompiler and runs it with
+        // SegcRuntime (library products only); built and run by the suite.
+        .executableTarget(name: "ConvertExample", dependencies: ["SegcCompiler", "SegcRuntime"],
+                          path: "Sources/Examples/ConvertExample"),
 
         // Fuzz targets: built normally they replay files (regression tests); built with
         // -Xswiftc -sanitize=fuzzer -Xswiftc -DSEGC_FUZZ they are libFuzzer binaries (scripts/fuzz.sh).
@@ -83,7 +92,8 @@ let package = Package(
         // Whole networks: checkpoint → IR → passes → plan → runtime, against PyTorch and the reference interpreter.
         .testTarget(name: "SegcIntegrationTests", dependencies: ["SegcTorch", "SegcIR", "SegcReference", "SegcPasses",
                                                                  "SegcLower", "SegcPlan", "SegcRuntime", "CZip"]),
-        .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore", "SegcEval", "CZip", "HeatmapExample",
+        .testTarget(name: "SegcCompilerTests", dependencies: ["SegcCompiler", "SegcRuntime", "SegcCore"]),
+        .testTarget(name: "segcTests", dependencies: ["segc", "SegcCore", "SegcEval", "CZip", "HeatmapExample", "ConvertExample",
                                                 "FuzzPickle", "FuzzTorch", "FuzzONNX", "FuzzPlan"]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,7 +9,8 @@
   Shape/Slice/Concat/Cast), Pad, MaxPool (pads, ceil), Identity, Dropout, Softmax
   (opsets >= 13), ConvTranspose (output_padding); input ops_input.npy, expected
   output ops_opsetNN_expected.npy from ONNX Runtime.
-- unsupported.onnx: a GridSample and a cubic Resize (both must be reported).
+- unsupported.onnx: a GridSample and a Resize with the opset-11 coordinate mode
+  tf_half_pixel_for_nn (both must be reported).
 - external_offset.onnx(.data): a weight whose external offset lies past the end.
 """
 from pathlib import Path
@@ -111,7 +112,8 @@ def main():
     sc = const("sc", np.array([1, 1, 2, 2], np.float32))
     nodes = [helper.make_node("Conv", ["input", "W"], ["c"], name="/stem/Conv"),
              helper.make_node("GridSample", ["c", "grid"], ["gs"], name="/head/GridSample"),
-             helper.make_node("Resize", ["gs", "", "sc"], ["logits"], mode="cubic", name="/up/Resize")]
+             helper.make_node("Resize", ["gs", "", "sc"], ["logits"], mode="linear",
+                              coordinate_transformation_mode="tf_half_pixel_for_nn", name="/up/Resize")]
     g = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 4, 4])],
                           [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 2, 8, 8])], [W, grid, sc])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])

@@ -194,6 +194,26 @@ public struct Image: Sendable, Equatable {
         return Image(unchecked: width, height, 3, out)
     }
 
+    /// Pillow `convert('L')`: grey and grey+alpha keep their grey samples; palette
+    /// images are looked up first; RGB(A) become ITU-R 601-2 luma in Pillow's fixed point,
+    /// `(R·19595 + G·38470 + B·7471 + 0x8000) >> 16` (its `L24` macro), so grey network
+    /// inputs match Pillow byte for byte.
+    public func convertedToGrey() -> Image {
+        if channels == 1 && palette == nil { return self }
+        let rgb = channels == 2 ? nil : convertedToRGB()
+        let n = width * height
+        var out = [UInt8](repeating: 0, count: n)
+        for i in 0..<n {
+            if let rgb {
+                let r = UInt32(rgb.pixels[3 * i]), g = UInt32(rgb.pixels[3 * i + 1]), b = UInt32(rgb.pixels[3 * i + 2])
+                out[i] = UInt8((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16)
+            } else {
+                out[i] = pixels[2 * i]
+            }
+        }
+        return Image(unchecked: width, height, 1, out)
+    }
+
     /// Resampling filters, identical to Pillow's `Image.resize`.
     public enum Filter: Sendable {
         /// `Image.BILINEAR`: triangle filter whose support grows with the downscale factor
@@ -248,6 +268,21 @@ public struct Image: Sendable, Equatable {
     /// resize to `width`×`height`, `/255`, CHW float32.
     public static func networkInput(contentsOf path: String, width: Int, height: Int) throws(SegcError) -> [Float] {
         try decode(contentsOf: path).convertedToRGB().resized(width: width, height: height, filter: .bilinear).chwFloats()
+    }
+
+    /// The network input for a plan with `channels` input channels: 3 as
+    /// ``networkInput(contentsOf:width:height:)``; 1 as Pillow's `convert('L')`, BILINEAR
+    /// resize, `/255`, one plane. Images carry no other channel count, so any other
+    /// value is refused (feed such networks preprocessed `.npy` tensors).
+    public static func networkInput(contentsOf path: String, channels: Int, width: Int, height: Int) throws(SegcError) -> [Float] {
+        switch channels {
+        case 3: return try networkInput(contentsOf: path, width: width, height: height)
+        case 1:
+            let g = try decode(contentsOf: path).convertedToGrey().resized(width: width, height: height, filter: .bilinear)
+            return g.pixels.map { Float($0) / 255 }
+        default:
+            throw SegcError(.unsupported, "the plan's input has \(channels) channels; images can feed only 1-channel (grey) or 3-channel (RGB) inputs, give a .npy tensor", file: path)
+        }
     }
 }
 

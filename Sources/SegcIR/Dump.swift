@@ -93,6 +93,8 @@ extension Op {
                      "op=\(a.outputPaddingH)x\(a.outputPaddingW)",
                      "d=\(a.dilationH)x\(a.dilationW)", "g=\(a.groups)"] + epi(a.hasBias, a.epilogue))
                 .joined(separator: " ")
+        case .batchNormTraining(let b):
+            return "eps=\(b.epsilon) momentum=\(b.momentum)"
         case .batchNorm(let b):
             return "eps=\(b.epsilon)"
         case .channelAffine, .relu, .prelu, .sigmoid, .add, .sub, .mul, .div, .globalAveragePool:
@@ -113,6 +115,15 @@ extension Op {
             var parts = [r.mode.rawValue, r.coordinates.rawValue]
             if r.mode == .nearest { parts.append(r.nearest.rawValue) }
             parts.append("out=\(r.outputH)x\(r.outputW)")
+            if let g = r.general {
+                parts.append("scales=\(g.scaleH),\(g.scaleW)")
+                if r.mode == .cubic { parts.append("a=\(g.cubicA)") }
+                if g.excludeOutside { parts.append("exclude_outside") }
+                if g.antialias { parts.append("antialias") }
+                if r.coordinates == .tfCropAndResize {
+                    parts.append("roi=\(g.roi.map { "\($0)" }.joined(separator: ",")) extrapolation=\(g.extrapolation)")
+                }
+            }
             return parts.joined(separator: " ")
         case .pad(let p):
             return "pads=\(p.pads.map(String.init).joined(separator: ",")) value=\(p.value)"
@@ -120,6 +131,8 @@ extension Op {
             return "axis=\(axis)"
         case .quantizeDequantize(let q):
             return "scale=\(q.scale) zp=\(q.zeroPoint) q=\(q.qmin)...\(q.qmax)"
+        case .reshape(let shape):
+            return "shape=\(shape.map(String.init).joined(separator: ","))"
         }
     }
 }

@@ -12,6 +12,10 @@ package enum Op: Sendable, Hashable {
     case convTranspose2d(ConvTranspose2d)
     /// inputs: x, scale[C], bias[C], mean[C], var[C] ; output: y
     case batchNorm(BatchNorm)
+    /// inputs: x [N,C,H,W], scale[C], bias[C], running mean[C], running var[C] (constants);
+    /// outputs: y normalised with the batch's own per-channel mean and variance, and
+    /// stats [2,C] = the updated running mean and variance (ONNX training_mode=1)
+    case batchNormTraining(BatchNormTraining)
     /// inputs: x, scale[C], bias[C] ; output: x*scale[c]+bias[c] (folded BN after a concat)
     case channelAffine
     /// inputs: x ; output: max(x, 0)
@@ -42,6 +46,10 @@ package enum Op: Sendable, Hashable {
     /// "fake quant"), exactly ONNX QuantizeLinear (round half to even, saturate)
     /// followed by DequantizeLinear with the same per-tensor parameters.
     case quantizeDequantize(QuantizeDequantize)
+    /// inputs: x ; output: the same elements in row-major order, viewed as `shape`
+    /// (ONNX Reshape/Flatten/Squeeze/Unsqueeze of a runtime tensor where a consumer or the
+    /// graph output needs the new shape; a copy in the plan).
+    case reshape(shape: [Int])
 }
 
 /// Activation applied in a conv epilogue.
@@ -110,6 +118,12 @@ package struct BatchNorm: Sendable, Hashable {
     package init(epsilon: Float) { self.epsilon = epsilon }
 }
 
+package struct BatchNormTraining: Sendable, Hashable {
+    package var epsilon: Float
+    package var momentum: Float
+    package init(epsilon: Float, momentum: Float) { self.epsilon = epsilon; self.momentum = momentum }
+}
+
 package struct Pool2d: Sendable, Hashable {
     package var kh: Int, kw: Int
     package var strideH: Int, strideW: Int
@@ -135,10 +149,28 @@ package struct MaxUnpool2d: Sendable, Hashable {
 }
 
 package struct Resize: Sendable, Hashable {
-    package enum Mode: String, Sendable, Hashable { case nearest, linear }
+    package enum Mode: String, Sendable, Hashable { case nearest, linear, cubic }
     package enum Coordinates: String, Sendable, Hashable {
         case halfPixel = "half_pixel", pytorchHalfPixel = "pytorch_half_pixel"
         case alignCorners = "align_corners", asymmetric
+        case halfPixelSymmetric = "half_pixel_symmetric", tfCropAndResize = "tf_crop_and_resize"
+    }
+    /// The rest of ONNX Resize, for ONNX models that use it. `nil`: the coordinate
+    /// transform uses the size ratio and no cubic/antialias/crop feature is used — the
+    /// fast path the paper's networks take. Set, the op follows onnx's reference
+    /// implementation (the runtime's general resize kernel).
+    package struct General: Sendable, Hashable {
+        /// Scale factors (H, W) of the coordinate transform (ONNX `scales`, or the common
+        /// scale of `keep_aspect_ratio_policy`); they may differ from output/input.
+        package var scaleH: Float, scaleW: Float
+        package var cubicA: Float = -0.75
+        package var excludeOutside = false
+        package var antialias = false
+        /// `tf_crop_and_resize`: ROI (start H, start W, end H, end W) in normalised input
+        /// coordinates, and the value of outputs whose source lies outside the input.
+        package var roi: [Float] = [0, 0, 1, 1]
+        package var extrapolation: Float = 0
+        package init(scaleH: Float, scaleW: Float) { self.scaleH = scaleH; self.scaleW = scaleW }
     }
     package enum NearestRounding: String, Sendable, Hashable {
         case floor, ceil, roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil"
@@ -147,10 +179,12 @@ package struct Resize: Sendable, Hashable {
     package var coordinates: Coordinates
     package var nearest: NearestRounding
     package var outputH: Int, outputW: Int
+    package var general: General?
 
-    package init(mode: Mode, coordinates: Coordinates, nearest: NearestRounding = .floor, outputH: Int, outputW: Int) {
+    package init(mode: Mode, coordinates: Coordinates, nearest: NearestRounding = .floor, outputH: Int, outputW: Int,
+                 general: General? = nil) {
         self.mode = mode; self.coordinates = coordinates; self.nearest = nearest
-        self.outputH = outputH; self.outputW = outputW
+        self.outputH = outputH; self.outputW = outputW; self.general = general
     }
 }
 
@@ -197,6 +231,7 @@ extension Op {
         case .conv2d: return "conv2d"
         case .convTranspose2d: return "conv_transpose2d"
         case .batchNorm: return "batch_norm"
+        case .batchNormTraining: return "batch_norm_training"
         case .channelAffine: return "channel_affine"
         case .relu: return "relu"
         case .prelu: return "prelu"
@@ -214,6 +249,7 @@ extension Op {
         case .pad: return "pad"
         case .softmax: return "softmax"
         case .quantizeDequantize: return "quantize_dequantize"
+        case .reshape: return "reshape"
         }
     }
 }

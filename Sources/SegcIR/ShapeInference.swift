@@ -100,6 +100,13 @@ package enum ShapeInference {
             for i in 1..<5 { try channelVector(ins[i], c, "batch-norm parameter \(i)") }
             return [ins[0]]
 
+        case .batchNormTraining(let b):
+            try need(5)
+            let (_, c, _, _) = try nchw(ins[0])
+            for i in 1..<5 { try channelVector(ins[i], c, "batch-norm parameter \(i)") }
+            if !(b.epsilon >= 0 && b.epsilon.isFinite && b.momentum.isFinite) { throw fail("epsilon/momentum") }
+            return [ins[0], ValueType(.f32, [2, c])]
+
         case .channelAffine:
             try need(3)
             let (_, c, _, _) = try nchw(ins[0])
@@ -168,6 +175,14 @@ package enum ShapeInference {
             try need(1)
             let (n, c, _, _) = try nchw(ins[0])
             if r.outputH < 1 || r.outputW < 1 { throw fail("empty output") }
+            if let g = r.general {
+                if !(g.scaleH > 0 && g.scaleH.isFinite && g.scaleW > 0 && g.scaleW.isFinite) { throw fail("resize scales \(g.scaleH), \(g.scaleW)") }
+                if g.roi.count != 4 || !g.roi.allSatisfy(\.isFinite) || !g.cubicA.isFinite || !g.extrapolation.isFinite {
+                    throw fail("resize parameters are not finite")
+                }
+            } else if r.mode == .cubic || r.coordinates == .halfPixelSymmetric || r.coordinates == .tfCropAndResize {
+                throw fail("resize \(r.mode.rawValue) \(r.coordinates.rawValue) needs its general parameters")
+            }
             return [ValueType(.f32, [n, c, r.outputH, r.outputW])]
 
         case .pad(let p):
@@ -185,6 +200,16 @@ package enum ShapeInference {
             try need(1)
             if axis < 0 || axis >= ins[0].shape.count { throw fail("axis out of range") }
             return [ins[0]]
+
+        case .reshape(let shape):
+            try need(1)
+            if ins[0].dtype != .f32 { throw fail("expects a float32 input, got \(ins[0])") }
+            try bounded(shape)
+            if shape.isEmpty || shape.count > 8 || shape.contains(where: { $0 < 1 }) { throw fail("reshape to \(shape)") }
+            if try Checked.elementCount(shape, "reshape") != (try Checked.elementCount(ins[0].shape, "reshape input")) {
+                throw fail("reshape of \(ins[0].shape) to \(shape) changes the element count")
+            }
+            return [ValueType(.f32, shape)]
 
         case .quantizeDequantize(let q):
             try need(1)

@@ -12,6 +12,9 @@ import SegcPlan
 /// already lowered to its exact channel affine and lifts as one.
 package enum Lifting {
     package static func lift(_ plan: PlanFile) throws(SegcError) -> Graph {
+        if !plan.metadata.extraOutputs.isEmpty {
+            throw SegcError(.unsupported, "lifting a plan with several outputs is not supported yet")
+        }
         var g = Graph()
         let pg = plan.graph
         var valueOf: [Int: ValueID] = [:]
@@ -86,13 +89,22 @@ package enum Lifting {
             case .globalAveragePool: irOp = .globalAveragePool
             case .resize:
                 try need(5)
-                let modes: [Resize.Mode] = [.nearest, .linear]
-                let coords: [Resize.Coordinates] = [.halfPixel, .pytorchHalfPixel, .alignCorners, .asymmetric]
+                let modes: [Resize.Mode] = [.nearest, .linear, .cubic]
+                let coords: [Resize.Coordinates] = [.halfPixel, .pytorchHalfPixel, .alignCorners, .asymmetric,
+                                                    .halfPixelSymmetric, .tfCropAndResize]
                 let nearest: [Resize.NearestRounding] = [.floor, .ceil, .roundPreferFloor, .roundPreferCeil]
                 guard modes.indices.contains(a[0]), coords.indices.contains(a[1]), nearest.indices.contains(a[2]) else {
                     throw SegcError(.malformed, "resize attributes \(a)", at: .layer(name))
                 }
-                irOp = .resize(Resize(mode: modes[a[0]], coordinates: coords[a[1]], nearest: nearest[a[2]], outputH: a[3], outputW: a[4]))
+                var r = Resize(mode: modes[a[0]], coordinates: coords[a[1]], nearest: nearest[a[2]], outputH: a[3], outputW: a[4])
+                if a.count >= 7 {   // the general form: two more ints, eight floats
+                    guard op.floats.count == 8 else { throw SegcError(.malformed, "resize has \(op.floats.count) floats", at: .layer(name)) }
+                    var gen = Resize.General(scaleH: op.floats[0], scaleW: op.floats[1])
+                    gen.cubicA = op.floats[2]; gen.extrapolation = op.floats[3]; gen.roi = Array(op.floats[4..<8])
+                    gen.excludeOutside = a[5] != 0; gen.antialias = a[6] != 0
+                    r.general = gen
+                }
+                irOp = .resize(r)
             case .add: irOp = .add; inputs = acts + consts
             case .sub: irOp = .sub; inputs = acts + consts
             case .mul: irOp = .mul; inputs = acts + consts
@@ -111,6 +123,17 @@ package enum Lifting {
             case .softmax:
                 try need(1)
                 irOp = .softmax(axis: a[0])
+            case .reshape:
+                irOp = .reshape(shape: a)
+            case .batchNormTraining:
+                // One [4, C] weight (scale, bias, mean, variance) back to four constants.
+                guard let w = op.weights.first, w.shape.count == 2, w.shape[0] == 4, op.floats.count >= 2 else {
+                    throw SegcError(.malformed, "batch norm parameters", at: .layer(name))
+                }
+                let all = g.constants[consts[0]]!.floats()
+                let c = w.shape[1]
+                inputs = [acts[0]] + (0..<4).map { k in g.addConstant("\(name).p\(k)", Tensor(Array(all[(k * c)..<((k + 1) * c)]), shape: [c])) }
+                irOp = .batchNormTraining(BatchNormTraining(epsilon: op.floats[0], momentum: op.floats[1]))
             case .quantizeDequantize:
                 try need(3)
                 guard let scale = op.floats.first else { throw SegcError(.malformed, "quantize without its scale", at: .layer(name)) }

@@ -7,8 +7,11 @@ import SegcPlan
 package enum Lowering {
     package static func lower(_ graph: Graph, metadata: PlanMetadata) throws(SegcError) -> PlanFile {
         try graph.verify()
-        guard graph.inputs.count == 1, graph.outputs.count == 1 else {
-            throw SegcError(.unsupported, "a plan needs exactly one input and one output")
+        guard graph.inputs.count == 1, !graph.outputs.isEmpty else {
+            throw SegcError(.unsupported, "a plan needs exactly one input and at least one output")
+        }
+        if Set(graph.outputs).count != graph.outputs.count || graph.outputs.dropFirst().contains(graph.inputs[0]) {
+            throw SegcError(.unsupported, "a further graph output repeats another output or is the input itself")
         }
         var weights = WeightWriter()
         var planValueOf: [ValueID: Int] = [:]
@@ -61,6 +64,12 @@ package enum Lowering {
             sources.append(node.name)
         }
         let output = try use(graph.outputs[0], at: ops.count)
+        // Further outputs stay live to the end of the run too, so nothing overwrites them.
+        var extras: [(ValueID, Int)] = []
+        for v in graph.outputs.dropFirst() {
+            guard !graph.isConstant(v) else { throw SegcError(.unsupported, "graph output '\(graph.values[v.index].name)' is a constant") }
+            extras.append((v, try use(v, at: ops.count)))
+        }
         lastUse[input] = max(lastUse[input], 0)
 
         let intervals = values.indices.map { ArenaPlanner.Interval(bytes: values[$0].byteCount, first: firstUse[$0], last: lastUse[$0]) }
@@ -70,6 +79,12 @@ package enum Lowering {
         var meta = metadata
         meta.inputShape = values[input].shape
         meta.outputShape = values[output].shape
+        // Output names matter once there are several (`run -o` writes `<name>.npy`);
+        // single-output plans stay as they were.
+        if !extras.isEmpty { meta.outputName = graph.values[graph.outputs[0].index].name }
+        meta.extraOutputs = extras.map { v, p in
+            PlanExtraOutput(name: graph.values[v.index].name, value: p, shape: values[p].shape, dtype: values[p].dtype.jsonName)
+        }
         var planGraph = PlanGraph(values: values, ops: ops, input: input, output: output, arenaBytes: size)
         for i in planGraph.opsFeedingIndexPools where [.conv2d, .convTranspose2d].contains(planGraph.ops[i].kind) {
             planGraph.ops[i].algorithm = .exact
@@ -104,6 +119,16 @@ package enum Lowering {
                         a.outputPaddingW, a.dilationH, a.dilationW, a.groups, a.hasBias ? 1 : 0].map { Int64($0) }
                 + [activationCode(a.epilogue.activation), a.epilogue.residual ? 1 : 0]
             return PlanOp(kind: .convTranspose2d, inputs: activations, outputs: outputs, weights: weights, ints: ints, algorithm: .gemm)
+        case .batchNormTraining(let b):
+            // The four parameter vectors as one [4, C] weight: scale, bias, mean, variance.
+            var params: [Float] = []
+            for v in node.inputs.dropFirst() {
+                guard let t = graph.constants[v]?.floats() else { throw fail("batch norm parameters must be constants") }
+                params += t
+            }
+            let p = weightWriter.addFresh(Tensor(params, shape: [4, params.count / 4]))
+            return PlanOp(kind: .batchNormTraining, inputs: activations, outputs: outputs, weights: [p],
+                          floats: [b.epsilon, b.momentum])
         case .batchNorm(let bn):
             // Unfolded BN (--no-optimize): stored as its exact per-channel affine.
             let ins = node.inputs
@@ -137,12 +162,23 @@ package enum Lowering {
         case .globalAveragePool:
             return PlanOp(kind: .globalAveragePool, inputs: activations, outputs: outputs)
         case .resize(let r):
-            let mode: Int64 = r.mode == .nearest ? 0 : 1
+            let mode: Int64
+            switch r.mode { case .nearest: mode = 0; case .linear: mode = 1; case .cubic: mode = 2 }
             let coord: Int64
-            switch r.coordinates { case .halfPixel: coord = 0; case .pytorchHalfPixel: coord = 1; case .alignCorners: coord = 2; case .asymmetric: coord = 3 }
+            switch r.coordinates {
+            case .halfPixel: coord = 0; case .pytorchHalfPixel: coord = 1; case .alignCorners: coord = 2; case .asymmetric: coord = 3
+            case .halfPixelSymmetric: coord = 4; case .tfCropAndResize: coord = 5
+            }
             let near: Int64
             switch r.nearest { case .floor: near = 0; case .ceil: near = 1; case .roundPreferFloor: near = 2; case .roundPreferCeil: near = 3 }
-            return PlanOp(kind: .resize, inputs: activations, outputs: outputs, ints: [mode, coord, near, Int64(r.outputH), Int64(r.outputW)])
+            var ints = [mode, coord, near, Int64(r.outputH), Int64(r.outputW)]
+            guard let g = r.general else {
+                return PlanOp(kind: .resize, inputs: activations, outputs: outputs, ints: ints)
+            }
+            // The general form (PlanFormat.md): two more ints and eight floats.
+            ints += [g.excludeOutside ? 1 : 0, g.antialias ? 1 : 0]
+            let floats = [g.scaleH, g.scaleW, g.cubicA, g.extrapolation] + g.roi
+            return PlanOp(kind: .resize, inputs: activations, outputs: outputs, ints: ints, floats: floats)
         case .pad(let p):
             return PlanOp(kind: .pad, inputs: activations, outputs: outputs, ints: p.pads.map { Int64($0) }, floats: [p.value])
         case .softmax(let axis):
@@ -150,6 +186,8 @@ package enum Lowering {
         case .quantizeDequantize(let q):
             return PlanOp(kind: .quantizeDequantize, inputs: activations, outputs: outputs,
                           ints: [Int64(q.zeroPoint), Int64(q.qmin), Int64(q.qmax)], floats: [q.scale])
+        case .reshape(let shape):
+            return PlanOp(kind: .reshape, inputs: activations, outputs: outputs, ints: shape.map { Int64($0) })
         }
     }
 }

@@ -36,7 +36,7 @@ struct OpImporter: Sendable {
     /// Attribute checks that need no inputs, run also when an input comes from an
     /// unsupported node, so that one error message lists every problem.
     var check: (@Sendable (PNode) -> [String])?
-    init(_ op: String, _ opsets: ClosedRange<Int> = 11...20,
+    init(_ op: String, _ opsets: ClosedRange<Int> = ONNXImporter.opsets,
          _ run: @escaping @Sendable (inout ImportContext) throws(SegcError) -> Void,
          check: (@Sendable (PNode) -> [String])? = nil) {
         self.op = op; self.opsets = opsets; self.run = run; self.check = check
@@ -108,11 +108,8 @@ struct ImportContext {
         let s = try sym(i)
         let name = node.inputs[i]
         switch s {
-        case .rt(let id, let shape):
-            if shape != graph.type(of: id).shape {
-                throw unsupported("\(node.opType) of a runtime tensor reshaped to \(shape)")
-            }
-            return id
+        case .rt:
+            return try materialise(name)
         case .const(var t):
             if let id = graphConstants[name] { return id }
             if t.dtype == .f64 { t = Tensor(t.floats(), shape: t.shape) }
@@ -125,6 +122,17 @@ struct ImportContext {
         case .unpooled:
             throw unsupported("\(node.opType) of a max-unpool scatter before its final Reshape")
         }
+    }
+
+    /// The IR value of the runtime tensor named `name`: a view (Reshape/Flatten/Squeeze/…
+    /// of a runtime tensor) becomes a `reshape` node the first time a consumer or a graph
+    /// output needs it in its own shape.
+    mutating func materialise(_ name: String) throws(SegcError) -> ValueID {
+        guard case .rt(let id, let shape)? = syms[name] else { throw malformed("'\(name)' is not a runtime tensor") }
+        if shape == graph.type(of: id).shape { return id }
+        let r = try graph.add(.reshape(shape: shape), [id], name: name + "/reshape")[0]
+        syms[name] = .rt(r, shape)
+        return r
     }
 
     /// Input `i`, which must be a runtime value in its own shape.
@@ -187,6 +195,15 @@ struct ImportContext {
             throw malformed("\(what) value \(x) out of range")
         }
         return v
+    }
+
+    /// Refuses, by name, integer attributes whose non-default values segc does not
+    /// implement (rather than ignoring them and computing something else).
+    func refuseNonDefault(_ names: [(String, Int)]) throws(SegcError) {
+        for (k, d) in names {
+            let v = try attrInt(k, d)
+            if v != d { throw unsupported("\(node.opType) \(k)=\(v)") }
+        }
     }
 
     /// Normalises an axis against `rank`.

@@ -2,8 +2,9 @@ import CONNXProto
 import SegcCore
 import SegcIR
 
-/// An imported ONNX model: the IR graph (one input `[1,3,H,W]` f32, one output:
-/// the logits) and what `inspect` reports about the file.
+/// An imported ONNX model: the IR graph (one input `[N,C,H,W]` f32, N the model's fixed
+/// batch or 1; one or more float32 outputs, the first being the logits) and what
+/// `inspect` reports about the file.
 package struct ONNXModel: Sendable {
     package var graph: Graph
     package var irVersion: Int
@@ -20,11 +21,19 @@ package struct ONNXModel: Sendable {
     package var parameterCount: Int
     /// Non-fatal remarks (extra outputs ignored, …).
     package var warnings: [String]
+    /// ONNX names of the graph outputs kept, in the order of `graph.outputs`.
+    package var outputNames: [String] = []
 }
 
 package enum ONNXImporter {
     /// Default `--input-size` (H, W) for symbolic dimensions.
     package static let defaultInputSize = (512, 1024)
+    /// Default-domain opsets a model may declare. Each op importer narrows this to the
+    /// versions whose semantics it implements (`OpTable`); 23–25 changed only the type
+    /// lists of the ops segc imports (new float4/float8/int4 types, refused as types),
+    /// apart from attributes that segc refuses by name (Cast `round_mode`,
+    /// QuantizeLinear `precision`, DequantizeLinear `output_dtype`).
+    package static let opsets: ClosedRange<Int> = 7...25
 
     /// Reads the ONNX model at `path` into IR. `inputSize` (H, W) fixes symbolic
     /// dimensions and overrides a static size (shapes are then re-inferred).
@@ -61,14 +70,18 @@ package enum ONNXImporter {
 /// ONNX graph → IR.
 enum Translator {
     static func translate(_ m: PModel, inputSize: (Int, Int)?) throws(SegcError) -> ONNXModel {
-        if m.irVersion < 3 || m.irVersion > 10 {
-            throw SegcError(.unsupported, "ONNX ir_version \(m.irVersion) (supported: 3–10)")
+        // IR versions 11–13 (onnx 1.18–1.20) only add element types (refused by name when
+        // used) and optional fields that segc's schema subset skips.
+        if m.irVersion < 3 || m.irVersion > 13 {
+            throw SegcError(.unsupported, "ONNX ir_version \(m.irVersion) (supported: 3–13)")
         }
         guard let opset64 = m.opsets.first(where: { $0.domain == "" || $0.domain == "ai.onnx" })?.version else {
             throw SegcError(.unsupported, "no opset for the default ONNX domain")
         }
         let opset = Int(opset64)
-        if opset < 11 || opset > 20 { throw SegcError(.unsupported, "opset \(opset) (supported: 11–20)") }
+        if opset < ONNXImporter.opsets.lowerBound || opset > ONNXImporter.opsets.upperBound {
+            throw SegcError(.unsupported, "opset \(opset) (supported: \(ONNXImporter.opsets.lowerBound)–\(ONNXImporter.opsets.upperBound))")
+        }
         if m.sparseInitializers > 0 { throw SegcError(.unsupported, "sparse initializers") }
 
         var ctx = ImportContext(opset: opset)
@@ -87,18 +100,26 @@ enum Translator {
             throw SegcError(.unsupported, "input '\(input.name)' is \(ONNXType.name(t)), expected float32")
         }
         guard let dims = input.dims, dims.count == 4 else {
-            throw SegcError(.unsupported, "input '\(input.name)' must have rank 4 [N,3,H,W]")
+            throw SegcError(.unsupported, "input '\(input.name)' must have rank 4 [N,C,H,W]")
         }
         var dynamic: [String] = []
-        var shape = [1, 3, 0, 0]
+        var shape = [1, 0, 0, 0]
         switch dims[0] {
-        case .value(let v) where v != 1: throw SegcError(.unsupported, "input batch size \(v); only 1 is supported")
+        case .value(let v):
+            // A fixed batch is kept: the runtime repeats its per-image kernels per image.
+            // A symbolic batch is fixed to 1 (one frame at a time, product.md §1).
+            guard v >= 1, v <= 4096 else { throw SegcError(.unsupported, "input '\(input.name)' has batch size \(v) (supported: 1–4096)") }
+            shape[0] = Int(v)
         case .param(let p): dynamic.append(p)
-        default: break
+        case .unknown: break
         }
-        if case .value(let c) = dims[1], c != 3 {
-            throw SegcError(.unsupported, "input '\(input.name)' has \(c) channels, expected 3")
+        // Any static channel count: the channels are fixed by the first layer's weights,
+        // so a symbolic one cannot be chosen by segc.
+        guard case .value(let c) = dims[1] else {
+            throw SegcError(.unsupported, "input '\(input.name)' has a symbolic channel dimension; export it with a fixed channel count")
         }
+        guard c >= 1, c <= Int64(Limits.maxDimension) else { throw SegcError(.malformed, "input '\(input.name)' has \(c) channels") }
+        shape[1] = Int(c)
         let size = inputSize ?? ONNXImporter.defaultInputSize
         for (k, d) in dims[2...].enumerated() {
             let requested = k == 0 ? size.0 : size.1
@@ -166,23 +187,31 @@ enum Translator {
         if !problems.isEmpty {
             throw SegcError(.unsupported, "unsupported: " + problems.joined(separator: "; "))
         }
-        if m.outputs.count > 1 {
-            ctx.warnings.append("ignoring \(m.outputs.count - 1) further graph output(s); the first, '\(out.name)', is the logits")
-        }
+
         if ctx.quantized[out.name] != nil {
             throw SegcError(.unsupported, "graph output '\(out.name)' is the int8 output of a QuantizeLinear")
         }
         guard let sym = ctx.syms[out.name] else {
             throw SegcError(.malformed, "graph output '\(out.name)' is not produced by any node")
         }
-        guard case .rt(let outID, let outShape) = sym, outShape == ctx.graph.type(of: outID).shape,
-              ctx.graph.type(of: outID).dtype == .f32 else {
+        guard case .rt(let viewed, _) = sym, ctx.graph.type(of: viewed).dtype == .f32,
+              let outID = try? ctx.materialise(out.name) else {
             throw SegcError(.unsupported, "graph output '\(out.name)' is not a float32 tensor computed from the input")
         }
-        if outShape.count != 4 || outShape[0] != 1 {
-            throw SegcError(.unsupported, "graph output '\(out.name)' has shape \(outShape), expected [1,C,H,W]")
-        }
         ctx.graph.outputs = [outID]
+        var outputNames = [out.name]
+        // Further outputs are kept when they are float32 tensors computed from the input
+        // (a plan's outputs are float32); others are left out, with a warning naming them.
+        for extra in m.outputs.dropFirst() {
+            if case .rt(let viewed, _)? = ctx.syms[extra.name], ctx.quantized[extra.name] == nil,
+               ctx.graph.type(of: viewed).dtype == .f32, let id = try? ctx.materialise(extra.name),
+               !ctx.graph.outputs.contains(id), !ctx.graph.inputs.contains(id) {
+                ctx.graph.outputs.append(id)
+                outputNames.append(extra.name)
+            } else {
+                ctx.warnings.append("graph output '\(extra.name)' left out: segc plan outputs are distinct float32 tensors computed from the input")
+            }
+        }
         let graph = try Compact.compact(ctx.graph)
         try graph.verify()
 
@@ -215,7 +244,7 @@ enum Translator {
         if !m.producerVersion.isEmpty { producer += (producer.isEmpty ? "" : " ") + m.producerVersion }
         return ONNXModel(graph: graph, irVersion: Int(m.irVersion), opset: opset, producer: producer,
                          dynamicDims: dynamic, initializerCount: m.initializers.count, parameterCount: params,
-                         warnings: ctx.warnings)
+                         warnings: ctx.warnings, outputNames: outputNames)
     }
 }
 

@@ -26,7 +26,8 @@ package struct MovePointwiseConvBeforeResize: GraphPass {
             let uses = graph.useCounts()
             let producers = graph.producers()
             guard let ri = producers[conv.inputs[0].index], uses[conv.inputs[0].index] == 1,
-                  case .resize(var r) = graph.nodes[ri].op else { continue }
+                  case .resize(var r) = graph.nodes[ri].op, r.general == nil else { continue }
+            // (A general resize may extrapolate a constant, which does not commute with a conv.)
             let resize = graph.nodes[ri]
             let x = resize.inputs[0]
             let xt = graph.type(of: x)

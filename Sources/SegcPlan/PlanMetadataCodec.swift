@@ -17,13 +17,20 @@ package enum PlanMetadataCodec {
             "class_names": strs(m.classNames),
             "input": .object(["shape": ints(m.inputShape), "dtype": .string(m.inputDType),
                               "layout": .string(m.inputLayout)]),
-            "output": .object(["shape": ints(m.outputShape), "dtype": .string(m.outputDType)]),
+            "output": .object(m.outputName.isEmpty ? ["shape": ints(m.outputShape), "dtype": .string(m.outputDType)]
+                              : ["shape": ints(m.outputShape), "dtype": .string(m.outputDType), "name": .string(m.outputName)]),
             "preprocessing": .object(["color": .string(m.color), "resize": .string(m.resize),
                                       "scale": .number(m.scale), "mean": nums(m.mean), "std": nums(m.std)]),
             "precision": .string(m.precision),
             "temperature": .number(m.temperature),
             "passes": strs(m.passes),
         ]
+        if !m.extraOutputs.isEmpty {
+            o["extra_outputs"] = .array(m.extraOutputs.map {
+                .object(["name": .string($0.name), "value": .number(Double($0.value)), "shape": ints($0.shape),
+                         "dtype": .string($0.dtype)])
+            })
+        }
         if let q = m.quantization { o["quantization"] = q }
         if let p = m.pruning { o["pruning"] = p }
         let bytes = try PlanJSON.object(o).encoded()
@@ -64,6 +71,16 @@ package enum PlanMetadataCodec {
         let output = try object(root, "output")
         m.outputShape = try shape(output, "shape", "output.")
         m.outputDType = try string(output, "dtype", "output.")
+        if output["name"] != nil { m.outputName = try string(output, "name", "output.") }
+        if root["extra_outputs"] != nil {
+            for (k, e) in try array(root, "extra_outputs", "").enumerated() {
+                let prefix = "extra_outputs[\(k)]."
+                guard case .object = e else { throw SegcError(.malformed, "not an object", at: .key(prefix)) }
+                m.extraOutputs.append(PlanExtraOutput(name: try string(e, "name", prefix),
+                                                      value: try integer(e, "value", prefix, 0...Int(Int32.max)),
+                                                      shape: try shape(e, "shape", prefix), dtype: try string(e, "dtype", prefix)))
+            }
+        }
         let pre = try object(root, "preprocessing")
         m.color = try string(pre, "color", "preprocessing.")
         m.resize = try string(pre, "resize", "preprocessing.")

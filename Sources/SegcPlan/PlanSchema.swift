@@ -33,9 +33,16 @@ package enum PlanOpSchema {
         package static let count = 2
     }
 
+    /// Resize ints: mode, coordinates, nearest, outH, outW — the plain form. The general
+    /// form (ONNX Resize in full) adds excludeOutside, antialias and 8 floats: scale H,
+    /// scale W, cubic a, extrapolation value, ROI start H, start W, end H, end W.
     package enum Resize {
         package static let mode = 0, coordinates = 1, nearest = 2, outH = 3, outW = 4
         package static let count = 5
+        package static let excludeOutside = 5, antialias = 6
+        package static let generalCount = 7
+        package static let scaleH = 0, scaleW = 1, cubicA = 2, extrapolation = 3, roi = 4
+        package static let generalFloatCount = 8
     }
 
     /// quantizeDequantize ints (floats: [scale]).
@@ -61,8 +68,9 @@ package enum PlanOpSchema {
         case .resize: return Resize.count
         case .concat, .softmax: return 1
         case .quantizeDequantize: return QuantizeDequantize.count
+        case .reshape: return -1  // the output's rank (1…8): checked in PlanShapeInference
         case .pad: return 2 * inputRank
-        case .globalAveragePool, .add, .sub, .mul, .div, .relu, .prelu, .sigmoid, .channelAffine: return 0
+        case .globalAveragePool, .add, .sub, .mul, .div, .relu, .prelu, .sigmoid, .channelAffine, .batchNormTraining: return 0
         }
     }
 
@@ -70,6 +78,7 @@ package enum PlanOpSchema {
         switch kind {
         case .pad: return 1
         case .quantizeDequantize: return QuantizeDequantize.floatCount
+        case .batchNormTraining: return 2  // epsilon, momentum
         default: return 0
         }
     }

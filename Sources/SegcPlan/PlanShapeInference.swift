@@ -38,9 +38,16 @@ package enum PlanShapeInference {
             if !outputs.contains(op.outputs.count) { throw fail("has \(op.outputs.count) outputs, expected \(outputs)", .malformed) }
         }
         let rank0 = ins.first?.shape.count ?? 0
-        let ni = PlanOpSchema.intCount(op.kind, inputRank: rank0)
+        var ni = PlanOpSchema.intCount(op.kind, inputRank: rank0)
+        var nf = PlanOpSchema.floatCount(op.kind)
+        if op.kind == .resize && op.ints.count == PlanOpSchema.Resize.generalCount {
+            (ni, nf) = (PlanOpSchema.Resize.generalCount, PlanOpSchema.Resize.generalFloatCount)
+        }
+        if op.kind == .reshape {
+            if !(1...8).contains(op.ints.count) { throw fail("reshape to rank \(op.ints.count)", .malformed) }
+            ni = op.ints.count
+        }
         if op.ints.count != ni { throw fail("has \(op.ints.count) int attributes, expected \(ni)", .malformed) }
-        let nf = PlanOpSchema.floatCount(op.kind)
         if op.floats.count != nf { throw fail("has \(op.floats.count) float attributes, expected \(nf)", .malformed) }
         for (i, v) in op.ints.enumerated() where v > maxAttr || v < -maxAttr {
             throw fail("int attribute \(i) = \(v) out of range", .malformed)
@@ -202,9 +209,18 @@ package enum PlanShapeInference {
         case .resize:
             typealias R = PlanOpSchema.Resize
             try counts(inputs: 1...1, weights: 0...0, outputs: 1...1)
-            _ = try int(R.mode, "mode", 0...1)
-            _ = try int(R.coordinates, "coordinates", 0...3)
+            let general = op.ints.count == R.generalCount
+            let mode = try int(R.mode, "mode", general ? 0...2 : 0...1)
+            let coord = try int(R.coordinates, "coordinates", general ? 0...5 : 0...3)
             _ = try int(R.nearest, "nearest rounding", 0...3)
+            if general {
+                _ = try int(R.excludeOutside, "exclude_outside", 0...1)
+                _ = try int(R.antialias, "antialias", 0...1)
+                for f in op.floats where !f.isFinite { throw fail("resize parameter \(f) is not finite") }
+                if !(op.floats[R.scaleH] > 0 && op.floats[R.scaleW] > 0) { throw fail("resize scales must be positive") }
+            } else if mode == 2 || coord > 3 {
+                throw fail("cubic, half_pixel_symmetric and tf_crop_and_resize need the general resize form")
+            }
             let oh = try int(R.outH, "output height", positive), ow = try int(R.outW, "output width", positive)
             try f32(ins[0], "input")
             let (n, c, _, _) = try nchw(ins[0])
@@ -302,6 +318,25 @@ package enum PlanShapeInference {
             let scale = op.floats[Q.scale]
             if !(scale.isFinite && scale > 0) { throw fail("scale \(scale) must be finite and positive", .malformed) }
             return [ins[0]]
+
+        case .batchNormTraining:
+            try counts(inputs: 1...1, weights: 1...1, outputs: 2...2)
+            try f32(ins[0], "input")
+            let (_, c, _, _) = try nchw(ins[0])
+            if weight(0).shape != [4, c] { throw fail("parameters \(weight(0)) must be [4, \(c)]") }
+            if !(op.floats[0] >= 0) || !op.floats[1].isFinite { throw fail("epsilon/momentum", .malformed) }
+            return [ins[0], PlanTensorType(.f32, [2, c])]
+
+        case .reshape:
+            try counts(inputs: 1...1, weights: 0...0, outputs: 1...1)
+            try f32(ins[0], "input")
+            var shape: [Int] = []
+            for i in op.ints.indices { shape.append(try int(i, "dimension \(i)", positive)) }
+            let y = PlanTensorType(.f32, shape)
+            if try elements(y, "output") != (try elements(ins[0], "input")) {
+                throw fail("reshape of \(ins[0].shape) to \(shape) changes the element count")
+            }
+            return [y]
         }
     }
 }

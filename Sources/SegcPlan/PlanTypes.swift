@@ -100,6 +100,8 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
     case pad = 17
     case softmax = 18
     case quantizeDequantize = 19
+    case reshape = 20
+    case batchNormTraining = 21
 
     package var name: String {
         switch self {
@@ -122,6 +124,8 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
         case .pad: return "pad"
         case .softmax: return "softmax"
         case .quantizeDequantize: return "quantize_dequantize"
+        case .reshape: return "reshape"
+        case .batchNormTraining: return "batch_norm_training"
         }
     }
 }
@@ -201,6 +205,17 @@ package struct PlanGraph: Sendable, Hashable {
     }
 }
 
+/// One further graph output: its name, GRPH value index, shape and dtype.
+package struct PlanExtraOutput: Sendable, Hashable {
+    package var name: String
+    package var value: Int
+    package var shape: [Int]
+    package var dtype: String
+    package init(name: String, value: Int, shape: [Int], dtype: String) {
+        self.name = name; self.value = value; self.shape = shape; self.dtype = dtype
+    }
+}
+
 /// `META` (product.md §4.3). Serialised as UTF-8 JSON with sorted keys.
 package struct PlanMetadata: Sendable, Hashable {
     package var producer: String = "segc 0.1.0"
@@ -225,6 +240,11 @@ package struct PlanMetadata: Sendable, Hashable {
     package var precision: String = "fp32"
     package var temperature: Double = 1.0
     package var passes: [String] = []
+    /// `output.name`: the graph output's name in the source model (empty: unnamed).
+    package var outputName: String = ""
+    /// `extra_outputs`: further graph outputs (ONNX models with several outputs), each a
+    /// GRPH value kept alive to the end of the run. Absent (empty) for the usual one output.
+    package var extraOutputs: [PlanExtraOutput] = []
     /// `quantization` and `pruning` (§4.3): free-form JSON objects, absent when `nil`.
     package var quantization: PlanJSON? = nil
     package var pruning: PlanJSON? = nil

@@ -38,8 +38,22 @@ package enum PlanVerifier {
             throw metaError("input \(m.inputDType)\(m.inputShape) does not match the graph input \(PlanTensorType(vin.dtype, vin.shape))")
         }
         if m.inputLayout != "NCHW" { throw metaError("unknown input layout '\(m.inputLayout)'") }
+        // One mean/std entry per input channel: `run` normalises plane by plane.
+        if vin.shape.count == 4 && m.mean.count != vin.shape[1] {
+            throw metaError("preprocessing has \(m.mean.count) mean/std entries for \(vin.shape[1]) input channels")
+        }
         if m.outputShape != vout.shape || m.outputDType != vout.dtype.jsonName {
             throw metaError("output \(m.outputDType)\(m.outputShape) does not match the graph output \(PlanTensorType(vout.dtype, vout.shape))")
+        }
+        var seen: Set<Int> = [g.input, g.output]
+        for e in m.extraOutputs {
+            guard e.value < g.values.count, seen.insert(e.value).inserted else {
+                throw metaError("extra output '\(e.name)' is value \(e.value): not a distinct graph value")
+            }
+            let v = g.values[e.value]
+            if e.shape != v.shape || e.dtype != v.dtype.jsonName {
+                throw metaError("extra output '\(e.name)' \(e.dtype)\(e.shape) does not match value \(e.value) \(PlanTensorType(v.dtype, v.shape))")
+            }
         }
         if m.classes > 0 && vout.shape.count >= 2 && vout.shape[1] != m.classes {
             throw metaError("\(m.classes) classes but the output has \(vout.shape[1]) channels")

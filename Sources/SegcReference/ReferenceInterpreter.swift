@@ -168,6 +168,29 @@ package enum ReferenceInterpreter {
                                       bias: ins[2].floatArray, mean: ins[3].floatArray, variance: ins[4].floatArray,
                                       epsilon: b.epsilon))]
 
+        case .batchNormTraining(let b):
+            // Batch statistics over N·H·W per channel (population variance), in Double.
+            let x = ins[0].floatArray, s = inTypes[0].shape
+            let (n, c, hw) = (s[0], s[1], s[2] * s[3])
+            let scale = ins[1].floatArray, bias = ins[2].floatArray, rm = ins[3].floatArray, rv = ins[4].floatArray
+            var y = [Float](repeating: 0, count: x.count), stats = [Float](repeating: 0, count: 2 * c)
+            for ch in 0..<c {
+                var sum = 0.0
+                for i in 0..<n { for k in 0..<hw { sum += Double(x[(i * c + ch) * hw + k]) } }
+                let mean = sum / Double(n * hw)
+                var sq = 0.0
+                for i in 0..<n { for k in 0..<hw { let d = Double(x[(i * c + ch) * hw + k]) - mean; sq += d * d } }
+                let v = sq / Double(n * hw), inv = 1 / (v + Double(b.epsilon)).squareRoot()
+                for i in 0..<n { for k in 0..<hw {
+                    let j = (i * c + ch) * hw + k
+                    y[j] = Float((Double(x[j]) - mean) * inv * Double(scale[ch]) + Double(bias[ch]))
+                } }
+                let m = Double(b.momentum)
+                stats[ch] = Float(Double(rm[ch]) * m + mean * (1 - m))
+                stats[c + ch] = Float(Double(rv[ch]) * m + v * (1 - m))
+            }
+            return [.floats(y), .floats(stats)]
+
         case .channelAffine:
             return [.floats(channelAffine(ins[0].floatArray, shape: inTypes[0].shape,
                                           scale: ins[1].floatArray, bias: ins[2].floatArray))]
@@ -245,6 +268,9 @@ package enum ReferenceInterpreter {
 
         case .quantizeDequantize(let q):
             return [.floats(ins[0].floatArray.map(q.apply))]
+
+        case .reshape:
+            return [.floats(ins[0].floatArray)]
         }
     }
 
@@ -662,7 +688,120 @@ package enum ReferenceInterpreter {
             return outSize > 1 ? (Float(dst) + 0.5) * (Float(inSize) / Float(outSize)) - 0.5 : 0
         case .alignCorners:
             return outSize > 1 ? Float(dst) * (Float(inSize - 1) / Float(outSize - 1)) : 0
+        case .halfPixelSymmetric, .tfCropAndResize:
+            // Only with `general` parameters (checked by shape inference); see `generalAxis`.
+            return (Float(dst) + 0.5) * (Float(inSize) / Float(outSize)) - 0.5
         }
+    }
+
+    /// One axis of ONNX Resize in full, as onnx's reference (`_interpolate_1d_along_axis`)
+    /// defines it, in Double: per output index its source taps (edge-clamped), weights and
+    /// whether it is extrapolated (tf_crop_and_resize outside the input).
+    static func generalAxis(_ r: Resize, _ g: Resize.General, inSize: Int, outSize: Int, scale: Double,
+                            roi: (Double, Double)) -> [(idx: [Int], w: [Double], extrapolated: Bool)] {
+        let n = Double(inSize), outW = scale * n
+        let a = Double(g.cubicA)
+        func cubic(_ t: Double) -> Double {
+            let x = abs(t)
+            if x <= 1 { return (a + 2) * x * x * x - (a + 3) * x * x + 1 }
+            if x < 2 { return a * x * x * x - 5 * a * x * x + 8 * a * x - 4 * a }
+            return 0
+        }
+        var result: [(idx: [Int], w: [Double], extrapolated: Bool)] = []
+        for o in 0..<outSize {
+            let y = Double(o)
+            var x: Double
+            var extrapolated = false
+            switch r.coordinates {
+            case .alignCorners: x = outW == 1 ? 0 : y * (n - 1) / (outW - 1)
+            case .asymmetric: x = y / scale
+            case .tfCropAndResize:
+                x = outW == 1 ? (roi.1 - roi.0) * (n - 1) / 2 : y * (roi.1 - roi.0) * (n - 1) / (outW - 1)
+                x += roi.0 * (n - 1)
+                extrapolated = x < 0 || x > n - 1
+            case .pytorchHalfPixel: x = outW == 1 ? -0.5 : (y + 0.5) / scale - 0.5
+            case .halfPixel: x = (y + 0.5) / scale - 0.5
+            case .halfPixelSymmetric:
+                x = (n / 2) * (1 - Double(outSize) / outW) + (y + 0.5) / scale - 0.5
+            }
+            let ratio = x == x.rounded(.down) ? 1 : x - x.rounded(.down)
+            var c: [Double]
+            let s = min(scale, 1)
+            switch r.mode {
+            case .nearest:
+                let up: Bool
+                if ratio == 1 { up = true } else {
+                    switch r.nearest {
+                    case .roundPreferFloor: up = ratio > 0.5
+                    case .roundPreferCeil: up = ratio >= 0.5
+                    case .floor: up = false
+                    case .ceil: up = true
+                    }
+                }
+                c = up ? [0, 1] : [1, 0]
+            case .linear:
+                if g.antialias {
+                    let start = Int((-1 / s).rounded(.down)) + 1
+                    c = (start..<(2 - start)).map { min(max(1 - abs((Double($0) - ratio) * s), 0), 1) }
+                    let sum = c.reduce(0, +); c = c.map { $0 / sum }
+                } else {
+                    c = [1 - ratio, ratio]
+                }
+            case .cubic:
+                if g.antialias {
+                    let start = Int((-2 / s).rounded(.down)) + 1
+                    c = (start..<(2 - start)).map { cubic(s * (Double($0) - ratio)) }
+                    let sum = c.reduce(0, +); c = c.map { $0 / sum }
+                } else {
+                    c = [cubic(ratio + 1), cubic(ratio), cubic(1 - ratio), cubic(2 - ratio)]
+                }
+            }
+            // The c.count nearest indices of x, ties to the smaller (onnx's _get_neighbor_idxes).
+            let k = c.count
+            let first: Int
+            if k % 2 == 0 {
+                let fl = x.rounded(.down)
+                first = Int(fl) - (x == fl ? k / 2 : k / 2 - 1)
+            } else {
+                let centre = x - x.rounded(.down) <= 0.5 ? x.rounded(.down) : x.rounded(.down) + 1
+                first = Int(centre) - (k - 1) / 2
+            }
+            var idx = (0..<k).map { first + $0 }
+            if g.excludeOutside {
+                for i in 0..<k where idx[i] < 0 || idx[i] >= inSize { c[i] = 0 }
+                let sum = c.reduce(0, +)
+                if sum != 0 { c = c.map { $0 / sum } }
+            }
+            idx = idx.map { min(max($0, 0), inSize - 1) }
+            result.append((idx, c, extrapolated))
+        }
+        return result
+    }
+
+    static func generalResize(_ r: Resize, _ g: Resize.General, x: [Float], xShape: [Int], outShape: [Int]) -> [Float] {
+        let planes = xShape[0] * xShape[1], h = xShape[2], w = xShape[3]
+        let oh = outShape[2], ow = outShape[3]
+        let ty = generalAxis(r, g, inSize: h, outSize: oh, scale: Double(g.scaleH), roi: (Double(g.roi[0]), Double(g.roi[2])))
+        let tx = generalAxis(r, g, inSize: w, outSize: ow, scale: Double(g.scaleW), roi: (Double(g.roi[1]), Double(g.roi[3])))
+        var y = [Float](repeating: 0, count: planes * oh * ow)
+        for pl in 0..<planes {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var acc = 0.0
+                    if ty[oy].extrapolated || tx[ox].extrapolated {
+                        acc = Double(g.extrapolation)
+                    } else {
+                        for (a, iy) in ty[oy].idx.enumerated() {
+                            var s = 0.0
+                            for (b, ix) in tx[ox].idx.enumerated() { s += tx[ox].w[b] * Double(x[(pl * h + iy) * w + ix]) }
+                            acc += ty[oy].w[a] * s
+                        }
+                    }
+                    y[(pl * oh + oy) * ow + ox] = Float(acc)
+                }
+            }
+        }
+        return y
     }
 
     static func nearestIndex(_ dst: Int, inSize: Int, outSize: Int, _ r: Resize) -> Int {
@@ -696,7 +835,10 @@ package enum ReferenceInterpreter {
         let oh = outShape[2], ow = outShape[3]
         var y = [Float](repeating: 0, count: planes * oh * ow)
         if y.isEmpty || x.isEmpty { return y }
+        if let g = r.general { return generalResize(r, g, x: x, xShape: xShape, outShape: outShape) }
         switch r.mode {
+        case .cubic:
+            return y  // unreachable: a cubic resize always carries `general` (shape inference checks it)
         case .nearest:
             let ys = (0..<oh).map { nearestIndex($0, inSize: h, outSize: oh, r) }
             let xs = (0..<ow).map { nearestIndex($0, inSize: w, outSize: ow, r) }

@@ -7,6 +7,8 @@ import SegcPlan
 package enum Binding: Sendable, Hashable {
     case none
     case value(Int)
+    /// Into a value at a byte offset: image `n` of a batched value (see `OpChecker.steps`).
+    case valueAt(Int, Int)
     case weight(Int)
     case packed
 }
@@ -20,9 +22,11 @@ package struct Step: Sendable {
     var pool = segc_pool_params()
     var d: [Int64] = []
     var fval: Float = 0
+    var resize = segc_resize_params()
     var in0: Binding = .none, in1: Binding = .none
     var w0: Binding = .none, w1: Binding = .none, w2: Binding = .none
-    var inIdx: Binding = .none, out0: Binding = .none, outIdx: Binding = .none
+    var inIdx: Binding = .none, out0: Binding = .none, outIdx: Binding = .none, out1: Binding = .none
+    var fval2: Float = 0
     /// Workspace floats: per thread and shared.
     var wsPerThread: Int = 0
     var wsShared: Int = 0
@@ -64,6 +68,9 @@ enum PlanValidator {
         if g.values[g.input].dtype != .f32 || g.values[g.output].dtype != .f32 {
             throw SegcError(.unsupported, "graph input and output must be float32")
         }
+        for e in plan.metadata.extraOutputs where e.value >= g.values.count || g.values[e.value].dtype != .f32 {
+            throw SegcError(.unsupported, "extra output '\(e.name)' must be a float32 value")
+        }
         var out: [PreparedOp] = []
         out.reserveCapacity(g.ops.count)
         let wcount = plan.weights.count
@@ -83,7 +90,7 @@ enum PlanValidator {
 /// Per-op checks.
 private struct OpChecker {
     let op: PlanOp
-    let values: [PlanValue]
+    var values: [PlanValue]
     let weightBytes: Int
 
     init(op: PlanOp, values: [PlanValue], weightBytes: Int) {
@@ -144,7 +151,43 @@ private struct OpChecker {
         if v.shape != shape { throw SegcError(.mismatch, "\(op.kind.name): \(what) has shape \(v.shape), expected \(shape)") }
     }
 
+    /// Ops whose kernels take one `[C, H, W]` image; a batch of N runs them N times.
+    static let perImage: Set<PlanOpKind> = [.conv2d, .convTranspose2d, .maxPool2d, .avgPool2d, .maxUnpool2d,
+                                            .globalAveragePool, .resize, .prelu, .channelAffine]
+
+    /// The kernel calls of the op. A batch N > 1 (ONNX models with a fixed batch) of a
+    /// per-image op is checked as batch 1 and its calls repeated per image, each value
+    /// binding moved to that image (the other kernels take whole tensors).
     mutating func steps() throws(SegcError) -> [Step] {
+        guard Self.perImage.contains(op.kind), let x0 = op.inputs.first, x0 >= 0, x0 < values.count,
+              values[x0].shape.count == 4, values[x0].shape[0] > 1 else { return try stepsOfOne() }
+        let n = values[x0].shape[0]
+        var one = self
+        var imageBytes: [Int: Int] = [:]
+        for v in op.inputs + op.outputs {
+            guard v >= 0, v < values.count, values[v].shape.count == 4, values[v].shape[0] == n else {
+                throw unsupported("operands with different batch sizes")
+            }
+            one.values[v].shape[0] = 1
+            imageBytes[v] = values[v].byteCount / n
+        }
+        let base = try one.stepsOfOne()
+        func shift(_ b: Binding, _ i: Int) -> Binding {
+            if case .value(let v) = b, let bytes = imageBytes[v] { return .valueAt(v, i * bytes) }
+            return b
+        }
+        var out: [Step] = []
+        for i in 0..<n {
+            for var s in base {
+                s.in0 = shift(s.in0, i); s.in1 = shift(s.in1, i); s.inIdx = shift(s.inIdx, i)
+                s.out0 = shift(s.out0, i); s.outIdx = shift(s.outIdx, i)
+                out.append(s)
+            }
+        }
+        return out
+    }
+
+    mutating func stepsOfOne() throws(SegcError) -> [Step] {
         switch op.kind {
         case .conv2d, .convTranspose2d: return [try conv()]
         case .maxPool2d, .avgPool2d: return [try pool()]
@@ -169,6 +212,34 @@ private struct OpChecker {
             var s = Step(Int32(SEGC_OP_GAP))
             s.d = [Int64(c), Int64(h * w)]
             s.in0 = .value(xi); s.out0 = .value(oi)
+            return [s]
+        case .resize where op.ints.count == PlanOpSchema.Resize.generalCount:
+            // ONNX Resize in full: the general kernel, which builds its tap tables per run.
+            typealias R = PlanOpSchema.Resize
+            let a = try ints(R.generalCount)
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            let (c, h, w) = try chw(x, "input")
+            let f = op.floats
+            guard f.count == R.generalFloatCount, f.allSatisfy(\.isFinite) else { throw fail("resize parameters") }
+            var p = segc_resize_params()
+            p.mode = Int32(a[R.mode]); p.coord = Int32(a[R.coordinates]); p.nearest = Int32(a[R.nearest])
+            p.exclude_outside = Int32(a[R.excludeOutside]); p.antialias = Int32(a[R.antialias])
+            p.scale_h = f[R.scaleH]; p.scale_w = f[R.scaleW]; p.cubic_a = f[R.cubicA]; p.extrapolation = f[R.extrapolation]
+            p.roi_h0 = f[R.roi]; p.roi_w0 = f[R.roi + 1]; p.roi_h1 = f[R.roi + 2]; p.roi_w1 = f[R.roi + 3]
+            if !(0...2).contains(p.mode) || !(0...5).contains(p.coord) || !(0...3).contains(p.nearest) {
+                throw unsupported("resize mode \(p.mode) coordinates \(p.coord) nearest \(p.nearest)")
+            }
+            if a[R.outH] <= 0 || a[R.outW] <= 0 { throw fail("empty output") }
+            if segc_resize_general_taps(&p, Int64(h), p.scale_h) <= 0 || segc_resize_general_taps(&p, Int64(w), p.scale_w) <= 0 {
+                throw unsupported("resize scales \(p.scale_h), \(p.scale_w)")
+            }
+            try expectShape(y, [1, c, a[R.outH], a[R.outW]], "output")
+            var s = Step(Int32(SEGC_OP_RESIZE_GENERAL))
+            s.d = [c, h, w, a[R.outH], a[R.outW]].map { Int64($0) }
+            s.resize = p
+            s.in0 = .value(xi); s.out0 = .value(oi)
+            s.wsShared = Int(segc_resize_general_ws(&p, Int64(a[R.outH]), Int64(a[R.outW])))
             return [s]
         case .resize:
             let a = try ints(5)
@@ -231,6 +302,32 @@ private struct OpChecker {
             s.d = [Int64(outer), Int64(x.shape[axis]), Int64(inner)]
             s.in0 = .value(xi); s.out0 = .value(oi)
             s.wsPerThread = Int(segc_softmax_ws())
+            return [s]
+        case .batchNormTraining:
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            let (si, st) = try output(1)
+            try expectShape(y, x.shape, "output")
+            if x.shape.count != 4 || x.elementCount == 0 { throw unsupported("input must be a non-empty [N,C,H,W]") }
+            let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+            try expectShape(st, [2, c], "statistics")
+            let p = try weight(0)
+            if p.elementCount != 4 * c { throw SegcError(.mismatch, "batch_norm_training: parameters must have \(4 * c) elements") }
+            guard op.floats.count == 2, op.floats[0] >= 0, op.floats[1].isFinite else { throw fail("epsilon/momentum") }
+            var s = Step(Int32(SEGC_OP_BN_TRAINING))
+            s.d = [Int64(n), Int64(c), Int64(hw)]
+            s.fval = op.floats[0]; s.fval2 = op.floats[1]
+            s.in0 = .value(xi); s.w0 = .weight(p.offset); s.out0 = .value(oi); s.out1 = .value(si)
+            return [s]
+        case .reshape:
+            // A copy of the elements (row-major order is unchanged); the shapes were
+            // checked by plan verification, the element counts are checked again here.
+            let (xi, x) = try input(0)
+            let (oi, y) = try output(0)
+            if x.elementCount != y.elementCount { throw fail("reshape changes the element count") }
+            var s = Step(Int32(SEGC_OP_COPY_ROWS))
+            s.d = [1, Int64(x.elementCount), Int64(x.elementCount), 0]
+            s.in0 = .value(xi); s.out0 = .value(oi)
             return [s]
         case .quantizeDequantize:
             typealias Q = PlanOpSchema.QuantizeDequantize
@@ -464,7 +561,10 @@ private struct OpChecker {
         var want: [Int] = []
         for d in 0..<r {
             let b = op.ints[d], e = op.ints[r + d]
-            if b < 0 || e < 0 || b > Int64(Int32.max) || e > Int64(Int32.max) { throw unsupported("negative or huge pads") }
+            // Negative pads crop (plan format: outputs stay >= 1, checked below via `want`).
+            if b < -Int64(x.shape[d]) || e < -Int64(x.shape[d]) || b > Int64(Int32.max) || e > Int64(Int32.max) {
+                throw unsupported("pads \(b), \(e) for a dimension of \(x.shape[d])")
+            }
             pads[4 - r + d] = b; pads[8 - r + d] = e
             want.append(x.shape[d] + Int(b) + Int(e))
         }

@@ -28,6 +28,11 @@ public final class SegcModel: Sendable {
     public let outputShape: [Int]
     /// Number of classes (channels of the output).
     public let classes: Int
+    /// Names of the graph outputs, the first being the one `run` returns (`""` when the
+    /// source did not name it). More than one only for ONNX models with several outputs.
+    public let outputNames: [String]
+    /// Shapes of the graph outputs, in the order of ``outputNames``.
+    public let outputShapes: [[Int]]
 
     /// Loads a `.segc` plan from `path`, verifies it and prepares its weights.
     ///
@@ -69,6 +74,8 @@ public final class SegcModel: Sendable {
         inputShape = g.values[g.input].shape
         outputShape = g.values[g.output].shape
         classes = outputShape.count >= 2 ? outputShape[1] : (outputShape.first ?? 0)
+        outputNames = [plan.metadata.outputName] + plan.metadata.extraOutputs.map(\.name)
+        outputShapes = [outputShape] + plan.metadata.extraOutputs.map(\.shape)
     }
 
     /// The kernel dispatch level in use on this CPU: `"avx512"`, `"avx2"` or `"scalar"`.

@@ -30,6 +30,8 @@ public final class SegcSession {
     private let input: UnsafeMutablePointer<Float>
     private let inputCount: Int
     private let output: UnsafeBufferPointer<Float>
+    /// Further graph outputs (``SegcModel/outputNames`` after the first), views into the arena.
+    private let extraOutputs: [UnsafeBufferPointer<Float>]
 
     /// Called after each plan op with the op's index and its first output (a view into
     /// the arena, valid during the call). `nil` by default. Used by calibration and
@@ -82,6 +84,8 @@ public final class SegcSession {
                 switch b {
                 case .none: return nil
                 case .value(let v): return arenaBase + g.values[v].arenaOffset
+                // Image k of a batched value: offset k × image bytes < the value's bytes (PlanValidator).
+                case .valueAt(let v, let off): return arenaBase + g.values[v].arenaOffset + off
                 case .weight(let off): return UnsafeMutableRawPointer(mutating: store.base + off)
                 case .packed: return store.packedBase + store.packedOffsets[opIndex]
                 }
@@ -99,6 +103,7 @@ public final class SegcSession {
                         for (j, v) in s.d.prefix(12).enumerated() { d[j] = v }
                     }
                     o.fval = s.fval
+                    o.resize = s.resize
                     o.in0 = UnsafePointer(bind(s.in0, i)?.assumingMemoryBound(to: Float.self))
                     o.in1 = UnsafePointer(bind(s.in1, i)?.assumingMemoryBound(to: Float.self))
                     o.w0 = UnsafePointer(bind(s.w0, i)?.assumingMemoryBound(to: Float.self))
@@ -107,6 +112,8 @@ public final class SegcSession {
                     o.in_idx = UnsafePointer(bind(s.inIdx, i)?.assumingMemoryBound(to: Int64.self))
                     o.out0 = bind(s.out0, i)?.assumingMemoryBound(to: Float.self)
                     o.out_idx = bind(s.outIdx, i)?.assumingMemoryBound(to: Int64.self)
+                    o.out1 = bind(s.out1, i)?.assumingMemoryBound(to: Float.self)
+                    o.fval2 = s.fval2
                     (ops + k).initialize(to: o)
                     (planIndex + k).initialize(to: i)
                     k += 1
@@ -120,6 +127,12 @@ public final class SegcSession {
             inputCount = iv.elementCount
             output = UnsafeBufferPointer(start: (arena + ovv.arenaOffset).assumingMemoryBound(to: Float.self),
                                          count: ovv.elementCount)
+            // Offsets, sizes and dtypes checked by plan verification and PlanValidator.
+            let base = arena
+            extraOutputs = model.plan.metadata.extraOutputs.map { e in
+                let v = g.values[e.value]
+                return UnsafeBufferPointer(start: (base + v.arenaOffset).assumingMemoryBound(to: Float.self), count: v.elementCount)
+            }
         } catch {
             throw error
         }
@@ -164,6 +177,19 @@ public final class SegcSession {
             }
         }
         return output
+    }
+
+    /// Output `k` of the last ``run(_:)-(UnsafeBufferPointer<Float>)`` (0: the one `run`
+    /// returns; a plan converted from an ONNX model with several outputs has more, named by
+    /// ``SegcModel/outputNames``), as a view valid until the next `run`.
+    ///
+    /// - Throws: `SegcError` `.usage` when `k` is not below ``SegcModel/outputNames``'s count.
+    public func output(_ k: Int) throws -> UnsafeBufferPointer<Float> {
+        if k == 0 { return output }
+        guard k > 0, k <= extraOutputs.count else {
+            throw SegcError(.usage, "output \(k) requested; the model has \(extraOutputs.count + 1)")
+        }
+        return extraOutputs[k - 1]
     }
 
     /// Runs the network on `input` and returns a copy of the logits.

@@ -294,6 +294,7 @@ final class PlanRoundTripTests: XCTestCase {
     func testEmptyWeightsPlan() throws {
         var m = PlanMetadata()
         m.inputShape = [1, 2, 3, 3]; m.outputShape = [1, 2, 3, 3]
+        m.mean = [0, 0]; m.std = [1, 1]  // one per input channel
         let g = PlanGraph(values: [PlanValue(dtype: .f32, shape: [1, 2, 3, 3], arenaOffset: 0),
                                    PlanValue(dtype: .f32, shape: [1, 2, 3, 3], arenaOffset: 128)],
                           ops: [PlanOp(kind: .relu, inputs: [0], outputs: [1])], input: 0, output: 1, arenaBytes: 200)

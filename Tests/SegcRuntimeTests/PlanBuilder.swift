@@ -97,6 +97,8 @@ struct PlanBuilder {
         meta.inputShape = values[input].shape
         meta.outputShape = values[output].shape
         meta.classes = values[output].shape[1]
+        let channels = values[input].shape.count == 4 ? values[input].shape[1] : 3
+        meta.mean = [Double](repeating: 0, count: channels); meta.std = [Double](repeating: 1, count: channels)
         return PlanFile(metadata: meta, graph: PlanGraph(values: vals, ops: ops, input: input, output: output, arenaBytes: arena),
                         weights: PlanWeights(owned: weights), sourceMap: ops.indices.map { "op\($0)" })
     }

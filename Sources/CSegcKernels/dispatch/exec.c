@@ -22,6 +22,9 @@ int segc_exec(segc_pool *pool, const segc_op *o, const segc_ws *ws) {
     case SEGC_OP_COPY_ROWS: return segc_copy_rows(pool, d[0], d[1], o->in0, o->out0, d[2], d[3]);
     case SEGC_OP_PAD: return segc_pad(pool, d, d + 4, o->fval, o->in0, o->out0);
     case SEGC_OP_SOFTMAX: return segc_softmax(pool, d[0], d[1], d[2], o->in0, o->out0, ws);
+    case SEGC_OP_RESIZE_GENERAL: return segc_resize_general(pool, d[0], d[1], d[2], d[3], d[4], &o->resize, o->in0, o->out0, ws);
+    case SEGC_OP_BN_TRAINING:
+        return segc_batchnorm_training(pool, d[0], d[1], d[2], o->in0, o->w0, o->fval, o->fval2, o->out0, o->out1);
     case SEGC_OP_QDQ: return segc_quantize_dequantize(pool, d[0], o->fval, d[1], d[2], d[3], o->in0, o->out0);
     default: return SEGC_EINVAL;
     }

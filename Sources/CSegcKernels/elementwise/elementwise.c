@@ -193,18 +193,24 @@ static void pad_task(void *vctx, int64_t t, int thread) {
         return;
     }
     const float *s = c->src + ((s0 * c->x[1] + s1) * c->x[2] + s2) * c->x[3];
-    int64_t lo = c->pads[3], n = c->x[3];
-    for (int64_t i = 0; i < lo; i++) d[i] = c->value;
-    memcpy(d + lo, s, (size_t)n * sizeof(float));
-    for (int64_t i = lo + n; i < c->y[3]; i++) d[i] = c->value;
+    // Output column j reads source column j - lo; a negative pad crops (lo < 0 or a
+    // negative end pad), so copy only the overlap and fill the rest.
+    int64_t lo = c->pads[3];
+    int64_t start = lo > 0 ? lo : 0, end = SEGC_MIN(c->y[3], lo + c->x[3]);
+    if (end < start) end = start;
+    for (int64_t i = 0; i < start; i++) d[i] = c->value;
+    if (end > start) memcpy(d + start, s + (start - lo), (size_t)(end - start) * sizeof(float));
+    for (int64_t i = end; i < c->y[3]; i++) d[i] = c->value;
 }
 
 int segc_pad(segc_pool *pool, const int64_t xshape[4], const int64_t pads[8], float value, const float *x, float *y) {
     pad_ctx c;
     for (int i = 0; i < 4; i++) {
-        if (xshape[i] <= 0 || pads[i] < 0 || pads[4 + i] < 0) return SEGC_EINVAL;
+        // Negative pads crop; every output dimension must stay >= 1.
+        if (xshape[i] <= 0 || pads[i] < -xshape[i] || pads[4 + i] < -xshape[i]) return SEGC_EINVAL;
         c.x[i] = xshape[i];
         c.y[i] = xshape[i] + pads[i] + pads[4 + i];
+        if (c.y[i] <= 0) return SEGC_EINVAL;
     }
     for (int i = 0; i < 8; i++) c.pads[i] = pads[i];
     c.value = value; c.src = x; c.dst = y;

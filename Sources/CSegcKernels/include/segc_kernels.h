@@ -156,14 +156,31 @@ int segc_global_avg_pool(segc_pool *pool, int64_t c, int64_t hw, const float *x,
 // ---------------------------------------------------------------------------
 // Resize
 
-enum { SEGC_RESIZE_NEAREST = 0, SEGC_RESIZE_LINEAR = 1 };
+enum { SEGC_RESIZE_NEAREST = 0, SEGC_RESIZE_LINEAR = 1, SEGC_RESIZE_CUBIC = 2 };
 enum { SEGC_COORD_HALF_PIXEL = 0, SEGC_COORD_PYTORCH_HALF_PIXEL = 1, SEGC_COORD_ALIGN_CORNERS = 2,
-       SEGC_COORD_ASYMMETRIC = 3 };
+       SEGC_COORD_ASYMMETRIC = 3, SEGC_COORD_HALF_PIXEL_SYMMETRIC = 4, SEGC_COORD_TF_CROP_AND_RESIZE = 5 };
 enum { SEGC_NEAREST_FLOOR = 0, SEGC_NEAREST_CEIL = 1, SEGC_NEAREST_ROUND_PREFER_FLOOR = 2,
        SEGC_NEAREST_ROUND_PREFER_CEIL = 3 };
 
 /// Shared-workspace floats for `segc_resize`.
 int64_t segc_resize_ws(int64_t oh, int64_t ow);
+
+/// ONNX Resize in full (opset 19 semantics, onnx's reference implementation): any mode
+/// (nearest, linear, cubic), any coordinate transformation including
+/// `half_pixel_symmetric` and `tf_crop_and_resize`, explicit scale factors (which the
+/// coordinate transform uses instead of the size ratio), `antialias`, `exclude_outside`,
+/// `cubic_coeff_a`, `extrapolation_value`. Per axis (H then W): scale, roi start/end.
+typedef struct {
+    int32_t mode, coord, nearest, exclude_outside, antialias;
+    float scale_h, scale_w, cubic_a, extrapolation;
+    float roi_h0, roi_w0, roi_h1, roi_w1;
+} segc_resize_params;
+/// Taps per output row/column (0: invalid parameters).
+int64_t segc_resize_general_taps(const segc_resize_params *p, int64_t in, float scale);
+/// Shared-workspace floats for `segc_resize_general`.
+int64_t segc_resize_general_ws(const segc_resize_params *p, int64_t oh, int64_t ow);
+int segc_resize_general(segc_pool *pool, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                        const segc_resize_params *p, const float *x, float *y, const segc_ws *ws);
 /// x [c, h, w] -> y [c, oh, ow]. Linear: PyTorch bilinear semantics (negative source
 /// clamped to 0, upper neighbour clamped to the last row/column).
 int segc_resize(segc_pool *pool, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow,
@@ -185,6 +202,12 @@ int segc_sigmoid(segc_pool *pool, int64_t n, const float *x, float *y);
 /// y = max(0,x) + slope·min(0,x), slope per channel (nslope = c) or shared (nslope = 1).
 int segc_prelu(segc_pool *pool, int64_t c, int64_t hw, const float *x, const float *slope, int64_t nslope, float *y);
 /// y[c, i] = x[c, i]·scale[c] + bias[c].
+/// ONNX BatchNormalization with training_mode=1: x [n, c, hw] normalised with its own
+/// per-channel mean and (population) variance over n·hw; params [4, c] = scale, bias,
+/// input running mean, input running variance; stats [2, c] = the updated running mean and
+/// variance (input·momentum + current·(1 − momentum)). Sums in double.
+int segc_batchnorm_training(segc_pool *pool, int64_t n, int64_t c, int64_t hw, const float *x, const float *params,
+                            float epsilon, float momentum, float *y, float *stats);
 int segc_channel_affine(segc_pool *pool, int64_t c, int64_t hw, const float *x, const float *scale,
                         const float *bias, float *y);
 /// Copies `src` (outer × inner floats, rows of `inner`) into `dst` rows of `dst_inner`
@@ -192,7 +215,7 @@ int segc_channel_affine(segc_pool *pool, int64_t c, int64_t hw, const float *x, 
 int segc_copy_rows(segc_pool *pool, int64_t outer, int64_t inner, const float *src, float *dst,
                    int64_t dst_inner, int64_t offset);
 /// Constant pad of a rank-4 (right-aligned) tensor; pads[i] = before dim i, pads[4+i] = after.
-/// Pads must be >= 0.
+/// A negative pad crops (ONNX Slice of a runtime tensor); every output dimension stays >= 1.
 int segc_pad(segc_pool *pool, const int64_t xshape[4], const int64_t pads[8], float value, const float *x, float *y);
 /// Softmax over the middle axis of [outer, c, inner]. Per-thread workspace: `segc_softmax_ws`.
 int64_t segc_softmax_ws(void);
@@ -213,7 +236,7 @@ enum {
     SEGC_OP_CONV = 1, SEGC_OP_CONVT = 2, SEGC_OP_MAXPOOL = 3, SEGC_OP_AVGPOOL = 4, SEGC_OP_UNPOOL = 5,
     SEGC_OP_GAP = 6, SEGC_OP_RESIZE = 7, SEGC_OP_BINARY = 8, SEGC_OP_RELU = 9, SEGC_OP_PRELU = 10,
     SEGC_OP_SIGMOID = 11, SEGC_OP_AFFINE = 12, SEGC_OP_COPY_ROWS = 13, SEGC_OP_PAD = 14, SEGC_OP_SOFTMAX = 15,
-    SEGC_OP_QDQ = 16,
+    SEGC_OP_QDQ = 16, SEGC_OP_RESIZE_GENERAL = 17, SEGC_OP_BN_TRAINING = 18,
 };
 
 /// One kernel call. Field use per kind:
@@ -223,7 +246,7 @@ enum {
 /// * UNPOOL: d[0..4] = c h w oh ow; in0 = x, in_idx = indices, out0 = y.
 /// * GAP: d[0] = c, d[1] = hw. RELU/SIGMOID: d[0] = n. PRELU: d = c hw nslope, w0 = slope.
 ///   AFFINE: d = c hw, w0 = scale, w1 = bias.
-/// * RESIZE: d = c h w oh ow mode coord nearest.
+/// * RESIZE: d = c h w oh ow mode coord nearest. RESIZE_GENERAL: d = c h w oh ow; resize = parameters.
 /// * BINARY: sub = op, d[0..3] = y shape, d[4..7] = a shape, d[8..11] = b shape; in0 = a, in1 = b.
 /// * COPY_ROWS: d = outer inner dst_inner offset.
 /// * PAD: d[0..3] = x shape, d[4..11] = pads; fval = value.
@@ -238,8 +261,10 @@ typedef struct {
     const int64_t *in_idx;
     float *out0;
     int64_t *out_idx;
+    float *out1;
     int64_t d[12];
-    float fval;
+    float fval, fval2;
+    segc_resize_params resize;
 } segc_op;
 
 /// Runs one descriptor. Returns 0 or a negative `SEGC_E*` code.

@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `Add` (numpy broadcasting) → `add`; constants fold.
 enum AddImporter {
-    static let entry = OpImporter("Add", 11...20, run)
+    static let entry = OpImporter("Add", 7...25, run)
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         try Elementwise.binary(&ctx, "Add", .add)
     }

@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `AveragePool` → `avgPool2d`.
 enum AveragePoolImporter {
-    static let entry = OpImporter("AveragePool", 11...20, run)
+    static let entry = OpImporter("AveragePool", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.runtime(0)

@@ -4,9 +4,13 @@ import SegcIR
 /// ONNX `Cast`: folds on constants; a runtime value may only keep its type
 /// (float32 → float32, indices → int64).
 enum CastImporter {
-    static let entry = OpImporter("Cast", 11...20, run)
+    static let entry = OpImporter("Cast", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
+        // Opset 25's rounding mode only applies to float8 targets, which segc refuses anyway.
+        if ctx.node.attrs["round_mode"] != nil, try ctx.attrString("round_mode", "up") != "up" {
+            throw ctx.unsupported("Cast round_mode '\(try ctx.attrString("round_mode", "up"))'")
+        }
         let to = Int32(truncatingIfNeeded: try ctx.attrInt("to", 0))
         let s = try ctx.sym(0)
         switch s {

@@ -26,7 +26,8 @@ struct Spatial2D {
         case "NOTSET", "": break
         case "VALID": pads = [0, 0, 0, 0]
         case "SAME_UPPER", "SAME_LOWER":
-            guard let hw = inputHW, !transposed else { throw ctx.unsupported("\(ctx.node.opType) auto_pad '\(autoPad)'") }
+            if transposed { break }  // ConvTranspose derives SAME padding from its output size itself
+            guard let hw = inputHW else { throw ctx.unsupported("\(ctx.node.opType) auto_pad '\(autoPad)'") }
             for d in 0..<2 {
                 let out = (hw[d] + strides[d] - 1) / strides[d]
                 let total = max((out - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1 - hw[d], 0)

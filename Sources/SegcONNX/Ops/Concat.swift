@@ -4,7 +4,7 @@ import SegcIR
 /// ONNX `Concat` → `concat` (constants fold; constant parts of a runtime concat
 /// become graph constants, e.g. ENet's zero channels).
 enum ConcatImporter {
-    static let entry = OpImporter("Concat", 11...20, run)
+    static let entry = OpImporter("Concat", 7...25, run)
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         var syms: [Sym] = []
         for i in 0..<ctx.inputCount where ctx.has(i) { syms.append(try ctx.sym(i)) }

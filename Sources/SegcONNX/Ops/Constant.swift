@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `Constant` (value, value_float(s), value_int(s)).
 enum ConstantImporter {
-    static let entry = OpImporter("Constant", 11...20, run)
+    static let entry = OpImporter("Constant", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let a = ctx.node.attrs

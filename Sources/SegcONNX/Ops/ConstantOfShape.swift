@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `ConstantOfShape` with a constant shape → a constant tensor.
 enum ConstantOfShapeImporter {
-    static let entry = OpImporter("ConstantOfShape", 11...20, run)
+    static let entry = OpImporter("ConstantOfShape", 9...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let shape = try ctx.constInts(0, "shape")

@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `Conv` (2-D) → `conv2d` (epilogue `.none`).
 enum ConvImporter {
-    static let entry = OpImporter("Conv", 11...20, run)
+    static let entry = OpImporter("Conv", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.value(0)

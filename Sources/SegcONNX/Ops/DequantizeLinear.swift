@@ -7,9 +7,14 @@ import SegcIR
 /// point: that `QuantizeLinear` already emitted the `quantizeDequantize` node
 /// computing the pair, so the value passes through.
 enum DequantizeLinearImporter {
-    static let entry = OpImporter("DequantizeLinear", 11...20, run)
+    static let entry = OpImporter("DequantizeLinear", 10...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
+        // Blocked quantization (21+) and a non-float32 output type (23+) are not implemented.
+        try ctx.refuseNonDefault([("block_size", 0)])
+        if let t = try? ctx.attrInt("output_dtype", 0), t != 0, t != Int(ONNXType.float) {
+            throw ctx.unsupported("DequantizeLinear output_dtype=\(t)")
+        }
         let scale = try ctx.requireConst(1, "x_scale")
         let zp = try ctx.constant(2)
         let s = try ctx.sym(0)

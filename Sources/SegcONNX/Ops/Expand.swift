@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `Expand`: folds on constants; on a runtime value only when it is a no-op.
 enum ExpandImporter {
-    static let entry = OpImporter("Expand", 11...20, run)
+    static let entry = OpImporter("Expand", 8...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let s = try ctx.sym(0)

@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `Flatten` → a reshape to 2-D.
 enum FlattenImporter {
-    static let entry = OpImporter("Flatten", 11...20, run)
+    static let entry = OpImporter("Flatten", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let s = try ctx.sym(0)

@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `GlobalAveragePool` → `globalAveragePool`.
 enum GlobalAveragePoolImporter {
-    static let entry = OpImporter("GlobalAveragePool", 11...20, run)
+    static let entry = OpImporter("GlobalAveragePool", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.runtime(0)

@@ -6,7 +6,7 @@ import SegcIR
 /// pool (torch.export's trick to obtain plane offsets) folds to the identity and
 /// a constant index tensor.
 enum MaxPoolImporter {
-    static let entry = OpImporter("MaxPool", 11...20, run)
+    static let entry = OpImporter("MaxPool", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.runtime(0)

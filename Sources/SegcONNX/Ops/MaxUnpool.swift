@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `MaxUnpool` fed by a `MaxPool`'s `Indices` → `maxUnpool2d`.
 enum MaxUnpoolImporter {
-    static let entry = OpImporter("MaxUnpool", 11...20, run)
+    static let entry = OpImporter("MaxUnpool", 9...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.runtime(0)

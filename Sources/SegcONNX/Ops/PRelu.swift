@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `PRelu` with a constant slope (one value or one per channel) → `prelu`.
 enum PReluImporter {
-    static let entry = OpImporter("PRelu", 11...20, run)
+    static let entry = OpImporter("PRelu", 7...25, run)
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.runtime(0)
         let slope = try ctx.requireConst(1, "slope")

@@ -2,17 +2,24 @@ import SegcCore
 import SegcIR
 
 /// ONNX `Pad` (mode constant) → `pad`; constant inputs fold (TorchScript's
-/// zero buffer of the unpool pattern).
+/// zero buffer of the unpool pattern). Before opset 11 `pads` and `value` are
+/// attributes; from 11 they are inputs (and from 18 `axes` may select dimensions).
 enum PadImporter {
-    static let entry = OpImporter("Pad", 11...20, run)
+    static let entry = OpImporter("Pad", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let mode = try ctx.attrString("mode", "constant")
         if mode != "constant" { throw ctx.unsupported("Pad mode '\(mode)'") }
         let s = try ctx.sym(0)
         let rank = s.shape.count
-        var raw = try ctx.constInts(1, "pads")
-        if ctx.has(3) {
+        var raw: [Int]
+        if ctx.opset < 11 {
+            guard let p = try ctx.attrInts("pads") else { throw ctx.malformed("missing pads") }
+            raw = p
+        } else {
+            raw = try ctx.constInts(1, "pads")
+        }
+        if ctx.opset >= 18 && ctx.has(3) {
             let axes = try ctx.constInts(3, "axes")
             guard raw.count == 2 * axes.count else { throw ctx.malformed("pads has \(raw.count) values for \(axes.count) axes") }
             var full = [Int](repeating: 0, count: 2 * rank)
@@ -26,7 +33,9 @@ enum PadImporter {
         // magnitude, not abs: abs(Int.min) traps.
         for p in raw where p.magnitude > UInt(Limits.maxDimension) { throw ctx.malformed("pad \(p) out of range") }
         var value: Float = 0
-        if let v = try ctx.constant(2) {
+        if ctx.opset < 11 {
+            value = try ctx.attrFloat("value", 0)
+        } else if let v = try ctx.constant(2) {
             guard let f = v.floats().first else { throw ctx.malformed("empty constant_value") }
             value = f
         } else if ctx.has(2) {

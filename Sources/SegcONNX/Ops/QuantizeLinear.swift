@@ -9,9 +9,12 @@ import SegcIR
 /// `DequantizeLinearImporter`). Only per-tensor parameters are supported on
 /// activations; per-axis ones are refused.
 enum QuantizeLinearImporter {
-    static let entry = OpImporter("QuantizeLinear", 11...20, run)
+    static let entry = OpImporter("QuantizeLinear", 10...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
+        // Blocked quantization (21+), an explicit output type (21+) and the precision of
+        // the scale arithmetic (25+) are not implemented: refused rather than ignored.
+        try ctx.refuseNonDefault([("block_size", 0), ("output_dtype", 0), ("precision", 0)])
         let scale = try ctx.requireConst(1, "y_scale")
         let zp = try ctx.constant(2)
         let s = try ctx.sym(0)

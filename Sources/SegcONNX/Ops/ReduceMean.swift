@@ -4,7 +4,7 @@ import SegcIR
 /// ONNX `ReduceMean` over H and W of a 4-D tensor → `globalAveragePool`
 /// (keepdims=0 gives a [N,C] view).
 enum ReduceMeanImporter {
-    static let entry = OpImporter("ReduceMean", 11...20, run)
+    static let entry = OpImporter("ReduceMean", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.runtime(0)

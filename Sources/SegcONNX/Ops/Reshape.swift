@@ -4,7 +4,7 @@ import SegcIR
 /// ONNX `Reshape` with a constant target: constants are reshaped, runtime
 /// values become views (consumed by the unpool patterns, or identity).
 enum ReshapeImporter {
-    static let entry = OpImporter("Reshape", 11...20, run)
+    static let entry = OpImporter("Reshape", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let s = try ctx.sym(0)

@@ -5,7 +5,7 @@ import SegcIR
 /// (flatten + scatter): zeros [N,C,P], per-plane indices and values viewed as
 /// [N,C,h*w], axis 2. The final Reshape to [N,C,Ho,Wo] emits the `maxUnpool2d`.
 enum ScatterElementsImporter {
-    static let entry = OpImporter("ScatterElements", 11...20, run)
+    static let entry = OpImporter("ScatterElements", 11...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let reduction = try ctx.attrString("reduction", "none")

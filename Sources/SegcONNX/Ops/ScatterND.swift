@@ -5,7 +5,7 @@ import SegcIR
 /// N*C*Ho*Wo elements, global pool indices `[M,1]`, the flattened values `[M]`.
 /// The final Reshape to [N,C,Ho,Wo] emits the `maxUnpool2d`.
 enum ScatterNDImporter {
-    static let entry = OpImporter("ScatterND", 11...20, run)
+    static let entry = OpImporter("ScatterND", 11...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let reduction = try ctx.attrString("reduction", "none")

@@ -4,7 +4,7 @@ import SegcIR
 /// ONNX `Shape` (start/end from opset 15): always a constant, since every IR
 /// shape is static once the input size is fixed.
 enum ShapeImporter {
-    static let entry = OpImporter("Shape", 11...20, run)
+    static let entry = OpImporter("Shape", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let shape = try ctx.sym(0).shape

@@ -8,7 +8,7 @@ import Darwin
 
 /// ONNX `Sigmoid` → `sigmoid`.
 enum SigmoidImporter {
-    static let entry = OpImporter("Sigmoid", 11...20, run)
+    static let entry = OpImporter("Sigmoid", 7...25, run)
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         try Elementwise.unary(&ctx, .sigmoid) { 1 / (1 + expf(-$0)) }
     }

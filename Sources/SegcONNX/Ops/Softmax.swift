@@ -4,7 +4,7 @@ import SegcIR
 /// ONNX `Softmax` → `softmax(axis)` (opset < 13: only where the 2-D coercion
 /// is the same as a softmax along one axis).
 enum SoftmaxImporter {
-    static let entry = OpImporter("Softmax", 11...20, run)
+    static let entry = OpImporter("Softmax", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.runtime(0)

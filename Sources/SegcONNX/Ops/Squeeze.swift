@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `Squeeze` (axes attribute before opset 13, input after) → a reshape.
 enum SqueezeImporter {
-    static let entry = OpImporter("Squeeze", 11...20, run)
+    static let entry = OpImporter("Squeeze", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let s = try ctx.sym(0)

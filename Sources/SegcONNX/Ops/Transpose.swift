@@ -4,7 +4,7 @@ import SegcIR
 /// ONNX `Transpose`: folds on constants; on a runtime value only when it moves
 /// size-1 axes (a reshape).
 enum TransposeImporter {
-    static let entry = OpImporter("Transpose", 11...20, run)
+    static let entry = OpImporter("Transpose", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let s = try ctx.sym(0)

@@ -3,7 +3,7 @@ import SegcIR
 
 /// ONNX `Unsqueeze` (axes attribute before opset 13, input after) → a reshape.
 enum UnsqueezeImporter {
-    static let entry = OpImporter("Unsqueeze", 11...20, run)
+    static let entry = OpImporter("Unsqueeze", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let s = try ctx.sym(0)

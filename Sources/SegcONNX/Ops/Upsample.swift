@@ -1,10 +1,10 @@
 import SegcCore
 import SegcIR
 
-/// ONNX `Upsample` (deprecated, still written by old exporters) → `resize`
-/// with asymmetric coordinates (nearest: floor).
+/// ONNX `Upsample` (deprecated, still written by old exporters; `scales` an attribute
+/// in opsets 7–8, an input from 9) → `resize` with asymmetric coordinates (nearest: floor).
 enum UpsampleImporter {
-    static let entry = OpImporter("Upsample", 11...20, run)
+    static let entry = OpImporter("Upsample", 7...25, run)
 
     static func run(_ ctx: inout ImportContext) throws(SegcError) {
         let x = try ctx.runtime(0)

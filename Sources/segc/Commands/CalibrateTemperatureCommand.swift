@@ -37,6 +37,9 @@ struct CalibrateTemperatureCommand: ParsableCommand {
         var planFile = try PlanReader.read(bytes)
         let model = try SegcModel(plan: planFile)
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
+        guard model.inputShape.count == 4, model.outputShape.count == 4 else {
+            throw SegcError(.unsupported, "calibration needs an NCHW input and [1,C,H,W] logits (output \(model.outputShape))", file: plan)
+        }
         let ds = try Dataset(directory: dataset, kind: .cityscapes, split: split)
         let (h, w) = (model.inputShape[2], model.inputShape[3])
         let (oh, ow) = (model.outputShape[2], model.outputShape[3])
@@ -46,7 +49,7 @@ struct CalibrateTemperatureCommand: ParsableCommand {
         let bar = ProgressBar("calibrate", quiet: global.quiet)
         var samples = TemperatureSamples(classes: c, pixelStride: pixelStride)
         for (i, f) in frames.enumerated() {
-            var x = try Image.networkInput(contentsOf: f.image, width: w, height: h)
+            var x = try Image.networkInput(contentsOf: f.image, channels: model.inputShape[1], width: w, height: h)
             meta.normalise(&x)
             let logits = try session.run(x)
             let mask = try ds.loadLabel(f, width: ow, height: oh)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SegcCore
+import SegcCompiler
 import SegcTorch
 import SegcPlan
 
@@ -30,10 +31,10 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Expected class count (a check, not an override).")
     var classes: Int?
 
-    @Option(help: "Per-channel mean R,G,B subtracted after scaling to [0,1] (default 0,0,0).")
+    @Option(help: "Per-channel mean subtracted after scaling to [0,1], one value per input channel (e.g. R,G,B; default 0 each).")
     var mean: String?
 
-    @Option(help: "Per-channel std R,G,B (default 1,1,1).")
+    @Option(help: "Per-channel std, one value per input channel (default 1 each).")
     var std: String?
 
     @Flag(help: "Keep int8 scales of a quantized checkpoint (not yet supported: int8 plans come with `segc quantize`).")
@@ -44,10 +45,15 @@ struct ConvertCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    static func triple(_ s: String?, _ name: String, default d: [Double]) throws -> [Double] {
-        guard let s else { return d }
-        let v = s.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard v.count == 3, v.allSatisfy(\.isFinite) else { throw ValidationError("--\(name) needs three numbers R,G,B") }
+    /// Comma-separated finite numbers; their count is checked against the model's input
+    /// channels once the model is read (the error names the file).
+    static func perChannel(_ s: String?, _ name: String) throws -> [Double]? {
+        guard let s else { return nil }
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false)
+        let v = parts.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, v.count == parts.count, v.allSatisfy(\.isFinite) else {
+            throw ValidationError("--\(name) needs comma-separated numbers, one per input channel")
+        }
         return v
     }
 
@@ -58,20 +64,19 @@ struct ConvertCommand: ParsableCommand {
             guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)' (erfnet, enet, midenet, bisenetv1)") }
             options.arch = a
         }
-        options.size = inputSize
+        options.size = inputSize.map { ($0.height, $0.width) }
         options.classes = classes
         options.optimize = !noOptimize
-        options.mean = try Self.triple(mean, "mean", default: [0, 0, 0])
-        options.std = try Self.triple(std, "std", default: [1, 1, 1])
-        if options.std.contains(where: { $0 == 0 }) { throw ValidationError("--std must not contain 0") }
+        options.mean = try Self.perChannel(mean, "mean")
+        options.std = try Self.perChannel(std, "std")
+        if options.std?.contains(0) == true { throw ValidationError("--std must not contain 0") }
 
         let out = output ?? "\(Compiler.stem(file)).segc"
         let start = ContinuousClock.now
         let bytes = try FileBytes(contentsOf: file)
         let result = try Compiler.compile(bytes, options: options)
-        let data = try PlanWriter.serialize(result.plan)
-        // Verify what we are about to write with the same reader `run` uses.
-        _ = try PlanReader.read(FileBytes(bytes: data, name: out))
+        // Serialised and verified with the same reader `run` uses before it is written.
+        let data = try SegcImportedModel.serializeVerified(result.plan, name: file)
         try AtomicFile.write(out, bytes: data)
         let elapsed = ContinuousClock.now - start
         let m = result.plan.metadata

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SegcCore
+import SegcCompiler
 import SegcPlan
 import SegcRuntime
 import SegcEval
@@ -65,12 +66,18 @@ struct EvalCommand: ParsableCommand {
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
         let ds = try Dataset(directory: dataset, kind: kind.flatMap(DatasetKind.init(rawValue:)), split: split)
         let shape = model.inputShape
-        guard shape.count == 4 else { throw SegcError(.unsupported, "plan input is not NCHW", file: plan) }
+        guard shape.count == 4, model.outputShape.count == 4 else {
+            throw SegcError(.unsupported, "evaluation needs an NCHW input and [1,C,H,W] logits (output \(model.outputShape))", file: plan)
+        }
         let t = Float(temperature ?? meta.temperature)
         guard let scoreKind = AnomalyScore(name: score, temperature: t) else { throw ValidationError("unknown --score") }
         let classes = model.outputShape[1]
         if let report, isDirectory(report) { throw SegcError(.io, "is a folder; --report names an HTML file", file: report) }
         let bar = ProgressBar("eval \(ds.kind.rawValue)", quiet: global.quiet)
+        // The evaluation driver feeds RGB frames; grey (1-channel) plans are for `run`.
+        guard shape[1] == 3 else {
+            throw SegcError(.unsupported, "eval feeds RGB frames; the plan's input has \(shape[1]) channels", file: plan)
+        }
         // The report's frames: ranked by per-frame AuPRC, rendered only when they win.
         let gallery = report != nil && ds.kind.isAnomaly ? FrameGallery(scoreNames: [scoreLabel(scoreKind)]) : nil
         var observer: ((FrameOutcome) throws(SegcError) -> Void)?

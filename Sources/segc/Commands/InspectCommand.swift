@@ -1,5 +1,6 @@
 import ArgumentParser
 import SegcCore
+import SegcCompiler
 import SegcIR
 import SegcTorch
 import SegcPasses
@@ -49,7 +50,7 @@ struct InspectCommand: ParsableCommand {
             guard let a = Architecture(argument: arch) else { throw SegcError(.usage, "unknown --arch '\(arch)' (erfnet, enet, midenet, bisenetv1)") }
             options.arch = a
         }
-        options.size = inputSize
+        options.size = inputSize.map { ($0.height, $0.width) }
         let imported = try Compiler.importModel(bytes, options: options)
         var graph = imported.graph
         do { _ = try Pipeline.run(Pipeline.legalise, on: &graph) } catch { throw error.inFile(file) }
@@ -153,6 +154,10 @@ struct InspectCommand: ParsableCommand {
                 ("macs", .int(macs)), ("flops", .int(flops)), ("bytes", .int(bytes.count)),
                 ("weight_bytes", .int(plan.weights.count)), ("precision", .string(m.precision)),
                 ("temperature", .double(m.temperature)),
+                ("input_shape", .ints(m.inputShape)),
+                ("outputs", .array(([(m.outputName, m.outputShape)] + m.extraOutputs.map { ($0.name, $0.shape) }).map {
+                    .object([("name", .string($0.0)), ("shape", .ints($0.1))])
+                })),
                 ("preprocessing", .object([("color", .string(m.color)), ("resize", .string(m.resize)), ("scale", .double(m.scale)),
                                            ("mean", .array(m.mean.map { .double($0) })), ("std", .array(m.std.map { .double($0) }))])),
                 ("passes", .strings(m.passes)),
@@ -165,6 +170,10 @@ struct InspectCommand: ParsableCommand {
             return
         }
         print("\(Compiler.baseName(file)): segc plan 1.0, \(m.architecture), \(m.classes) classes, \(m.precision), input \(m.inputShape)")
+        if !m.extraOutputs.isEmpty {
+            let all = [(m.outputName, m.outputShape)] + m.extraOutputs.map { ($0.name, $0.shape) }
+            print("  outputs: " + all.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+        }
         print("  \(m.producer); source \(m.sourceFile) (\(m.sourceFormat)); temperature \(m.temperature)")
         print("  weights \(weightCount) tensors, \(paramCount) parameters, \(String(format1: Double(plan.weights.count) / 1e6)) MB; arena \(String(format1: Double(plan.graph.arenaBytes) / 1048576)) MiB")
         print("  \(String(format2: Double(macs) / 1e9)) GMACs, \(String(format2: Double(flops) / 1e9)) GFLOPs")

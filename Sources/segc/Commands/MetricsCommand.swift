@@ -1,5 +1,6 @@
 import ArgumentParser
 import SegcCore
+import SegcCompiler
 import SegcEval
 
 struct MetricsCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SegcCore
+import SegcCompiler
 import SegcPlan
 import SegcRuntime
 import SegcTorch
@@ -17,9 +18,11 @@ struct RunCommand: ParsableCommand {
           segc run erfnet.segc city1_512x1024.npy -o logits.npy           # [1,C,H,W] logits
           segc run erfnet.segc city1_512x1024.npy -o l.npy --kernels avx2 # force a kernel level
           segc run enet_void.segc a.png b.webp --score void --heatmap heat/ --segmentation seg/
-        Images (PNG, JPEG, WebP, by content) are converted to RGB, resized to the plan's input
-        with Pillow-identical BILINEAR and scaled as the plan's preprocessing says. .npy inputs are
-        float32/float64 [1,3,H,W] or [3,H,W], already preprocessed. With several inputs, -o,
+        Images (PNG, JPEG, WebP, by content) are converted to RGB (3-channel plans) or grey
+        (1-channel plans, Pillow's convert('L')), resized to the plan's input with Pillow-identical
+        BILINEAR and scaled as the plan's preprocessing says. .npy inputs are float32/float64
+        [1,C,H,W] or [C,H,W] as the plan's input, already preprocessed (the only input for other
+        channel counts). With several inputs, -o,
         --heatmap and --segmentation name folders (created if needed), one <stem> file per input.
         """)
 
@@ -67,15 +70,26 @@ struct RunCommand: ParsableCommand {
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
         let inShape = model.inputShape, outShape = model.outputShape
-        guard inShape.count == 4, outShape.count == 4 else { throw SegcError(.unsupported, "plan input/output are not NCHW", file: plan) }
+        guard inShape.count == 4 else { throw SegcError(.unsupported, "plan input is not NCHW", file: plan) }
         let (h, w) = (inShape[2], inShape[3])
-        let (oh, ow) = (outShape[2], outShape[3])
-        let classes = outShape[1]
+        // Scores, heatmaps and segmentations read [1, C, H, W] logits; other outputs (e.g. an
+        // ONNX model ending in Flatten) can only be written as they are, with -o.
+        let nchw = outShape.count == 4 && outShape[0] == 1
+        if !nchw && (score != nil || heatmap != nil || segmentation != nil) {
+            throw SegcError(.unsupported, "the plan's output has shape \(outShape); --score, --heatmap and --segmentation need [1,C,H,W] logits", file: plan)
+        }
+        let (oh, ow) = nchw ? (outShape[2], outShape[3]) : (1, 1)
+        let classes = nchw ? outShape[1] : 1
         let t = Float(temperature ?? meta.temperature)
         let scoreKind: AnomalyScore? = score.flatMap { AnomalyScore(name: $0, temperature: t) }
             ?? (heatmap != nil || overlay != nil ? .msp(temperature: t) : nil)
         let multi = inputs.count > 1
         if multi { for folder in [output, heatmap, overlay, segmentation].compactMap({ $0 }) { try Folder.create(folder) } }
+        // A plan with several outputs (from a multi-output ONNX model): -o names a folder that
+        // receives one `<name>.npy` per output (per input: `<folder>/<stem>/<name>.npy`).
+        let outputFiles = Self.outputFileNames(model.outputNames)
+        let perOutput = outputFiles.count > 1 && score == nil
+        if perOutput, let output, !multi { try Folder.create(output) }
         func dest(_ option: String?, _ input: String, _ ext: String) -> String? {
             guard let option else { return nil }
             return multi ? "\(option)/\(Compiler.stem(input)).\(ext)" : option
@@ -109,7 +123,15 @@ struct RunCommand: ParsableCommand {
                 for v in scoreMap { lo = min(lo, v); hi = max(hi, v); sum += Double(v) }
                 stats = (scoreKind.name, lo, sum / Double(scoreMap.count), hi)
             }
-            if let d = dest(output, path, "npy") {
+            if perOutput, let output {
+                let folder = multi ? "\(output)/\(Compiler.stem(path))" : output
+                if multi { try Folder.create(folder) }
+                for (k, name) in outputFiles.enumerated() {
+                    let d = "\(folder)/\(name).npy"
+                    try Npy.write(Array(try session.output(k)), shape: model.outputShapes[k], to: d)
+                    written.append(d)
+                }
+            } else if let d = dest(output, path, "npy") {
                 if score != nil { try Npy.write(scoreMap, shape: [oh, ow], to: d) } else { try Npy.write(logits, shape: outShape, to: d) }
                 written.append(d)
             }
@@ -144,12 +166,31 @@ struct RunCommand: ParsableCommand {
         if global.json { print(JSON.object([("plan", .string(plan)), ("inputs", .array(results))]).text) }
     }
 
+    /// File names (without `.npy`) for the plan's outputs: the output names with every
+    /// character outside [A-Za-z0-9._-] replaced by `_` (ONNX names such as `/head/Conv_output_0`
+    /// must not escape the folder), `output<k>` for an empty or duplicate name.
+    static func outputFileNames(_ names: [String]) -> [String] {
+        var used = Set<String>()
+        return names.enumerated().map { k, n in
+            var s = String(n.map { c -> Character in
+                c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "_" || c == "-") ? c : "_"
+            })
+            if s.isEmpty || s.allSatisfy({ $0 == "." }) || used.contains(s) { s = "output\(k)" }
+            used.insert(s)
+            return s
+        }
+    }
+
     /// An image (decoded, RGB, Pillow bilinear to the plan's size, plan preprocessing)
     /// or a preprocessed .npy tensor.
     static func loadInput(_ path: String, height h: Int, width w: Int, shape: [Int], meta: PlanMetadata) throws -> [Float] {
         let bytes = try FileBytes(contentsOf: path)
         if Image.sniff(bytes.buffer) != nil {
-            var v = try Image.networkInput(contentsOf: path, width: w, height: h)
+            if shape.first ?? 1 != 1 {
+                throw SegcError(.unsupported, "the plan's input has batch \(shape[0]); images feed batch-1 plans, give a [\(shape.map(String.init).joined(separator: ","))] .npy tensor", file: path)
+            }
+            // Grey (1-channel) or RGB (3-channel) plans only; the error says so otherwise.
+            var v = try Image.networkInput(contentsOf: path, channels: shape.count == 4 ? shape[1] : 0, width: w, height: h)
             meta.normalise(&v)
             return v
         }
@@ -180,7 +221,7 @@ enum PlanLoader {
             guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)'") }
             options.arch = a
         }
-        options.size = size
+        options.size = size.map { ($0.height, $0.width) }
         let result = try Compiler.compile(bytes, options: options)
         return (try SegcModel(plan: result.plan), result.plan.metadata)
     }

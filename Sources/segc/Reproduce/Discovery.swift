@@ -1,4 +1,5 @@
 import SegcCore
+import SegcCompiler
 import SegcEval
 import SegcPlan
 import SegcRuntime

@@ -1,3 +1,4 @@
+import SegcCompiler
 import SegcEval
 
 /// The report page of one `segc eval` run: the same page `reproduce` writes, with one

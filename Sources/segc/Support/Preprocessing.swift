@@ -2,13 +2,19 @@ import SegcPlan
 
 extension PlanMetadata {
     /// Applies the plan's mean/std to an image input already scaled to [0, 1] (CHW,
-    /// three planes): `(x − mean[c]) / std[c]`. A no-op for the paper's 0/1 defaults.
+    /// one plane per entry of `mean`): `(x − mean[c]) / std[c]`. A no-op for the
+    /// defaults (all 0 / all 1).
     func normalise(_ x: inout [Float]) {
-        guard mean != [0, 0, 0] || std != [1, 1, 1], mean.count == 3, std.count == 3 else { return }
-        let plane = x.count / 3
-        for c in 0..<3 {
-            let m = Float(mean[c]), s = Float(std[c])
-            for i in (c * plane)..<((c + 1) * plane) { x[i] = (x[i] - m) / s }
+        let c = mean.count
+        guard c > 0, std.count == c, x.count % c == 0,
+              mean.contains(where: { $0 != 0 }) || std.contains(where: { $0 != 1 }) else { return }
+        let plane = x.count / c
+        for k in 0..<c {
+            let m = Float(mean[k]), s = Float(std[k])
+            for i in (k * plane)..<((k + 1) * plane) { x[i] = (x[i] - m) / s }
         }
     }
+
+    /// Input channels of the plan (`input.shape[1]`; 3 for the paper's networks).
+    var inputChannels: Int { inputShape.count == 4 ? inputShape[1] : 3 }
 }
