@@ -5,6 +5,9 @@ import FoundationXML
 import XCTest
 import SegcCore
 import SegcEval
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The pieces of the report: base64, curves, overlays, the multi-network driver and the page.
 final class ReportPiecesTests: XCTestCase {
@@ -124,6 +127,22 @@ final class ReportPiecesTests: XCTestCase {
         }
         XCTAssertNotNil(d.jobs[0].scores[0].curve)
         XCTAssertNil(d.jobs[1].scores[0].curve)
+
+        // A network error mid-dataset is the driver's error, and no observer runs after it.
+        var calls = 0, seen = 0
+        let failing = EvaluationJob(scores: [.maxLogit], observer: { _ in usleep(20_000); seen += 1 }) {
+            (x: [Float]) throws(SegcError) -> [Float] in
+            calls += 1
+            if calls == 2 { throw SegcError(.io, "boom") }
+            return try net(1.1)(x)
+        }
+        XCTAssertThrowsError(try evaluate(dataset: ds, width: w, height: h, jobs: [failing])) { e in
+            XCTAssertTrue("\(e)".contains("boom"), "\(e)")
+        }
+        let after = seen
+        usleep(100_000)
+        XCTAssertEqual(seen, after, "observer ran after the error was returned")
+        XCTAssertEqual(after, 1)
     }
 
     func testPageIsSelfContainedXHTML() throws {
