@@ -220,11 +220,13 @@ private func scoreFrame(scores: [AnomalyScore], observer: ((FrameOutcome) throws
     var t0 = nowMs()
     var maps: [[Float]] = []
     if anomalySet {
+        // The labels are grouped once for all scores of the frame.
+        let split = LabelSplit(labels: mask.values)
         for (k, score) in scores.enumerated() {
             let (s, _) = try Scores.compute(score, logits: logits, classes: c, pixels: pixels)
             let t1 = nowMs()
             state.result.scoreMs += t1 - t0
-            do { try state.anomaly[k].add(scores: s, labels: mask.values) } catch { throw error.inFile(frame.image) }
+            do { try state.anomaly[k].add(scores: s, split: split) } catch { throw error.inFile(frame.image) }
             t0 = nowMs()
             state.result.metricsMs += t0 - t1
             maps.append(s)

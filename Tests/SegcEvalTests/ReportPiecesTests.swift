@@ -60,6 +60,31 @@ final class ReportPiecesTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(above.fpr, m.fpr95 - 1e-12)
     }
 
+    func testLabelSplitPoolsExactlyLikeLabels() throws {
+        var labels: [UInt8] = [], a: [Float] = [], b: [Float] = []
+        for i in 0..<5000 {
+            labels.append([0, 1, 255, 0, 2][i % 5])
+            a.append(Float((i * 7919) % 1000) / 1000); b.append(Float((i * 104729) % 977) / 977)
+        }
+        let split = LabelSplit(labels: labels)
+        var viaLabels = AnomalyAccumulator(), viaSplit = AnomalyAccumulator()
+        for s in [a, b] { try viaLabels.add(scores: s, labels: labels); try viaSplit.add(scores: s, split: split) }
+        XCTAssertEqual(viaSplit.positives, viaLabels.positives)
+        XCTAssertEqual(viaSplit.ignored, viaLabels.ignored)
+        XCTAssertEqual(try viaSplit.metrics().auprc, try viaLabels.metrics().auprc)
+        XCTAssertEqual(try viaSplit.metrics().fpr95, try viaLabels.metrics().fpr95)
+        var bad = a
+        bad[2] = .nan      // ignored pixel: allowed
+        bad[3000] = .infinity; bad[1001] = .nan
+        var x = AnomalyAccumulator(), y = AnomalyAccumulator()
+        var e1 = "", e2 = ""
+        do { try x.add(scores: bad, labels: labels) } catch { e1 = "\(error)" }
+        do { try y.add(scores: bad, split: split) } catch { e2 = "\(error)" }
+        XCTAssertTrue(e1.contains("pixel 1001"), e1)
+        XCTAssertEqual(e1, e2)
+        XCTAssertThrowsError(try y.add(scores: [1, 2], split: split))
+    }
+
     func testOverlayIsTheBlendAndOutlineMarksTheBoundary() throws {
         let w = 8, h = 6
         let frame = try Image(width: w, height: h, channels: 3, pixels: (0..<(w * h * 3)).map { UInt8($0 % 251) })
