@@ -154,48 +154,54 @@ public func startEvaluation(dataset: Dataset, width: Int, height: Int, jobs: [Ev
 
     let prefetcher = FramePrefetcher(dataset: dataset, width: width, height: height)
     prefetcher.start(0)
-    for (index, frame) in dataset.frames.enumerated() {
-        var t1 = nowMs()
-        let prepared = try prefetcher.take(index)
-        timing.prefetchWait += nowMs() - t1
-        if index + 1 < dataset.frames.count { prefetcher.start(index + 1) }
-        timing.decode += prepared.decodeMs
-        timing.resize += prepared.resizeMs
-        guard let input = prepared.input else {
-            for s in states { s.result.framesSkipped += 1 }
-            progress?(index + 1, dataset.frames.count)
-            continue
-        }
-        for (j, job) in jobs.enumerated() {
-            let t0 = nowMs()
-            let logits = try job.network(input)
-            t1 = nowMs()
-            timing.network += t1 - t0
-            states[j].result.networkMs += t1 - t0
-            guard !logits.isEmpty, logits.count % pixels == 0 else {
+    // On any error, let the frame being scored finish before returning, so no observer
+    // (heatmap writer, gallery) runs after the caller has seen the error.
+    do throws(SegcError) {
+        for (index, frame) in dataset.frames.enumerated() {
+            var t1 = nowMs()
+            let prepared = try prefetcher.take(index)
+            timing.prefetchWait += nowMs() - t1
+            if index + 1 < dataset.frames.count { prefetcher.start(index + 1) }
+            timing.decode += prepared.decodeMs
+            timing.resize += prepared.resizeMs
+            guard let input = prepared.input else {
+                for s in states { s.result.framesSkipped += 1 }
+                progress?(index + 1, dataset.frames.count)
+                continue
+            }
+            for (j, job) in jobs.enumerated() {
+                let t0 = nowMs()
+                let logits = try job.network(input)
+                t1 = nowMs()
+                timing.network += t1 - t0
+                states[j].result.networkMs += t1 - t0
+                guard !logits.isEmpty, logits.count % pixels == 0 else {
+                    throw SegcError(.mismatch, "the network returned \(logits.count) values, not [C, \(height), \(width)]", file: frame.image)
+                }
+                // One frame's scoring in flight at a time: bounds memory to one logits tensor
+                // while still overlapping scoring with the next network call.
                 inFlight.wait()
-                throw SegcError(.mismatch, "the network returned \(logits.count) values, not [C, \(height), \(width)]", file: frame.image)
+                if let e = pendingError() { throw e }
+                let state = states[j]
+                let mask = prepared.mask
+                // Only the scores and the observer move to the scoring queue (never the network
+                // closure, which callers may pass as non-escaping); the serial queue never runs
+                // the observer concurrently with itself.
+                let boxed = UncheckedBox((scores: job.scores, observer: job.observer))
+                inFlight.enter()
+                scoring.async {
+                    defer { inFlight.leave() }
+                    do throws(SegcError) {
+                        try scoreFrame(scores: boxed.value.scores, observer: boxed.value.observer, state: state, index: index, frame: frame, input: input, mask: mask,
+                                       logits: logits, width: width, height: height, anomalySet: anomalySet)
+                    } catch { errorLock.withLock { if firstError == nil { firstError = error } } }
+                }
             }
-            // One frame's scoring in flight at a time: bounds memory to one logits tensor
-            // while still overlapping scoring with the next network call.
-            inFlight.wait()
-            if let e = pendingError() { throw e }
-            let state = states[j]
-            let mask = prepared.mask
-            // Only the scores and the observer move to the scoring queue (never the network
-            // closure, which callers may pass as non-escaping); the serial queue never runs
-            // the observer concurrently with itself.
-            let boxed = UncheckedBox((scores: job.scores, observer: job.observer))
-            inFlight.enter()
-            scoring.async {
-                defer { inFlight.leave() }
-                do throws(SegcError) {
-                    try scoreFrame(scores: boxed.value.scores, observer: boxed.value.observer, state: state, index: index, frame: frame, input: input, mask: mask,
-                                   logits: logits, width: width, height: height, anomalySet: anomalySet)
-                } catch { errorLock.withLock { if firstError == nil { firstError = error } } }
-            }
+            progress?(index + 1, dataset.frames.count)
         }
-        progress?(index + 1, dataset.frames.count)
+    } catch {
+        inFlight.wait()
+        throw error
     }
     inFlight.wait()
     if let e = pendingError() { throw e }
@@ -214,11 +220,13 @@ private func scoreFrame(scores: [AnomalyScore], observer: ((FrameOutcome) throws
     var t0 = nowMs()
     var maps: [[Float]] = []
     if anomalySet {
+        // The labels are grouped once for all scores of the frame.
+        let split = LabelSplit(labels: mask.values)
         for (k, score) in scores.enumerated() {
             let (s, _) = try Scores.compute(score, logits: logits, classes: c, pixels: pixels)
             let t1 = nowMs()
             state.result.scoreMs += t1 - t0
-            do { try state.anomaly[k].add(scores: s, labels: mask.values) } catch { throw error.inFile(frame.image) }
+            do { try state.anomaly[k].add(scores: s, split: split) } catch { throw error.inFile(frame.image) }
             t0 = nowMs()
             state.result.metricsMs += t0 - t1
             maps.append(s)

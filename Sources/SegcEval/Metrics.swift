@@ -44,6 +44,31 @@ public struct AnomalyAccumulator: Sendable {
         }
     }
 
+    /// Adds one frame of float32 scores whose labels were grouped by ``LabelSplit`` — the
+    /// same pool as `add(scores:labels:)` (same values in the same order), without
+    /// re-reading the labels for every score of the frame.
+    /// - Throws: as `add(scores:labels:)`.
+    public mutating func add(scores: [Float], split: LabelSplit) throws(SegcError) {
+        guard scores.count == split.count else {
+            throw SegcError(.mismatch, "\(scores.count) scores for \(split.count) labels")
+        }
+        if let bad = split.firstNonFinite(scores) {
+            throw SegcError(.malformed, "score \(scores[bad]) at pixel \(bad) is not finite")
+        }
+        ignored += split.ignored
+        if isDouble {
+            for i in split.positives { posD.append(Double(scores[Int(i)])) }
+            for i in split.negatives { negD.append(Double(scores[Int(i)])) }
+            return
+        }
+        scores.withUnsafeBufferPointer { sc in
+            posF.reserveCapacity(posF.count + split.positives.count)
+            for i in split.positives { posF.append(sc[Int(i)]) }
+            negF.reserveCapacity(negF.count + split.negatives.count)
+            for i in split.negatives { negF.append(sc[Int(i)]) }
+        }
+    }
+
     /// Adds one frame of float64 scores with integer labels (1 positive, 0 negative, other
     /// values ignored). Switches the pool to float64.
     public mutating func add(scores: [Double], labels: [Int64]) throws(SegcError) {
@@ -314,5 +339,42 @@ public struct IoUAccumulator: Sendable {
             sum += v
         }
         return (n > 0 ? sum / Double(n) : 0, per)
+    }
+}
+
+/// One frame's label pixels grouped once — positive (1) and negative (0) pixel indices in
+/// pixel order, and the ignored count — so several scores of the frame can be pooled
+/// without each re-reading the labels (``AnomalyAccumulator/add(scores:split:)``).
+public struct LabelSplit: Sendable {
+    public let positives: [Int32]
+    public let negatives: [Int32]
+    public let ignored: Int
+    /// Pixels in the frame.
+    public let count: Int
+
+    public init(labels: [UInt8]) {
+        var pos: [Int32] = [], neg: [Int32] = []
+        var ign = 0
+        neg.reserveCapacity(labels.count)
+        labels.withUnsafeBufferPointer { l in
+            for i in 0..<l.count {
+                switch l[i] {
+                case 0: neg.append(Int32(i))
+                case 1: pos.append(Int32(i))
+                default: ign += 1
+                }
+            }
+        }
+        positives = pos; negatives = neg; ignored = ign; count = labels.count
+    }
+
+    /// The first non-ignored pixel whose score is NaN or infinite (scikit-learn refuses those).
+    func firstNonFinite(_ scores: [Float]) -> Int? {
+        var first: Int?
+        scores.withUnsafeBufferPointer { sc in
+            for i in positives where !sc[Int(i)].isFinite { first = min(first ?? Int.max, Int(i)); break }
+            for i in negatives where !sc[Int(i)].isFinite { first = min(first ?? Int.max, Int(i)); break }
+        }
+        return first
     }
 }

@@ -5,6 +5,9 @@ import FoundationXML
 import XCTest
 import SegcCore
 import SegcEval
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The pieces of the report: base64, curves, overlays, the multi-network driver and the page.
 final class ReportPiecesTests: XCTestCase {
@@ -55,6 +58,31 @@ final class ReportPiecesTests: XCTestCase {
         let below = try XCTUnwrap(curve.roc.last { $0.tpr <= 0.95 }), above = try XCTUnwrap(curve.roc.first { $0.tpr >= 0.95 })
         XCTAssertLessThanOrEqual(below.fpr, m.fpr95 + 1e-12)
         XCTAssertGreaterThanOrEqual(above.fpr, m.fpr95 - 1e-12)
+    }
+
+    func testLabelSplitPoolsExactlyLikeLabels() throws {
+        var labels: [UInt8] = [], a: [Float] = [], b: [Float] = []
+        for i in 0..<5000 {
+            labels.append([0, 1, 255, 0, 2][i % 5])
+            a.append(Float((i * 7919) % 1000) / 1000); b.append(Float((i * 104729) % 977) / 977)
+        }
+        let split = LabelSplit(labels: labels)
+        var viaLabels = AnomalyAccumulator(), viaSplit = AnomalyAccumulator()
+        for s in [a, b] { try viaLabels.add(scores: s, labels: labels); try viaSplit.add(scores: s, split: split) }
+        XCTAssertEqual(viaSplit.positives, viaLabels.positives)
+        XCTAssertEqual(viaSplit.ignored, viaLabels.ignored)
+        XCTAssertEqual(try viaSplit.metrics().auprc, try viaLabels.metrics().auprc)
+        XCTAssertEqual(try viaSplit.metrics().fpr95, try viaLabels.metrics().fpr95)
+        var bad = a
+        bad[2] = .nan      // ignored pixel: allowed
+        bad[3000] = .infinity; bad[1001] = .nan
+        var x = AnomalyAccumulator(), y = AnomalyAccumulator()
+        var e1 = "", e2 = ""
+        do { try x.add(scores: bad, labels: labels) } catch { e1 = "\(error)" }
+        do { try y.add(scores: bad, split: split) } catch { e2 = "\(error)" }
+        XCTAssertTrue(e1.contains("pixel 1001"), e1)
+        XCTAssertEqual(e1, e2)
+        XCTAssertThrowsError(try y.add(scores: [1, 2], split: split))
     }
 
     func testOverlayIsTheBlendAndOutlineMarksTheBoundary() throws {
@@ -124,6 +152,22 @@ final class ReportPiecesTests: XCTestCase {
         }
         XCTAssertNotNil(d.jobs[0].scores[0].curve)
         XCTAssertNil(d.jobs[1].scores[0].curve)
+
+        // A network error mid-dataset is the driver's error, and no observer runs after it.
+        var calls = 0, seen = 0
+        let failing = EvaluationJob(scores: [.maxLogit], observer: { _ in usleep(20_000); seen += 1 }) {
+            (x: [Float]) throws(SegcError) -> [Float] in
+            calls += 1
+            if calls == 2 { throw SegcError(.io, "boom") }
+            return try net(1.1)(x)
+        }
+        XCTAssertThrowsError(try evaluate(dataset: ds, width: w, height: h, jobs: [failing])) { e in
+            XCTAssertTrue("\(e)".contains("boom"), "\(e)")
+        }
+        let after = seen
+        usleep(100_000)
+        XCTAssertEqual(seen, after, "observer ran after the error was returned")
+        XCTAssertEqual(after, 1)
     }
 
     func testPageIsSelfContainedXHTML() throws {

@@ -13,16 +13,19 @@ struct ReproduceCommand: ParsableCommand {
         discussion: """
         Examples:
           segc reproduce --models ../shared/models --data ../shared/data
-          segc reproduce --models ../shared/models --data ../shared/data --tables 1,2,3 --out repro/
-        Finds the checkpoints (erfnet_cityscapes, enet_cityscapes, enet_void, midenet_distilled,
-        bisenetv1_calibrated_random; .segc, .pth or .onnx) and the dataset folders (cityscapes,
-        RoadAnomaly21, RoadObsticle21, FS_LostFound_full, fs_static, RoadAnomaly); a table whose model
-        or dataset is absent is shown with the gap and a warning. Each frame is decoded once per dataset
-        and goes through each network once; every score of a network comes from the same logits.
-        Table 2 adds the temperature calibrate-temperature finds (first 50 Cityscapes frames, stride 4)
-        to the paper's 0.5, 0.75, 1.1, 2.15. Rows that need `quantize` or `prune` are shown as missing.
-        Table 5 is timed here with bench's loop (--bench-runs after 2 warm-up runs).
-        tables.json records every figure at full precision with the segc command that reproduces it.
+          segc reproduce --models M --data D --tables 1,2,3 --out repro/
+        Finds the checkpoints (erfnet_cityscapes, enet_cityscapes, enet_void,
+        midenet_distilled, bisenetv1_calibrated_random; .segc, .pth or .onnx)
+        and the dataset folders (cityscapes, RoadAnomaly21, RoadObsticle21,
+        FS_LostFound_full, fs_static, RoadAnomaly); an absent model or dataset
+        is a warning and a gap in the tables. Each frame is decoded once per
+        dataset and goes through each network once; all scores of a network
+        come from the same logits. Table 2 adds the temperature
+        calibrate-temperature finds (first 50 Cityscapes frames, stride 4) to
+        0.5, 0.75, 1.1, 2.15. Rows needing `quantize` or `prune` are shown as
+        missing. Table 5 is timed with bench's loop (2 warm-up runs, then
+        --bench-runs). tables.json gives every figure at full precision with
+        the segc command that reproduces it.
         """)
 
     @Option(help: "Folder with the checkpoints or plans.") var models: String
