@@ -48,6 +48,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("mvec")]),
         .target(name: "SegcPlan", dependencies: ["SegcCore", "CSegcKernels"]),
         .target(name: "SegcLower", dependencies: ["SegcIR", "SegcPlan"]),
+        // Structured pruning on the IR: channel dependency groups, importance, removal.
+        .target(name: "SegcPrune", dependencies: ["SegcCore", "SegcIR"]),
         .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels", "COpenBLAS"]),
         // PNG/JPEG codecs in their own C target so the runtime never links libpng/libjpeg.
         .target(name: "CSegcImageIO", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),
@@ -60,7 +62,7 @@ let package = Package(
         .executableTarget(name: "segc", dependencies: [
             "CSegcAllocCounter",
             "SegcCore", "SegcIR", "SegcReference", "SegcTorch", "SegcPasses", "SegcLower",
-            "SegcPlan", "SegcRuntime", "SegcONNX", "SegcEval", "SegcCompiler",
+            "SegcPlan", "SegcRuntime", "SegcONNX", "SegcEval", "SegcCompiler", "SegcPrune",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -84,6 +86,7 @@ let package = Package(
         .testTarget(name: "SegcIRTests", dependencies: ["SegcIR"]),
         .testTarget(name: "SegcReferenceTests", dependencies: ["SegcReference", "SegcIR"]),
         .testTarget(name: "SegcTorchTests", dependencies: ["SegcTorch", "SegcIR"]),
+        .testTarget(name: "SegcPruneTests", dependencies: ["SegcPrune", "SegcIR", "SegcReference", "SegcCore"]),
         .testTarget(name: "SegcPassesTests", dependencies: ["SegcPasses", "SegcReference", "SegcIR"]),
         .testTarget(name: "SegcPlanTests", dependencies: ["SegcPlan"]),
         .testTarget(name: "SegcONNXTests", dependencies: ["SegcONNX", "SegcIR", "SegcReference"]),

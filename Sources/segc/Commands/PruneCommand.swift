@@ -1,0 +1,119 @@
+import ArgumentParser
+import SegcCompiler
+import SegcCore
+import SegcIR
+import SegcLower
+import SegcPlan
+import SegcPrune
+import SegcRuntime
+import SegcTorch
+
+/// `segc prune`: structured pruning that removes channels from the graph (issue 15).
+/// Takes an fp32 plan (lifted back to the IR) or a model (converted first).
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Remove the least important channels of a plan or model (structured L2 pruning).",
+        discussion: """
+        Examples:
+          segc prune erfnet.segc --ratio 0.3                    # -> erfnet_pruned.segc
+          segc prune ../shared/models/midenet_distilled.pth --ratio 0.3 -o mide30.segc --json
+          segc prune erfnet.segc --ratio 0.3 --global
+        Channels are removed in dependency groups (a conv's outputs with every reader, residual
+        chains, pool indices with their unpool); groups that feed the network's output, concat
+        members and grouped convs are left alone. Importance: each producer's squared filter
+        norms, normalised within the group. Recovery from calibration images (--calib) is not
+        implemented yet: accuracy after pruning is what the remaining filters give.
+        """)
+
+    @Argument(help: "A .segc plan (fp32) or a model (.pth / .onnx).")
+    var model: String
+
+    @Option(help: "Fraction of each group's channels to remove, in [0, 1).")
+    var ratio: Double
+
+    @Flag(help: "Rank channels across groups (importance divided by the group's mean).")
+    var global = false
+
+    @Option(name: .short, help: "Output plan (default: <stem>_pruned.segc).")
+    var output: String?
+
+    @Option(help: "Architecture, when MODEL is a checkpoint.")
+    var arch: String?
+
+    @Option(help: "Input size HxW, when MODEL is a checkpoint.")
+    var inputSize: InputSize?
+
+    @OptionGroup var globalOptions: GlobalOptions
+
+    func validate() throws {
+        if !(ratio >= 0 && ratio < 1) { throw ValidationError("--ratio must be in [0, 1), got \(ratio)") }
+    }
+
+    struct Stats { var macs: Int; var flops: Int; var parameters: Int; var bytes: Int }
+
+    static func stats(_ plan: PlanFile, bytes: Int) -> Stats {
+        let (macs, flops) = GraphStats.macsAndFlops(plan.graph)
+        var refs = Set<Int>(), params = 0
+        for op in plan.graph.ops { for w in op.weights where refs.insert(w.offset).inserted { params += w.shape.reduce(1, *) } }
+        return Stats(macs: macs, flops: flops, parameters: params, bytes: bytes)
+    }
+
+    func run() throws {
+        let file = try FileBytes(contentsOf: model)
+        let before: PlanFile
+        let beforeBytes: Int
+        if try ModelFormat.detect(file) == .segc {
+            before = try PlanReader.read(file)
+            beforeBytes = file.count
+        } else {
+            var options = CompileOptions()
+            if let arch {
+                guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)'") }
+                options.arch = a
+            }
+            options.size = inputSize.map { ($0.height, $0.width) }
+            before = try Compiler.compile(file, options: options).plan
+            beforeBytes = try PlanWriter.serialize(before).count
+        }
+        if before.metadata.precision != "fp32" {
+            throw SegcError(.unsupported, "only fp32 plans can be pruned (this one is \(before.metadata.precision))", file: model)
+        }
+        let graph: Graph
+        let result: ChannelPruning.Result
+        do throws(SegcError) {
+            graph = try Lifting.lift(before)
+            result = try ChannelPruning.prune(graph, options: .init(ratio: ratio, global: global))
+        } catch { throw error.inFile(model) }
+        let pruned = try Lowering.lower(result.graph, metadata: before.metadata)
+        let data = try SegcImportedModel.serializeVerified(pruned, name: model)
+        let out = output ?? "\(Compiler.stem(model))_pruned.segc"
+        try AtomicFile.write(out, bytes: data)
+        let a = Self.stats(before, bytes: beforeBytes), b = Self.stats(pruned, bytes: data.count)
+        let removed = result.kept.reduce(0) { $0 + $1.before - $1.kept.count }
+        let total = result.kept.reduce(0) { $0 + $1.before }
+        if globalOptions.json {
+            func obj(_ s: Stats) -> JSON {
+                .object([("macs", .int(s.macs)), ("flops", .int(s.flops)), ("parameters", .int(s.parameters)), ("bytes", .int(s.bytes))])
+            }
+            print(JSON.object([("input", .string(model)), ("output", .string(out)), ("ratio", .double(ratio)),
+                               ("global", .bool(global)), ("groups_pruned", .int(result.kept.count)),
+                               ("channels_removed", .int(removed)), ("channels_in_pruned_groups", .int(total)),
+                               ("before", obj(a)), ("after", obj(b)), ("recovery", .null)]).text)
+            return
+        }
+        func row(_ name: String, _ x: Int, _ y: Int, scale: Double, unit: String) -> String {
+            let pct = x > 0 ? 100 * Double(y - x) / Double(x) : 0
+            return "  \(name.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(format2: Double(x) / scale).leftPad(10)) \(unit)  ->  \(String(format2: Double(y) / scale).leftPad(10)) \(unit)  (\(String(format2: pct))%)"
+        }
+        print("\(out): \(removed) of \(total) channels removed in \(result.kept.count) groups (ratio \(ratio)\(global ? ", global" : ""))")
+        print(row("MACs", a.macs, b.macs, scale: 1e9, unit: "G"))
+        print(row("FLOPs", a.flops, b.flops, scale: 1e9, unit: "G"))
+        print(row("parameters", a.parameters, b.parameters, scale: 1e6, unit: "M"))
+        print(row("bytes", a.bytes, b.bytes, scale: 1e6, unit: "MB"))
+    }
+}
+
+private extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

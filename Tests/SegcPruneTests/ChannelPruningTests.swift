@@ -1,0 +1,118 @@
+import XCTest
+import SegcCore
+import SegcIR
+import SegcPrune
+import SegcReference
+
+/// Small graphs, one per coupling kind (issue 15): the pruned graph verifies; ratio 0
+/// reproduces the outputs exactly; removing channels whose filters are identically zero
+/// reproduces them exactly too; couplings that cannot be sliced are left alone.
+final class ChannelPruningTests: XCTestCase {
+    var seed: UInt64 = 1
+    func floats(_ n: Int) -> [Float] {
+        (0..<n).map { _ in seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(seed >> 40) - (1 << 23)) / Float(1 << 23) }
+    }
+
+    func conv(_ g: inout Graph, _ x: ValueID, cout: Int, k: Int = 3, act: Activation = .none, residual: ValueID? = nil,
+              zero: [Int] = [], name: String) throws -> ValueID {
+        let cin = g.type(of: x).shape[1]
+        var w = floats(cout * cin * k * k), b = floats(cout)
+        for c in zero { for i in 0..<(cin * k * k) { w[c * cin * k * k + i] = 0 }; b[c] = 0 }
+        let wv = g.addConstant("\(name).w", Tensor(w, shape: [cout, cin, k, k]))
+        let bv = g.addConstant("\(name).b", Tensor(b, shape: [cout]))
+        var c = Conv2d(kh: k, kw: k, padding: (k / 2, k / 2), hasBias: true)
+        c.epilogue = Epilogue(activation: act, residual: residual != nil)
+        return try g.add1(.conv2d(c), [x, wv, bv] + (residual.map { [$0] } ?? []), name: name)
+    }
+
+    func run(_ g: Graph, _ input: [Float]) throws -> [Float] { try ReferenceInterpreter.run(g, inputs: [input])[0] }
+
+    /// ERFNet-like: a residual ties conv0's and conv2's outputs into one group.
+    func residualGraph(zeroInner: [Int] = [], zeroOuter: [Int] = []) throws -> Graph {
+        var g = Graph()
+        let x = g.addInput("x", ValueType(.f32, [1, 3, 8, 10]))
+        let a = try conv(&g, x, cout: 8, act: .relu, zero: zeroOuter, name: "conv0")
+        let b = try conv(&g, a, cout: 6, act: .relu, zero: zeroInner, name: "conv1")
+        let c = try conv(&g, b, cout: 8, act: .relu, residual: a, zero: zeroOuter, name: "conv2")
+        g.outputs = [try conv(&g, c, cout: 2, name: "head")]
+        try g.verify()
+        return g
+    }
+
+    func testResidualGroupsAndExactness() throws {
+        let g = try residualGraph()
+        let groups = ChannelGroups(g)
+        let prunable = groups.groups.filter(\.prunable)
+        XCTAssertEqual(prunable.map(\.channels).sorted(), [6, 8], "the inner group and the residual group")
+        XCTAssertEqual(prunable.first { $0.channels == 8 }?.producers.count, 2, "conv0 and conv2 produce the residual group")
+        let input = floats(3 * 8 * 10)
+        let zero = try ChannelPruning.prune(g, options: .init(ratio: 0))
+        XCTAssertEqual(try run(zero.graph, input), try run(g, input), "ratio 0 must change nothing")
+        let half = try ChannelPruning.prune(g, options: .init(ratio: 0.5))
+        XCTAssertEqual(half.kept.map(\.kept.count).sorted(), [3, 4])
+        try half.graph.verify()
+        XCTAssertEqual(half.graph.type(of: half.graph.outputs[0]).shape, [1, 2, 8, 10])
+    }
+
+    func testZeroFiltersAreRemovedWithoutChangingTheOutput() throws {
+        let g = try residualGraph(zeroInner: [1, 4], zeroOuter: [0, 5])
+        let input = floats(3 * 8 * 10)
+        let r = try ChannelPruning.prune(g, options: .init(ratio: 0.34))   // ⌊0.34·6⌋ = ⌊0.34·8⌋ = 2
+        XCTAssertEqual(Set(r.kept.map { Set(0..<$0.before).subtracting($0.kept) }), [[1, 4], [0, 5]])
+        XCTAssertEqual(try run(r.graph, input), try run(g, input))
+    }
+
+    func testConcatMembersAreNotPruned() throws {
+        var g = Graph()
+        let x = g.addInput("x", ValueType(.f32, [1, 3, 6, 6]))
+        let a = try conv(&g, x, cout: 4, name: "a")
+        let b = try conv(&g, x, cout: 4, name: "b")
+        let cat = try g.add1(.concat(axis: 1), [a, b], name: "cat")
+        g.outputs = [try conv(&g, cat, cout: 2, name: "head")]
+        XCTAssertTrue(ChannelGroups(g).groups.allSatisfy { !$0.prunable })
+        XCTAssertTrue(try ChannelPruning.prune(g, options: .init(ratio: 0.5)).kept.isEmpty)
+    }
+
+    func testTransposedConvolutionOutputAxisOne() throws {
+        var g = Graph()
+        let x = g.addInput("x", ValueType(.f32, [1, 3, 5, 5]))
+        let a = try conv(&g, x, cout: 8, act: .relu, name: "a")
+        var w = floats(8 * 6 * 2 * 2), b = floats(6)
+        for ci in 0..<8 { for k in 0..<4 { w[(ci * 6 + 2) * 4 + k] = 0 } }   // output channel 2 of the deconv is zero
+        b[2] = 0
+        let wv = g.addConstant("t.w", Tensor(w, shape: [8, 6, 2, 2])), bv = g.addConstant("t.b", Tensor(b, shape: [6]))
+        let t = try g.add1(.convTranspose2d(ConvTranspose2d(kh: 2, kw: 2, stride: (2, 2), padding: (0, 0), hasBias: true)),
+                           [a, wv, bv], name: "t")
+        g.outputs = [try conv(&g, t, cout: 2, name: "head")]
+        let input = floats(3 * 25)
+        let r = try ChannelPruning.prune(g, options: .init(ratio: 1.0 / 6.0 + 1e-9))
+        let deconvGroup = r.kept.first { $0.before == 6 }
+        XCTAssertEqual(deconvGroup.map { Set(0..<6).subtracting($0.kept) }, [2])
+        let full = try ChannelPruning.prune(g, options: .init(ratio: 0.2))
+        try full.graph.verify()
+        // Only the deconv's zero channel removed: exact.
+        let only = try ChannelPruning.prune(g, options: .init(ratio: 0.17))
+        if only.kept.allSatisfy({ $0.before == 6 || $0.kept.count == $0.before }) {
+            XCTAssertEqual(try run(only.graph, input), try run(g, input))
+        }
+        XCTAssertEqual(try run(try ChannelPruning.prune(g, options: .init(ratio: 0)).graph, input), try run(g, input))
+    }
+
+    func testUnpoolIndicesFollowTheirChannels() throws {
+        var g = Graph()
+        let x = g.addInput("x", ValueType(.f32, [1, 3, 8, 8]))
+        let a = try conv(&g, x, cout: 8, act: .relu, zero: [3], name: "a")
+        var p = Pool2d(kernel: 2, stride: 2)
+        p.returnsIndices = true
+        let pooled = try g.add(.maxPool2d(p), [a], name: "pool")
+        let b = try conv(&g, pooled[0], cout: 8, act: .relu, zero: [3], name: "b")
+        let u = try g.add1(.maxUnpool2d(MaxUnpool2d(outputH: 8, outputW: 8)), [b, pooled[1]], name: "unpool")
+        g.outputs = [try conv(&g, u, cout: 2, name: "head")]
+        let groups = ChannelGroups(g)
+        XCTAssertEqual(groups.groups.filter(\.prunable).count, 1, "conv a, the pool, its indices, conv b and the unpool: one group")
+        let input = floats(3 * 64)
+        let r = try ChannelPruning.prune(g, options: .init(ratio: 0.125))
+        XCTAssertEqual(r.kept.map { Set(0..<$0.before).subtracting($0.kept) }, [[3]])
+        XCTAssertEqual(try run(r.graph, input), try run(g, input))
+    }
+}
