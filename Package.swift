@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "SegcPlan", dependencies: ["SegcCore", "CSegcKernels"]),
         .target(name: "SegcLower", dependencies: ["SegcIR", "SegcPlan"]),
         // Structured pruning on the IR: channel dependency groups, importance, removal.
-        .target(name: "SegcPrune", dependencies: ["SegcCore", "SegcIR"]),
+        .target(name: "SegcPrune", dependencies: ["SegcCore", "SegcIR", "SegcPlan", "SegcLower", "SegcRuntime", "COpenBLAS"]),
         .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels", "COpenBLAS"]),
         // PNG/JPEG codecs in their own C target so the runtime never links libpng/libjpeg.
         .target(name: "CSegcImageIO", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),
@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "SegcIRTests", dependencies: ["SegcIR"]),
         .testTarget(name: "SegcReferenceTests", dependencies: ["SegcReference", "SegcIR"]),
         .testTarget(name: "SegcTorchTests", dependencies: ["SegcTorch", "SegcIR"]),
-        .testTarget(name: "SegcPruneTests", dependencies: ["SegcPrune", "SegcIR", "SegcReference", "SegcCore"]),
+        .testTarget(name: "SegcPruneTests", dependencies: ["SegcPrune", "SegcIR", "SegcReference", "SegcCore", "SegcPlan"]),
         .testTarget(name: "SegcPassesTests", dependencies: ["SegcPasses", "SegcReference", "SegcIR"]),
         .testTarget(name: "SegcPlanTests", dependencies: ["SegcPlan"]),
         .testTarget(name: "SegcONNXTests", dependencies: ["SegcONNX", "SegcIR", "SegcReference"]),

@@ -21,6 +21,10 @@ package enum ChannelPruning {
         package var graph: Graph
         /// For each pruned group: its channel count before and the channels kept.
         package var kept: [(before: Int, kept: [Int])]
+        /// Per node index (same order in both graphs): channels kept of its main input and
+        /// of its output, where those were pruned.
+        package var inputKept: [Int: [Int]] = [:]
+        package var outputKept: [Int: [Int]] = [:]
     }
 
     /// L2 importance of each channel of a group: the squared norm of every producer's
@@ -79,7 +83,12 @@ package enum ChannelPruning {
         }
         keep = keep.filter { groups.groups[$0.key].channels != $0.value.count }
         let graph = try rebuild(g, groups: groups, keep: keep)
-        return Result(graph: graph, kept: keep.keys.sorted().map { (groups.groups[$0].channels, keep[$0]!) })
+        var result = Result(graph: graph, kept: keep.keys.sorted().map { (groups.groups[$0].channels, keep[$0]!) })
+        for (i, n) in g.nodes.enumerated() {
+            if let gi = n.inputs.first.flatMap({ groups.groupOf[$0] }), let k = keep[gi] { result.inputKept[i] = k }
+            if let gi = n.outputs.first.flatMap({ groups.groupOf[$0] }), let k = keep[gi] { result.outputKept[i] = k }
+        }
+        return result
     }
 
     /// Slices `t` along `axis` to the channels `kept`.

@@ -3,15 +3,22 @@ import SegcCore
 import SegcIR
 import SegcPrune
 import SegcReference
+import SegcPlan
 
 /// Small graphs, one per coupling kind (issue 15): the pruned graph verifies; ratio 0
 /// reproduces the outputs exactly; removing channels whose filters are identically zero
 /// reproduces them exactly too; couplings that cannot be sliced are left alone.
-final class ChannelPruningTests: XCTestCase {
+/// Deterministic floats in [-1, 1).
+final class TestFloats {
     var seed: UInt64 = 1
     func floats(_ n: Int) -> [Float] {
         (0..<n).map { _ in seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(seed >> 40) - (1 << 23)) / Float(1 << 23) }
     }
+}
+
+final class ChannelPruningTests: XCTestCase {
+    let source = TestFloats()
+    func floats(_ n: Int) -> [Float] { source.floats(n) }
 
     func conv(_ g: inout Graph, _ x: ValueID, cout: Int, k: Int = 3, act: Activation = .none, residual: ValueID? = nil,
               zero: [Int] = [], name: String) throws -> ValueID {
@@ -114,5 +121,44 @@ final class ChannelPruningTests: XCTestCase {
         let r = try ChannelPruning.prune(g, options: .init(ratio: 0.125))
         XCTAssertEqual(r.kept.map { Set(0..<$0.before).subtracting($0.kept) }, [[3]])
         XCTAssertEqual(try run(r.graph, input), try run(g, input))
+    }
+}
+
+/// Least-squares recovery (`prune --calib`) on a case built for it: a wide layer whose
+/// channels are strongly correlated, pruned by half; refitting the consumer from
+/// calibration activations must cut the output error.
+final class RecoveryTests: XCTestCase {
+    func testRecoveryReducesTheErrorOfAPrunedNetwork() throws {
+        let t = TestFloats()
+        var g = Graph()
+        let x = g.addInput("x", ValueType(.f32, [1, 3, 12, 12]))
+        // conv0: 8 channels = 4 distinct filters, each duplicated with a small perturbation
+        // (pruning one of a pair loses little information; a refit can compensate).
+        var w0 = t.floats(4 * 3 * 9)
+        w0 += w0.map { $0 * 0.9 }
+        let w0v = g.addConstant("c0.w", Tensor(w0, shape: [8, 3, 3, 3]))
+        let b0v = g.addConstant("c0.b", Tensor([Float](repeating: 0.1, count: 8), shape: [8]))
+        let a = try g.add1(.conv2d(Conv2d(kh: 3, kw: 3, padding: (1, 1), hasBias: true)), [x, w0v, b0v], name: "c0")
+        let w1v = g.addConstant("c1.w", Tensor(t.floats(2 * 8), shape: [2, 8, 1, 1]))
+        let b1v = g.addConstant("c1.b", Tensor(t.floats(2), shape: [2]))
+        g.outputs = [try g.add1(.conv2d(Conv2d(kh: 1, kw: 1, hasBias: true)), [a, w1v, b1v], name: "c1")]
+        try g.verify()
+        let result = try ChannelPruning.prune(g, options: .init(ratio: 0.5))
+        XCTAssertEqual(result.kept.first?.kept.count, 4)
+        let calib = (0..<12).map { _ in t.floats(3 * 144) }
+        let recovered = try LeastSquaresRecovery.recover(original: g, pruned: result.graph, result: result,
+                                                         metadata: PlanMetadata(), inputs: calib, ridge: 1e-6, threads: 1)
+        func error(_ h: Graph) throws -> Double {
+            var e = 0.0
+            for _ in 0..<4 {
+                let input = t.floats(3 * 144)
+                let want = try ReferenceInterpreter.run(g, inputs: [input])[0], got = try ReferenceInterpreter.run(h, inputs: [input])[0]
+                for (p, q) in zip(want, got) { let d = Double(p) - Double(q); e += d * d }
+            }
+            return e
+        }
+        let before = try error(result.graph), after = try error(recovered)
+        print("[recovery] output squared error: pruned \(before), after least squares \(after)")
+        XCTAssertLessThan(after, before * 0.05)
     }
 }

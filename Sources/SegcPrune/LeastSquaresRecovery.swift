@@ -1,0 +1,167 @@
+import COpenBLAS
+import SegcCore
+import SegcIR
+import SegcLower
+import SegcPlan
+import SegcRuntime
+
+/// Accuracy recovery without training (issue 15, `prune --calib`): every ungrouped conv
+/// whose input lost channels is re-fitted by ridge least squares so that, on calibration
+/// images, its linear output from the *pruned* network's activations matches the linear
+/// output (W·x + b) the *unpruned* conv computes from the unpruned activations:
+///
+///   [W' b'] = argmin Σ_p ‖W·x(p) + b − W'·x'(p) − b'‖² + λ‖W'‖²
+///           = T X'ᵀ (X' X'ᵀ + λI)⁻¹,  X' with a row of ones (the bias is re-estimated)
+///
+/// over sampled output pixels p. The unpruned network runs once per image (targets kept);
+/// then, layer by layer in graph order, the pruned network — its earlier layers already
+/// refitted — runs once per image to give x', and the normal equations (sgemm) are solved
+/// by Cholesky in double precision. λ = ridge · mean(diag(X'X'ᵀ)).
+package enum LeastSquaresRecovery {
+    struct Target {
+        var node: Int            // conv node index (same in both graphs)
+        var source: Int          // plan op producing its input
+        var conv: Conv2d
+        var cin: Int, cinKept: [Int], coutKept: [Int], h: Int, w: Int, oh: Int, ow: Int
+        var weight: [Float], bias: [Float]   // the unpruned conv
+        var samples: [Int] = []               // sampled output pixels of the current image
+        var kp: Int { cinKept.count * conv.kh * conv.kw + 1 }
+        var kf: Int { cin * conv.kh * conv.kw }
+    }
+
+    /// Gathers im2col columns of `channels` of plane stack `x` [C, h, w] at the sampled
+    /// output pixels: out[(ci, ky, kx) row][sample] (zero padding), `extraOne` appends a row of ones.
+    static func columns(_ x: UnsafeBufferPointer<Float>, _ t: Target, channels: [Int], extraOne: Bool) -> [Float] {
+        let n = t.samples.count, c = t.conv
+        let rows = channels.count * c.kh * c.kw + (extraOne ? 1 : 0)
+        var out = [Float](repeating: 0, count: rows * n)
+        var r = 0
+        for ci in channels {
+            for ky in 0..<c.kh { for kx in 0..<c.kw {
+                for (j, p) in t.samples.enumerated() {
+                    let oy = p / t.ow, ox = p % t.ow
+                    let iy = oy * c.strideH - c.padTop + ky * c.dilationH, ix = ox * c.strideW - c.padLeft + kx * c.dilationW
+                    if iy >= 0 && iy < t.h && ix >= 0 && ix < t.w { out[r * n + j] = x[(ci * t.h + iy) * t.w + ix] }
+                }
+                r += 1
+            } }
+        }
+        if extraOne { for j in 0..<n { out[r * n + j] = 1 } }
+        return out
+    }
+
+    package static func recover(original: Graph, pruned: Graph, result: ChannelPruning.Result, metadata: PlanMetadata,
+                                inputs: [[Float]], ridge: Double, samplesPerImage: Int = 1024, threads: Int = 0,
+                                progress: ((Int, Int) -> Void)? = nil) throws -> Graph {
+        let planA = try Lowering.lower(original, metadata: metadata)
+        let sessionA = try SegcSession(model: try SegcModel(plan: planA), threads: threads)
+        var producer: [ValueID: Int] = [:]
+        for (i, n) in original.nodes.enumerated() { for v in n.outputs { producer[v] = i } }
+        var targets: [Target] = []
+        for (i, n) in original.nodes.enumerated() {
+            guard case .conv2d(let c) = n.op, c.groups == 1, let kept = result.inputKept[i],
+                  let src = producer[n.inputs[0]], let w = original.constants[n.inputs[1]]?.floats() else { continue }
+            let xs = original.type(of: n.inputs[0]).shape, ys = original.type(of: n.outputs[0]).shape
+            let bias = c.hasBias ? (original.constants[n.inputs[2]]?.floats() ?? []) : []
+            targets.append(Target(node: i, source: src, conv: c, cin: xs[1], cinKept: kept,
+                                  coutKept: result.outputKept[i] ?? Array(0..<ys[1]), h: xs[2], w: xs[3], oh: ys[2], ow: ys[3],
+                                  weight: w, bias: bias))
+        }
+        if targets.isEmpty { return pruned }
+        var bySource: [Int: [Int]] = [:]
+        for (k, t) in targets.enumerated() { bySource[t.source, default: []].append(k) }
+        // Pass 1, unpruned network: per image and target, the sampled pixels and the
+        // targets T = W x + b (kept output rows).
+        var rng: UInt64 = 0x243F6A8885A308D3
+        var samples = [[[Int]]](repeating: [], count: targets.count)
+        var wanted = [[[Float]]](repeating: [], count: targets.count)
+        for input in inputs {
+            for k in targets.indices {
+                let pixels = targets[k].oh * targets[k].ow, n = min(samplesPerImage, pixels)
+                targets[k].samples = (0..<n).map { _ in rng = rng &* 6364136223846793005 &+ 1442695040888963407; return Int(rng >> 33) % pixels }
+                samples[k].append(targets[k].samples)
+            }
+            sessionA.observer = { op, buf in
+                guard let ks = bySource[op] else { return }
+                for k in ks {
+                    let t = targets[k], n = t.samples.count, kf = t.kf, m = t.coutKept.count
+                    let xf = columns(buf, t, channels: Array(0..<t.cin), extraOne: false)
+                    var wRows = [Float](repeating: 0, count: m * kf)
+                    for (r, co) in t.coutKept.enumerated() { for q in 0..<kf { wRows[r * kf + q] = t.weight[co * kf + q] } }
+                    var target = [Float](repeating: 0, count: m * n)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(kf), 1, wRows, Int32(kf),
+                                xf, Int32(n), 0, &target, Int32(n))
+                    if !t.bias.isEmpty { for (r, co) in t.coutKept.enumerated() { for j in 0..<n { target[r * n + j] += t.bias[co] } } }
+                    wanted[k].append(target)
+                }
+            }
+            _ = try input.withUnsafeBufferPointer { try sessionA.run($0) }
+            sessionA.observer = nil
+        }
+        // Pass 2, layer by layer in graph order: each target is refitted on the activations
+        // of the pruned network whose earlier layers are already refitted.
+        var out = pruned
+        for (step, k) in targets.indices.enumerated() {
+            let session = try SegcSession(model: try SegcModel(plan: try Lowering.lower(out, metadata: metadata)), threads: threads)
+            var t = targets[k]
+            let kp = t.kp, m = t.coutKept.count
+            var a = [Float](repeating: 0, count: kp * kp), b = [Float](repeating: 0, count: m * kp)
+            for (i, input) in inputs.enumerated() {
+                t.samples = samples[k][i]
+                let n = t.samples.count
+                var xp: [Float] = []
+                session.observer = { op, buf in if op == t.source { xp = columns(buf, t, channels: Array(0..<t.cinKept.count), extraOne: true) } }
+                _ = try input.withUnsafeBufferPointer { try session.run($0) }
+                session.observer = nil
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(kp), Int32(kp), Int32(n), 1, xp, Int32(n),
+                            xp, Int32(n), 1, &a, Int32(kp))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(kp), Int32(n), 1, wanted[k][i], Int32(n),
+                            xp, Int32(n), 1, &b, Int32(kp))
+            }
+            var ad = a.map(Double.init)
+            let meanDiag = (0..<kp).reduce(0.0) { $0 + ad[$1 * kp + $1] } / Double(kp)
+            for i in 0..<kp { ad[i * kp + i] += ridge * max(meanDiag, 1e-12) }
+            progress?(step + 1, targets.count)
+            guard let l = cholesky(ad, kp) else { continue }   // singular: keep the pruned weights
+            let node = out.nodes[t.node]
+            var newW = [Float](repeating: 0, count: m * (kp - 1)), newB = [Float](repeating: 0, count: m)
+            for r in 0..<m {
+                let sol = solve(l, kp, (0..<kp).map { Double(b[r * kp + $0]) })
+                for q in 0..<(kp - 1) { newW[r * (kp - 1) + q] = Float(sol[q]) }
+                newB[r] = Float(sol[kp - 1])
+            }
+            out.constants[node.inputs[1]] = Tensor(newW, shape: out.type(of: node.inputs[1]).shape)
+            if t.conv.hasBias { out.constants[node.inputs[2]] = Tensor(newB, shape: [m]) }
+        }
+        try out.verify()
+        return out
+    }
+
+    /// Lower-triangular L with L·Lᵀ = a (n x n, row-major), nil when not positive definite.
+    static func cholesky(_ a: [Double], _ n: Int) -> [Double]? {
+        var l = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0...i {
+                var s = a[i * n + j]
+                for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
+                if i == j {
+                    if s <= 0 { return nil }
+                    l[i * n + i] = s.squareRoot()
+                } else {
+                    l[i * n + j] = s / l[j * n + j]
+                }
+            }
+        }
+        return l
+    }
+
+    /// x with L·Lᵀ·x = b.
+    static func solve(_ l: [Double], _ n: Int, _ b: [Double]) -> [Double] {
+        var y = b
+        for i in 0..<n { var s = y[i]; for k in 0..<i { s -= l[i * n + k] * y[k] }; y[i] = s / l[i * n + i] }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            var s = y[i]; for k in (i + 1)..<n { s -= l[k * n + i] * y[k] }; y[i] = s / l[i * n + i]
+        }
+        return y
+    }
+}
