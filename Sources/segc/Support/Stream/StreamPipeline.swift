@@ -71,7 +71,7 @@ struct StreamPipeline {
         let decoder = Thread {
             var index = 0
             do {
-                while let (name, bytes) = try frames.next() {
+                while decoded.waitForRoom(), let (name, bytes) = try frames.next() {
                     let t0 = Self.nowNs()
                     var input = try bytes.withUnsafeBytes { raw throws(SegcError) in
                         try Image.decode(bytes: raw, name: name).convertedToRGB()
