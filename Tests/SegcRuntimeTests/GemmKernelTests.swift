@@ -161,3 +161,35 @@ final class WinogradConvTests: XCTestCase {
         }
     }
 }
+
+/// Small planes with many output channels split the output channels across tasks: the
+/// result equals the naive conv and is bit-identical for 1, 2 and 3 threads, exact or not.
+final class ChannelSplitConvTests: XCTestCase {
+    func testChannelSplitMatchesNaiveAndIsThreadIndependent() {
+        var r = Rng(96)
+        for (cout, residual, exact) in [(130, false, false), (96, true, false), (200, true, true), (121, false, true)] {
+            var c = ConvCase(cin: 20, h: 6, w: 7, cout: cout, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1,
+                             dh: 1, dw: 1, groups: 1)
+            c.act = 1; c.residual = residual
+            let x = r.floats(c.cin * c.h * c.w), w = r.floats(cout * c.cin * 9), bias = r.floats(cout)
+            let res: [Float]? = residual ? r.floats(cout * 42) : nil
+            let (want, oh, ow) = naiveConv(c, x: x, w: w, bias: bias, res: res, slope: [])
+            var p = params(c, oh: oh, ow: ow)
+            p.exact = exact ? 1 : 0
+            var outs: [[Float]] = []
+            for threads in [1, 2, 3] {
+                let env = KernelEnv(threads: threads)
+                var y = res ?? [Float](repeating: .nan, count: want.count)
+                let rc = y.withUnsafeMutableBufferPointer { yb in
+                    segc_conv2d(env.pool, &p, x, w, bias, res == nil ? nil : UnsafePointer(yb.baseAddress), nil, yb.baseAddress, &env.ws)
+                }
+                XCTAssertEqual(rc, 0)
+                var worst: Float = 0
+                for i in want.indices { worst = max(worst, abs(y[i] - want[i])) }
+                XCTAssertLessThanOrEqual(worst, 1e-4, "cout \(cout) threads \(threads)")
+                outs.append(y)
+            }
+            XCTAssertTrue(outs.allSatisfy { $0.elementsEqual(outs[0]) { $0.bitPattern == $1.bitPattern } }, "cout \(cout): thread counts differ")
+        }
+    }
+}

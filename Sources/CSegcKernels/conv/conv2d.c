@@ -13,6 +13,7 @@ typedef struct {
     float *y;
     const segc_ws *ws;
     int64_t tile, ntiles, k, cin_g, cout_g, ohw, hw;
+    int64_t mrows, mchunks;   // output-channel chunks per tile (small planes, many channels)
     int pointwise;
 } conv_ctx;
 
@@ -53,9 +54,10 @@ int64_t segc_conv2d_ws(const segc_conv_params *p) {
 static void conv_task(void *vctx, int64_t t, int thread) {
     const conv_ctx *c = vctx;
     const segc_conv_params *p = c->p;
-    int64_t g = t / c->ntiles, q0 = (t % c->ntiles) * c->tile;
-    int64_t q1 = SEGC_MIN(q0 + c->tile, c->ohw), n = q1 - q0;
-    float *yt = c->y + g * c->cout_g * c->ohw + q0;
+    int64_t per_group = c->ntiles * c->mchunks, g = t / per_group, rem = t % per_group;
+    int64_t q0 = (rem / c->mchunks) * c->tile, m0 = (rem % c->mchunks) * c->mrows;
+    int64_t q1 = SEGC_MIN(q0 + c->tile, c->ohw), n = q1 - q0, mc = SEGC_MIN(c->mrows, c->cout_g - m0);
+    float *yt = c->y + (g * c->cout_g + m0) * c->ohw + q0;
     float *scratch = segc_ws_thread(c->ws, thread);
     const float *b;
     int64_t ldb;
@@ -76,15 +78,16 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         ldb = n;
         scratch += c->k * c->tile;
     }
-    const float *ap = c->packed + g * segc_sgemm_packed_size(c->cout_g, c->k);
+    // Row panels are mr rows and m0 is a multiple of 24, so rows m0.. start a panel at any level.
+    const float *ap = c->packed + g * segc_sgemm_packed_size(c->cout_g, c->k) + m0 * c->k;
     if (p->exact) {
         // ((Σ from 0) + bias) + residual, then the activation: the reference's order.
         float *dst = yt;
         int64_t ldd = c->ohw;
         if (c->res == c->y) { dst = scratch; ldd = n; scratch += c->cout_g * c->tile; }
-        segc_sgemm_prepacked(c->cout_g, n, c->k, ap, b, ldb, dst, ldd, 0, 1, scratch);
-        for (int64_t co = 0; co < c->cout_g; co++) {
-            int64_t oc = g * c->cout_g + co;
+        segc_sgemm_prepacked(mc, n, c->k, ap, b, ldb, dst, ldd, 0, 1, scratch);
+        for (int64_t co = 0; co < mc; co++) {
+            int64_t oc = g * c->cout_g + m0 + co;
             float bias = c->bias ? c->bias[oc] : 0.0f;
             float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : oc] : 0.0f;
             segc_dt.epilogue_res(n, yt + co * c->ohw, dst + co * ldd, bias, c->res ? c->res + oc * c->ohw + q0 : NULL,
@@ -93,10 +96,10 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         return;
     }
     if (c->res && c->res != c->y)
-        for (int64_t co = 0; co < c->cout_g; co++)
-            memcpy(yt + co * c->ohw, c->res + (g * c->cout_g + co) * c->ohw + q0, (size_t)n * sizeof(float));
-    segc_sgemm_prepacked(c->cout_g, n, c->k, ap, b, ldb, yt, c->ohw, c->res != NULL, 0, scratch);
-    segc_conv_epilogue_rows(p, yt, c->ohw, n, g * c->cout_g, c->cout_g, c->bias, c->slope);
+        for (int64_t co = 0; co < mc; co++)
+            memcpy(yt + co * c->ohw, c->res + (g * c->cout_g + m0 + co) * c->ohw + q0, (size_t)n * sizeof(float));
+    segc_sgemm_prepacked(mc, n, c->k, ap, b, ldb, yt, c->ohw, c->res != NULL, 0, scratch);
+    segc_conv_epilogue_rows(p, yt, c->ohw, n, g * c->cout_g + m0, mc, c->bias, c->slope);
 }
 
 int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight, const float *bias,
@@ -120,6 +123,17 @@ int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, cons
     c.pointwise = is_pointwise(p);
     c.tile = segc_conv_tile(c.k, c.ohw);
     c.ntiles = segc_chunks(c.ohw, c.tile);
+    // A small plane gives fewer pixel tiles than a machine has cores (ResNet-18's 16x32
+    // stage: one tile, one busy thread); then the output channels are split too, in chunks
+    // of a multiple of 24 rows (whole micro-panels at every level). Shapes alone decide,
+    // so results stay bit-identical for any thread count.
+    c.mrows = c.cout_g;
+    c.mchunks = 1;
+    if (c.ntiles * p->groups < 4 && c.cout_g >= 96) {
+        int64_t want = SEGC_MIN(4, c.cout_g / 48);
+        c.mrows = (segc_chunks(c.cout_g, want) + 23) / 24 * 24;
+        c.mchunks = segc_chunks(c.cout_g, c.mrows);
+    }
     {
         int64_t need = (c.pointwise ? 0 : c.k * c.tile) + (p->exact ? c.cout_g * c.tile : 0) +
                        segc_sgemm_scratch(c.cout_g, c.k);
@@ -130,6 +144,6 @@ int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, cons
         segc_sgemm_pack_a(c.cout_g, c.k, weight + g * c.cout_g * c.k, c.k,
                           ws->shared + g * segc_sgemm_packed_size(c.cout_g, c.k));
     c.packed = ws->shared;
-    segc_pool_run(pool, conv_task, &c, p->groups * c.ntiles);
+    segc_pool_run(pool, conv_task, &c, p->groups * c.ntiles * c.mchunks);
     return SEGC_OK;
 }
