@@ -44,13 +44,13 @@ let package = Package(
         .target(name: "SegcONNX", dependencies: ["SegcIR", "CONNXProto"]),
         .target(name: "SegcPasses", dependencies: ["SegcIR"]),
         // libmvec (glibc's vector math) backs the vectorised expf/logf of the score kernel.
-        .target(name: "CSegcKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags,
+        .target(name: "CSegcKernels", cSettings: kernelFlags,
                 linkerSettings: [.linkedLibrary("mvec")]),
         .target(name: "SegcPlan", dependencies: ["SegcCore", "CSegcKernels"]),
         .target(name: "SegcLower", dependencies: ["SegcIR", "SegcPlan"]),
         // Structured pruning on the IR: channel dependency groups, importance, removal.
-        .target(name: "SegcPrune", dependencies: ["SegcCore", "SegcIR", "SegcPlan", "SegcLower", "SegcRuntime", "COpenBLAS"]),
-        .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels", "COpenBLAS"]),
+        .target(name: "SegcPrune", dependencies: ["SegcCore", "SegcIR", "SegcPasses", "SegcPlan", "SegcLower", "SegcRuntime", "COpenBLAS"]),
+        .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels"]),
         // PNG/JPEG codecs in their own C target so the runtime never links libpng/libjpeg.
         .target(name: "CSegcImageIO", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),
         .target(name: "SegcEval", dependencies: ["SegcRuntime", "SegcCore", "CSegcKernels", "CSegcImageIO", "CWebP"]),

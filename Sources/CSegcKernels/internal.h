@@ -44,6 +44,11 @@ typedef struct {
 } segc_dispatch;
 
 extern segc_dispatch segc_dt;
+
+/// The conv epilogue's activation on one value: relu, prelu(slope) or none.
+static inline float segc_act(float v, int act, float slope) {
+    return act == SEGC_ACT_RELU ? (v > 0.0f ? v : 0.0f) : act == SEGC_ACT_PRELU ? (v > 0.0f ? v : v * slope) : v;
+}
 void segc_dispatch_fill(int level);
 
 /// Per-thread workspace region.

@@ -79,7 +79,7 @@ public final class SegcModel: Sendable {
     }
 
     /// The kernel dispatch level in use on this CPU: `"avx512"`, `"avx2"` or `"scalar"`.
-    public static var cpuLevel: String { String(cString: segc_cpu_level()) }
+    public static var cpuLevel: String { KernelLevel.current.description }
 }
 
 /// The prepared weights of a model: the plan's `WGHT` section, used in place when the

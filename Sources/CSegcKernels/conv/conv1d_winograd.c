@@ -6,12 +6,13 @@
 //   Y = Aᵀ [ (G g) ⊙ (Bᵀ x) ]   (Lavin & Gray 2016, points 0, ±1, ±2, ∞)
 //
 // Layout: a *tile* is 4 outputs b, b+d, b+2d, b+3d along the axis (bases b = q·4d + r,
-// r < d, so tiles of the same q interleave). Tiles are enumerated p = 0..T-1 (vertical:
-// p = tile_row · w + x, the W axis contiguous; horizontal: p = y · tiles + tile) and cut
-// into chunks of WINO_P tiles, one task each. Per task: the input transform writes
-// V[ξ][ci][p] (6 planes), six GEMMs M[ξ] = U[ξ] · V[ξ] with U[ξ] = (G g)[ξ] (cout x cin,
-// transformed once per call into the shared workspace), then the output transform
-// writes act(AᵀM + bias + residual).
+// r < d, so tiles of the same q interleave). Vertical (3x1): tiles are enumerated
+// p = tile_row · w + x (the W axis contiguous) and cut into chunks of WINO_P tiles, one
+// task each. Horizontal (1x3): one task per band of BAND rows (see wino_band_task). Per
+// chunk: the input transform writes V[ξ][ci][p] (6 planes), six GEMMs M[ξ] = U[ξ] · V[ξ]
+// with U[ξ] = (G g)[ξ] (cout x cin, transformed and packed once per call into the shared
+// workspace), then the output transform writes act(AᵀM + bias + residual). Bᵀ and Aᵀ are
+// written out in the per-level transforms (`wino_*` in dispatch/loops.h).
 //
 // The rounding depends on a pixel's place in its tile, so this path is never used in
 // exact mode (upstream of index-returning pools); elsewhere the error is a few ulps of
@@ -22,16 +23,9 @@
 #define WINO_P 384   // tiles per GEMM (a multiple of every level's NR)
 #define BAND SEGC_WINO_BAND   // rows of a horizontal band (WINO_P / BAND tiles per GEMM)
 
-static const float BT[6][6] = {
-    {4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-    {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
-};
 static const float G[6][3] = {
     {1.0f / 4, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6}, {-1.0f / 6, 1.0f / 6, -1.0f / 6},
     {1.0f / 24, 1.0f / 12, 1.0f / 6}, {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1},
-};
-static const float AT[4][6] = {
-    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1},
 };
 
 typedef struct {
@@ -79,32 +73,8 @@ int64_t segc_conv1d_winograd_ws(const segc_conv_params *p) {
     return 6 * (p->cin + p->cout) * WINO_P + SEGC_MAX(p->w, p->h) + band + segc_sgemm_scratch(p->cout, p->cin);
 }
 
-// Bᵀx and Aᵀm written out (the zeros of Bᵀ and Aᵀ skipped).
-#define BT_ROWS(x0, x1, x2, x3, x4, x5, V, j)                         \
-    V[0][j] = 4.0f * x0 - 5.0f * x2 + x4;                            \
-    V[1][j] = -4.0f * x1 - 4.0f * x2 + x3 + x4;                      \
-    V[2][j] = 4.0f * x1 - 4.0f * x2 - x3 + x4;                       \
-    V[3][j] = -2.0f * x1 - x2 + 2.0f * x3 + x4;                      \
-    V[4][j] = 2.0f * x1 - x2 - 2.0f * x3 + x4;                       \
-    V[5][j] = 4.0f * x1 - 5.0f * x3 + x5;
-
-static inline void at_rows(float m0, float m1, float m2, float m3, float m4, float m5, float out[4]) {
-    float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-    out[0] = m0 + s12 + s34;
-    out[1] = d12 + 2.0f * d34;
-    out[2] = s12 + 4.0f * s34;
-    out[3] = d12 + 8.0f * d34 + m5;
-}
-
-static inline float epilogue(const segc_conv_params *p, float s, float b, const float *rr, float slope) {
-    s += b;
-    if (rr) s += *rr;
-    if (p->act == SEGC_ACT_RELU) return s > 0.0f ? s : 0.0f;
-    if (p->act == SEGC_ACT_PRELU) return s > 0.0f ? s : s * slope;
-    return s;
-}
-
-// V[ξ][ci][j] for tiles p0..p0+n. `zeros` holds `across` zeros (padding rows).
+// Vertical tiles p0..p0+n: V[ξ][ci][j]. `zeros` holds `across` zeros (padding rows); a
+// run of tiles shares its six input rows and the transform runs along x.
 static void input_transform(const wino_ctx *c, int64_t p0, int64_t n, float *v, const float *zeros) {
     const segc_conv_params *p = c->p;
     const int64_t plane = p->h * p->w, vstride = p->cin * WINO_P;
@@ -112,45 +82,24 @@ static void input_transform(const wino_ctx *c, int64_t p0, int64_t n, float *v, 
         const float *xc = c->x + ci * plane;
         float *V[6];
         for (int k = 0; k < 6; k++) V[k] = v + k * vstride + ci * WINO_P;
-        if (c->vertical) {
-            // A run of tiles shares its six input rows; the loop runs along x.
-            for (int64_t j = 0; j < n;) {
-                int64_t t = p0 + j, i = t / c->across, a = t % c->across;
-                int64_t run = SEGC_MIN(n - j, c->across - a);
-                int64_t base = tile_base(c, i) - c->pad;
-                const float *r[6];
-                for (int k = 0; k < 6; k++) {
-                    int64_t row = base + k * c->d;
-                    r[k] = (row >= 0 && row < c->in_len) ? xc + row * p->w + a : zeros;
-                }
-                float *vj[6];
-                for (int k = 0; k < 6; k++) vj[k] = V[k] + j;
-                segc_dt.wino_bt(run, r, vj);
-                j += run;
+        for (int64_t j = 0; j < n;) {
+            int64_t t = p0 + j, i = t / c->across, a = t % c->across;
+            int64_t run = SEGC_MIN(n - j, c->across - a);
+            int64_t base = tile_base(c, i) - c->pad;
+            const float *r[6];
+            for (int k = 0; k < 6; k++) {
+                int64_t row = base + k * c->d;
+                r[k] = (row >= 0 && row < c->in_len) ? xc + row * p->w + a : zeros;
             }
-        } else {
-            // Tiles along a row: (row a, tile i), i = q·d + r walked incrementally.
-            int64_t a = p0 / c->nbase, i = p0 % c->nbase;
-            for (int64_t j = 0; j < n; j++) {
-                const float *row = xc + a * p->w;
-                int64_t base = tile_base(c, i) - c->pad;
-                float xs[6];
-                if (base >= 0 && base + 5 * c->d < c->in_len) {
-                    for (int k = 0; k < 6; k++) xs[k] = row[base + k * c->d];
-                } else {
-                    for (int k = 0; k < 6; k++) {
-                        int64_t pos = base + k * c->d;
-                        xs[k] = (pos >= 0 && pos < c->in_len) ? row[pos] : 0.0f;
-                    }
-                }
-                BT_ROWS(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], V, j)
-                if (++i == c->nbase) { i = 0; a++; }
-            }
+            float *vj[6];
+            for (int k = 0; k < 6; k++) vj[k] = V[k] + j;
+            segc_dt.wino_bt(run, r, vj);
+            j += run;
         }
     }
 }
 
-// y = act(AᵀM + bias + residual) for tiles p0..p0+n. The residual may alias y: each
+// y = act(AᵀM + bias + residual) for vertical tiles p0..p0+n. The residual may alias y: each
 // element's residual is read just before the same element is written.
 static void output_transform(const wino_ctx *c, int64_t p0, int64_t n, const float *m) {
     const segc_conv_params *p = c->p;
@@ -162,37 +111,21 @@ static void output_transform(const wino_ctx *c, int64_t p0, int64_t n, const flo
         float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : co] : 0.0f;
         float *yc = c->y + co * oplane;
         const float *rc = c->res ? c->res + co * oplane : NULL;
-        if (c->vertical) {
-            for (int64_t j = 0; j < n;) {
-                int64_t t = p0 + j, i = t / c->across, a = t % c->across;
-                int64_t run = SEGC_MIN(n - j, c->across - a);
-                int64_t base = tile_base(c, i);
-                int outs = (int)SEGC_MIN(4, (c->len - base + c->d - 1) / c->d);
-                float *dst[4];
-                const float *rr[4], *mj[6];
-                for (int o = 0; o < 4; o++) {
-                    int64_t off = (base + (o < outs ? o : 0) * c->d) * p->ow + a;
-                    dst[o] = yc + off;
-                    rr[o] = rc ? rc + off : NULL;
-                }
-                for (int k = 0; k < 6; k++) mj[k] = M[k] + j;
-                segc_dt.wino_at(run, mj, dst, outs, b, rr, p->act, slope);
-                j += run;
+        for (int64_t j = 0; j < n;) {
+            int64_t t = p0 + j, i = t / c->across, a = t % c->across;
+            int64_t run = SEGC_MIN(n - j, c->across - a);
+            int64_t base = tile_base(c, i);
+            int outs = (int)SEGC_MIN(4, (c->len - base + c->d - 1) / c->d);
+            float *dst[4];
+            const float *rr[4], *mj[6];
+            for (int o = 0; o < 4; o++) {
+                int64_t off = (base + (o < outs ? o : 0) * c->d) * p->ow + a;
+                dst[o] = yc + off;
+                rr[o] = rc ? rc + off : NULL;
             }
-        } else {
-            int64_t a = p0 / c->nbase, i = p0 % c->nbase;
-            for (int64_t j = 0; j < n; j++) {
-                int64_t base = tile_base(c, i);
-                float out[4];
-                at_rows(M[0][j], M[1][j], M[2][j], M[3][j], M[4][j], M[5][j], out);
-                for (int o = 0; o < 4; o++) {
-                    int64_t pos = base + o * c->d;
-                    if (pos >= c->len) break;
-                    int64_t off = a * p->ow + pos;
-                    yc[off] = epilogue(p, out[o], b, rc ? rc + off : NULL, slope);
-                }
-                if (++i == c->nbase) { i = 0; a++; }
-            }
+            for (int k = 0; k < 6; k++) mj[k] = M[k] + j;
+            segc_dt.wino_at(run, mj, dst, outs, b, rr, p->act, slope);
+            j += run;
         }
     }
 }
@@ -205,7 +138,7 @@ static void wino_task(void *vctx, int64_t task, int thread) {
     float *m = v + 6 * p->cin * WINO_P;
     float *zeros = m + 6 * p->cout * WINO_P;
     float *scratch = zeros + c->across;
-    if (c->vertical) memset(zeros, 0, (size_t)c->across * sizeof(float));
+    memset(zeros, 0, (size_t)c->across * sizeof(float));
     input_transform(c, p0, n, v, zeros);
     for (int xi = 0; xi < 6; xi++)
         segc_sgemm_prepacked(p->cout, n, p->cin, c->u + xi * segc_sgemm_packed_size(p->cout, p->cin),

@@ -3,7 +3,7 @@
 // shifted by ky·dh − pt rows is just a pointer offset, so the conv is kh segc_sgemm calls
 // (K = cin) accumulating into the output tile; rows whose source row falls in the
 // padding are left out of that tap's pixel range. The per-tap weight matrices
-// [cout, cin] are packed once per call into the shared workspace.
+// [cout, cin] are gathered and packed for the GEMM once per call, in the shared workspace.
 #include "../internal.h"
 #include <string.h>
 
@@ -13,7 +13,9 @@ int segc_conv2d_vertical_applies(const segc_conv_params *p) {
            p->ow == p->w && p->cin >= 16;
 }
 
-int64_t segc_conv2d_vertical_shared(const segc_conv_params *p) { return p->kh * p->cin * p->cout; }
+int64_t segc_conv2d_vertical_shared(const segc_conv_params *p) {
+    return p->kh * p->cin * p->cout + p->kh * segc_sgemm_packed_size(p->cout, p->cin);
+}
 
 typedef struct {
     const segc_conv_params *p;
@@ -43,8 +45,8 @@ static void vert_task(void *vctx, int64_t t, int thread) {
         if (yhi <= ylo) continue;
         int64_t a = SEGC_MAX(q0, ylo * p->w), b = SEGC_MIN(q1, yhi * p->w);
         if (b <= a) continue;
-        segc_sgemm(p->cout, b - a, p->cin, c->packed + ky * p->cout * p->cin, p->cin, c->x + a + dy * p->w, c->hw,
-                   c->y + a, c->ohw, 1, 0, scratch);
+        segc_sgemm_prepacked(p->cout, b - a, p->cin, c->packed + ky * segc_sgemm_packed_size(p->cout, p->cin),
+                             c->x + a + dy * p->w, c->hw, c->y + a, c->ohw, 1, 0, scratch);
     }
     segc_conv_epilogue_rows(p, yt, c->ohw, n, 0, p->cout, c->bias, c->slope);
 }
@@ -55,12 +57,15 @@ int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float
     if (!ws || !ws->shared || ws->shared_count < need) return SEGC_ENOSPC;
     if (!ws->base || ws->per_thread < segc_sgemm_scratch(p->cout, p->cin) || ws->threads < segc_pool_threads(pool))
         return SEGC_ENOSPC;
-    // w [cout, cin, kh, 1] -> packed[ky][cout][cin]
-    float *packed = ws->shared;
+    // w [cout, cin, kh, 1] -> taps[ky][cout][cin] -> GEMM panels, one block per tap.
+    float *taps = ws->shared, *packed = taps + p->kh * p->cout * p->cin;
     for (int64_t co = 0; co < p->cout; co++)
         for (int64_t ci = 0; ci < p->cin; ci++)
             for (int64_t ky = 0; ky < p->kh; ky++)
-                packed[(ky * p->cout + co) * p->cin + ci] = w[(co * p->cin + ci) * p->kh + ky];
+                taps[(ky * p->cout + co) * p->cin + ci] = w[(co * p->cin + ci) * p->kh + ky];
+    for (int64_t ky = 0; ky < p->kh; ky++)
+        segc_sgemm_pack_a(p->cout, p->cin, taps + ky * p->cout * p->cin, p->cin,
+                          packed + ky * segc_sgemm_packed_size(p->cout, p->cin));
     vert_ctx c = {p, x, packed, bias, residual, slope, y, ws, 0, p->oh * p->ow, p->h * p->w};
     c.tile = segc_conv_tile(p->cin, c.ohw);
     segc_pool_run(pool, vert_task, &c, segc_chunks(c.ohw, c.tile));

@@ -35,8 +35,9 @@ void segc_gather(const float *x, int64_t h, int64_t w, int64_t gw, int64_t sy, i
 }
 
 int64_t segc_conv_tile(int64_t k, int64_t pixels) {
-    // ~2 MiB of im2col per task: OpenBLAS re-packs A (the weights) on every call, so
-    // wide tiles amortise that; measured best at 1024-2048 pixels for K = 192-384.
+    // ~2 MiB of im2col per task; measured best at 1024-2048 pixels for K = 192-384 when
+    // OpenBLAS re-packed the weights on every call (now they are packed once per conv
+    // call; the sizes were kept, not re-measured).
     int64_t t = (512 * 1024) / (k > 0 ? k : 1);
     t = (t / 64) * 64;
     if (t < 512) t = 512;

@@ -53,7 +53,7 @@ SEGC_TARGET static void SEGC_FN(epilogue_res)(int64_t n, float *y, const float *
     for (int64_t i = 0; i < n; i++) {
         float v = src[i] + bias;
         if (res) v = v + res[i];
-        y[i] = act == SEGC_ACT_RELU ? (v > 0.0f ? v : 0.0f) : act == SEGC_ACT_PRELU ? (v > 0.0f ? v : v * slope) : v;
+        y[i] = segc_act(v, act, slope);
     }
 }
 SEGC_TARGET static void SEGC_FN(max_rows)(int64_t n, const float *restrict x, float *restrict m) {
@@ -102,7 +102,6 @@ SEGC_TARGET static void SEGC_FN(wino_at)(int64_t n, const float *const *m, float
                                          const float *const *res, int act, float slope) {
     const float *restrict m0 = m[0], *restrict m1 = m[1], *restrict m2 = m[2], *restrict m3 = m[3],
                 *restrict m4 = m[4], *restrict m5 = m[5];
-#define WINO_ACT(v) (act == SEGC_ACT_RELU ? ((v) > 0.0f ? (v) : 0.0f) : act == SEGC_ACT_PRELU ? ((v) > 0.0f ? (v) : (v) * slope) : (v))
     if (outs == 4) {   // one pass: 6 loads, 4 stores per element
         float *restrict y0 = y[0], *restrict y1 = y[1], *restrict y2 = y[2], *restrict y3 = y[3];
         const float *q0 = res[0], *q1 = res[1], *q2 = res[2], *q3 = res[3];
@@ -111,14 +110,20 @@ SEGC_TARGET static void SEGC_FN(wino_at)(int64_t n, const float *const *m, float
                 float s12 = m1[e] + m2[e], d12 = m1[e] - m2[e], s34 = m3[e] + m4[e], d34 = m3[e] - m4[e];
                 float a0 = (m0[e] + s12 + s34 + bias) + q0[e], a1 = (d12 + 2.0f * d34 + bias) + q1[e];
                 float a2 = (s12 + 4.0f * s34 + bias) + q2[e], a3 = (d12 + 8.0f * d34 + m5[e] + bias) + q3[e];
-                y0[e] = WINO_ACT(a0); y1[e] = WINO_ACT(a1); y2[e] = WINO_ACT(a2); y3[e] = WINO_ACT(a3);
+                y0[e] = segc_act(a0, act, slope);
+                y1[e] = segc_act(a1, act, slope);
+                y2[e] = segc_act(a2, act, slope);
+                y3[e] = segc_act(a3, act, slope);
             }
         } else {
             for (int64_t e = 0; e < n; e++) {
                 float s12 = m1[e] + m2[e], d12 = m1[e] - m2[e], s34 = m3[e] + m4[e], d34 = m3[e] - m4[e];
                 float a0 = m0[e] + s12 + s34 + bias, a1 = d12 + 2.0f * d34 + bias;
                 float a2 = s12 + 4.0f * s34 + bias, a3 = d12 + 8.0f * d34 + m5[e] + bias;
-                y0[e] = WINO_ACT(a0); y1[e] = WINO_ACT(a1); y2[e] = WINO_ACT(a2); y3[e] = WINO_ACT(a3);
+                y0[e] = segc_act(a0, act, slope);
+                y1[e] = segc_act(a1, act, slope);
+                y2[e] = segc_act(a2, act, slope);
+                y3[e] = segc_act(a3, act, slope);
             }
         }
         return;
@@ -131,10 +136,9 @@ SEGC_TARGET static void SEGC_FN(wino_at)(int64_t n, const float *const *m, float
             float v = o == 0 ? m0[e] + s12 + s34 : o == 1 ? d12 + 2.0f * d34 : o == 2 ? s12 + 4.0f * s34 : d12 + 8.0f * d34 + m5[e];
             v = v + bias;
             if (ro) v = v + ro[e];
-            yo[e] = WINO_ACT(v);
+            yo[e] = segc_act(v, act, slope);
         }
     }
-#undef WINO_ACT
 }
 
 // Horizontal Winograd bands (SEGC_WINO_BAND rows; conv/conv1d_winograd.c).
@@ -193,7 +197,7 @@ SEGC_TARGET static void SEGC_FN(band_out)(int64_t rows, int64_t w, const float *
         for (int64_t x = 0; x < w; x++) {
             float s = src[x * SEGC_WINO_BAND + r];
             if (res) s = s + res[r * ld + x];
-            y[r * ld + x] = act == SEGC_ACT_RELU ? (s > 0.0f ? s : 0.0f) : act == SEGC_ACT_PRELU ? (s > 0.0f ? s : s * slope) : s;
+            y[r * ld + x] = segc_act(s, act, slope);
         }
 }
 
