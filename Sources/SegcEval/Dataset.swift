@@ -48,7 +48,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .cityscapes, .roadanomaly21, .fs_lostfound: return ["png"]
         case .roadobstacle21: return ["webp"]
         case .fs_static, .roadanomaly: return ["jpg"]
-        case .generic: return ["png", "jpg", "jpeg", "webp"]
+        case .generic: return Image.fileExtensions
         }
     }
 }

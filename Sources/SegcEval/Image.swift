@@ -63,6 +63,16 @@ public struct Image: Sendable, Equatable {
         }
     }
 
+    /// File name extensions of the decodable formats, lower case, without the dot: how
+    /// folders of frames (datasets, `stream`, calibration) pick their images.
+    package static let fileExtensions = ["png", "jpg", "jpeg", "webp"]
+
+    /// Whether `name` ends with one of ``fileExtensions`` (any case).
+    package static func hasImageExtension(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return fileExtensions.contains { lower.hasSuffix("." + $0) }
+    }
+
     /// The format the leading bytes announce (PNG signature, JPEG SOI `FF D8 FF`,
     /// `RIFF....WEBP`), or nil. File extensions are never consulted.
     public static func sniff(_ bytes: UnsafeRawBufferPointer) -> Format? {

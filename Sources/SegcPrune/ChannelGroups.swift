@@ -1,5 +1,6 @@
 import SegcCore
 import SegcIR
+import SegcPasses
 
 /// Channel dependency groups (issue 15): activations whose channel axis must be pruned
 /// together. Ops that keep channels one-to-one (affine, activations, pools, resize,
@@ -111,12 +112,14 @@ package struct ChannelGroups {
         }
         // A group must start at convolutions only (no other producer of new channels).
         let producedByConv = Set(groups.indices.flatMap { gi in groups[gi].producers.map { g.nodes[$0].outputs[0] } })
+        let producer = g.producers()
         for gi in groups.indices where groups[gi].prunable {
             if groups[gi].producers.isEmpty { groups[gi].prunable = false; continue }
             for v in groups[gi].values {
                 if producedByConv.contains(v) { continue }
                 // Any other value must be produced by a channel-preserving node from a group member.
-                guard let node = g.nodes.first(where: { $0.outputs.contains(v) }) else { groups[gi].prunable = false; break }
+                guard let pi = producer[v.index] else { groups[gi].prunable = false; break }
+                let node = g.nodes[pi]
                 if case .conv2d = node.op { continue }
                 if case .convTranspose2d = node.op { continue }
                 if !node.inputs.contains(where: { groupOf[$0] == gi }) { groups[gi].prunable = false; break }

@@ -1,6 +1,7 @@
 import COpenBLAS
 import SegcCore
 import SegcIR
+import SegcPasses
 import SegcLower
 import SegcPlan
 import SegcRuntime
@@ -23,22 +24,22 @@ package enum LeastSquaresRecovery {
         var source: Int          // plan op producing its input
         var conv: Conv2d
         var cin: Int, cinKept: [Int], coutKept: [Int], h: Int, w: Int, oh: Int, ow: Int
-        var weight: [Float], bias: [Float]   // the unpruned conv
-        var samples: [Int] = []               // sampled output pixels of the current image
+        /// The unpruned conv's weight rows [coutKept, cin·kh·kw] and bias of its kept outputs.
+        var weightRows: [Float], biasRows: [Float]
         var kp: Int { cinKept.count * conv.kh * conv.kw + 1 }
         var kf: Int { cin * conv.kh * conv.kw }
     }
 
-    /// Gathers im2col columns of `channels` of plane stack `x` [C, h, w] at the sampled
+    /// Gathers im2col columns of the first `channels` planes of `x` [C, h, w] at the sampled
     /// output pixels: out[(ci, ky, kx) row][sample] (zero padding), `extraOne` appends a row of ones.
-    static func columns(_ x: UnsafeBufferPointer<Float>, _ t: Target, channels: [Int], extraOne: Bool) -> [Float] {
-        let n = t.samples.count, c = t.conv
-        let rows = channels.count * c.kh * c.kw + (extraOne ? 1 : 0)
+    static func columns(_ x: UnsafeBufferPointer<Float>, _ t: Target, samples: [Int], channels: Int, extraOne: Bool) -> [Float] {
+        let n = samples.count, c = t.conv
+        let rows = channels * c.kh * c.kw + (extraOne ? 1 : 0)
         var out = [Float](repeating: 0, count: rows * n)
         var r = 0
-        for ci in channels {
+        for ci in 0..<channels {
             for ky in 0..<c.kh { for kx in 0..<c.kw {
-                for (j, p) in t.samples.enumerated() {
+                for (j, p) in samples.enumerated() {
                     let oy = p / t.ow, ox = p % t.ow
                     let iy = oy * c.strideH - c.padTop + ky * c.dilationH, ix = ox * c.strideW - c.padLeft + kx * c.dilationW
                     if iy >= 0 && iy < t.h && ix >= 0 && ix < t.w { out[r * n + j] = x[(ci * t.h + iy) * t.w + ix] }
@@ -55,17 +56,19 @@ package enum LeastSquaresRecovery {
                                 progress: ((Int, Int) -> Void)? = nil) throws -> Graph {
         let planA = try Lowering.lower(original, metadata: metadata)
         let sessionA = try SegcSession(model: try SegcModel(plan: planA), threads: threads)
-        var producer: [ValueID: Int] = [:]
-        for (i, n) in original.nodes.enumerated() { for v in n.outputs { producer[v] = i } }
+        let producer = original.producers()
         var targets: [Target] = []
         for (i, n) in original.nodes.enumerated() {
             guard case .conv2d(let c) = n.op, c.groups == 1, let kept = result.inputKept[i],
-                  let src = producer[n.inputs[0]], let w = original.constants[n.inputs[1]]?.floats() else { continue }
+                  let src = producer[n.inputs[0].index], let w = original.constants[n.inputs[1]]?.floats() else { continue }
             let xs = original.type(of: n.inputs[0]).shape, ys = original.type(of: n.outputs[0]).shape
             let bias = c.hasBias ? (original.constants[n.inputs[2]]?.floats() ?? []) : []
-            targets.append(Target(node: i, source: src, conv: c, cin: xs[1], cinKept: kept,
-                                  coutKept: result.outputKept[i] ?? Array(0..<ys[1]), h: xs[2], w: xs[3], oh: ys[2], ow: ys[3],
-                                  weight: w, bias: bias))
+            let coutKept = result.outputKept[i] ?? Array(0..<ys[1])
+            let kf = w.count / max(1, ys[1])
+            targets.append(Target(node: i, source: src, conv: c, cin: xs[1], cinKept: kept, coutKept: coutKept,
+                                  h: xs[2], w: xs[3], oh: ys[2], ow: ys[3],
+                                  weightRows: coutKept.flatMap { w[($0 * kf)..<(($0 + 1) * kf)] },
+                                  biasRows: bias.isEmpty ? [] : coutKept.map { bias[$0] }))
         }
         if targets.isEmpty { return pruned }
         var bySource: [Int: [Int]] = [:]
@@ -78,20 +81,17 @@ package enum LeastSquaresRecovery {
         for input in inputs {
             for k in targets.indices {
                 let pixels = targets[k].oh * targets[k].ow, n = min(samplesPerImage, pixels)
-                targets[k].samples = (0..<n).map { _ in rng = rng &* 6364136223846793005 &+ 1442695040888963407; return Int(rng >> 33) % pixels }
-                samples[k].append(targets[k].samples)
+                samples[k].append((0..<n).map { _ in rng = rng &* 6364136223846793005 &+ 1442695040888963407; return Int(rng >> 33) % pixels })
             }
             sessionA.observer = { op, buf in
                 guard let ks = bySource[op] else { return }
                 for k in ks {
-                    let t = targets[k], n = t.samples.count, kf = t.kf, m = t.coutKept.count
-                    let xf = columns(buf, t, channels: Array(0..<t.cin), extraOne: false)
-                    var wRows = [Float](repeating: 0, count: m * kf)
-                    for (r, co) in t.coutKept.enumerated() { for q in 0..<kf { wRows[r * kf + q] = t.weight[co * kf + q] } }
+                    let t = targets[k], s = samples[k].last!, n = s.count, kf = t.kf, m = t.coutKept.count
+                    let xf = columns(buf, t, samples: s, channels: t.cin, extraOne: false)
                     var target = [Float](repeating: 0, count: m * n)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(kf), 1, wRows, Int32(kf),
-                                xf, Int32(n), 0, &target, Int32(n))
-                    if !t.bias.isEmpty { for (r, co) in t.coutKept.enumerated() { for j in 0..<n { target[r * n + j] += t.bias[co] } } }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(kf), 1, t.weightRows,
+                                Int32(kf), xf, Int32(n), 0, &target, Int32(n))
+                    for (r, b) in t.biasRows.enumerated() { for j in 0..<n { target[r * n + j] += b } }
                     wanted[k].append(target)
                 }
             }
@@ -103,14 +103,15 @@ package enum LeastSquaresRecovery {
         var out = pruned
         for (step, k) in targets.indices.enumerated() {
             let session = try SegcSession(model: try SegcModel(plan: try Lowering.lower(out, metadata: metadata)), threads: threads)
-            var t = targets[k]
+            let t = targets[k]
             let kp = t.kp, m = t.coutKept.count
             var a = [Float](repeating: 0, count: kp * kp), b = [Float](repeating: 0, count: m * kp)
             for (i, input) in inputs.enumerated() {
-                t.samples = samples[k][i]
-                let n = t.samples.count
+                let s = samples[k][i], n = s.count
                 var xp: [Float] = []
-                session.observer = { op, buf in if op == t.source { xp = columns(buf, t, channels: Array(0..<t.cinKept.count), extraOne: true) } }
+                session.observer = { op, buf in
+                    if op == t.source { xp = columns(buf, t, samples: s, channels: t.cinKept.count, extraOne: true) }
+                }
                 _ = try input.withUnsafeBufferPointer { try session.run($0) }
                 session.observer = nil
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(kp), Int32(kp), Int32(n), 1, xp, Int32(n),

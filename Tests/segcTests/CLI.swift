@@ -31,15 +31,19 @@ enum CLI {
     }
 
     @discardableResult
-    static func run(_ args: [String], cwd: URL? = nil, environment: [String: String] = [:], viaShell: Bool = false) throws -> Result {
+    static func run(_ args: [String], cwd: URL? = nil, environment: [String: String] = [:]) throws -> Result {
+        try launch(binary, args, cwd: cwd, environment: environment)
+    }
+
+    /// Runs any executable (not segc), e.g. a fixture script or `/bin/sh -c` for a pipe.
+    static func runTool(_ path: String, _ args: [String]) throws -> Result {
+        try launch(URL(fileURLWithPath: path), args, cwd: nil, environment: [:])
+    }
+
+    private static func launch(_ executable: URL, _ args: [String], cwd: URL?, environment: [String: String]) throws -> Result {
         let p = Process()
-        if viaShell {
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = Array(args.dropFirst())
-        } else {
-            p.executableURL = binary
-            p.arguments = args
-        }
+        p.executableURL = executable
+        p.arguments = args
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let cwd { p.currentDirectoryURL = cwd }
         let out = Pipe(), err = Pipe()
@@ -47,22 +51,6 @@ enum CLI {
         p.standardError = err
         try p.run()
         // Read before waiting so a full pipe cannot block the child.
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self), signalled: p.terminationReason == .uncaughtSignal)
-    }
-
-    /// Runs any executable (not segc), e.g. a fixture script.
-    static func runTool(_ path: String, _ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()

@@ -53,19 +53,18 @@ final class StreamTests: XCTestCase {
         let input = dir.appendingPathComponent("stream.bin")
         try stream.write(to: input)
         let out = dir.appendingPathComponent("out").path
-        let r = try CLI.run(["sh", "-c", "\"\(CLI.binary.path)\" stream \"\(plan!)\" - -o \"\(out)\" --score maxlogit --json < \"\(input.path)\""],
-                            viaShell: true)
+        let r = try CLI.runTool("/bin/sh", ["-c", "\"\(CLI.binary.path)\" stream \"\(plan!)\" - -o \"\(out)\" --score maxlogit --json < \"\(input.path)\""])
         XCTAssertEqual(r.status, 0, r.stderr)
         let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         XCTAssertEqual(names, (0..<6).map { String(format: "frame_%06d.npy", $0) })
 
         // Garbage and a truncated image are errors, not crashes.
         try Data("not an image at all".utf8).write(to: input)
-        let bad = try CLI.run(["sh", "-c", "\"\(CLI.binary.path)\" stream \"\(plan!)\" - --no-write < \"\(input.path)\""], viaShell: true)
+        let bad = try CLI.runTool("/bin/sh", ["-c", "\"\(CLI.binary.path)\" stream \"\(plan!)\" - --no-write < \"\(input.path)\""])
         XCTAssertEqual(bad.status, 1, bad.stderr)
         XCTAssertTrue(bad.stderr.contains("not the start of a PNG or JPEG image"), bad.stderr)
         try Data(try Data(contentsOf: frame).prefix(5000)).write(to: input)
-        let cut = try CLI.run(["sh", "-c", "\"\(CLI.binary.path)\" stream \"\(plan!)\" - --no-write < \"\(input.path)\""], viaShell: true)
+        let cut = try CLI.runTool("/bin/sh", ["-c", "\"\(CLI.binary.path)\" stream \"\(plan!)\" - --no-write < \"\(input.path)\""])
         XCTAssertEqual(cut.status, 1, cut.stderr)
         XCTAssertTrue(cut.stderr.contains("stdin ended inside an image"), cut.stderr)
     }
@@ -108,8 +107,7 @@ final class StreamMutationTests: XCTestCase {
             default: let a = next() % bytes.count; bytes.insert(contentsOf: bytes[a..<min(bytes.count, a + 512)], at: next() % bytes.count)
             }
             try Data(bytes).write(to: input)
-            let r = try CLI.run(["sh", "-c", "timeout 60 \"\(CLI.binary.path)\" stream \"\(plan)\" - --no-write --quiet < \"\(input.path)\""],
-                                viaShell: true)
+            let r = try CLI.runTool("/bin/sh", ["-c", "timeout 60 \"\(CLI.binary.path)\" stream \"\(plan)\" - --no-write --quiet < \"\(input.path)\""])
             XCTAssertFalse(r.signalled, "trial \(trial)")
             XCTAssertTrue(r.status == 0 || (r.status == 1 && r.stderr.hasPrefix("error: ")), "trial \(trial): \(r.status) \(r.stderr)")
         }

@@ -148,7 +148,7 @@ extension PruneCommand {
             for name in try listDirectory(d) {
                 let path = "\(d)/\(name)"
                 if isDirectory(path) { try walk(path) }
-                else if [".png", ".jpg", ".jpeg", ".webp"].contains(where: { name.lowercased().hasSuffix($0) }) { files.append(path) }
+                else if Image.hasImageExtension(name) { files.append(path) }
             }
         }
         try walk(dir)

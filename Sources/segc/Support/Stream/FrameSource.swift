@@ -22,8 +22,7 @@ final class FrameSource: @unchecked Sendable {
         }
         guard isDirectory(source) else { throw SegcError(.io, "not a folder (use '-' for stdin)", file: source) }
         folder = source
-        let images = [".png", ".jpg", ".jpeg", ".webp"]
-        files = try listDirectory(source).filter { name in images.contains { name.lowercased().hasSuffix($0) } }
+        files = try listDirectory(source).filter(Image.hasImageExtension)
         if files.isEmpty { throw SegcError(.io, "no PNG, JPEG or WebP images in the folder", file: source) }
     }
 
