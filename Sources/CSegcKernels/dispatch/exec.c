@@ -26,6 +26,19 @@ int segc_exec(segc_pool *pool, const segc_op *o, const segc_ws *ws) {
     case SEGC_OP_BN_TRAINING:
         return segc_batchnorm_training(pool, d[0], d[1], d[2], o->in0, o->w0, o->fval, o->fval2, o->out0, o->out1);
     case SEGC_OP_QDQ: return segc_quantize_dequantize(pool, d[0], o->fval, d[1], d[2], d[3], o->in0, o->out0);
+    case SEGC_OP_QCONV:
+        return segc_qconv2d(pool, &o->qconv, o->sub, (const uint8_t *)o->in0, o->w0, o->w1, (const uint8_t *)o->in1,
+                            o->w2, o->out0, ws);
+    case SEGC_OP_QUANTIZE: return segc_quantize_u8(pool, d[0], o->fval, (int32_t)d[1], o->in0, (uint8_t *)o->out0);
+    case SEGC_OP_DEQUANTIZE:
+        return segc_dequantize_u8(pool, d[0], o->fval, (int32_t)d[1], (const uint8_t *)o->in0, o->out0);
+    case SEGC_OP_QAFFINE:
+        return segc_qaffine_u8(pool, d[0], d[1], (int32_t)d[2], (int32_t)d[3], (int32_t)d[4], (const uint8_t *)o->in0,
+                               o->w0, o->w1, (uint8_t *)o->out0);
+    case SEGC_OP_MAXPOOL_U8:
+        return segc_max_pool2d_u8(pool, &o->pool, (const uint8_t *)o->in0, (uint8_t *)o->out0, o->out_idx);
+    case SEGC_OP_COPY_ROWS_U8:
+        return segc_copy_rows_u8(pool, d[0], d[1], (const uint8_t *)o->in0, (uint8_t *)o->out0, d[2], d[3]);
     default: return SEGC_EINVAL;
     }
 }

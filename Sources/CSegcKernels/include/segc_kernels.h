@@ -228,6 +228,63 @@ int segc_quantize_dequantize(segc_pool *pool, int64_t n, float scale, int64_t ze
                              const float *x, float *y);
 
 // ---------------------------------------------------------------------------
+// int8 (quant/, arch/x86/qconv_*.c): uint8 activations with a per-tensor zero point,
+// int8 weights symmetric per output channel, int32 accumulation, float32
+// requantization. Every dispatch level and every thread count computes exactly the
+// scalar reference's integers and floats (requantization is compiled without FMA
+// contraction: `#pragma clang fp contract(off)` in every file that does it).
+
+/// Quantized conv2d (`transposed` = 0) and conv_transpose2d (`transposed` = 1).
+/// Geometry as `segc_conv_params` (x [cin, h, w] -> y [cout, oh, ow]; conv weight
+/// [cout, cin/groups, kh, kw], transposed weight [cin, cout/groups, kh, kw] with
+/// y[co, iy*sh - pt + ky*dh, ix*sw - pl + kx*dw] += x[ci, iy, ix]·w[ci, co, ky, kx]).
+/// For each output (co, oy, ox):
+///   acc = bias[co] + Σ_taps (x − x_zp)·w          int32; taps outside the input add 0
+///   v   = (float)acc · mult[co]                    float32
+///   v   = v + (float)(residual − r_zp) · r_mul     when residual != NULL (u8, y's shape)
+///   v   = act(v)                                   relu: v > 0 ? v : 0;
+///                                                  prelu: v > 0 ? v : v · slope[nslope == 1 ? 0 : co]
+///   y   = out_f32 ? v (float) : (uint8)(clamp(nearbyintf(v), −y_zp, 255 − y_zp) + y_zp)
+typedef struct {
+    int64_t cin, h, w, cout, oh, ow;
+    int64_t kh, kw, sh, sw, pt, pl, dh, dw, groups;
+    int32_t act;        ///< SEGC_ACT_NONE / RELU / PRELU
+    int32_t out_f32;    ///< 1: y is float32 (v itself), 0: y is uint8
+    int32_t x_zp, y_zp, r_zp;   ///< zero points, each in [0, 255]
+    float r_mul;        ///< residual multiplier (its scale / y's scale; its scale when out_f32)
+    int64_t nslope;     ///< 1 or cout (prelu)
+} segc_qconv_params;
+
+/// Bytes of the packed weights for the current dispatch level (or a negative error).
+int64_t segc_qconv_packed_bytes(const segc_qconv_params *p, int transposed);
+/// Packs `w` (int8, the plan's layout above) and `bias` (int32, nullable = zeros) for the
+/// current dispatch level into `packed` (64-byte aligned, `segc_qconv_packed_bytes`); the
+/// zero-point term −x_zp·Σw is folded into the packed bias. The packed buffer records its
+/// level: `segc_qconv2d` runs that level's kernel whatever the current level is.
+int segc_qconv_pack(const segc_qconv_params *p, int transposed, const int8_t *w, const int32_t *bias, void *packed);
+/// Per-thread workspace floats (for the packed buffer's level, i.e. the current level).
+int64_t segc_qconv_ws(const segc_qconv_params *p, int transposed);
+/// Runs the quantized convolution (`transposed` as packed). `y` is uint8 or float (out_f32).
+int segc_qconv2d(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x, const void *packed,
+                 const float *mult, const uint8_t *residual, const float *slope, void *y, const segc_ws *ws);
+
+/// y = clamp(nearbyintf(x / scale), −zp, 255 − zp) + zp (x / scale a float32 division,
+/// round half to even; NaN -> 0): ONNX QuantizeLinear to uint8.
+int segc_quantize_u8(segc_pool *pool, int64_t n, float scale, int32_t zp, const float *x, uint8_t *y);
+/// y = (float)(x − zp) · scale: ONNX DequantizeLinear from uint8.
+int segc_dequantize_u8(segc_pool *pool, int64_t n, float scale, int32_t zp, const uint8_t *x, float *y);
+/// Per-channel affine on uint8: v = (float)(x[c, i] − x_zp)·mul[c] + add[c] (multiply, then
+/// add); relu: v = v > 0 ? v : 0; y = clamp(nearbyintf(v), −y_zp, 255 − y_zp) + y_zp.
+int segc_qaffine_u8(segc_pool *pool, int64_t c, int64_t hw, int32_t x_zp, int32_t y_zp, int32_t relu,
+                    const uint8_t *x, const float *mul, const float *add, uint8_t *y);
+/// Max pooling on uint8, semantics of `segc_max_pool2d` (padding never wins; first maximum
+/// in row-major window order; `indices` nullable).
+int segc_max_pool2d_u8(segc_pool *pool, const segc_pool_params *p, const uint8_t *x, uint8_t *y, int64_t *indices);
+/// `segc_copy_rows` on bytes (concat of uint8 tensors).
+int segc_copy_rows_u8(segc_pool *pool, int64_t outer, int64_t inner, const uint8_t *src, uint8_t *dst,
+                      int64_t dst_inner, int64_t offset);
+
+// ---------------------------------------------------------------------------
 // Executor descriptors: the runtime turns each plan op into one or more `segc_op`
 // values at session creation (pointers already resolved into the arena and the
 // prepared weights); running a plan is then a loop of `segc_exec` calls.
@@ -237,6 +294,8 @@ enum {
     SEGC_OP_GAP = 6, SEGC_OP_RESIZE = 7, SEGC_OP_BINARY = 8, SEGC_OP_RELU = 9, SEGC_OP_PRELU = 10,
     SEGC_OP_SIGMOID = 11, SEGC_OP_AFFINE = 12, SEGC_OP_COPY_ROWS = 13, SEGC_OP_PAD = 14, SEGC_OP_SOFTMAX = 15,
     SEGC_OP_QDQ = 16, SEGC_OP_RESIZE_GENERAL = 17, SEGC_OP_BN_TRAINING = 18,
+    SEGC_OP_QCONV = 19, SEGC_OP_QUANTIZE = 20, SEGC_OP_DEQUANTIZE = 21, SEGC_OP_QAFFINE = 22, SEGC_OP_MAXPOOL_U8 = 23,
+    SEGC_OP_COPY_ROWS_U8 = 24,
 };
 
 /// One kernel call. Field use per kind:
@@ -252,11 +311,22 @@ enum {
 /// * PAD: d[0..3] = x shape, d[4..11] = pads; fval = value.
 /// * SOFTMAX: d = outer c inner.
 /// * QDQ: d = n zero_point qmin qmax; fval = scale.
+/// * int8 ops: the pointers stay typed `float *`; the executor casts them to the real
+///   element types (uint8 activations, packed bytes).
+/// * QCONV: sub = transposed; qconv; in0 = x (u8), in1 = residual (u8, nullable),
+///   w0 = packed (segc_qconv_pack), w1 = mult, w2 = slope (nullable); out0 = y (u8, or f32
+///   when qconv.out_f32).
+/// * QUANTIZE: d[0] = n, d[1] = zp, fval = scale; in0 (f32) -> out0 (u8).
+///   DEQUANTIZE: same fields; in0 (u8) -> out0 (f32).
+/// * QAFFINE: d = c hw x_zp y_zp relu; in0 (u8), w0 = mul, w1 = add; out0 (u8).
+/// * MAXPOOL_U8: pool; in0 (u8), out0 (u8), out_idx = indices (nullable).
+/// * COPY_ROWS_U8: d = outer inner dst_inner offset (bytes); in0, out0 (u8).
 typedef struct {
     int32_t kind;
     int32_t sub;
     segc_conv_params conv;
     segc_pool_params pool;
+    segc_qconv_params qconv;
     const float *in0, *in1, *w0, *w1, *w2;
     const int64_t *in_idx;
     float *out0;

@@ -1,0 +1,86 @@
+// Max pooling on uint8 with the semantics of segc_max_pool2d (pool/pool.c): padding never
+// wins, the first maximum in row-major window order wins (strict >), optional int64
+// indices (flat position in the input plane). A window with no input element gives 0
+// and index −1 (the float kernel's −∞ has no uint8 counterpart). Tasks: channel chunks.
+#include "../internal.h"
+
+static int pool_check(const segc_pool_params *p) {
+    if (!p || p->c <= 0 || p->h <= 0 || p->w <= 0 || p->oh <= 0 || p->ow <= 0) return SEGC_EINVAL;
+    if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0) return SEGC_EINVAL;
+    if (p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0) return SEGC_EINVAL;
+    return SEGC_OK;
+}
+
+/// Output columns [lo, hi) whose tap kx lands inside [0, w).
+static void col_range(const segc_pool_params *p, int64_t kx, int64_t *lo, int64_t *hi) {
+    int64_t base = kx * p->dw - p->pl;   // ix = ox*sw + base
+    int64_t a = base >= 0 ? 0 : (-base + p->sw - 1) / p->sw;
+    int64_t lim = p->w - 1 - base;
+    int64_t b = lim < 0 ? 0 : lim / p->sw + 1;
+    if (b > p->ow) b = p->ow;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+typedef struct {
+    const segc_pool_params *p;
+    const uint8_t *x;
+    uint8_t *y;
+    int64_t *idx;
+    int64_t chunk;
+} pool_ctx;
+
+static void max_task(void *vctx, int64_t t, int thread) {
+    (void)thread;
+    const pool_ctx *c = vctx;
+    const segc_pool_params *p = c->p;
+    int64_t c0 = t * c->chunk, c1 = SEGC_MIN(c0 + c->chunk, p->c);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const uint8_t *xp = c->x + ch * p->h * p->w;
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            uint8_t *yr = c->y + (ch * p->oh + oy) * p->ow;
+            int64_t *ir = c->idx ? c->idx + (ch * p->oh + oy) * p->ow : NULL;
+            // Without indices a 0 start is exact: the first valid value >= 0 replaces it
+            // or equals it.
+            for (int64_t ox = 0; ox < p->ow; ox++) yr[ox] = 0;
+            if (ir)
+                for (int64_t ox = 0; ox < p->ow; ox++) ir[ox] = -1;
+            for (int64_t ky = 0; ky < p->kh; ky++) {
+                int64_t iy = oy * p->sh - p->pt + ky * p->dh;
+                if (iy < 0 || iy >= p->h) continue;
+                const uint8_t *xr = xp + iy * p->w;
+                for (int64_t kx = 0; kx < p->kw; kx++) {
+                    int64_t lo, hi, base = kx * p->dw - p->pl;
+                    col_range(p, kx, &lo, &hi);
+                    if (ir) {
+                        for (int64_t ox = lo; ox < hi; ox++) {
+                            int64_t ix = ox * p->sw + base;
+                            uint8_t v = xr[ix];
+                            if (v > yr[ox] || ir[ox] < 0) { yr[ox] = v; ir[ox] = iy * p->w + ix; }
+                        }
+                    } else if (p->sw == 1) {
+                        const uint8_t *xs = xr + base;
+                        for (int64_t ox = lo; ox < hi; ox++) yr[ox] = xs[ox] > yr[ox] ? xs[ox] : yr[ox];
+                    } else {
+                        for (int64_t ox = lo; ox < hi; ox++) {
+                            uint8_t v = xr[ox * p->sw + base];
+                            yr[ox] = v > yr[ox] ? v : yr[ox];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+int segc_max_pool2d_u8(segc_pool *pool, const segc_pool_params *p, const uint8_t *x, uint8_t *y, int64_t *indices) {
+    int e = pool_check(p);
+    if (e) return e;
+    if (!x || !y) return SEGC_EINVAL;
+    int64_t work = p->oh * p->ow * p->kh * p->kw;
+    int64_t chunk = (256 * 1024) / (work > 0 ? work : 1);
+    pool_ctx c = {p, x, y, indices, chunk < 1 ? 1 : chunk};
+    segc_pool_run(pool, max_task, &c, segc_chunks(p->c, c.chunk));
+    return SEGC_OK;
+}

@@ -1,0 +1,143 @@
+// Quantized conv2d / conv_transpose2d: parameter checks, the packed-weight header,
+// the folded bias, workspace sizes and the dispatch to the kernel the buffer was packed
+// for. The arithmetic (header: int32 accumulation, float32 requantization) is the same
+// at every level; only the packed weight layout and the inner kernel differ.
+//
+// Folding: Σ_valid (x − x_zp)·w = Σ_all x'·w − x_zp·Σ_all w where x' is x inside the
+// input and x_zp outside (int32, modulo 2^32 like every level's adds). So every kernel
+// pads with x_zp and starts from bias − x_zp·Σw. A transposed conv has sh·sw output
+// phases with different tap sets, hence one folded bias per (phase, channel).
+#include "qconv.h"
+#include <string.h>
+
+static int qconv_check(const segc_qconv_params *p, int transposed) {
+    if (!p || (transposed != 0 && transposed != 1)) return SEGC_EINVAL;
+    if (p->cin <= 0 || p->h <= 0 || p->w <= 0 || p->cout <= 0 || p->oh <= 0 || p->ow <= 0) return SEGC_EINVAL;
+    if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0) return SEGC_EINVAL;
+    if (p->groups <= 0 || p->cin % p->groups || p->cout % p->groups) return SEGC_EINVAL;
+    if (p->act != SEGC_ACT_NONE && p->act != SEGC_ACT_RELU && p->act != SEGC_ACT_PRELU) return SEGC_EINVAL;
+    if (p->act == SEGC_ACT_PRELU && p->nslope != 1 && p->nslope != p->cout) return SEGC_EINVAL;
+    if (p->out_f32 != 0 && p->out_f32 != 1) return SEGC_EINVAL;
+    if (p->x_zp < 0 || p->x_zp > 255 || p->y_zp < 0 || p->y_zp > 255 || p->r_zp < 0 || p->r_zp > 255)
+        return SEGC_EINVAL;
+    // Offsets are int64 products of these; keep them far from overflow.
+    const int64_t big = (int64_t)1 << 24;
+    if (p->cin > big || p->cout > big || p->h > big || p->w > big || p->oh > big || p->ow > big) return SEGC_EINVAL;
+    if (p->kh > SEGC_QMAXK || p->kw > SEGC_QMAXK || p->sh > big || p->sw > big || p->dh > big || p->dw > big)
+        return SEGC_EUNSUP;
+    if (p->pt < -big || p->pt > big || p->pl < -big || p->pl > big) return SEGC_EINVAL;
+    if (transposed && p->sh * p->sw > SEGC_QMAXPHASES) return SEGC_EUNSUP;
+    return SEGC_OK;
+}
+
+static int64_t round64(int64_t x) { return (x + 63) / 64 * 64; }
+
+static int64_t nphase(const segc_qconv_params *p, int transposed) { return transposed ? p->sh * p->sw : 1; }
+
+/// The level a new packing uses and its kernel.
+static int pack_kernel(int *level) {
+    segc_kernels_init();
+    *level = 0;
+    return SEGC_QK_SCALAR;
+}
+
+static int64_t weight_bytes(const segc_qconv_params *p, int transposed, int kernel) {
+    (void)kernel;
+    return segc_qconv_scalar_wbytes(p, transposed);
+}
+
+int64_t segc_qconv_packed_bytes(const segc_qconv_params *p, int transposed) {
+    int e = qconv_check(p, transposed);
+    if (e) return e;
+    int level, kernel = pack_kernel(&level);
+    return SEGC_QPACK_HDR + round64(nphase(p, transposed) * p->cout * 4) + round64(weight_bytes(p, transposed, kernel));
+}
+
+/// bias − x_zp·Σw per (phase, output channel), modulo 2^32.
+static void fold_bias(const segc_qconv_params *p, int transposed, const int8_t *w, const int32_t *bias,
+                      int32_t *out) {
+    int64_t cin_g = p->cin / p->groups, cout_g = p->cout / p->groups, khw = p->kh * p->kw;
+    if (!transposed) {
+        for (int64_t co = 0; co < p->cout; co++) {
+            uint32_t s = 0;
+            const int8_t *wr = w + co * cin_g * khw;
+            for (int64_t i = 0; i < cin_g * khw; i++) s += (uint32_t)(int32_t)wr[i];
+            out[co] = (int32_t)((uint32_t)(bias ? bias[co] : 0) - (uint32_t)p->x_zp * s);
+        }
+        return;
+    }
+    int64_t ty[SEGC_QMAXK], oy[SEGC_QMAXK], tx[SEGC_QMAXK], ox[SEGC_QMAXK];
+    for (int64_t ph = 0; ph < p->sh * p->sw; ph++) {
+        int64_t ny = segc_qphase_taps(p->kh, p->sh, p->dh, p->pt, ph / p->sw, ty, oy);
+        int64_t nx = segc_qphase_taps(p->kw, p->sw, p->dw, p->pl, ph % p->sw, tx, ox);
+        for (int64_t co = 0; co < p->cout; co++) {
+            int64_t g = co / cout_g, cg = co % cout_g;
+            uint32_t s = 0;
+            for (int64_t ci = 0; ci < cin_g; ci++) {
+                const int8_t *wk = w + ((g * cin_g + ci) * cout_g + cg) * khw;
+                for (int64_t a = 0; a < ny; a++)
+                    for (int64_t b = 0; b < nx; b++) s += (uint32_t)(int32_t)wk[ty[a] * p->kw + tx[b]];
+            }
+            out[ph * p->cout + co] = (int32_t)((uint32_t)(bias ? bias[co] : 0) - (uint32_t)p->x_zp * s);
+        }
+    }
+}
+
+int segc_qconv_pack(const segc_qconv_params *p, int transposed, const int8_t *w, const int32_t *bias,
+                    void *packed) {
+    int e = qconv_check(p, transposed);
+    if (e) return e;
+    if (!w || !packed) return SEGC_EINVAL;
+    int level, kernel = pack_kernel(&level);
+    segc_qpack_hdr h;
+    memset(&h, 0, sizeof h);
+    h.magic = SEGC_QPACK_MAGIC;
+    h.level = level;
+    h.kernel = kernel;
+    h.transposed = transposed;
+    h.cin = p->cin; h.cout = p->cout; h.kh = p->kh; h.kw = p->kw; h.groups = p->groups;
+    h.sh = p->sh; h.sw = p->sw; h.dh = p->dh; h.dw = p->dw; h.pt = p->pt; h.pl = p->pl;
+    h.x_zp = p->x_zp;
+    h.mr = 1;
+    h.nphase = nphase(p, transposed);
+    h.bias_off = SEGC_QPACK_HDR;
+    h.w_off = h.bias_off + round64(h.nphase * p->cout * 4);
+    h.total = h.w_off + round64(weight_bytes(p, transposed, kernel));
+    uint8_t *base = packed;
+    memset(base, 0, (size_t)h.total);
+    memcpy(base, &h, sizeof h);
+    fold_bias(p, transposed, w, bias, (int32_t *)(base + h.bias_off));
+    segc_qconv_scalar_pack(p, transposed, w, (int8_t *)(base + h.w_off));
+    return SEGC_OK;
+}
+
+int64_t segc_qconv_ws(const segc_qconv_params *p, int transposed) {
+    if (qconv_check(p, transposed)) return 0;
+    return 0;
+}
+
+/// The packed buffer must have been packed for these parameters (the fields its layout
+/// and folded bias depend on) at a level this CPU runs.
+static int header_matches(const segc_qpack_hdr *h, const segc_qconv_params *p, int transposed) {
+    if (h->magic != SEGC_QPACK_MAGIC || h->transposed != transposed) return 0;
+    if (h->level < 0 || h->level > segc_detected_cpu_level()) return 0;
+    if (h->cin != p->cin || h->cout != p->cout || h->kh != p->kh || h->kw != p->kw || h->groups != p->groups ||
+        h->x_zp != p->x_zp)
+        return 0;
+    if (transposed && (h->sh != p->sh || h->sw != p->sw || h->dh != p->dh || h->dw != p->dw || h->pt != p->pt ||
+                       h->pl != p->pl))
+        return 0;
+    return h->nphase == nphase(p, transposed);
+}
+
+int segc_qconv2d(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x, const void *packed,
+                 const float *mult, const uint8_t *residual, const float *slope, void *y, const segc_ws *ws) {
+    int e = qconv_check(p, transposed);
+    if (e) return e;
+    if (!x || !packed || !mult || !y) return SEGC_EINVAL;
+    if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
+    const segc_qpack_hdr *h = packed;
+    if (!header_matches(h, p, transposed)) return SEGC_EINVAL;
+    (void)ws;
+    return segc_qconv_scalar_run(pool, p, transposed, x, h, mult, residual, slope, y);
+}

@@ -1,0 +1,92 @@
+// Internal declarations of the int8 convolution (quant/qconv.c, quant/qconv_scalar.c,
+// arch/x86/qconv_*.c): the packed-weight header, the phase geometry of transposed convs
+// and the scalar requantization every level reproduces bit for bit.
+#pragma once
+#pragma clang fp contract(off)   // v·mult and the residual term stay multiply-then-add
+#include "../internal.h"
+#include <math.h>
+
+#define SEGC_QPACK_MAGIC 0x38714353u   // "SCq8"
+/// Bytes reserved for the header at the start of a packed buffer (keeps what follows
+/// 64-byte aligned).
+#define SEGC_QPACK_HDR 192
+/// Largest kernel extent and phase count of a transposed conv (as conv/conv_transpose2d.c).
+#define SEGC_QMAXK 64
+#define SEGC_QMAXPHASES 256
+
+/// Which inner kernel a packed buffer was laid out for.
+enum { SEGC_QK_SCALAR = 0, SEGC_QK_MADD256 = 1, SEGC_QK_MADD512 = 2, SEGC_QK_VNNI512 = 3 };
+
+/// Header at the start of every packed buffer. The geometry fields the packing depends
+/// on are recorded so `segc_qconv2d` can reject a buffer packed for other parameters.
+typedef struct {
+    uint32_t magic;
+    int32_t level;        ///< dispatch level packed for (0 scalar, 1 avx2, 2 avx512)
+    int32_t kernel;       ///< SEGC_QK_*
+    int32_t transposed;
+    int64_t cin, cout, kh, kw, groups, sh, sw, dh, dw, pt, pl;
+    int32_t x_zp;
+    int32_t mr;           ///< output channels per weight block (SIMD layouts)
+    int64_t nphase;       ///< 1 (conv) or sh·sw (transposed): folded-bias sets
+    int64_t bias_off;     ///< int32 [nphase][cout] folded bias
+    int64_t w_off;        ///< weights (layout per kernel)
+    int64_t total;        ///< bytes of the whole buffer
+} segc_qpack_hdr;
+
+/// Taps of output phase r along one axis of a transposed conv: count, kernel indices and
+/// input offsets (output o = r + s·j reads input j + off[t] through tap tap[t]).
+static inline int64_t segc_qphase_taps(int64_t k, int64_t s, int64_t d, int64_t pad, int64_t r, int64_t *tap,
+                                       int64_t *off) {
+    int64_t n = 0;
+    for (int64_t kk = 0; kk < k; kk++) {
+        int64_t v = r + pad - kk * d;
+        if (((v % s) + s) % s == 0) {
+            tap[n] = kk;
+            off[n] = v >= 0 ? v / s : -((-v) / s);   // exact: s divides v
+            n++;
+        }
+    }
+    return n;
+}
+
+/// Floor division (b > 0).
+static inline int64_t segc_floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/// The header's requantization of one accumulator (the definition every level matches):
+/// v = acc·mult (+ (res − r_zp)·r_mul), activation, then float out or clamp/round to u8.
+static inline float segc_qreq_value(const segc_qconv_params *p, int32_t acc, float mult, const uint8_t *res,
+                                    float slope) {
+    float v = (float)acc * mult;
+    if (res) v = v + (float)((int32_t)*res - p->r_zp) * p->r_mul;
+    if (p->act == SEGC_ACT_RELU) v = v > 0.0f ? v : 0.0f;
+    else if (p->act == SEGC_ACT_PRELU) v = v > 0.0f ? v : v * slope;
+    return v;
+}
+
+/// clamp(nearbyintf(v), −zp, 255 − zp) + zp; NaN -> 0 (the first comparison fails).
+static inline uint8_t segc_qround_u8(float v, int32_t zp) {
+    float r = nearbyintf(v), lo = (float)-zp, hi = (float)(255 - zp);
+    r = r > lo ? r : lo;
+    r = r < hi ? r : hi;
+    return (uint8_t)((int32_t)r + zp);
+}
+
+/// Stores requantized output i of a row: y is uint8 or float per p->out_f32.
+static inline void segc_qstore(const segc_qconv_params *p, void *y, int64_t i, float v) {
+    if (p->out_f32) ((float *)y)[i] = v;
+    else ((uint8_t *)y)[i] = segc_qround_u8(v, p->y_zp);
+}
+
+/// Scalar kernels (quant/qconv_scalar.c): the packed layout is the plan's weights as
+/// given plus the folded bias; they run straight from the definition.
+int64_t segc_qconv_scalar_wbytes(const segc_qconv_params *p, int transposed);
+void segc_qconv_scalar_pack(const segc_qconv_params *p, int transposed, const int8_t *w, int8_t *dst);
+int segc_qconv_scalar_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
+                          const segc_qpack_hdr *h, const float *mult, const uint8_t *residual, const float *slope,
+                          void *y);
+
+/// The dispatch level in effect (0 scalar, 1 avx2, 2 avx512).
+static inline int segc_qlevel(void) {
+    const char *s = segc_cpu_level();   // initialises on first use
+    return s[0] == 's' ? 0 : s[3] == '5' ? 2 : 1;
+}
