@@ -51,6 +51,8 @@ let package = Package(
         // Structured pruning on the IR: channel dependency groups, importance, removal.
         .target(name: "SegcPrune", dependencies: ["SegcCore", "SegcIR", "SegcPasses", "SegcPlan", "SegcLower", "SegcRuntime", "COpenBLAS"]),
         .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels"]),
+        // int8 post-training quantization of plans: calibration histograms, the int8 pass, mixed precision.
+        .target(name: "SegcQuantize", dependencies: ["SegcCore", "SegcPlan", "SegcLower", "SegcRuntime"]),
         // PNG/JPEG codecs in their own C target so the runtime never links libpng/libjpeg.
         .target(name: "CSegcImageIO", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),
         .target(name: "SegcEval", dependencies: ["SegcRuntime", "SegcCore", "CSegcKernels", "CSegcImageIO", "CWebP"]),
@@ -62,7 +64,7 @@ let package = Package(
         .executableTarget(name: "segc", dependencies: [
             "CSegcAllocCounter",
             "SegcCore", "SegcIR", "SegcReference", "SegcTorch", "SegcPasses", "SegcLower",
-            "SegcPlan", "SegcRuntime", "SegcONNX", "SegcEval", "SegcCompiler", "SegcPrune",
+            "SegcPlan", "SegcRuntime", "SegcONNX", "SegcEval", "SegcCompiler", "SegcPrune", "SegcQuantize",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -89,6 +91,8 @@ let package = Package(
         .testTarget(name: "SegcPruneTests", dependencies: ["SegcPrune", "SegcIR", "SegcReference", "SegcCore", "SegcPlan"]),
         .testTarget(name: "SegcPassesTests", dependencies: ["SegcPasses", "SegcReference", "SegcIR"]),
         .testTarget(name: "SegcPlanTests", dependencies: ["SegcPlan"]),
+        .testTarget(name: "SegcQuantizeTests", dependencies: ["SegcQuantize", "SegcCompiler", "SegcEval", "SegcLower", "SegcPlan",
+                                                             "SegcReference", "SegcRuntime", "SegcCore"]),
         .testTarget(name: "SegcONNXTests", dependencies: ["SegcONNX", "SegcIR", "SegcReference"]),
         .testTarget(name: "SegcEvalTests", dependencies: ["SegcEval", "SegcCore"]),
         .testTarget(name: "SegcRuntimeTests", dependencies: ["SegcRuntime", "SegcPlan", "CSegcKernels"]),

@@ -50,6 +50,10 @@ package enum Lifting {
 
         for (i, op) in pg.ops.enumerated() {
             let name = i < plan.sourceMap.count ? plan.sourceMap[i] : "op\(i)"
+            if op.kind.isRealInt8 {
+                // The IR is float32: real int8 ops (segc quantize) have no IR form.
+                throw SegcError(.unsupported, "\(op.kind.name): an int8 plan cannot be lifted back to the float IR", at: .layer(name))
+            }
             let acts = try op.inputs.map { (v: Int) throws(SegcError) -> ValueID in try activation(v) }
             let consts = try op.weights.map { (r: WeightRef) throws(SegcError) -> ValueID in try constant(r) }
             let a = op.ints.map { Int($0) }
@@ -134,6 +138,8 @@ package enum Lifting {
                 let c = w.shape[1]
                 inputs = [acts[0]] + (0..<4).map { k in g.addConstant("\(name).p\(k)", Tensor(Array(all[(k * c)..<((k + 1) * c)]), shape: [c])) }
                 irOp = .batchNormTraining(BatchNormTraining(epsilon: op.floats[0], momentum: op.floats[1]))
+            case .quantize, .dequantize, .qconv2d, .qconvTranspose2d, .qchannelAffine:
+                throw SegcError(.unsupported, "\(op.kind.name) has no IR form", at: .layer(name))
             case .quantizeDequantize:
                 try need(3)
                 guard let scale = op.floats.first else { throw SegcError(.malformed, "quantize without its scale", at: .layer(name)) }

@@ -53,6 +53,29 @@ package enum PlanOpSchema {
         package static let floatCount = 1
     }
 
+    /// quantize / dequantize ints (floats: [scale]).
+    package enum Quantize {
+        package static let zeroPoint = 0
+        package static let count = 1
+        package static let scale = 0
+        package static let floatCount = 1
+    }
+
+    /// The 4 ints qconv2d / qconvTranspose2d append to their float conv's ints
+    /// (offsets from `Conv.count` / `ConvTranspose.count`); floats: [residual multiplier].
+    package enum QConv {
+        package static let xZeroPoint = 0, yZeroPoint = 1, residualZeroPoint = 2, outputF32 = 3
+        package static let extra = 4
+        package static let residualMultiplier = 0
+        package static let floatCount = 1
+    }
+
+    /// qchannelAffine ints.
+    package enum QAffine {
+        package static let xZeroPoint = 0, yZeroPoint = 1, relu = 2
+        package static let count = 3
+    }
+
     /// Conv epilogue activation codes.
     package enum Activation {
         package static let none: Int64 = 0, relu: Int64 = 1, prelu: Int64 = 2
@@ -68,6 +91,10 @@ package enum PlanOpSchema {
         case .resize: return Resize.count
         case .concat, .softmax: return 1
         case .quantizeDequantize: return QuantizeDequantize.count
+        case .quantize, .dequantize: return Quantize.count
+        case .qconv2d: return Conv.count + QConv.extra
+        case .qconvTranspose2d: return ConvTranspose.count + QConv.extra
+        case .qchannelAffine: return QAffine.count
         case .reshape: return -1  // the output's rank (1…8): checked in PlanShapeInference
         case .pad: return 2 * inputRank
         case .globalAveragePool, .add, .sub, .mul, .div, .relu, .prelu, .sigmoid, .channelAffine, .batchNormTraining: return 0
@@ -78,6 +105,8 @@ package enum PlanOpSchema {
         switch kind {
         case .pad: return 1
         case .quantizeDequantize: return QuantizeDequantize.floatCount
+        case .quantize, .dequantize: return Quantize.floatCount
+        case .qconv2d, .qconvTranspose2d: return QConv.floatCount
         case .batchNormTraining: return 2  // epsilon, momentum
         default: return 0
         }

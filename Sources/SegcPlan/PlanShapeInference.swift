@@ -94,8 +94,23 @@ package enum PlanShapeInference {
         }
 
         switch op.kind {
-        case .conv2d, .convTranspose2d:
-            let isT = op.kind == .convTranspose2d
+        case .conv2d, .convTranspose2d, .qconv2d, .qconvTranspose2d:
+            let isT = op.kind == .convTranspose2d || op.kind == .qconvTranspose2d
+            // Real int8 (qconv*): uint8 x and residual, int8 weight, int32 bias (required),
+            // float32 per-channel multiplier, then the float conv's optional slope.
+            let quantized = op.kind == .qconv2d || op.kind == .qconvTranspose2d
+            let qBase = isT ? PlanOpSchema.ConvTranspose.count : PlanOpSchema.Conv.count
+            var outF32 = true
+            if quantized {
+                typealias Q = PlanOpSchema.QConv
+                for (k, what) in [(Q.xZeroPoint, "x zero point"), (Q.yZeroPoint, "y zero point"),
+                                  (Q.residualZeroPoint, "residual zero point")] {
+                    _ = try int(qBase + k, what, 0...255)
+                }
+                outF32 = try flag(qBase + Q.outputF32, "outputF32")
+                let m = op.floats[Q.residualMultiplier]
+                if !(m.isFinite && m >= 0) { throw fail("residual multiplier \(m) must be finite and >= 0", .malformed) }
+            }
             typealias C = PlanOpSchema.Conv
             typealias T = PlanOpSchema.ConvTranspose
             let kh = try int(isT ? T.kh : C.kh, "kh", positive), kw = try int(isT ? T.kw : C.kw, "kw", positive)
@@ -111,14 +126,16 @@ package enum PlanShapeInference {
             let hasBias = try flag(isT ? T.hasBias : C.hasBias, "hasBias")
             let act = try int(isT ? T.activation : C.activation, "activation", 0...2)
             let residual = try flag(isT ? T.residual : C.residual, "residual")
-            let nw = 1 + (hasBias ? 1 : 0) + (act == 2 ? 1 : 0)
+            if quantized && !hasBias { throw fail("a quantized conv always has its int32 bias", .malformed) }
+            let nw = 1 + (hasBias ? 1 : 0) + (quantized ? 1 : 0) + (act == 2 ? 1 : 0)
             let nin = 1 + (residual ? 1 : 0)
             try counts(inputs: nin...nin, weights: nw...nw, outputs: 1...1)
             let x = ins[0]
-            try f32(x, "input")
+            let xType: PlanDType = quantized ? .u8 : .f32
+            if x.dtype != xType { throw fail("input must be \(xType.jsonName), got \(x)") }
             let (n, c, h, w) = try nchw(x)
             let wt = weight(0)
-            try f32(wt, "weight")
+            if wt.dtype != (quantized ? .i8 : .f32) { throw fail("weight must be \(quantized ? "int8" : "float32"), got \(wt)") }
             if wt.shape.count != 4 { throw fail("weight must be rank 4, got \(wt)") }
             if wt.shape[2] != kh || wt.shape[3] != kw { throw fail("weight \(wt) does not match kernel \(kh)x\(kw)") }
             if c % g != 0 { throw fail("groups \(g) do not divide \(c) input channels") }
@@ -144,13 +161,18 @@ package enum PlanShapeInference {
                 ow = try dim(try sub(baseW, try add(pl, pr)), "output width")
             }
             _ = try dim(cout, "output channels")
-            let y = PlanTensorType(.f32, [n, cout, oh, ow])
+            let y = PlanTensorType(outF32 ? .f32 : .u8, [n, cout, oh, ow])
             _ = try elements(y, "output")
             var wi = 1
             if hasBias {
                 let b = weight(wi); wi += 1
-                try f32(b, "bias")
+                if b.dtype != (quantized ? .i32 : .f32) { throw fail("bias must be \(quantized ? "int32" : "float32"), got \(b)") }
                 if try elements(b, "bias") != cout { throw fail("bias \(b) does not have \(cout) elements") }
+            }
+            if quantized {
+                let m = weight(wi); wi += 1
+                try f32(m, "multiplier")
+                if try elements(m, "multiplier") != cout { throw fail("multiplier \(m) does not have \(cout) elements") }
             }
             if act == 2 {
                 let s = weight(wi)
@@ -158,7 +180,9 @@ package enum PlanShapeInference {
                 let k = try elements(s, "slope")
                 if k != 1 && k != cout { throw fail("slope \(s) has neither 1 nor \(cout) elements") }
             }
-            if residual && ins[1] != y { throw fail("residual \(ins[1]) does not match the output \(y)") }
+            if residual && ins[1] != (quantized ? PlanTensorType(.u8, y.shape) : y) {
+                throw fail("residual \(ins[1]) does not match the output \(y)")
+            }
             return [y]
 
         case .maxPool2d, .avgPool2d:
@@ -172,7 +196,8 @@ package enum PlanShapeInference {
             let extra = try flag(P.flag, op.kind == .maxPool2d ? "returnsIndices" : "countIncludePad")
             let nout = op.kind == .maxPool2d && extra ? 2 : 1
             try counts(inputs: 1...1, weights: 0...0, outputs: nout...nout)
-            try f32(ins[0], "input")
+            // Max pooling is exact on uint8 (same scale in and out); average pooling is not.
+            if !(op.kind == .maxPool2d && ins[0].dtype == .u8) { try f32(ins[0], "input") }
             let (n, c, h, w) = try nchw(ins[0])
             func out(_ x: Int, _ k: Int, _ s: Int, _ p0: Int, _ p1: Int, _ d: Int, _ what: String) throws(SegcError) -> Int {
                 let span = try sub(try sub(try add(x, try add(p0, p1)), try mul(d, k - 1)), 1)
@@ -184,7 +209,7 @@ package enum PlanShapeInference {
             }
             let oh = try out(h, kh, sh, pt, pb, dh, "output height")
             let ow = try out(w, kw, sw, pl, pr, dw, "output width")
-            let y = PlanTensorType(.f32, [n, c, oh, ow])
+            let y = PlanTensorType(ins[0].dtype, [n, c, oh, ow])
             return nout == 2 ? [y, PlanTensorType(.i64, y.shape)] : [y]
 
         case .maxUnpool2d:
@@ -317,6 +342,30 @@ package enum PlanShapeInference {
             _ = try int(Q.zeroPoint, "zero point", Int64(qmin)...Int64(qmax))
             let scale = op.floats[Q.scale]
             if !(scale.isFinite && scale > 0) { throw fail("scale \(scale) must be finite and positive", .malformed) }
+            return [ins[0]]
+
+        case .quantize, .dequantize:
+            try counts(inputs: 1...1, weights: 0...0, outputs: 1...1)
+            let toU8 = op.kind == .quantize
+            if ins[0].dtype != (toU8 ? .f32 : .u8) { throw fail("input must be \(toU8 ? "float32" : "uint8"), got \(ins[0])") }
+            _ = try int(PlanOpSchema.Quantize.zeroPoint, "zero point", 0...255)
+            let scale = op.floats[PlanOpSchema.Quantize.scale]
+            if !(scale.isFinite && scale > 0) { throw fail("scale \(scale) must be finite and positive", .malformed) }
+            return [PlanTensorType(toU8 ? .u8 : .f32, ins[0].shape)]
+
+        case .qchannelAffine:
+            typealias A = PlanOpSchema.QAffine
+            try counts(inputs: 1...1, weights: 2...2, outputs: 1...1)
+            if ins[0].dtype != .u8 { throw fail("input must be uint8, got \(ins[0])") }
+            let (_, c, _, _) = try nchw(ins[0])
+            _ = try int(A.xZeroPoint, "x zero point", 0...255)
+            _ = try int(A.yZeroPoint, "y zero point", 0...255)
+            _ = try flag(A.relu, "relu")
+            for (i, what) in ["multiplier", "addend"].enumerated() {
+                let t = weight(i)
+                try f32(t, what)
+                if try elements(t, what) != c { throw fail("\(what) \(t) does not have \(c) elements") }
+            }
             return [ins[0]]
 
         case .batchNormTraining:

@@ -102,6 +102,16 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
     case quantizeDequantize = 19
     case reshape = 20
     case batchNormTraining = 21
+    /// Real int8 (issue 14): float32 → uint8 with a per-tensor scale and zero point.
+    case quantize = 22
+    /// uint8 → float32.
+    case dequantize = 23
+    /// uint8 conv2d with int8 weights, int32 bias and a fused requantization.
+    case qconv2d = 24
+    /// uint8 conv_transpose2d, as qconv2d.
+    case qconvTranspose2d = 25
+    /// Per-channel affine (+ relu) from uint8 to uint8 (a BatchNorm that could not be folded).
+    case qchannelAffine = 26
 
     package var name: String {
         switch self {
@@ -126,6 +136,21 @@ package enum PlanOpKind: UInt16, Sendable, Hashable, CaseIterable {
         case .quantizeDequantize: return "quantize_dequantize"
         case .reshape: return "reshape"
         case .batchNormTraining: return "batch_norm_training"
+        case .quantize: return "quantize"
+        case .dequantize: return "dequantize"
+        case .qconv2d: return "qconv2d"
+        case .qconvTranspose2d: return "qconv_transpose2d"
+        case .qchannelAffine: return "qchannel_affine"
+        }
+    }
+}
+
+extension PlanOpKind {
+    /// The real int8 ops of `segc quantize` (uint8 activations, int8 weights).
+    package var isRealInt8: Bool {
+        switch self {
+        case .quantize, .dequantize, .qconv2d, .qconvTranspose2d, .qchannelAffine: return true
+        default: return false
         }
     }
 }
@@ -173,6 +198,11 @@ package enum PlanAlgorithm: UInt8, Sendable, Hashable {
 /// activation: 0 none, 1 relu, 2 prelu. resize mode: 0 nearest, 1 linear;
 /// coordinates: 0 half_pixel, 1 pytorch_half_pixel, 2 align_corners, 3 asymmetric;
 /// nearest: 0 floor, 1 ceil, 2 round_prefer_floor, 3 round_prefer_ceil.
+/// | quantize, dequantize | zeroPoint | scale | x | – |
+/// | qconv2d | conv2d's 14, then xZeroPoint yZeroPoint residualZeroPoint outputF32 | residualMultiplier | x [residual] | w(i8) bias(i32) multiplier [slope] |
+/// | qconvTranspose2d | convTranspose2d's 16, then the same 4 | residualMultiplier | x [residual] | w(i8) bias(i32) multiplier [slope] |
+/// | qchannelAffine | xZeroPoint yZeroPoint relu | – | x | multiplier addend |
+///
 /// quantizeDequantize (simulated int8): `y = (clamp(round_half_even(x / scale) + zeroPoint,
 /// qmin, qmax) − zeroPoint) · scale` in float32.
 package struct PlanOp: Sendable, Hashable {

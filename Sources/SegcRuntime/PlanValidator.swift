@@ -23,6 +23,7 @@ package struct Step: Sendable {
     var d: [Int64] = []
     var fval: Float = 0
     var resize = segc_resize_params()
+    var qconv = segc_qconv_params()
     var in0: Binding = .none, in1: Binding = .none
     var w0: Binding = .none, w1: Binding = .none, w2: Binding = .none
     var inIdx: Binding = .none, out0: Binding = .none, outIdx: Binding = .none, out1: Binding = .none
@@ -40,6 +41,9 @@ package struct PreparedOp: Sendable {
     var steps: [Step]
     /// conv params (for conv / convTranspose2d; used to pack weights).
     var conv: segc_conv_params { steps.first?.conv ?? segc_conv_params() }
+    /// int8 conv params and whether it is transposed (qconv2d / qconvTranspose2d).
+    var qconv: segc_qconv_params { steps.first?.qconv ?? segc_qconv_params() }
+    var isQConv: Bool { kind == .qconv2d || kind == .qconvTranspose2d }
 }
 
 /// Checks a plan op by op against the schema of `PlanOp` and what the kernels
@@ -152,7 +156,8 @@ private struct OpChecker {
     }
 
     /// Ops whose kernels take one `[C, H, W]` image; a batch of N runs them N times.
-    static let perImage: Set<PlanOpKind> = [.conv2d, .convTranspose2d, .maxPool2d, .avgPool2d, .maxUnpool2d,
+    static let perImage: Set<PlanOpKind> = [.conv2d, .convTranspose2d, .qconv2d, .qconvTranspose2d, .qchannelAffine,
+                                            .maxPool2d, .avgPool2d, .maxUnpool2d,
                                             .globalAveragePool, .resize, .prelu, .channelAffine]
 
     /// The kernel calls of the op. A batch N > 1 (ONNX models with a fixed batch) of a
@@ -329,6 +334,9 @@ private struct OpChecker {
             s.d = [1, Int64(x.elementCount), Int64(x.elementCount), 0]
             s.in0 = .value(xi); s.out0 = .value(oi)
             return [s]
+        case .quantize, .dequantize: return [try quantizeStep()]
+        case .qchannelAffine: return [try qaffineStep()]
+        case .qconv2d, .qconvTranspose2d: return [try qconv()]
         case .quantizeDequantize:
             typealias Q = PlanOpSchema.QuantizeDequantize
             let a = try ints(Q.count)
@@ -349,6 +357,135 @@ private struct OpChecker {
             s.in0 = .value(xi); s.out0 = .value(oi)
             return [s]
         }
+    }
+
+    /// Zero point attribute (0…255).
+    func zeroPoint(_ v: Int, _ what: String) throws(SegcError) -> Int32 {
+        if !(0...255).contains(v) { throw fail("\(what) zero point \(v) outside 0...255") }
+        return Int32(v)
+    }
+
+    /// A weight of a given dtype, inside WGHT and aligned for it.
+    func typedWeight(_ k: Int, _ dtype: PlanDType) throws(SegcError) -> WeightRef {
+        guard k < op.weights.count else { throw fail("missing weight \(k)") }
+        let w = op.weights[k]
+        if w.dtype != dtype { throw unsupported("weight \(k) has dtype \(w.dtype), expected \(dtype)") }
+        let n = try Checked.elementCount(w.shape, "weight \(k)")
+        let end = try Checked.add(w.offset, try Checked.mul(n, dtype.byteSize))
+        if w.offset < 0 || w.offset % 64 != 0 || end > weightBytes {
+            throw fail("weight \(k) (\(w.offset)..<\(end)) lies outside the weights (\(weightBytes) bytes)")
+        }
+        return w
+    }
+
+    /// quantize / dequantize: one elementwise kernel call.
+    func quantizeStep() throws(SegcError) -> Step {
+        let a = try ints(PlanOpSchema.Quantize.count)
+        guard op.floats.count == PlanOpSchema.Quantize.floatCount else { throw fail("expected the scale") }
+        let scale = op.floats[PlanOpSchema.Quantize.scale]
+        if !(scale.isFinite && scale > 0) { throw fail("scale \(scale) must be finite and positive") }
+        let toU8 = op.kind == .quantize
+        let (xi, x) = try input(0, toU8 ? .f32 : .u8)
+        let (oi, y) = try output(0, toU8 ? .u8 : .f32)
+        try expectShape(y, x.shape, "output")
+        var s = Step(Int32(toU8 ? SEGC_OP_QUANTIZE : SEGC_OP_DEQUANTIZE))
+        s.d = [Int64(x.elementCount), Int64(try zeroPoint(a[PlanOpSchema.Quantize.zeroPoint], "the"))]
+        s.fval = scale
+        s.in0 = .value(xi); s.out0 = .value(oi)
+        return s
+    }
+
+    /// qchannelAffine: uint8 → uint8 per-channel affine (+ relu).
+    func qaffineStep() throws(SegcError) -> Step {
+        typealias A = PlanOpSchema.QAffine
+        let a = try ints(A.count)
+        let (xi, x) = try input(0, .u8)
+        let (oi, y) = try output(0, .u8)
+        try expectShape(y, x.shape, "output")
+        let (c, h, w) = try chw(x, "input")
+        let mul = try weight(0), add = try weight(1)
+        if mul.elementCount != c || add.elementCount != c { throw SegcError(.mismatch, "qchannel_affine: multiplier/addend must have \(c) elements") }
+        if !(0...1).contains(a[A.relu]) { throw fail("relu flag \(a[A.relu])") }
+        var s = Step(Int32(SEGC_OP_QAFFINE))
+        s.d = [Int64(c), Int64(h * w), Int64(try zeroPoint(a[A.xZeroPoint], "x")), Int64(try zeroPoint(a[A.yZeroPoint], "y")),
+               Int64(a[A.relu])]
+        s.in0 = .value(xi); s.out0 = .value(oi); s.w0 = .weight(mul.offset); s.w1 = .weight(add.offset)
+        return s
+    }
+
+    /// qconv2d / qconvTranspose2d: geometry checked as for the float convs, then the int8
+    /// operands (uint8 x and residual, int8 weight packed per session level, int32 bias,
+    /// float multiplier, optional slope).
+    mutating func qconv() throws(SegcError) -> Step {
+        let t = op.kind == .qconvTranspose2d
+        let base = t ? PlanOpSchema.ConvTranspose.count : PlanOpSchema.Conv.count
+        let a = try ints(base + PlanOpSchema.QConv.extra)
+        // The float form checks geometry; its dtypes are replaced below.
+        var float = op
+        float.kind = t ? .convTranspose2d : .conv2d
+        float.ints = Array(op.ints[..<base])
+        let residual = a[t ? PlanOpSchema.ConvTranspose.residual : PlanOpSchema.Conv.residual]
+        let hasBias = a[t ? PlanOpSchema.ConvTranspose.hasBias : PlanOpSchema.Conv.hasBias]
+        let act = a[t ? PlanOpSchema.ConvTranspose.activation : PlanOpSchema.Conv.activation]
+        if hasBias != 1 { throw fail("a quantized conv always has its int32 bias") }
+        let outF32 = a[base + PlanOpSchema.QConv.outputF32]
+        if !(0...1).contains(outF32) || !(0...1).contains(residual) || !(0...2).contains(act) { throw fail("bad flag attribute") }
+        guard op.floats.count == PlanOpSchema.QConv.floatCount, op.floats[0].isFinite, op.floats[0] >= 0 else {
+            throw fail("residual multiplier")
+        }
+        // Check geometry with float stand-ins of the operands (same shapes, float dtypes).
+        // Arena slots are checked below with the real byte sizes; the stand-ins get
+        // disjoint ones so the float check's overlap test does not misfire.
+        var shadow = OpChecker(op: float, values: values, weightBytes: weightBytes)
+        for (k, v) in (op.inputs + op.outputs).enumerated() where v >= 0 && v < values.count {
+            shadow.values[v].dtype = .f32
+            shadow.values[v].arenaOffset = k << 40
+        }
+        let wq = try typedWeight(0, .i8)
+        let bias = try typedWeight(1, .i32)
+        let mult = try typedWeight(2, .f32)
+        var fw = [WeightRef(offset: 0, dtype: .f32, shape: wq.shape), WeightRef(offset: 0, dtype: .f32, shape: bias.shape)]
+        if act == 2 { fw.append(try weight(3)) }
+        if op.weights.count != 3 + (act == 2 ? 1 : 0) { throw fail("expected \(3 + (act == 2 ? 1 : 0)) weights") }
+        shadow = OpChecker(op: { var f = float; f.weights = fw; return f }(), values: shadow.values, weightBytes: Int.max / 2)
+        let geometry = try shadow.conv()
+        let (xi, x) = try input(0, .u8)
+        let (oi, y) = try output(0, outF32 == 1 ? .f32 : .u8)
+        if x.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < x.arenaOffset + x.byteCount {
+            throw unsupported("output overlaps the input")
+        }
+        let cout = y.shape[1]
+        if bias.elementCount != cout || mult.elementCount != cout { throw SegcError(.mismatch, "\(op.kind.name): bias/multiplier must have \(cout) elements") }
+        var s = Step(Int32(SEGC_OP_QCONV))
+        s.sub = t ? 1 : 0
+        var q = segc_qconv_params()
+        let c = geometry.conv
+        q.cin = c.cin; q.h = c.h; q.w = c.w; q.cout = c.cout; q.oh = c.oh; q.ow = c.ow
+        q.kh = c.kh; q.kw = c.kw; q.sh = c.sh; q.sw = c.sw; q.pt = c.pt; q.pl = c.pl; q.dh = c.dh; q.dw = c.dw
+        q.groups = c.groups; q.act = c.act; q.nslope = c.nslope
+        q.out_f32 = Int32(outF32)
+        q.x_zp = try zeroPoint(a[base + PlanOpSchema.QConv.xZeroPoint], "x")
+        q.y_zp = try zeroPoint(a[base + PlanOpSchema.QConv.yZeroPoint], "y")
+        q.r_zp = try zeroPoint(a[base + PlanOpSchema.QConv.residualZeroPoint], "residual")
+        q.r_mul = op.floats[0]
+        s.qconv = q
+        s.in0 = .value(xi); s.out0 = .value(oi)
+        if residual == 1 {
+            let (ri, r) = try input(1, .u8)
+            if ri == xi { throw unsupported("residual aliases the input") }
+            // The kernels read the residual where they write y: the same slot or none of it.
+            if r.arenaOffset != y.arenaOffset && r.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < r.arenaOffset + r.byteCount {
+                throw unsupported("residual partly overlaps the output")
+            }
+            if outF32 == 1 && r.arenaOffset == y.arenaOffset { throw unsupported("residual aliases a float output") }
+            s.in1 = .value(ri)
+        }
+        s.w0 = .packed
+        s.w1 = .weight(mult.offset)
+        if act == 2 { s.w2 = .weight(op.weights[3].offset) }
+        s.wsPerThread = Int(segc_qconv_ws(&q, Int32(s.sub)))
+        if s.wsPerThread < 0 { throw unsupported("geometry not supported by the int8 kernels") }
+        return s
     }
 
     mutating func conv() throws(SegcError) -> Step {
@@ -447,8 +584,10 @@ private struct OpChecker {
         if kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 { throw fail("kernel, stride, dilation must be positive") }
         if pt < 0 || pl < 0 || pb < 0 || pr < 0 { throw fail("negative padding") }
         if !(0...1).contains(ceil) || !(0...1).contains(flag) { throw fail("bad ceil/flag attribute") }
-        let (xi, x) = try input(0)
-        let (oi, y) = try output(0)
+        // Max pooling also runs on uint8 (int8 plans); average pooling only on float32.
+        let dtype: PlanDType = op.kind == .maxPool2d && op.inputs.first.map({ $0 >= 0 && $0 < values.count && values[$0].dtype == .u8 }) == true ? .u8 : .f32
+        let (xi, x) = try input(0, dtype)
+        let (oi, y) = try output(0, dtype)
         let (c, h, w) = try chw(x, "input")
         let eh = Self.poolOut(h, kh, sh, pt, pb, dh, ceil == 1), ew = Self.poolOut(w, kw, sw, pl, pr, dw, ceil == 1)
         if eh <= 0 || ew <= 0 { throw fail("empty output") }
@@ -462,7 +601,7 @@ private struct OpChecker {
         p.pb = Int64(pb); p.pr = Int64(pr); p.dh = Int64(dh); p.dw = Int64(dw)
         var s: Step
         if op.kind == .maxPool2d {
-            s = Step(Int32(SEGC_OP_MAXPOOL))
+            s = Step(Int32(dtype == .u8 ? SEGC_OP_MAXPOOL_U8 : SEGC_OP_MAXPOOL))
             if flag == 1 {
                 let (ii, idx) = try output(1, .i64)
                 try expectShape(idx, y.shape, "indices")
@@ -518,7 +657,10 @@ private struct OpChecker {
 
     mutating func concat() throws(SegcError) -> [Step] {
         let a = try ints(1)
-        let (oi, y) = try output(0)
+        guard let o0 = op.outputs.first, o0 >= 0, o0 < values.count else { throw fail("missing output 0") }
+        // Concat copies bytes: float32 or uint8 (int8 plans), every input as the output.
+        let dtype: PlanDType = values[o0].dtype == .u8 ? .u8 : .f32
+        let (oi, y) = try output(0, dtype)
         let r = y.shape.count
         let axis = a[0] < 0 ? a[0] + r : a[0]
         if axis < 0 || axis >= r { throw fail("axis \(a[0]) out of range") }
@@ -528,20 +670,20 @@ private struct OpChecker {
         var offset = 0, total = 0
         var steps: [Step] = []
         for k in 0..<op.inputs.count {
-            let (xi, x) = try input(k)
+            let (xi, x) = try input(k, dtype)
             if x.shape.count != r { throw SegcError(.mismatch, "concat: input \(k) has rank \(x.shape.count)") }
             for d in 0..<r where d != axis && x.shape[d] != y.shape[d] {
                 throw SegcError(.mismatch, "concat: input \(k) shape \(x.shape) does not match output \(y.shape)")
             }
             total += x.shape[axis]
             let inner = x.shape[axis...].reduce(1, *)
-            var s = Step(Int32(SEGC_OP_COPY_ROWS))
+            var s = Step(Int32(dtype == .u8 ? SEGC_OP_COPY_ROWS_U8 : SEGC_OP_COPY_ROWS))
             s.d = [Int64(outer), Int64(inner), Int64(dstInner), Int64(offset)]
             s.in0 = .value(xi); s.out0 = .value(oi)
             // A producer may already have written into the output's slice (same bytes):
             // the kernel skips that copy. Any other overlap is refused.
             let xo = x.arenaOffset, yo = y.arenaOffset
-            let inPlace = outer == 1 && xo == yo + offset * 4
+            let inPlace = outer == 1 && xo == yo + offset * dtype.byteSize
             if !inPlace && xo < yo + y.byteCount && yo < xo + x.byteCount { throw unsupported("input \(k) overlaps the output") }
             steps.append(s)
             offset += inner

@@ -107,12 +107,23 @@ package final class WeightStore: @unchecked Sendable {
         let section = plan.weights.count
         var total = 0
         var offsets = [Int](repeating: -1, count: ops.count)
-        for (i, op) in ops.enumerated() where op.kind == .convTranspose2d {
-            var p = op.conv
-            let n = segc_convt_packed_size(&p)
-            if n < 0 { throw SegcError(.unsupported, "transposed convolution geometry not supported", at: .layer("op \(i)")) }
+        for (i, op) in ops.enumerated() where op.kind == .convTranspose2d || op.isQConv {
+            let bytes: Int
+            if op.isQConv {
+                // int8 weights are packed for the dispatch level current at load time; the
+                // packed buffer records it, and every level gives the same integers.
+                var q = op.qconv
+                let n = segc_qconv_packed_bytes(&q, op.kind == .qconvTranspose2d ? 1 : 0)
+                if n < 0 { throw SegcError(.unsupported, "int8 convolution geometry not supported", at: .layer("op \(i)")) }
+                bytes = Int(n)
+            } else {
+                var p = op.conv
+                let n = segc_convt_packed_size(&p)
+                if n < 0 { throw SegcError(.unsupported, "transposed convolution geometry not supported", at: .layer("op \(i)")) }
+                bytes = try Checked.mul(Int(n), 4)
+            }
             offsets[i] = total
-            total = try Checked.add(total, (try Checked.mul(Int(n), 4) + 63) & ~63, "prepared weights")
+            total = try Checked.add(total, (bytes + 63) & ~63, "prepared weights")
         }
         var inPlace: UnsafeRawPointer? = nil
         if case .mapped(let file, let offset, _) = plan.weights.storage, Int(bitPattern: file.base + offset) % 64 == 0 {
@@ -131,6 +142,18 @@ package final class WeightStore: @unchecked Sendable {
             base = UnsafeRawPointer(buf)
         }
         let packed = UnsafeMutableRawPointer.allocate(byteCount: max(total, 64), alignment: 64)
+        for (i, op) in ops.enumerated() where op.isQConv {
+            var q = op.qconv
+            let refs = plan.graph.ops[i].weights
+            let w = (base + refs[0].offset).assumingMemoryBound(to: Int8.self)
+            let b = (base + refs[1].offset).assumingMemoryBound(to: Int32.self)
+            let rc = segc_qconv_pack(&q, op.kind == .qconvTranspose2d ? 1 : 0, w, b, packed + offsets[i])
+            if rc != 0 {
+                packed.deallocate()
+                copied?.deallocate()
+                throw SegcError(.unsupported, "cannot pack int8 convolution weights (\(rc))", at: .layer("op \(i)"))
+            }
+        }
         for (i, op) in ops.enumerated() where op.kind == .convTranspose2d {
             var p = op.conv
             let w = (base + plan.graph.ops[i].weights[0].offset).assumingMemoryBound(to: Float.self)

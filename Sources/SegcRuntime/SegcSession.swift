@@ -97,6 +97,7 @@ public final class SegcSession {
                     o.kind = s.ckind
                     o.sub = s.sub
                     o.conv = s.conv
+                    o.qconv = s.qconv
                     o.pool = s.pool
                     withUnsafeMutableBytes(of: &o.d) { raw in
                         let d = raw.bindMemory(to: Int64.self)
@@ -118,9 +119,11 @@ public final class SegcSession {
                     (planIndex + k).initialize(to: i)
                     k += 1
                 }
+                // The observer sees float32 outputs only (an int8 op's uint8 output: empty).
                 let ov = g.values[g.ops[i].outputs[0]]
                 (firstOutput + i).initialize(to: UnsafeBufferPointer(
-                    start: (arenaBase + ov.arenaOffset).assumingMemoryBound(to: Float.self), count: ov.elementCount))
+                    start: (arenaBase + ov.arenaOffset).assumingMemoryBound(to: Float.self),
+                    count: ov.dtype == .f32 ? ov.elementCount : 0))
             }
             let iv = g.values[g.input], ovv = g.values[g.output]
             input = (arena + iv.arenaOffset).assumingMemoryBound(to: Float.self)

@@ -139,29 +139,10 @@ struct PruneCommand: ParsableCommand {
 }
 
 extension PruneCommand {
-    /// Up to `count` images of `dir` (recursively, sorted, evenly spaced), preprocessed as the
-    /// plan says. An empty or image-free folder is an error.
+    /// Up to `count` calibration images of `dir`, preprocessed as the plan says.
     static func calibrationInputs(_ dir: String, count: Int, plan: PlanFile) throws -> [[Float]] {
-        guard isDirectory(dir) else { throw SegcError(.io, "not a folder", file: dir) }
-        var files: [String] = []
-        func walk(_ d: String) throws(SegcError) {
-            for name in try listDirectory(d) {
-                let path = "\(d)/\(name)"
-                if isDirectory(path) { try walk(path) }
-                else if Image.hasImageExtension(name) { files.append(path) }
-            }
-        }
-        try walk(dir)
-        if files.isEmpty { throw SegcError(.io, "no PNG, JPEG or WebP images in the folder", file: dir) }
-        let shape = plan.graph.values[plan.graph.input].shape
-        guard shape.count == 4, shape[1] == 3 else { throw SegcError(.unsupported, "calibration feeds RGB images; the plan's input is \(shape)") }
-        let n = min(count, files.count)
-        let picked = (0..<n).map { files[$0 * files.count / n] }
-        return try picked.map { (path: String) throws -> [Float] in
-            var v = try Image.networkInput(contentsOf: path, width: shape[3], height: shape[2])
-            plan.metadata.normalise(&v)
-            return v
-        }
+        let images = try CalibrationImages(dir, count: count, plan: plan)
+        return try images.files.indices.map { try images.input($0) }
     }
 }
 

@@ -1,0 +1,96 @@
+import SegcCore
+import SegcPlan
+import SegcRuntime
+
+/// Runs an fp32 plan on calibration inputs and keeps, for every float32 activation
+/// (the graph input and each op's first output), a `Histogram` — bounded memory, no
+/// activation is stored. Ranges come from the first images (a minmax pass), widened
+/// by `margin`; values beyond land in the edge bins while `min`/`max` stay exact.
+package struct Calibration: Sendable {
+    /// Plan value index → its histogram.
+    package var histograms: [Int: Histogram]
+    /// Number of images seen.
+    package var images: Int
+    /// Argmax of the fp32 logits of each image (for the agreement of the int8 plan).
+    package var argmax: [[UInt8]]
+
+    package init(histograms: [Int: Histogram], images: Int, argmax: [[UInt8]]) {
+        self.histograms = histograms; self.images = images; self.argmax = argmax
+    }
+
+    package static let rangeImages = 4
+    package static let margin: Float = 2
+
+    /// - Parameters:
+    ///   - count: number of inputs; `input(i)` returns the preprocessed tensor of image `i`.
+    ///   - progress: called with (done, total) after each image of the histogram pass.
+    package static func run(plan: PlanFile, count: Int, threads: Int = 0,
+                            input: (Int) throws -> [Float],
+                            progress: (Int, Int) -> Void = { _, _ in }) throws -> Calibration {
+        let model = try SegcModel(plan: plan)
+        let session = try SegcSession(model: model, threads: threads)
+        let g = plan.graph
+        let observed = g.ops.indices.filter { g.values[g.ops[$0].outputs[0]].dtype == .f32 }
+        let valueOfOp = Dictionary(uniqueKeysWithValues: observed.map { ($0, g.ops[$0].outputs[0]) })
+
+        // Pass 1: ranges from the first images (and their inputs are kept for pass 2).
+        var lo = [Int: Float](), hi = [Int: Float]()
+        func note(_ v: Int, _ b: UnsafeBufferPointer<Float>) {
+            var mn = lo[v] ?? .infinity, mx = hi[v] ?? -.infinity
+            for x in b { if x < mn { mn = x }; if x > mx { mx = x } }
+            lo[v] = mn; hi[v] = mx
+        }
+        let first = min(count, rangeImages)
+        var firstInputs: [[Float]] = []
+        session.observer = { i, b in if let v = valueOfOp[i] { note(v, b) } }
+        for k in 0..<first {
+            let x = try input(k)
+            x.withUnsafeBufferPointer { note(g.input, $0) }
+            _ = try session.run(x)
+            firstInputs.append(x)
+        }
+        var hist = [Int: Histogram]()
+        for v in [g.input] + observed.map({ valueOfOp[$0]! }) {
+            let a = lo[v] ?? 0, b = hi[v] ?? 0
+            // Widen around zero so later images fit: [min(a,0)·m, max(b,0)·m].
+            hist[v] = Histogram(lo: Swift.min(a, 0) * margin, hi: Swift.max(Swift.max(b, 0) * margin, Swift.min(a, 0) * margin + 1e-6))
+        }
+
+        // Pass 2: histograms and fp32 argmax of every image.
+        var maps: [[UInt8]] = []
+        session.observer = { i, b in if let v = valueOfOp[i] { hist[v]!.add(b) } }
+        for k in 0..<count {
+            let x = k < first ? firstInputs[k] : try input(k)
+            x.withUnsafeBufferPointer { hist[g.input]!.add($0) }
+            let map = try x.withUnsafeBufferPointer { buf in Agreement.argmax(try session.run(buf), shape: model.outputShape) }
+            maps.append(map)
+            progress(k + 1, count)
+        }
+        session.observer = nil
+        return Calibration(histograms: hist, images: count, argmax: maps)
+    }
+}
+
+/// Per-pixel argmax of logits and the agreement of two argmax maps.
+package enum Agreement {
+    /// Argmax over the class axis of `[1, C, H, W]` logits (first maximum wins).
+    package static func argmax(_ logits: UnsafeBufferPointer<Float>, shape: [Int]) -> [UInt8] {
+        guard shape.count == 4 else { return [] }
+        let c = shape[1], hw = shape[2] * shape[3]
+        var best = [Float](repeating: -.infinity, count: hw)
+        var arg = [UInt8](repeating: 0, count: hw)
+        for k in 0..<c {
+            let base = k * hw
+            for i in 0..<hw where logits[base + i] > best[i] { best[i] = logits[base + i]; arg[i] = UInt8(truncatingIfNeeded: k) }
+        }
+        return arg
+    }
+
+    /// Fraction of equal entries.
+    package static func fraction(_ a: [UInt8], _ b: [UInt8]) -> Double {
+        guard a.count == b.count, !a.isEmpty else { return 0 }
+        var same = 0
+        for i in a.indices where a[i] == b[i] { same += 1 }
+        return Double(same) / Double(a.count)
+    }
+}

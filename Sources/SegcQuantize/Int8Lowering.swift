@@ -1,0 +1,302 @@
+import SegcCore
+import SegcLower
+import SegcPlan
+
+/// The quantization pass (product.md §3.5): an fp32 plan and per-activation uint8
+/// grids → a plan whose convolutions run in int8.
+///
+/// * conv2d / conv_transpose2d (unless kept in fp32) become qconv2d / qconv_transpose2d:
+///   uint8 input, int8 weights per output channel, int32 bias, requantization fused with
+///   bias, activation and residual add; the output is uint8, or float32 where nothing
+///   downstream takes uint8 (the logits are dequantized inside the conv, never rounded).
+/// * max pooling runs on uint8 when its input is uint8 (same grid in and out), concat
+///   when any input is uint8 (all inputs on the output's grid), a channel affine and a
+///   ReLU on uint8 become qchannel_affine.
+/// * Everything else runs in float32: `quantize` / `dequantize` ops are inserted where
+///   the representation changes.
+package enum Int8Lowering {
+    /// The ops `--fp32-layers` and the sensitivity analysis talk about: the convolutions.
+    package static func layers(_ plan: PlanFile) -> [Int] {
+        plan.graph.ops.indices.filter { [.conv2d, .convTranspose2d].contains(plan.graph.ops[$0].kind) }
+    }
+
+    /// Layer name of op `i` (its source-map entry, as `inspect --layers` prints).
+    package static func name(_ plan: PlanFile, _ i: Int) -> String {
+        i < plan.sourceMap.count ? plan.sourceMap[i] : "op\(i)"
+    }
+
+    enum Rep { case f32, u8 }
+
+    /// - Parameters:
+    ///   - grids: the uint8 grid of each float32 activation of `plan` (value index →
+    ///     params); every activation an int8 op reads or writes must have one.
+    ///   - fp32Layers: conv op indices that stay float32.
+    package static func lower(_ plan: PlanFile, grids: [Int: QuantParams], fp32Layers: Set<Int>) throws(SegcError) -> PlanFile {
+        let g = plan.graph
+        if g.ops.contains(where: { $0.kind.isRealInt8 }) {
+            throw SegcError(.unsupported, "the plan is already quantized")
+        }
+        var consumers = [[Int]](repeating: [], count: g.values.count)
+        for (i, op) in g.ops.enumerated() { for v in op.inputs { consumers[v].append(i) } }
+        var graphOutputs: Set<Int> = [g.output]
+        for e in plan.metadata.extraOutputs { graphOutputs.insert(e.value) }
+        func isQConv(_ i: Int) -> Bool {
+            [.conv2d, .convTranspose2d].contains(g.ops[i].kind) && !fp32Layers.contains(i)
+                && g.values[g.ops[i].inputs[0]].shape.first == 1
+        }
+        /// Whether a consumer would take the value as uint8.
+        func takesU8(_ v: Int) -> Bool {
+            if graphOutputs.contains(v) { return false }
+            return consumers[v].contains { c in
+                switch g.ops[c].kind {
+                case .conv2d, .convTranspose2d: return isQConv(c)
+                case .maxPool2d, .concat, .channelAffine, .relu: return g.values[v].shape.count == 4
+                default: return false
+                }
+            }
+        }
+
+        // Pass 1: the representation of each value.
+        var rep = [Rep](repeating: .f32, count: g.values.count)
+        for (i, op) in g.ops.enumerated() {
+            let y = op.outputs[0]
+            switch op.kind {
+            case .conv2d, .convTranspose2d:
+                if isQConv(i) && takesU8(y) { rep[y] = .u8 }
+            case .maxPool2d:
+                rep[y] = rep[op.inputs[0]]
+            case .concat:
+                if g.values[y].shape.count == 4, op.inputs.contains(where: { rep[$0] == .u8 }), !graphOutputs.contains(y) { rep[y] = .u8 }
+            case .channelAffine, .relu:
+                if rep[op.inputs[0]] == .u8 && g.values[y].shape.count == 4 && takesU8(y) { rep[y] = .u8 }
+            default: break
+            }
+        }
+
+        // Pass 2: grids. A uint8 concat's inputs share its grid: producers that requantize
+        // anyway (qconv, qchannel_affine) write it directly; a max pool keeps its input's grid.
+        var grid = grids
+        func need(_ v: Int) throws(SegcError) -> QuantParams {
+            guard let p = grid[v] else { throw SegcError(.malformed, "value \(v) has no calibration statistics") }
+            return p
+        }
+        var producer = [Int](repeating: -1, count: g.values.count)
+        for (i, op) in g.ops.enumerated() { for v in op.outputs { producer[v] = i } }
+        for op in g.ops.reversed() where op.kind == .concat && rep[op.outputs[0]] == .u8 {
+            let target = try need(op.outputs[0])
+            for x in op.inputs where producer[x] >= 0 && rep[x] == .u8 {
+                let k = g.ops[producer[x]].kind
+                if [.conv2d, .convTranspose2d, .channelAffine, .relu, .concat].contains(k) { grid[x] = target }
+            }
+        }
+        for op in g.ops where op.kind == .maxPool2d && rep[op.outputs[0]] == .u8 { grid[op.outputs[0]] = try need(op.inputs[0]) }
+
+        // Pass 3: emission.
+        var e = Emitter(plan: plan)
+        e.f32Of[g.input] = e.newValue(.f32, g.values[g.input].shape, name: "input")
+        for (i, op) in g.ops.enumerated() {
+            let name = Self.name(plan, i)
+            switch op.kind {
+            case .conv2d where isQConv(i), .convTranspose2d where isQConv(i):
+                try e.qconv(op, name: name, grid: grid, outU8: rep[op.outputs[0]] == .u8)
+            case .maxPool2d where rep[op.outputs[0]] == .u8:
+                var q = op
+                q.inputs = [try e.u8(op.inputs[0], grid: grid)]
+                q.outputs = []
+                q.outputs.append(e.newValue(.u8, g.values[op.outputs[0]].shape, name: name))
+                e.u8Of[op.outputs[0]] = q.outputs[0]
+                if op.outputs.count == 2 {
+                    let idx = e.newValue(.i64, g.values[op.outputs[1]].shape, name: name)
+                    q.outputs.append(idx)
+                    e.f32Of[op.outputs[1]] = idx   // int64 indices: carried through as they are
+                }
+                e.emit(q, name: name)
+            case .concat where rep[op.outputs[0]] == .u8:
+                let target = try need(op.outputs[0])
+                var q = op
+                q.inputs = []
+                for x in op.inputs { q.inputs.append(try e.u8(x, grid: grid, on: target)) }
+                let y = e.newValue(.u8, g.values[op.outputs[0]].shape, name: name)
+                q.outputs = [y]
+                e.u8Of[op.outputs[0]] = y
+                e.emit(q, name: name)
+            case .channelAffine where rep[op.outputs[0]] == .u8, .relu where rep[op.outputs[0]] == .u8:
+                let x = op.inputs[0], y = op.outputs[0]
+                let px = try need(x), py = try need(y)
+                let c = g.values[x].shape[1]
+                var mul = [Float](repeating: px.scale / py.scale, count: c), add = [Float](repeating: 0, count: c)
+                if op.kind == .channelAffine {
+                    let s = e.weights.floats(op.weights[0]), b = e.weights.floats(op.weights[1])
+                    mul = (0..<c).map { s[$0] * px.scale / py.scale }
+                    add = (0..<c).map { b[$0] / py.scale }
+                }
+                let x8 = try e.u8(x, grid: grid)
+                let out = e.newValue(.u8, g.values[y].shape, name: name)
+                e.u8Of[y] = out
+                e.emit(PlanOp(kind: .qchannelAffine, inputs: [x8], outputs: [out],
+                              weights: [e.weights.add(mul, shape: [c]), e.weights.add(add, shape: [c])],
+                              ints: [Int64(px.zeroPoint), Int64(py.zeroPoint), op.kind == .relu ? 1 : 0]), name: name)
+            default:
+                // Float32 as in the source plan.
+                var f = op
+                f.inputs = []
+                for x in op.inputs { f.inputs.append(try e.f32(x, grid: grid)) }
+                f.weights = op.weights.map { e.weights.copy($0) }
+                f.outputs = op.outputs.map { v in
+                    let n = e.newValue(g.values[v].dtype, g.values[v].shape, name: name)
+                    e.f32Of[v] = n
+                    return n
+                }
+                e.emit(f, name: name)
+            }
+        }
+        let output = try e.f32(g.output, grid: grid)
+        var extras = plan.metadata.extraOutputs
+        for k in extras.indices { extras[k].value = try e.f32(extras[k].value, grid: grid) }
+        return e.finish(input: e.f32Of[g.input]!, output: output, extras: extras)
+    }
+}
+
+/// Builds the new plan op by op: values, weights, source names, and the float/uint8
+/// form of every source value (with `quantize` / `dequantize` inserted on demand).
+private struct Emitter {
+    let plan: PlanFile
+    var weights: PlanWeightBuilder
+    var values: [PlanValue] = []
+    var ops: [PlanOp] = []
+    var sources: [String] = []
+    var f32Of: [Int: Int] = [:]
+    var u8Of: [Int: Int] = [:]
+    /// uint8 copies of a value on another grid (source value, grid) → value.
+    var regridded: [String: Int] = [:]
+
+    init(plan: PlanFile) {
+        self.plan = plan
+        weights = PlanWeightBuilder(source: plan.weights)
+    }
+
+    mutating func newValue(_ dtype: PlanDType, _ shape: [Int], name: String) -> Int {
+        values.append(PlanValue(dtype: dtype, shape: shape, arenaOffset: 0))
+        return values.count - 1
+    }
+
+    mutating func emit(_ op: PlanOp, name: String) {
+        ops.append(op)
+        sources.append(name)
+    }
+
+    /// The source value `v` as uint8 on its grid (quantized from float32 if needed).
+    mutating func u8(_ v: Int, grid: [Int: QuantParams]) throws(SegcError) -> Int {
+        if let u = u8Of[v] { return u }
+        guard let f = f32Of[v], let p = grid[v] else { throw SegcError(.malformed, "value \(v) cannot be quantized (no statistics)") }
+        let u = newValue(.u8, values[f].shape, name: "")
+        emit(PlanOp(kind: .quantize, inputs: [f], outputs: [u], ints: [Int64(p.zeroPoint)], floats: [p.scale]), name: "quantize")
+        u8Of[v] = u
+        return u
+    }
+
+    /// The source value `v` as uint8 on the grid `target` (requantized with a
+    /// qchannel_affine when its own grid differs).
+    mutating func u8(_ v: Int, grid: [Int: QuantParams], on target: QuantParams) throws(SegcError) -> Int {
+        if u8Of[v] == nil, f32Of[v] != nil {
+            // Quantize straight onto the target grid.
+            let key = "\(v)@\(target.scale)/\(target.zeroPoint)"
+            if let r = regridded[key] { return r }
+            let f = f32Of[v]!
+            let u = newValue(.u8, values[f].shape, name: "")
+            emit(PlanOp(kind: .quantize, inputs: [f], outputs: [u], ints: [Int64(target.zeroPoint)], floats: [target.scale]),
+                 name: "quantize")
+            regridded[key] = u
+            return u
+        }
+        let x = try u8(v, grid: grid)
+        guard let p = grid[v] else { throw SegcError(.malformed, "value \(v) has no grid") }
+        if p == target { return x }
+        let key = "\(v)@\(target.scale)/\(target.zeroPoint)"
+        if let r = regridded[key] { return r }
+        let c = values[x].shape[1]
+        let y = newValue(.u8, values[x].shape, name: "")
+        emit(PlanOp(kind: .qchannelAffine, inputs: [x], outputs: [y],
+                    weights: [weights.add([Float](repeating: p.scale / target.scale, count: c), shape: [c]),
+                              weights.add([Float](repeating: 0, count: c), shape: [c])],
+                    ints: [Int64(p.zeroPoint), Int64(target.zeroPoint), 0]), name: "requantize")
+        regridded[key] = y
+        return y
+    }
+
+    /// The source value `v` as float32 (dequantized if it only exists as uint8).
+    mutating func f32(_ v: Int, grid: [Int: QuantParams]) throws(SegcError) -> Int {
+        if let f = f32Of[v] { return f }
+        guard let u = u8Of[v], let p = grid[v] else { throw SegcError(.malformed, "value \(v) is read before it is written") }
+        let f = newValue(.f32, values[u].shape, name: "")
+        emit(PlanOp(kind: .dequantize, inputs: [u], outputs: [f], ints: [Int64(p.zeroPoint)], floats: [p.scale]), name: "dequantize")
+        f32Of[v] = f
+        return f
+    }
+
+    /// conv2d / conv_transpose2d → qconv2d / qconv_transpose2d.
+    mutating func qconv(_ op: PlanOp, name: String, grid: [Int: QuantParams], outU8: Bool) throws(SegcError) {
+        let t = op.kind == .convTranspose2d
+        let hasBiasAt = t ? PlanOpSchema.ConvTranspose.hasBias : PlanOpSchema.Conv.hasBias
+        let actAt = t ? PlanOpSchema.ConvTranspose.activation : PlanOpSchema.Conv.activation
+        let resAt = t ? PlanOpSchema.ConvTranspose.residual : PlanOpSchema.Conv.residual
+        let groupsAt = t ? PlanOpSchema.ConvTranspose.groups : PlanOpSchema.Conv.groups
+        let hasBias = op.ints[hasBiasAt] == 1, act = op.ints[actAt], residual = op.ints[resAt] == 1
+        let x = op.inputs[0], y = op.outputs[0]
+        guard let px = grid[x] else { throw SegcError(.malformed, "\(name): no statistics for its input") }
+        let x8 = try u8(x, grid: grid)
+        let wref = op.weights[0]
+        let w = weights.floats(wref)
+        let qw = t ? QuantizedWeights.convTranspose(w, shape: wref.shape, groups: Int(op.ints[groupsAt]))
+                   : QuantizedWeights.conv(w, shape: wref.shape)
+        let cout = qw.scales.count
+        let b = hasBias ? weights.floats(op.weights[1]) : [Float](repeating: 0, count: cout)
+        let py: QuantParams? = outU8 ? grid[y] : nil
+        if outU8 && py == nil { throw SegcError(.malformed, "\(name): no statistics for its output") }
+        let sy = py?.scale ?? 1
+        var bias = [Int32](repeating: 0, count: cout), mult = [Float](repeating: 0, count: cout)
+        for c in 0..<cout {
+            let acc = px.scale * qw.scales[c]
+            bias[c] = quantizeBias(b[c], scale: acc)
+            mult[c] = acc / sy
+        }
+        var refs = [weights.add(qw.values, shape: wref.shape), weights.add(bias, shape: [cout]), weights.add(mult, shape: [cout])]
+        if act == 2 { refs.append(weights.copy(op.weights[hasBias ? 2 : 1])) }
+        var inputs = [x8]
+        var rzp: Int64 = 0, rmul: Float = 0
+        if residual {
+            let r = op.inputs[1]
+            inputs.append(try u8(r, grid: grid))
+            guard let pr = grid[r] else { throw SegcError(.malformed, "\(name): no statistics for its residual") }
+            rzp = Int64(pr.zeroPoint)
+            rmul = pr.scale / sy
+        }
+        var ints = op.ints
+        ints[hasBiasAt] = 1
+        ints += [Int64(px.zeroPoint), Int64(py?.zeroPoint ?? 0), rzp, outU8 ? 0 : 1]
+        let out = newValue(outU8 ? .u8 : .f32, plan.graph.values[y].shape, name: name)
+        if outU8 { u8Of[y] = out } else { f32Of[y] = out }
+        emit(PlanOp(kind: t ? .qconvTranspose2d : .qconv2d, inputs: inputs, outputs: [out], weights: refs,
+                    ints: ints, floats: [rmul]), name: name)
+    }
+
+    /// The finished plan: arena slots from the new liveness, metadata for int8.
+    func finish(input: Int, output: Int, extras: [PlanExtraOutput]) -> PlanFile {
+        var first = [Int](repeating: Int.max, count: values.count), last = [Int](repeating: -1, count: values.count)
+        first[input] = 0; last[input] = 0
+        for (k, op) in ops.enumerated() {
+            for v in op.outputs { first[v] = min(first[v], k); last[v] = max(last[v], k) }
+            for v in op.inputs { last[v] = max(last[v], k) }
+        }
+        for v in [output] + extras.map(\.value) { last[v] = ops.count }
+        for v in values.indices where first[v] == Int.max { first[v] = 0; last[v] = max(last[v], 0) }
+        let intervals = values.indices.map { ArenaPlanner.Interval(bytes: values[$0].byteCount, first: first[$0], last: last[$0]) }
+        let (offsets, size) = ArenaPlanner.plan(intervals)
+        var vals = values
+        for i in vals.indices { vals[i].arenaOffset = offsets[i] }
+        var meta = plan.metadata
+        meta.extraOutputs = extras
+        return PlanFile(metadata: meta, graph: PlanGraph(values: vals, ops: ops, input: input, output: output, arenaBytes: size),
+                        weights: PlanWeights(owned: weights.bytes), sourceMap: sources)
+    }
+}

@@ -1,0 +1,23 @@
+/// Per-tensor uint8 quantization of an activation: `real = (q − zeroPoint) · scale`.
+package struct QuantParams: Sendable, Hashable, CustomStringConvertible {
+    package var scale: Float
+    package var zeroPoint: Int
+
+    package init(scale: Float, zeroPoint: Int) { self.scale = scale; self.zeroPoint = zeroPoint }
+
+    /// The asymmetric uint8 grid covering `[lo, hi]` widened to contain 0, so that real
+    /// zero (ReLU's floor, zero padding) is exactly representable.
+    package init(lo: Float, hi: Float) {
+        let a = min(lo, 0), b = max(hi, 0)
+        // A constant-zero tensor still needs a valid (positive) scale.
+        let range = max(b - a, 1e-8)
+        scale = range / 255
+        zeroPoint = Int(min(max((-a / scale).rounded(.toNearestOrEven), 0), 255))
+    }
+
+    /// The real range the grid represents.
+    package var lo: Float { Float(0 - zeroPoint) * scale }
+    package var hi: Float { Float(255 - zeroPoint) * scale }
+
+    package var description: String { "scale \(scale) zero point \(zeroPoint)" }
+}

@@ -1,0 +1,101 @@
+import SegcCore
+import SegcPlan
+import SegcRuntime
+
+/// `segc quantize` as a library call: calibrate, choose grids, lower to int8, and pick
+/// the layers that return to fp32 (product.md §3.5).
+package struct Quantizer {
+    package struct Options: Sendable {
+        package var method: CalibrationMethod = .percentile(99.99)
+        /// Layer names kept in fp32; `nil` = chosen by sensitivity, `[]` = none.
+        package var fp32Layers: [String]? = nil
+        package var targetAgreement: Double = 0.98
+        /// Images used to measure each layer's sensitivity (only when the all-int8 plan
+        /// misses the target).
+        package var sensitivityImages = 4
+        package var threads = 0
+        package init() {}
+    }
+
+    package struct Result {
+        package var plan: PlanFile
+        package var calibration: Calibration
+        package var fp32Layers: [String]
+        /// Argmax agreement with the fp32 plan over the calibration images.
+        package var calibAgreement: Double
+        /// (layer, agreement when only it is quantized), most sensitive first; empty when
+        /// the all-int8 plan met the target (nothing to choose).
+        package var sensitivity: [(layer: String, agreement: Double)]
+    }
+
+    /// - Parameters:
+    ///   - input: the preprocessed tensor of calibration image `i` (`0..<count`).
+    ///   - progress: (stage, done, total).
+    package static func quantize(_ plan: PlanFile, count: Int, options: Options,
+                                 input: (Int) throws -> [Float],
+                                 progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
+        if plan.metadata.precision != "fp32" || plan.graph.ops.contains(where: { $0.kind.isRealInt8 || $0.kind == .quantizeDequantize }) {
+            throw SegcError(.unsupported, "only fp32 plans can be quantized (this one is \(plan.metadata.precision))")
+        }
+        let layers = Int8Lowering.layers(plan)
+        let names = layers.map { Int8Lowering.name(plan, $0) }
+        var forced: Set<Int> = []
+        if let wanted = options.fp32Layers {
+            for n in wanted {
+                guard let k = names.firstIndex(of: n) else {
+                    throw SegcError(.usage, "--fp32-layers: no conv layer named '\(n)' (see `segc inspect --layers`)")
+                }
+                forced.insert(layers[k])
+            }
+        }
+        let cal = try Calibration.run(plan: plan, count: count, threads: options.threads, input: input,
+                                      progress: { progress("calibrate", $0, $1) })
+        var grids: [Int: QuantParams] = [:]
+        for (v, h) in cal.histograms { grids[v] = options.method.params(h) }
+
+        func lowered(_ fp32: Set<Int>) throws -> PlanFile {
+            var p = try Int8Lowering.lower(plan, grids: grids, fp32Layers: fp32)
+            p.metadata.precision = fp32.isEmpty ? "int8" : "mixed"
+            p.metadata.passes.append("quantize-int8")
+            return p
+        }
+        /// Agreement of `candidate` with the fp32 argmax over the images `which`.
+        func agreement(_ candidate: PlanFile, _ which: [Int], stage: String) throws -> Double {
+            let session = try SegcSession(model: try SegcModel(plan: candidate), threads: options.threads)
+            var same = 0.0
+            for (k, i) in which.enumerated() {
+                let x = try input(i)
+                let map = try x.withUnsafeBufferPointer { Agreement.argmax(try session.run($0), shape: candidate.graph.values[candidate.graph.output].shape) }
+                same += Agreement.fraction(map, cal.argmax[i])
+                progress(stage, k + 1, which.count)
+            }
+            return which.isEmpty ? 1 : same / Double(which.count)
+        }
+        let all = Array(0..<count)
+        var fp32 = forced
+        var candidate = try lowered(fp32)
+        var reached = try agreement(candidate, all, stage: "check")
+        var sensitivity: [(layer: String, agreement: Double)] = []
+        if options.fp32Layers == nil && reached < options.targetAgreement {
+            // Sensitivity: each layer quantized alone, on a few evenly spaced images.
+            let s = Swift.min(options.sensitivityImages, count)
+            let subset = (0..<s).map { $0 * count / s }
+            for (k, l) in layers.enumerated() {
+                let alone = try lowered(Set(layers).subtracting([l]))
+                sensitivity.append((names[k], try agreement(alone, subset, stage: "sensitivity \(k + 1)/\(layers.count)")))
+            }
+            sensitivity.sort { $0.agreement < $1.agreement }
+            // Return layers to fp32, most sensitive first, until the target holds on the
+            // loop's subset (up to 16 images); the final figure is over every image.
+            let loopImages = (0..<Swift.min(16, count)).map { $0 * count / Swift.min(16, count) }
+            for (name, _) in sensitivity {
+                fp32.insert(layers[names.firstIndex(of: name)!])
+                candidate = try lowered(fp32)
+                if try agreement(candidate, loopImages, stage: "mixed \(fp32.count)") >= options.targetAgreement { break }
+            }
+            reached = try agreement(candidate, all, stage: "check")
+        }
+        let kept = layers.filter { fp32.contains($0) }.map { Int8Lowering.name(plan, $0) }
+        return Result(plan: candidate, calibration: cal, fp32Layers: kept, calibAgreement: reached, sensitivity: sensitivity)
+    }
+}

@@ -1,0 +1,186 @@
+import ArgumentParser
+import SegcCompiler
+import SegcCore
+import SegcPlan
+import SegcQuantize
+import SegcRuntime
+import SegcTorch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `segc quantize`: int8 post-training quantization with calibration (product.md §3.5).
+struct QuantizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Quantize an fp32 plan (or a model) to int8 with calibration images.",
+        discussion: """
+        Examples:
+          segc quantize erfnet.segc --calib ../shared/data/cityscapes/leftImg8bit/val   # -> erfnet.int8.segc
+          segc quantize erfnet.segc --calib ../shared/data/fs_static/images --method entropy --json
+          segc quantize ../shared/models/midenet_distilled.pth --calib frames/ -o mide.int8.segc
+          segc quantize enet.segc --calib frames/ --fp32-layers none          # every conv in int8
+        Weights are int8 per output channel, activations uint8 per tensor, biases int32; the
+        logits come out in float32. If the all-int8 plan agrees with the fp32 plan on fewer than
+        --target-agreement of the calibration pixels (argmax), the most sensitive convolutions
+        return to fp32 (precision "mixed"). The calibration histograms are kept in the plan's
+        STAT section. On any error no output file is written.
+        """)
+
+    @Argument(help: "An fp32 .segc plan or a model (.pth / .onnx), converted first.")
+    var model: String
+
+    @Option(help: "Folder of calibration images (searched recursively; datasets give their input images).")
+    var calib: String
+
+    @Option(help: "Calibration images used (evenly spaced over the sorted files).")
+    var calibCount: Int = 100
+
+    @Option(help: "Range method: minmax, percentile or entropy.")
+    var method: String = "percentile"
+
+    @Option(help: "Percentile of the percentile method.")
+    var percentile: Double = 99.99
+
+    @Option(help: "Conv layers kept in fp32 (names from `segc inspect --layers`), or 'none'; default: chosen by sensitivity.")
+    var fp32Layers: String?
+
+    @Option(help: "Argmax agreement with the fp32 plan the mixed-precision search aims for.")
+    var targetAgreement: Double = 0.98
+
+    @Option(name: .short, help: "Output plan (default: ./<stem>.int8.segc).")
+    var output: String?
+
+    @Option(help: "Architecture, when MODEL is a checkpoint.")
+    var arch: String?
+
+    @Option(help: "Input size HxW, when MODEL is a checkpoint.")
+    var inputSize: InputSize?
+
+    @OptionGroup var globalOptions: GlobalOptions
+
+    func validate() throws {
+        if calibCount < 1 { throw ValidationError("--calib-count must be at least 1") }
+        if !["minmax", "percentile", "entropy"].contains(method) {
+            throw ValidationError("unknown --method '\(method)' (minmax, percentile, entropy)")
+        }
+        if !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
+        if !(targetAgreement >= 0 && targetAgreement <= 1) { throw ValidationError("--target-agreement must be in [0, 1]") }
+    }
+
+    var calibrationMethod: CalibrationMethod {
+        switch method {
+        case "minmax": return .minmax
+        case "entropy": return .entropy
+        default: return .percentile(percentile)
+        }
+    }
+
+    func run() throws {
+        let started = ContinuousClock.now
+        let file = try FileBytes(contentsOf: model)
+        let plan: PlanFile
+        let bytesBefore: Int
+        if try ModelFormat.detect(file) == .segc {
+            plan = try PlanReader.read(file)
+            bytesBefore = file.count
+        } else {
+            var options = CompileOptions()
+            if let arch {
+                guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)'") }
+                options.arch = a
+            }
+            options.size = inputSize.map { ($0.height, $0.width) }
+            plan = try Compiler.compile(file, options: options).plan
+            bytesBefore = try PlanWriter.serialize(plan).count
+        }
+        if plan.metadata.precision != "fp32" {
+            throw SegcError(.unsupported, "only fp32 plans can be quantized (this one is \(plan.metadata.precision))", file: model)
+        }
+        let images = try CalibrationImages(calib, count: calibCount, plan: plan)
+        let quiet = globalOptions.quiet
+        if images.files.count < 2 && !quiet {
+            FileHandleOut.stderr("warning: \(calib): calibrating on a single image; ranges will not generalise")
+        }
+        var opts = Quantizer.Options()
+        opts.method = calibrationMethod
+        opts.targetAgreement = targetAgreement
+        opts.threads = globalOptions.threads ?? 0
+        if let fp32Layers {
+            opts.fp32Layers = fp32Layers == "none" ? [] : fp32Layers.split(separator: ",").map { String($0).trimmingSpaces }
+        }
+        let bar = StageProgress(quiet: quiet)
+        let result: Quantizer.Result
+        do {
+            result = try Quantizer.quantize(plan, count: images.files.count, options: opts, input: { try images.input($0) },
+                                            progress: { bar.update($0, $1, $2) })
+        } catch {
+            throw Self.naming(error, model)
+        }
+
+        let out = output ?? "./\(Compiler.stem(model)).int8.segc"
+        var q = result.plan
+        q.metadata.quantization = .object([
+            "method": .string(method), "percentile": method == "percentile" ? .number(percentile) : .null,
+            "calib": .string(calib), "calib_images": .number(Double(images.files.count)),
+            "fp32_layers": .array(result.fp32Layers.map { .string($0) }),
+            "calib_agreement": .number(result.calibAgreement),
+            "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
+        ])
+        let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
+        let data: [UInt8]
+        do {
+            data = try PlanWriter.serialize(q, extraSections: [PlanExtraSection(tag: StatSection.tag, required: false, bytes: stat)])
+            _ = try PlanReader.read(FileBytes(bytes: data, name: out))
+        } catch {
+            throw Self.naming(error, out)
+        }
+        try AtomicFile.write(out, bytes: data)
+        let seconds = Double((ContinuousClock.now - started).components.seconds)
+            + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+
+        if globalOptions.json {
+            print(JSON.object([
+                ("output", .string(out)), ("precision", .string(q.metadata.precision)), ("method", .string(method)),
+                ("calib_images", .int(images.files.count)),
+                ("fp32_layers", .array(result.fp32Layers.map { .string($0) })),
+                ("calib_agreement", .double(result.calibAgreement)),
+                ("sensitivity", .array(result.sensitivity.map { .object([("layer", .string($0.layer)), ("agreement", .double($0.agreement))]) })),
+                ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
+            ]).text)
+            return
+        }
+        print("\(out): \(q.metadata.precision), \(method) on \(images.files.count) images, \(String(format2: Double(bytesBefore) / 1e6)) MB -> \(String(format2: Double(data.count) / 1e6)) MB")
+        print("  argmax agreement with fp32 on the calibration images: \(String(format2: 100 * result.calibAgreement)) %")
+        if !result.fp32Layers.isEmpty { print("  fp32 layers: \(result.fp32Layers.joined(separator: ", "))") }
+    }
+}
+
+extension QuantizeCommand {
+    /// A `SegcError` without a file names `file`; anything else passes through.
+    static func naming(_ error: any Error, _ file: String) -> any Error {
+        guard let e = error as? SegcError, e.file == nil else { return error }
+        return e.inFile(file)
+    }
+}
+
+/// One progress bar per stage (calibrate, check, sensitivity, mixed).
+private final class StageProgress {
+    let quiet: Bool
+    var stage = ""
+    var bar: ProgressBar?
+    init(quiet: Bool) { self.quiet = quiet }
+    func update(_ s: String, _ done: Int, _ total: Int) {
+        if s != stage || bar == nil { stage = s; bar = ProgressBar(s, quiet: quiet) }
+        bar?.update(done, total)
+    }
+}
+
+private extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,90 @@
+import XCTest
+import SegcQuantize
+
+final class HistogramTests: XCTestCase {
+    func testMinMaxAndQuantiles() {
+        var h = Histogram(lo: 0, hi: 10, bins: 1000)
+        let v = (0..<10_000).map { Float($0) / 1000 }   // uniform on [0, 10)
+        v.withUnsafeBufferPointer { h.add($0) }
+        XCTAssertEqual(h.total, 10_000)
+        XCTAssertEqual(h.min, 0)
+        XCTAssertEqual(h.max, 9.999)
+        XCTAssertEqual(h.quantile(0.5), 5, accuracy: 0.02)
+        XCTAssertEqual(h.quantile(0.99), 9.9, accuracy: 0.02)
+        let p = CalibrationMethod.minmax.params(h)
+        XCTAssertEqual(p.zeroPoint, 0)
+        XCTAssertEqual(p.scale, 9.999 / 255, accuracy: 1e-6)
+    }
+
+    func testValuesOutsideTheRangeLandInTheEdgeBinsAndKeepExactExtremes() {
+        var h = Histogram(lo: -1, hi: 1, bins: 8)
+        [Float(-5), 0.1, 7, .nan].withUnsafeBufferPointer { h.add($0) }
+        XCTAssertEqual(h.counts.first, 1)
+        XCTAssertEqual(h.counts.last, 1)
+        XCTAssertEqual(h.total, 3, "NaN is not counted")
+        XCTAssertEqual(h.min, -5)
+        XCTAssertEqual(h.max, 7)
+    }
+
+    func testGridAlwaysRepresentsZero() {
+        let p = QuantParams(lo: 2, hi: 6)        // all positive: widened to [0, 6]
+        XCTAssertEqual(p.zeroPoint, 0)
+        let q = QuantParams(lo: -3, hi: -1)      // all negative: widened to [-3, 0]
+        XCTAssertEqual(q.zeroPoint, 255)
+        let r = QuantParams(lo: -1, hi: 3)
+        XCTAssertEqual(r.lo, -1, accuracy: r.scale)
+        XCTAssertEqual(r.hi, 3, accuracy: r.scale)
+        let z = QuantParams(lo: 0, hi: 0)        // constant zero: a valid grid
+        XCTAssertGreaterThan(z.scale, 0)
+    }
+
+    func testPercentileAndEntropyClipRareOutliersThatMinmaxKeeps() {
+        // ReLU-like activations: most mass in [0, 30], a few huge outliers. (The entropy
+        // search clips at 255 bins or more, an eighth of the histogram at the least.)
+        var h = Histogram(lo: 0, hi: 100, bins: 2048)
+        var v: [Float] = (0..<200_000).map { Float($0 % 1000) * 0.03 }
+        v += [Float](repeating: 100, count: 3)
+        v.withUnsafeBufferPointer { h.add($0) }
+        let mm = CalibrationMethod.minmax.params(h)
+        let pc = CalibrationMethod.percentile(99.99).params(h)
+        let en = CalibrationMethod.entropy.params(h)
+        XCTAssertEqual(mm.hi, 100, accuracy: 0.5)
+        XCTAssertLessThan(pc.hi, 31)
+        XCTAssertLessThan(en.hi, 40)
+        XCTAssertGreaterThan(en.hi, 25, "entropy must not clip the bulk of the distribution")
+    }
+
+    func testStatSectionRoundTripsAndRefusesDamage() throws {
+        var h = Histogram(lo: -2, hi: 2, bins: 2048)
+        let v: [Float] = (0..<5000).map { sin(Float($0)) * 1.5 }
+        v.withUnsafeBufferPointer { h.add($0) }
+        let cal = Calibration(histograms: [3: h, 7: h], images: 5, argmax: [])
+        let bytes = StatSection.encode(cal, sourceGraph: 0xABCD)
+        let back = try StatSection.decode(bytes)
+        XCTAssertEqual(back.images, 5)
+        XCTAssertEqual(back.sourceGraph, 0xABCD)
+        XCTAssertEqual(Set(back.histograms.keys), [3, 7])
+        let b = back.histograms[3]!
+        XCTAssertEqual(b.counts.count, StatSection.storedBins)
+        XCTAssertEqual(b.min, h.min)
+        XCTAssertEqual(b.max, h.max)
+        // The stored shape gives (nearly) the same grid as the full histogram.
+        let full = CalibrationMethod.percentile(99).params(h), stored = CalibrationMethod.percentile(99).params(b)
+        XCTAssertEqual(full.scale, stored.scale, accuracy: full.scale * 0.05)
+        XCTAssertThrowsError(try StatSection.decode(Array(bytes.dropLast())))
+        XCTAssertThrowsError(try StatSection.decode(bytes + [0]))
+    }
+
+    func testWeightsArePerOutputChannelSymmetric() {
+        let w: [Float] = [0.5, -1, 0.25, 0.1, /* channel 1 */ 2, -2, 1, 0]
+        let q = QuantizedWeights.conv(w, shape: [2, 4, 1, 1])
+        XCTAssertEqual(q.scales[0], 1.0 / 127, accuracy: 1e-9)
+        XCTAssertEqual(q.scales[1], 2.0 / 127, accuracy: 1e-9)
+        XCTAssertEqual(Array(q.values[0..<4]), [64, -127, 32, 13])
+        XCTAssertEqual(Array(q.values[4..<8]), [127, -127, 64, 0])
+        // Transposed [cin 2, cout 2, 1, 1]: output channel j is the second axis.
+        let t = QuantizedWeights.convTranspose([1, 4, -2, 0.5], shape: [2, 2, 1, 1], groups: 1)
+        XCTAssertEqual(t.scales[0], 2.0 / 127, accuracy: 1e-9)
+        XCTAssertEqual(t.scales[1], 4.0 / 127, accuracy: 1e-9)
+    }
+}

@@ -1,0 +1,119 @@
+import XCTest
+import SegcCompiler
+import SegcCore
+import SegcEval
+import SegcLower
+import SegcPlan
+import SegcReference
+import SegcRuntime
+import SegcQuantize
+
+/// The quantization pass on real networks at a small input size: the int8 plan run by
+/// the runtime equals the reference interpreter running its float simulation, the plan
+/// verifies and round-trips, and keeping every layer in fp32 changes nothing.
+final class Int8PassTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let shared = root.deletingLastPathComponent().appendingPathComponent("shared").path
+
+    func compile(_ path: String, h: Int = 64, w: Int = 128) throws -> PlanFile {
+        var o = CompileOptions()
+        o.size = (h, w)
+        return try Compiler.compile(try FileBytes(contentsOf: path), options: o).plan
+    }
+
+    /// Real frames at the plan's size (the demo frame, plus the fs_static images when `../shared` is there).
+    func frames(_ plan: PlanFile, count: Int) throws -> [[Float]] {
+        var files = [Self.root.appendingPathComponent("Fixtures/demo/fs_static_0.jpg").path]
+        let dir = Self.shared + "/data/fs_static/images"
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: dir) {
+            files += names.sorted().filter { $0.hasSuffix(".jpg") }.prefix(count - 1).map { dir + "/" + $0 }
+        }
+        let s = plan.graph.values[plan.graph.input].shape
+        return try files.map { try Image.networkInput(contentsOf: $0, width: s[3], height: s[2]) }
+    }
+
+    func quantized(_ plan: PlanFile, inputs: [[Float]], method: CalibrationMethod = .percentile(99.99),
+                   fp32: Set<Int> = []) throws -> (PlanFile, Calibration) {
+        let cal = try Calibration.run(plan: plan, count: inputs.count, threads: 1, input: { inputs[$0] })
+        var grids: [Int: QuantParams] = [:]
+        for (v, h) in cal.histograms { grids[v] = method.params(h) }
+        var q = try Int8Lowering.lower(plan, grids: grids, fp32Layers: fp32)
+        q.metadata.precision = fp32.isEmpty ? "int8" : "mixed"
+        return (q, cal)
+    }
+
+    func run(_ plan: PlanFile, _ x: [Float], threads: Int = 2) throws -> [Float] {
+        try SegcSession(model: try SegcModel(plan: plan), threads: threads).run(x)
+    }
+
+    func checkAgainstSimulation(_ path: String, name: String) throws {
+        let plan = try compile(path)
+        let inputs = try frames(plan, count: 4)
+        let (q, _) = try quantized(plan, inputs: inputs)
+        // Written and read back: the plan verifies.
+        let bytes = try PlanWriter.serialize(q)
+        let back = try PlanReader.read(FileBytes(bytes: bytes, name: "\(name).int8.segc"))
+        XCTAssertTrue(back.graph.ops.contains { $0.kind == .qconv2d }, "\(name): convolutions are int8")
+        let sim = SimulatedQuantization.plan(back)
+        let graph = try Lifting.lift(sim)
+        let x = inputs[0]
+        let got = try run(back, x)
+        let want = try ReferenceInterpreter.run(graph, inputs: [x])[0]
+        XCTAssertEqual(got.count, want.count)
+        let maxRef = want.map(abs).max() ?? 1
+        var maxDiff: Float = 0, far = 0
+        for i in got.indices {
+            let d = abs(got[i] - want[i])
+            maxDiff = max(maxDiff, d)
+            if d > 1e-3 * maxRef { far += 1 }
+        }
+        let shape = back.graph.values[back.graph.output].shape
+        let agree = Agreement.fraction(got.withUnsafeBufferPointer { Agreement.argmax($0, shape: shape) },
+                                       want.withUnsafeBufferPointer { Agreement.argmax($0, shape: shape) })
+        print("[int8] \(name): runtime vs reference simulation max|diff| \(maxDiff) (max|ref| \(maxRef)), \(far) of \(got.count) beyond 1e-3·max, argmax agreement \(agree * 100) %")
+        // Integer paths are exact; float sums of integers may round once past 2^24, and a
+        // requantization tie can then move one grid step: allow a handful of such values.
+        XCTAssertLessThanOrEqual(Double(far), 1e-3 * Double(got.count), "\(name): int8 runtime departs from its simulation")
+        XCTAssertGreaterThanOrEqual(agree, 0.999, name)
+        // The int8 logits stay close to the fp32 ones on this frame.
+        let fp = try run(plan, x)
+        let fa = Agreement.fraction(got.withUnsafeBufferPointer { Agreement.argmax($0, shape: shape) },
+                                    fp.withUnsafeBufferPointer { Agreement.argmax($0, shape: shape) })
+        print("[int8] \(name): argmax agreement with fp32 \(fa * 100) %")
+        XCTAssertGreaterThan(fa, 0.9, name)
+        // Every thread count gives the same bits.
+        XCTAssertEqual(try run(back, x, threads: 1), try run(back, x, threads: 3), name)
+    }
+
+    func testMiDENetMatchesItsSimulation() throws {
+        try checkAgainstSimulation(Self.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path, name: "midenet")
+    }
+
+    func testERFNetMatchesItsSimulation() throws {
+        let path = Self.shared + "/models/erfnet_cityscapes.pth"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "needs ../shared")
+        try checkAgainstSimulation(path, name: "erfnet")
+    }
+
+    func testENetMatchesItsSimulation() throws {
+        let path = Self.shared + "/models/enet_cityscapes.pth"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "needs ../shared")
+        try checkAgainstSimulation(path, name: "enet")
+    }
+
+    func testEveryLayerInFP32ReproducesTheFloatPlanExactly() throws {
+        let plan = try compile(Self.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
+        let inputs = try frames(plan, count: 2)
+        let (q, _) = try quantized(plan, inputs: inputs, fp32: Set(Int8Lowering.layers(plan)))
+        XCTAssertFalse(q.graph.ops.contains { $0.kind.isRealInt8 })
+        XCTAssertEqual(try run(q, inputs[0]), try run(plan, inputs[0]))
+    }
+
+    func testQuantizedPlansAreRefused() throws {
+        let plan = try compile(Self.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
+        let inputs = try frames(plan, count: 1)
+        let (q, _) = try quantized(plan, inputs: inputs)
+        XCTAssertThrowsError(try Quantizer.quantize(q, count: 1, options: .init(), input: { inputs[$0] }))
+        XCTAssertThrowsError(try Lifting.lift(q))
+    }
+}
