@@ -8,7 +8,11 @@
 // pads with x_zp and starts from bias − x_zp·Σw. A transposed conv has sh·sw output
 // phases with different tap sets, hence one folded bias per (phase, channel).
 #include "qconv.h"
+#include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 static int qconv_check(const segc_qconv_params *p, int transposed) {
     if (!p || (transposed != 0 && transposed != 1)) return SEGC_EINVAL;
@@ -34,16 +38,52 @@ static int64_t round64(int64_t x) { return (x + 63) / 64 * 64; }
 
 static int64_t nphase(const segc_qconv_params *p, int transposed) { return transposed ? p->sh * p->sw : 1; }
 
+/// AVX-512 VNNI (CPUID leaf 7, ECX bit 11); SEGC_NO_VNNI=1 hides it so tests can run the
+/// level's other kernel. Read at packing time: the buffer then records the choice.
+static int has_vnni_cpu(void);
+static int has_vnni(void) {
+    const char *off = getenv("SEGC_NO_VNNI");
+    return !(off && off[0] == '1') && has_vnni_cpu();
+}
+
+/// The CPU itself has VNNI (whatever SEGC_NO_VNNI says): a VNNI buffer can run.
+static int has_vnni_cpu(void) {
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (c >> 11) & 1;
+#else
+    return 0;
+#endif
+}
+
 /// The level a new packing uses and its kernel.
 static int pack_kernel(int *level) {
-    segc_kernels_init();
-    *level = 0;
+    *level = segc_qlevel();
+#if defined(__x86_64__)
+    if (*level >= 2) return has_vnni() ? SEGC_QK_VNNI512 : SEGC_QK_MADD512;
+    if (*level == 1) return SEGC_QK_AVX2;
+#endif
     return SEGC_QK_SCALAR;
 }
 
-static int64_t weight_bytes(const segc_qconv_params *p, int transposed, int kernel) {
+static const segc_qkernel *tile_kernel(int kernel) {
+#if defined(__x86_64__)
+    switch (kernel) {
+    case SEGC_QK_AVX2: return &segc_qk_avx2;
+    case SEGC_QK_MADD512: return &segc_qk_madd512;
+    case SEGC_QK_VNNI512: return &segc_qk_vnni512;
+    default: break;
+    }
+#endif
     (void)kernel;
-    return segc_qconv_scalar_wbytes(p, transposed);
+    return NULL;
+}
+
+static int64_t weight_bytes(const segc_qconv_params *p, int transposed, int kernel) {
+    const segc_qkernel *k = tile_kernel(kernel);
+    return k ? segc_qconv_tiled_wbytes(p, transposed, k) : segc_qconv_scalar_wbytes(p, transposed);
 }
 
 int64_t segc_qconv_packed_bytes(const segc_qconv_params *p, int transposed) {
@@ -98,7 +138,7 @@ int segc_qconv_pack(const segc_qconv_params *p, int transposed, const int8_t *w,
     h.cin = p->cin; h.cout = p->cout; h.kh = p->kh; h.kw = p->kw; h.groups = p->groups;
     h.sh = p->sh; h.sw = p->sw; h.dh = p->dh; h.dw = p->dw; h.pt = p->pt; h.pl = p->pl;
     h.x_zp = p->x_zp;
-    h.mr = 1;
+    h.mr = tile_kernel(kernel) ? tile_kernel(kernel)->mr : 1;
     h.nphase = nphase(p, transposed);
     h.bias_off = SEGC_QPACK_HDR;
     h.w_off = h.bias_off + round64(h.nphase * p->cout * 4);
@@ -107,20 +147,24 @@ int segc_qconv_pack(const segc_qconv_params *p, int transposed, const int8_t *w,
     memset(base, 0, (size_t)h.total);
     memcpy(base, &h, sizeof h);
     fold_bias(p, transposed, w, bias, (int32_t *)(base + h.bias_off));
-    segc_qconv_scalar_pack(p, transposed, w, (int8_t *)(base + h.w_off));
+    if (tile_kernel(kernel)) segc_qconv_tiled_pack(p, transposed, tile_kernel(kernel), w, base + h.w_off);
+    else segc_qconv_scalar_pack(p, transposed, w, (int8_t *)(base + h.w_off));
     return SEGC_OK;
 }
 
 int64_t segc_qconv_ws(const segc_qconv_params *p, int transposed) {
     if (qconv_check(p, transposed)) return 0;
-    return 0;
+    int level, kernel = pack_kernel(&level);
+    return tile_kernel(kernel) ? segc_qconv_tiled_ws(p, transposed) : 0;
 }
 
 /// The packed buffer must have been packed for these parameters (the fields its layout
 /// and folded bias depend on) at a level this CPU runs.
 static int header_matches(const segc_qpack_hdr *h, const segc_qconv_params *p, int transposed) {
     if (h->magic != SEGC_QPACK_MAGIC || h->transposed != transposed) return 0;
-    if (h->level < 0 || h->level > segc_detected_cpu_level()) return 0;
+    if (h->level < 0 || h->level > segc_detected_cpu_level() || h->kernel < 0 || h->kernel >= SEGC_QK_COUNT) return 0;
+    if (h->kernel == SEGC_QK_VNNI512 && !has_vnni_cpu()) return 0;
+    if (tile_kernel(h->kernel) && tile_kernel(h->kernel)->mr != h->mr) return 0;
     if (h->cin != p->cin || h->cout != p->cout || h->kh != p->kh || h->kw != p->kw || h->groups != p->groups ||
         h->x_zp != p->x_zp)
         return 0;
@@ -138,6 +182,7 @@ int segc_qconv2d(segc_pool *pool, const segc_qconv_params *p, int transposed, co
     if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
     const segc_qpack_hdr *h = packed;
     if (!header_matches(h, p, transposed)) return SEGC_EINVAL;
-    (void)ws;
+    const segc_qkernel *k = tile_kernel(h->kernel);
+    if (k) return segc_qconv_tiled_run(pool, p, transposed, x, h, k, mult, residual, slope, y, ws);
     return segc_qconv_scalar_run(pool, p, transposed, x, h, mult, residual, slope, y);
 }

@@ -14,8 +14,49 @@
 #define SEGC_QMAXK 64
 #define SEGC_QMAXPHASES 256
 
-/// Which inner kernel a packed buffer was laid out for.
-enum { SEGC_QK_SCALAR = 0, SEGC_QK_MADD256 = 1, SEGC_QK_MADD512 = 2, SEGC_QK_VNNI512 = 3 };
+/// Which inner kernel a packed buffer was laid out for (index into segc_qkernels).
+enum {
+    SEGC_QK_SCALAR = 0,
+    SEGC_QK_AVX2 = 1,      ///< avx2: vpmaddwd on zero-extended activation / sign-extended weight pairs
+    SEGC_QK_MADD512 = 2,   ///< avx512 without VNNI: the same pairs, 512-bit
+    SEGC_QK_VNNI512 = 3,   ///< avx512 with VNNI: vpdpbusd on activation quads × weight quads
+    SEGC_QK_COUNT
+};
+
+/// One output tile of the SIMD kernels: `rows` (<= mr) output channels × `n` (<= nr)
+/// output pixels. The activations are the packed input (u8 quads: [quad][pixel][4]
+/// channels, padding already x_zp); pixel p of the tile reads, for tap t of quad q,
+/// act + q·qstride + toff[t] + 4p. The K loop is quads outside, taps inside, matching the
+/// weight block [quad][tap][mr][wbytes]. The epilogue requantizes row r into
+/// y + r·ystride + p·ystep (elements of y's type), reading residual res + r·ystride + p·ystep.
+typedef struct {
+    const uint8_t *act;
+    int64_t qstride, nq, ntaps;
+    const int64_t *toff;
+    const uint8_t *w;
+    int rows, n;
+    const int32_t *bias;       ///< folded, one per row
+    const float *mult;         ///< one per row
+    const float *slope;        ///< prelu: slope[r·slope_step]
+    int slope_step;
+    const uint8_t *res;        ///< nullable
+    void *y;
+    int64_t ystride, ystep;
+    const segc_qconv_params *p;
+} segc_qtile;
+
+typedef void (*segc_qtile_fn)(const segc_qtile *t);
+
+/// A level's tile kernel: mr rows × nr pixels, wbytes bytes of weights per (quad, tap, row):
+/// 4 (the quad, int8) or 8 (int16 pairs (w0, w2), (w1, w3) for vpmaddwd).
+typedef struct {
+    segc_qtile_fn fn;
+    int mr, nr, wbytes;
+} segc_qkernel;
+
+#if defined(__x86_64__)
+extern const segc_qkernel segc_qk_avx2, segc_qk_madd512, segc_qk_vnni512;
+#endif
 
 /// Header at the start of every packed buffer. The geometry fields the packing depends
 /// on are recorded so `segc_qconv2d` can reject a buffer packed for other parameters.
@@ -76,6 +117,16 @@ static inline void segc_qstore(const segc_qconv_params *p, void *y, int64_t i, f
     if (p->out_f32) ((float *)y)[i] = v;
     else ((uint8_t *)y)[i] = segc_qround_u8(v, p->y_zp);
 }
+
+/// The tiled SIMD path (quant/qconv_tiled.c): weight packing for a kernel, per-thread
+/// workspace floats, and the run.
+int64_t segc_qconv_tiled_wbytes(const segc_qconv_params *p, int transposed, const segc_qkernel *k);
+void segc_qconv_tiled_pack(const segc_qconv_params *p, int transposed, const segc_qkernel *k, const int8_t *w,
+                           uint8_t *dst);
+int64_t segc_qconv_tiled_ws(const segc_qconv_params *p, int transposed);
+int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
+                         const segc_qpack_hdr *h, const segc_qkernel *k, const float *mult, const uint8_t *residual,
+                         const float *slope, void *y, const segc_ws *ws);
 
 /// Scalar kernels (quant/qconv_scalar.c): the packed layout is the plan's weights as
 /// given plus the folded bias; they run straight from the definition.

@@ -1,0 +1,168 @@
+#pragma clang fp contract(off)   // requantization: multiply, then add (the scalar level's rounding)
+// AVX-512 int8 conv tiles (quant/qconv_tiled.c): MR output channels × NV·16 output
+// pixels, one zmm accumulator per (channel, 16 pixels).
+// * VNNI: vpdpbusd acc, act, {w quad}×16 — 16 pixels × 4 input channels per instruction;
+//   the weight quad is a 32-bit broadcast from the packed block (one load per row).
+// * no VNNI (level 2 only requires F/BW/VL/DQ): the activation quads are split into
+//   their even and odd bytes, zero-extended to int16 (vpand, vpsrlw), and vpmaddwd with the
+//   sign-extended weight pairs (w0, w2) and (w1, w3) packed beside them gives exact int32
+//   pair sums (|255·128·2| < 2^31), added with vpaddd — the same integers as vpdpbusd.
+// Requantization is the scalar's float formula lane-wise: cvtdq2ps, ·mult, + residual
+// term, max/blend for relu/prelu, clamp to [−zp, 255 − zp] (max returns the bound for
+// NaN, as the scalar's first compare), cvtps2dq (round half to even), + zp, vpmovdb.
+#include "../../quant/qconv.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define T512 "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"
+#define INLINE512 static inline __attribute__((always_inline, target(T512)))
+#define MRMAX 8
+#define NVMAX 4
+
+/// Lane mask of the first `cnt` (0..16) lanes.
+INLINE512 __mmask16 lanes(int cnt) { return cnt >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cnt > 0 ? cnt : 0)) - 1); }
+
+/// Residual bytes of 16 pixels at step 1 or 2 (masked: never reads past the valid ones).
+INLINE512 __m512i load_res(const uint8_t *rp, int64_t step, int cnt) {
+    if (step == 1) return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lanes(cnt), rp));
+    if (step == 2) {
+        __mmask32 m = (__mmask32)(0x55555555u & (cnt >= 16 ? 0xFFFFFFFFu : ((1u << (2 * cnt)) - 1)));
+        return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(m, rp));
+    }
+    int32_t tmp[16] = {0};
+    for (int i = 0; i < cnt; i++) tmp[i] = rp[i * step];
+    return _mm512_loadu_si512(tmp);
+}
+
+INLINE512 void store_u8(uint8_t *yp, int64_t step, __m512i q, int cnt) {
+    __m128i b = _mm512_cvtepi32_epi8(q);   // values are in [0, 255]
+    if (step == 1) { _mm_mask_storeu_epi8(yp, lanes(cnt), b); return; }
+    if (step == 2) {   // even bytes of the zero-extended vector: every other output pixel
+        __mmask32 m = (__mmask32)(0x55555555u & (cnt >= 16 ? 0xFFFFFFFFu : ((1u << (2 * cnt)) - 1)));
+        _mm256_mask_storeu_epi8(yp, m, _mm256_cvtepu8_epi16(b));
+        return;
+    }
+    uint8_t tmp[16];
+    _mm_storeu_si128((__m128i *)tmp, b);
+    for (int i = 0; i < cnt; i++) yp[i * step] = tmp[i];
+}
+
+INLINE512 void store_f32(float *yp, int64_t step, __m512 f, int cnt) {
+    if (step == 1) { _mm512_mask_storeu_ps(yp, lanes(cnt), f); return; }
+    if (step == 2) {
+        const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        const __m512i hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+        int c0 = cnt < 8 ? cnt : 8, c1 = cnt - c0;
+        _mm512_mask_storeu_ps(yp, (__mmask16)(0x5555u & ((1u << (2 * c0)) - 1)), _mm512_permutexvar_ps(lo, f));
+        if (c1 > 0) _mm512_mask_storeu_ps(yp + 16, (__mmask16)(0x5555u & ((1u << (2 * c1)) - 1)), _mm512_permutexvar_ps(hi, f));
+        return;
+    }
+    float tmp[16];
+    _mm512_storeu_ps(tmp, f);
+    for (int i = 0; i < cnt; i++) yp[i * step] = tmp[i];
+}
+
+/// Requantizes and stores the tile's valid rows and pixels.
+INLINE512 void epilogue(const segc_qtile *t, const int MR, const int NV, __m512i acc[MRMAX][NVMAX]) {
+    const segc_qconv_params *p = t->p;
+    const __m512 zero = _mm512_setzero_ps(), lo = _mm512_set1_ps((float)-p->y_zp),
+                 hi = _mm512_set1_ps((float)(255 - p->y_zp)), rmul = _mm512_set1_ps(p->r_mul);
+    const __m512i yzp = _mm512_set1_epi32(p->y_zp), rzp = _mm512_set1_epi32(p->r_zp);
+    for (int r = 0; r < MR; r++) {
+        if (r >= t->rows) break;
+        const __m512 m = _mm512_set1_ps(t->mult[r]);
+        const __m512 s = _mm512_set1_ps(p->act == SEGC_ACT_PRELU ? t->slope[r * t->slope_step] : 0.0f);
+        for (int v = 0; v < NV; v++) {
+            int cnt = t->n - 16 * v;
+            if (cnt <= 0) break;
+            int64_t e = r * t->ystride + 16 * v * t->ystep;
+            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m);
+            if (t->res) {
+                __m512i rr = _mm512_sub_epi32(load_res(t->res + e, t->ystep, cnt), rzp);
+                f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_cvtepi32_ps(rr), rmul));
+            }
+            if (p->act == SEGC_ACT_RELU) f = _mm512_max_ps(f, zero);   // NaN, −0 -> +0 like v > 0 ? v : 0
+            else if (p->act == SEGC_ACT_PRELU)
+                f = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), _mm512_mul_ps(f, s), f);
+            if (p->out_f32) {
+                store_f32((float *)t->y + e, t->ystep, f, cnt);
+                continue;
+            }
+            f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);   // clamp commutes with rounding to integers
+            __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), yzp);
+            store_u8((uint8_t *)t->y + e, t->ystep, q, cnt);
+        }
+    }
+}
+
+/// Accumulators start at the folded bias (rows past `rows` at 0).
+INLINE512 void init_acc(const segc_qtile *t, const int MR, const int NV, __m512i acc[MRMAX][NVMAX]) {
+    for (int r = 0; r < MR; r++) {
+        __m512i b = _mm512_set1_epi32(r < t->rows ? t->bias[r] : 0);
+        for (int v = 0; v < NV; v++) acc[r][v] = b;
+    }
+}
+
+#define VNNI_TARGET __attribute__((target(T512 ",avx512vnni")))
+
+#define DEFINE_VNNI(MR, NV)                                                                                       \
+    VNNI_TARGET static void vnni_##MR##x##NV(const segc_qtile *t) {                                             \
+        __m512i acc[MRMAX][NVMAX];                                                                              \
+        init_acc(t, MR, NV, acc);                                                                               \
+        const int32_t *w = (const int32_t *)t->w;                                                               \
+        for (int64_t q = 0; q < t->nq; q++) {                                                                   \
+            const uint8_t *aq = t->act + q * t->qstride;                                                        \
+            for (int64_t k = 0; k < t->ntaps; k++, w += MR) {                                                   \
+                const uint8_t *a = aq + t->toff[k];                                                             \
+                __m512i x[NVMAX];                                                                               \
+                for (int v = 0; v < NV; v++) x[v] = _mm512_loadu_si512(a + 64 * v);                           \
+                for (int r = 0; r < MR; r++) {                                                                  \
+                    __m512i b = _mm512_set1_epi32(w[r]);                                                        \
+                    for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], x[v], b);          \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+        /* The epilogue indexes rows at run time: give it a copy, so acc stays in registers. */                \
+        __m512i out[MRMAX][NVMAX];                                                                               \
+        for (int r = 0; r < MR; r++)                                                                            \
+            for (int v = 0; v < NV; v++) _mm512_store_si512(&out[r][v], acc[r][v]);                               \
+        epilogue(t, MR, NV, out);                                                                               \
+    }
+
+#define DEFINE_MADD(MR, NV)                                                                                       \
+    __attribute__((target(T512))) static void madd_##MR##x##NV(const segc_qtile *t) {                         \
+        __m512i acc[MRMAX][NVMAX];                                                                              \
+        init_acc(t, MR, NV, acc);                                                                               \
+        const __m512i low = _mm512_set1_epi16(0x00FF);                                                          \
+        const int32_t *w = (const int32_t *)t->w;                                                               \
+        for (int64_t q = 0; q < t->nq; q++) {                                                                   \
+            const uint8_t *aq = t->act + q * t->qstride;                                                        \
+            for (int64_t k = 0; k < t->ntaps; k++, w += 2 * MR) {                                               \
+                const uint8_t *a = aq + t->toff[k];                                                             \
+                __m512i xe[NVMAX], xo[NVMAX];                                                                   \
+                for (int v = 0; v < NV; v++) {                                                                  \
+                    __m512i x = _mm512_loadu_si512(a + 64 * v);                                                 \
+                    xe[v] = _mm512_and_si512(x, low);   /* bytes 0, 2 of each pixel */                          \
+                    xo[v] = _mm512_srli_epi16(x, 8);    /* bytes 1, 3 */                                        \
+                }                                                                                               \
+                for (int r = 0; r < MR; r++) {                                                                  \
+                    __m512i we = _mm512_set1_epi32(w[2 * r]), wo = _mm512_set1_epi32(w[2 * r + 1]);             \
+                    for (int v = 0; v < NV; v++)                                                                \
+                        acc[r][v] = _mm512_add_epi32(acc[r][v], _mm512_add_epi32(_mm512_madd_epi16(xe[v], we),  \
+                                                                                 _mm512_madd_epi16(xo[v], wo))); \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+        /* The epilogue indexes rows at run time: give it a copy, so acc stays in registers. */                \
+        __m512i out[MRMAX][NVMAX];                                                                               \
+        for (int r = 0; r < MR; r++)                                                                            \
+            for (int v = 0; v < NV; v++) _mm512_store_si512(&out[r][v], acc[r][v]);                               \
+        epilogue(t, MR, NV, out);                                                                               \
+    }
+
+DEFINE_VNNI(6, 4)
+DEFINE_MADD(4, 4)
+
+const segc_qkernel segc_qk_vnni512 = {vnni_6x4, 6, 64, 4};
+const segc_qkernel segc_qk_madd512 = {madd_4x4, 4, 64, 8};
+#endif
