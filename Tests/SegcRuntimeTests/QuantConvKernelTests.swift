@@ -189,7 +189,8 @@ final class QuantConvKernelTests: XCTestCase {
             } else {
                 c.oh = (h + 2 * pt - dh * (kh - 1) - 1) / s + 1; c.ow = (w + 2 * pl - dw * (kw - 1) - 1) / s + 1
             }
-            c.act = 1; c.xzp = Int32(r.int(0...255)); c.yzp = Int32(r.int(0...40)); c.rzp = Int32(r.int(0...255))
+            c.act = Int32(r.int(0...2)); c.nslope = r.int(0...1) == 0 ? 1 : c.cout
+            c.xzp = Int32(r.int(0...255)); c.yzp = Int32(r.int(0...40)); c.rzp = Int32(r.int(0...255))
             c.residual = r.int(0...1) == 1
             out.append(c)
         }
