@@ -71,7 +71,7 @@ INLINE512 void epilogue(const segc_qtile *t, const int MR, const int NV, __m512i
     const int act = p->act;
     // Whole rows of 16·NV contiguous uint8 pixels: no masks, and the 4 vectors of a row are
     // packed to bytes together (vpackusdw, vpackuswb, one vpermd) and stored as one line.
-    const int fast = t->n == 16 * NV && t->ystep == 1 && !p->out_f32 && NV == 4;
+    const int fast = t->n == 16 * NV && t->ystep == 1 && (!t->res || t->rstep == 1) && !p->out_f32 && NV == 4;
     for (int r = 0; r < MR; r++) {
         if (r >= t->rows) break;
         const __m512 m = _mm512_set1_ps(t->mult[r]);
