@@ -322,7 +322,15 @@ static void interleave_row(uint8_t *y, const uint8_t *const *ph, int64_t sw, int
     if (sw == 2 && esize == 4) {
         const float *a = (const float *)ph[0], *b = (const float *)ph[1];
         float *yf = (float *)y;
-        for (int64_t i = 0; i < ow / 2; i++) { yf[2 * i] = a[i]; yf[2 * i + 1] = b[i]; }
+        int64_t i = 0;
+#if defined(__x86_64__)
+        for (; i + 4 <= ow / 2; i += 4) {
+            __m128 va = _mm_loadu_ps(a + i), vb = _mm_loadu_ps(b + i);
+            _mm_storeu_ps(yf + 2 * i, _mm_unpacklo_ps(va, vb));
+            _mm_storeu_ps(yf + 2 * i + 4, _mm_unpackhi_ps(va, vb));
+        }
+#endif
+        for (; i < ow / 2; i++) { yf[2 * i] = a[i]; yf[2 * i + 1] = b[i]; }
         if (ow % 2) yf[ow - 1] = a[ow / 2];
         return;
     }
