@@ -152,6 +152,7 @@ final class QuantConvKernelTests: XCTestCase {
         var c = QConvCase(cin: groups * r.int(1...21), h: r.int(1...19), w: r.int(1...37), cout: groups * r.int(1...23),
                           oh: 1, ow: 1, kh: kh, kw: kw, sh: r.int(1...3), sw: r.int(1...3), pt: r.int(0...2),
                           pl: r.int(0...2), dh: r.int(1...3), dw: r.int(1...3), groups: groups)
+        if r.int(0...3) == 0 { c.w = r.int(60...140); c.h = r.int(1...5) }   // whole 64-pixel tiles
         if r.int(0...2) == 0 { c.sh = 1; c.sw = 1 }
         if r.int(0...2) == 0 { c.dh = 1; c.dw = 1 }
         c.transposed = transposed
@@ -189,7 +190,8 @@ final class QuantConvKernelTests: XCTestCase {
             } else {
                 c.oh = (h + 2 * pt - dh * (kh - 1) - 1) / s + 1; c.ow = (w + 2 * pl - dw * (kw - 1) - 1) / s + 1
             }
-            c.act = 1; c.xzp = Int32(r.int(0...255)); c.yzp = Int32(r.int(0...40)); c.rzp = Int32(r.int(0...255))
+            c.act = Int32(r.int(0...2)); c.nslope = r.int(0...1) == 0 ? 1 : c.cout
+            c.xzp = Int32(r.int(0...255)); c.yzp = Int32(r.int(0...40)); c.rzp = Int32(r.int(0...255))
             c.residual = r.int(0...1) == 1
             out.append(c)
         }
@@ -203,6 +205,7 @@ final class QuantConvKernelTests: XCTestCase {
         add(64, 8, 17, 64, 3, 3, 2, 1, 1)
         add(128, 5, 9, 64, 3, 3, 2, 1, 1, tr: true, op: 1)
         add(64, 6, 11, 16, 3, 3, 2, 1, 1, tr: true, op: 1)
+        add(16, 3, 70, 8, 3, 3, 2, 1, 1, tr: true, op: 1)   // phase rows of 70: a whole tile and a tail
         var last = QConvCase(cin: 16, h: 7, w: 13, cout: 20, oh: 14, ow: 26, kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0,
                              dh: 1, dw: 1, groups: 1)
         last.transposed = true; last.outF32 = true; last.xzp = 3

@@ -28,7 +28,7 @@ enum {
 /// channels, padding already x_zp); pixel p of the tile reads, for tap t of quad q,
 /// act + q·qstride + toff[t] + 4p. The K loop is quads outside, taps inside, matching the
 /// weight block [quad][tap][mr][wbytes]. The epilogue requantizes row r into
-/// y + r·ystride + p·ystep (elements of y's type), reading residual res + r·ystride + p·ystep.
+/// y + r·ystride + p·ystep (elements of y's type), reading residual res + r·rstride + p·rstep.
 typedef struct {
     const uint8_t *act;
     int64_t qstride, nq, ntaps;
@@ -40,6 +40,7 @@ typedef struct {
     const float *slope;        ///< prelu: slope[r·slope_step]
     int slope_step;
     const uint8_t *res;        ///< nullable
+    int64_t rstride, rstep;
     void *y;
     int64_t ystride, ystep;
     const segc_qconv_params *p;

@@ -76,8 +76,19 @@ static in_geom geometry(const segc_qconv_params *p, int transposed) {
     return g;
 }
 
+/// Per-thread bytes of the transposed conv's phase buffer (any mr <= 16, out_f32 or not).
+static int64_t tmp_bytes(const segc_qconv_params *p, int transposed) {
+    return transposed ? (p->cout / p->groups + 16) * p->sw * grid(p->ow, p->sw, 0) * 4 : 0;
+}
+
+/// Byte offset of the phase buffer in each thread's region (after the packed input,
+/// which only thread 0's region holds, and 64 bytes of alignment).
+static int64_t tmp_offset(const segc_qconv_params *p, int transposed) {
+    return 64 + round64(geometry(p, transposed).bytes);
+}
+
 int64_t segc_qconv_tiled_ws(const segc_qconv_params *p, int transposed) {
-    return (geometry(p, transposed).bytes + 3) / 4 + 16;   // + 64-byte alignment
+    return (tmp_offset(p, transposed) + tmp_bytes(p, transposed) + 3) / 4;
 }
 
 // ------------------------------------------------------------------ weights
@@ -246,12 +257,15 @@ typedef struct {
     int64_t wph[SEGC_QMAXPHASES];  // per phase: byte offset of its weights in a group
     int64_t gwbytes;               // bytes of one group's weights
     int64_t toff[SEGC_QMAXK * SEGC_QMAXK];
+    const segc_ws *ws;
+    int64_t tmp_off;               // bytes: per-thread phase buffer (transposed) in each region
 } run_ctx;
 
-/// Tiles of one output row of a (phase) grid: pixels [0, n) of the row start at act (input)
-/// and y/res at output element offset yoff with step ystep.
+/// Tiles of one output row of a (phase) grid: pixels [0, n) of the row read act (input)
+/// and the residual at element offset yoff with step ystep. They are stored there too,
+/// or, with `tmp`, at tmp + (channel − co0)·n·esize (a buffer the caller interleaves).
 static void row_tiles(const run_ctx *c, int64_t grp, int64_t ph, int64_t co0, int64_t co1, const uint8_t *act,
-                      int64_t n, int64_t yoff, int64_t ystep) {
+                      int64_t n, int64_t yoff, int64_t ystep, uint8_t *tmp) {
     const segc_qconv_params *p = c->p;
     const segc_qkernel *k = c->k;
     int64_t cout_g = p->cout / p->groups, ohw = p->oh * p->ow, bb = block_bytes(p, k, c->ntaps[ph]);
@@ -260,8 +274,10 @@ static void row_tiles(const run_ctx *c, int64_t grp, int64_t ph, int64_t co0, in
     t.nq = c->g.c4;
     t.ntaps = c->ntaps[ph];
     t.toff = c->toff + c->tap0[ph];
-    t.ystride = ohw;
-    t.ystep = ystep;
+    t.rstride = ohw;
+    t.rstep = ystep;
+    t.ystride = tmp ? n : ohw;
+    t.ystep = tmp ? 1 : ystep;
     t.p = p;
     t.slope_step = p->act == SEGC_ACT_PRELU && p->nslope != 1;
     const uint8_t *wg = c->w + grp * c->gwbytes + c->wph[ph];
@@ -277,7 +293,7 @@ static void row_tiles(const run_ctx *c, int64_t grp, int64_t ph, int64_t co0, in
             t.slope = p->act == SEGC_ACT_PRELU ? c->slope + (t.slope_step ? oc : 0) : NULL;
             int64_t e = oc * ohw + yoff + x0 * ystep;
             t.res = c->res ? c->res + e : NULL;
-            t.y = c->y + e * c->esize;
+            t.y = tmp ? tmp + ((cb - co0) * n + x0) * c->esize : c->y + e * c->esize;
             k->fn(&t);
         }
     }
@@ -292,26 +308,63 @@ static void conv_task(void *vctx, int64_t t, int thread) {
     int64_t oy0 = rc * c->rows, oy1 = SEGC_MIN(oy0 + c->rows, p->oh);
     const uint8_t *in = c->in + grp * c->g.c4 * c->g.qstride;
     for (int64_t oy = oy0; oy < oy1; oy++)
-        row_tiles(c, grp, 0, co0, co1, in + oy * c->g.pitch, p->ow, oy * p->ow, 1);
+        row_tiles(c, grp, 0, co0, co1, in + oy * c->g.pitch, p->ow, oy * p->ow, 1, NULL);
+}
+
+/// y[rx + sw·i] = phase rx's i-th value, for the sw phase rows of one output row.
+static void interleave_row(uint8_t *y, const uint8_t *const *ph, int64_t sw, int64_t ow, int64_t esize) {
+    if (sw == 2 && esize == 1) {
+        const uint8_t *a = ph[0], *b = ph[1];
+        for (int64_t i = 0; i < ow / 2; i++) { y[2 * i] = a[i]; y[2 * i + 1] = b[i]; }
+        if (ow % 2) y[ow - 1] = a[ow / 2];
+        return;
+    }
+    if (sw == 2 && esize == 4) {
+        const float *a = (const float *)ph[0], *b = (const float *)ph[1];
+        float *yf = (float *)y;
+        int64_t i = 0;
+#if defined(__x86_64__)
+        for (; i + 4 <= ow / 2; i += 4) {
+            __m128 va = _mm_loadu_ps(a + i), vb = _mm_loadu_ps(b + i);
+            _mm_storeu_ps(yf + 2 * i, _mm_unpacklo_ps(va, vb));
+            _mm_storeu_ps(yf + 2 * i + 4, _mm_unpackhi_ps(va, vb));
+        }
+#endif
+        for (; i < ow / 2; i++) { yf[2 * i] = a[i]; yf[2 * i + 1] = b[i]; }
+        if (ow % 2) yf[ow - 1] = a[ow / 2];
+        return;
+    }
+    for (int64_t o = 0; o < ow; o++) memcpy(y + o * esize, ph[o % sw] + (o / sw) * esize, (size_t)esize);
 }
 
 static void convt_task(void *vctx, int64_t t, int thread) {
-    (void)thread;
     const run_ctx *c = vctx;
     const segc_qconv_params *p = c->p;
     int64_t cc = t % c->cchunks, rc = (t / c->cchunks) % c->rchunks, grp = t / (c->cchunks * c->rchunks);
     int64_t cout_g = p->cout / p->groups, co0 = cc * c->cchunk, co1 = SEGC_MIN(co0 + c->cchunk, cout_g);
     int64_t j0 = rc * c->rows, j1 = SEGC_MIN(j0 + c->rows, grid(p->oh, p->sh, 0));
     const uint8_t *in = c->in + grp * c->g.c4 * c->g.qstride;
-    // All phases of a grid row in one task: the output rows it writes are complete there.
+    // The column phases of an output row go to a per-thread buffer first, then are
+    // interleaved into y: whole contiguous rows instead of every-sw-th-element stores.
+    uint8_t *tmp = (uint8_t *)segc_ws_thread(c->ws, thread) + c->tmp_off;
+    int64_t gw0 = grid(p->ow, p->sw, 0), phase_bytes = c->cchunk * gw0 * c->esize;
+    const uint8_t *phs[SEGC_QMAXPHASES];
     for (int64_t j = j0; j < j1; j++)
         for (int64_t ry = 0; ry < p->sh; ry++) {
             if (j >= grid(p->oh, p->sh, ry)) continue;
+            int64_t oy = ry + p->sh * j;
             for (int64_t rx = 0; rx < p->sw; rx++) {
                 int64_t gw = grid(p->ow, p->sw, rx);
-                if (gw == 0) continue;
-                row_tiles(c, grp, ry * p->sw + rx, co0, co1, in + j * c->g.pitch, gw,
-                          (ry + p->sh * j) * p->ow + rx, p->sw);
+                phs[rx] = tmp + rx * phase_bytes;
+                if (gw > 0) row_tiles(c, grp, ry * p->sw + rx, co0, co1, in + j * c->g.pitch, gw, oy * p->ow + rx,
+                                      p->sw, tmp + rx * phase_bytes);
+            }
+            for (int64_t co = co0; co < co1; co++) {
+                const uint8_t *rows[SEGC_QMAXPHASES];
+                for (int64_t rx = 0; rx < p->sw; rx++)
+                    rows[rx] = phs[rx] + (co - co0) * grid(p->ow, p->sw, rx) * c->esize;
+                interleave_row(c->y + ((grp * cout_g + co) * p->oh + oy) * p->ow * c->esize, rows, p->sw, p->ow,
+                               c->esize);
             }
         }
 }
@@ -366,6 +419,8 @@ int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transp
     c.y = y;
     c.esize = p->out_f32 ? 4 : 1;
     c.gwbytes = nblocks(p, k) * block_bytes(p, k, p->kh * p->kw);
+    c.ws = ws;
+    c.tmp_off = tmp_offset(p, transposed);
     tap_tables(&c);
 
     // Pass 1: the packed input (fixed row chunks of ~64 KiB).

@@ -27,17 +27,18 @@ INLINE256 void epilogue(const segc_qtile *t, const int MR, const int NV, __m256i
         for (int v = 0; v < NV; v++) {
             int cnt = t->n - 8 * v;
             if (cnt <= 0) break;
-            int full = cnt >= 8 && t->ystep == 1;
+            int full = cnt >= 8 && t->ystep == 1, rfull = cnt >= 8 && t->rstep == 1;
             if (cnt > 8) cnt = 8;
             int64_t e = r * t->ystride + 8 * v * t->ystep;
             __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][v]), m);
             if (t->res) {
                 __m256i rr;
-                if (full) {
-                    rr = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(t->res + e)));
+                const uint8_t *rp = t->res + r * t->rstride + 8 * v * t->rstep;
+                if (rfull) {
+                    rr = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)rp));
                 } else {
                     int32_t tmp[8] = {0};
-                    for (int i = 0; i < cnt; i++) tmp[i] = t->res[e + i * t->ystep];
+                    for (int i = 0; i < cnt; i++) tmp[i] = rp[i * t->rstep];
                     rr = _mm256_loadu_si256((const __m256i *)tmp);
                 }
                 rr = _mm256_sub_epi32(rr, rzp);

@@ -68,24 +68,53 @@ INLINE512 void epilogue(const segc_qtile *t, const int MR, const int NV, __m512i
     const __m512 zero = _mm512_setzero_ps(), lo = _mm512_set1_ps((float)-p->y_zp),
                  hi = _mm512_set1_ps((float)(255 - p->y_zp)), rmul = _mm512_set1_ps(p->r_mul);
     const __m512i yzp = _mm512_set1_epi32(p->y_zp), rzp = _mm512_set1_epi32(p->r_zp);
+    const int act = p->act;
+    // Whole rows of 16·NV contiguous uint8 pixels: no masks, and the 4 vectors of a row are
+    // packed to bytes together (vpackusdw, vpackuswb, one vpermd) and stored as one line.
+    const int fast = t->n == 16 * NV && t->ystep == 1 && (!t->res || t->rstep == 1) && !p->out_f32 && NV == 4;
     for (int r = 0; r < MR; r++) {
         if (r >= t->rows) break;
         const __m512 m = _mm512_set1_ps(t->mult[r]);
-        const __m512 s = _mm512_set1_ps(p->act == SEGC_ACT_PRELU ? t->slope[r * t->slope_step] : 0.0f);
+        const __m512 s = _mm512_set1_ps(act == SEGC_ACT_PRELU ? t->slope[r * t->slope_step] : 0.0f);
+        if (fast) {
+            const uint8_t *rp = t->res ? t->res + r * t->rstride : NULL;
+            __m512i q[NVMAX];
+            for (int v = 0; v < NV; v++) {
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m);
+                if (rp) {
+                    __m512i rr = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(rp + 16 * v))), rzp);
+                    f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_cvtepi32_ps(rr), rmul));
+                }
+                if (act == SEGC_ACT_RELU) f = _mm512_max_ps(f, zero);
+                else if (act == SEGC_ACT_PRELU)
+                    f = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), _mm512_mul_ps(f, s), f);
+                f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+                q[v] = _mm512_add_epi32(_mm512_cvtps_epi32(f), yzp);
+            }
+            // packs work per 128-bit lane: bytes come out as lane-interleaved dwords of
+            // (q0, q1, q2, q3); vpermd puts the 16 dwords back in pixel order.
+            __m512i w01 = _mm512_packus_epi32(q[0], q[1]), w23 = _mm512_packus_epi32(q[2], q[3]);
+            __m512i b = _mm512_packus_epi16(w01, w23);
+            const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+            _mm512_storeu_si512((uint8_t *)t->y + r * t->ystride, _mm512_permutexvar_epi32(order, b));
+            continue;
+        }
         for (int v = 0; v < NV; v++) {
             int cnt = t->n - 16 * v;
             if (cnt <= 0) break;
+            if (cnt > 16) cnt = 16;
             int64_t e = r * t->ystride + 16 * v * t->ystep;
             __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m);
             if (t->res) {
-                __m512i rr = _mm512_sub_epi32(load_res(t->res + e, t->ystep, cnt), rzp);
+                __m512i rr = _mm512_sub_epi32(load_res(t->res + r * t->rstride + 16 * v * t->rstep, t->rstep, cnt), rzp);
                 f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_cvtepi32_ps(rr), rmul));
             }
-            if (p->act == SEGC_ACT_RELU) f = _mm512_max_ps(f, zero);   // NaN, −0 -> +0 like v > 0 ? v : 0
-            else if (p->act == SEGC_ACT_PRELU)
+            if (act == SEGC_ACT_RELU) f = _mm512_max_ps(f, zero);   // NaN, −0 -> +0 like v > 0 ? v : 0
+            else if (act == SEGC_ACT_PRELU)
                 f = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), _mm512_mul_ps(f, s), f);
             if (p->out_f32) {
-                store_f32((float *)t->y + e, t->ystep, f, cnt);
+                if (cnt >= 16 && t->ystep == 1) _mm512_storeu_ps((float *)t->y + e, f);
+                else store_f32((float *)t->y + e, t->ystep, f, cnt);
                 continue;
             }
             f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);   // clamp commutes with rounding to integers
@@ -95,8 +124,17 @@ INLINE512 void epilogue(const segc_qtile *t, const int MR, const int NV, __m512i
     }
 }
 
-/// Accumulators start at the folded bias (rows past `rows` at 0).
+/// Accumulators start at the folded bias (rows past `rows` at 0). The residual lines the
+/// epilogue will read are prefetched now, while the K loop runs: one stream per output
+/// channel is more than the hardware prefetcher tracks, and each miss would stall the
+/// epilogue (1x3 64ch +residual: 2.04 -> 1.7 ms single-thread).
 INLINE512 void init_acc(const segc_qtile *t, const int MR, const int NV, __m512i acc[MRMAX][NVMAX]) {
+    if (t->res)
+        for (int r = 0; r < MR && r < t->rows; r++) {
+            const uint8_t *rp = t->res + r * t->rstride;
+            _mm_prefetch((const char *)rp, _MM_HINT_T0);
+            _mm_prefetch((const char *)(rp + (t->n - 1) * t->rstep), _MM_HINT_T0);
+        }
     for (int r = 0; r < MR; r++) {
         __m512i b = _mm512_set1_epi32(r < t->rows ? t->bias[r] : 0);
         for (int v = 0; v < NV; v++) acc[r][v] = b;
@@ -160,9 +198,9 @@ INLINE512 void init_acc(const segc_qtile *t, const int MR, const int NV, __m512i
         epilogue(t, MR, NV, out);                                                                               \
     }
 
-DEFINE_VNNI(6, 4)
+DEFINE_VNNI(4, 4)
 DEFINE_MADD(4, 4)
 
-const segc_qkernel segc_qk_vnni512 = {vnni_6x4, 6, 64, 4};
+const segc_qkernel segc_qk_vnni512 = {vnni_4x4, 4, 64, 4};
 const segc_qkernel segc_qk_madd512 = {madd_4x4, 4, 64, 8};
 #endif
