@@ -13,6 +13,9 @@ package struct Calibration: Sendable {
     package var images: Int
     /// Argmax of the fp32 logits of each image (for the agreement of the int8 plan).
     package var argmax: [[UInt8]]
+    /// Per-channel means of every convolution's input (value index → C means), for
+    /// bias correction.
+    package var channelMeans: [Int: [Double]] = [:]
 
     package init(histograms: [Int: Histogram], images: Int, argmax: [[UInt8]]) {
         self.histograms = histograms; self.images = images; self.argmax = argmax
@@ -56,18 +59,43 @@ package struct Calibration: Sendable {
             hist[v] = Histogram(lo: Swift.min(a, 0) * margin, hi: Swift.max(Swift.max(b, 0) * margin, Swift.min(a, 0) * margin + 1e-6))
         }
 
-        // Pass 2: histograms and fp32 argmax of every image.
+        // Pass 2: histograms, conv-input channel sums and fp32 argmax of every image.
         var maps: [[UInt8]] = []
-        session.observer = { i, b in if let v = valueOfOp[i] { hist[v]!.add(b) } }
+        var convInputs = Set<Int>()
+        for op in g.ops where [.conv2d, .convTranspose2d].contains(op.kind) { convInputs.insert(op.inputs[0]) }
+        var sums = [Int: [Double]]()
+        func accumulate(_ v: Int, _ b: UnsafeBufferPointer<Float>) {
+            let shape = g.values[v].shape
+            guard convInputs.contains(v), shape.count == 4, shape[0] == 1 else { return }
+            let c = shape[1], hw = shape[2] * shape[3]
+            var s = sums[v] ?? [Double](repeating: 0, count: c)
+            for k in 0..<c {
+                var acc: Float = 0, total = 0.0
+                // Float partial sums of 4096, added in double: fast and accurate enough for a mean.
+                for (j, x) in b[(k * hw)..<((k + 1) * hw)].enumerated() {
+                    acc += x
+                    if j & 4095 == 4095 { total += Double(acc); acc = 0 }
+                }
+                s[k] += total + Double(acc)
+            }
+            sums[v] = s
+        }
+        session.observer = { i, b in if let v = valueOfOp[i] { hist[v]!.add(b); accumulate(v, b) } }
         for k in 0..<count {
             let x = k < first ? firstInputs[k] : try input(k)
-            x.withUnsafeBufferPointer { hist[g.input]!.add($0) }
+            x.withUnsafeBufferPointer { hist[g.input]!.add($0); accumulate(g.input, $0) }
             let map = try x.withUnsafeBufferPointer { buf in Agreement.argmax(try session.run(buf), shape: model.outputShape) }
             maps.append(map)
             progress(k + 1, count)
         }
         session.observer = nil
-        return Calibration(histograms: hist, images: count, argmax: maps)
+        var cal = Calibration(histograms: hist, images: count, argmax: maps)
+        for (v, s) in sums {
+            let shape = g.values[v].shape
+            let n = Double(count * shape[2] * shape[3])
+            cal.channelMeans[v] = s.map { $0 / n }
+        }
+        return cal
     }
 }
 

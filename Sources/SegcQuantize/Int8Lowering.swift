@@ -31,7 +31,11 @@ package enum Int8Lowering {
     ///   - grids: the uint8 grid of each float32 activation of `plan` (value index →
     ///     params); every activation an int8 op reads or writes must have one.
     ///   - fp32Layers: conv op indices that stay float32.
-    package static func lower(_ plan: PlanFile, grids: [Int: QuantParams], fp32Layers: Set<Int>) throws(SegcError) -> PlanFile {
+    ///   - channelMeans: per-channel means of conv inputs (value index → means); when
+    ///     given, each int8 conv's bias absorbs the mean error its rounded weights make
+    ///     (bias correction, Nagel et al. 2019): Δb[co] = Σ (w − ŵ)[co, ci, tap] · mean[ci].
+    package static func lower(_ plan: PlanFile, grids: [Int: QuantParams], fp32Layers: Set<Int>,
+                              channelMeans: [Int: [Double]] = [:]) throws(SegcError) -> PlanFile {
         let g = plan.graph
         if g.ops.contains(where: { $0.kind.isRealInt8 }) {
             throw SegcError(.unsupported, "the plan is already quantized")
@@ -73,6 +77,28 @@ package enum Int8Lowering {
             }
         }
 
+        var producer = [Int](repeating: -1, count: g.values.count)
+        for (i, op) in g.ops.enumerated() { for v in op.outputs { producer[v] = i } }
+
+        // ReLU after a uint8 concat (ERFNet's downsamplers): moved into the concat's
+        // producers, so the concat is written once, on the ReLU's (non-negative) grid.
+        var reluOfConcat: [Int: Int] = [:]     // concat op → relu op
+        var reluFused: Set<Int> = []           // producers that apply it
+        for (i, op) in g.ops.enumerated() where op.kind == .concat && rep[op.outputs[0]] == .u8 {
+            let y = op.outputs[0]
+            guard !graphOutputs.contains(y), consumers[y].count == 1, g.ops[consumers[y][0]].kind == .relu else { continue }
+            reluOfConcat[i] = consumers[y][0]
+            for x in op.inputs where producer[x] >= 0 && rep[x] == .u8 && consumers[x] == [i] {
+                let p = producer[x], k = g.ops[p].kind
+                if (k == .conv2d || k == .convTranspose2d) && isQConv(p) {
+                    let actAt = k == .conv2d ? PlanOpSchema.Conv.activation : PlanOpSchema.ConvTranspose.activation
+                    if g.ops[p].ints[actAt] == 0 { reluFused.insert(p) }
+                } else if k == .channelAffine {
+                    reluFused.insert(p)
+                }
+            }
+        }
+
         // Pass 2: grids. A uint8 concat's inputs share its grid: producers that requantize
         // anyway (qconv, qchannel_affine) write it directly; a max pool keeps its input's grid.
         var grid = grids
@@ -80,8 +106,7 @@ package enum Int8Lowering {
             guard let p = grid[v] else { throw SegcError(.malformed, "value \(v) has no calibration statistics") }
             return p
         }
-        var producer = [Int](repeating: -1, count: g.values.count)
-        for (i, op) in g.ops.enumerated() { for v in op.outputs { producer[v] = i } }
+        for (c, r) in reluOfConcat { grid[g.ops[c].outputs[0]] = try need(g.ops[r].outputs[0]) }
         for op in g.ops.reversed() where op.kind == .concat && rep[op.outputs[0]] == .u8 {
             let target = try need(op.outputs[0])
             for x in op.inputs where producer[x] >= 0 && rep[x] == .u8 {
@@ -93,12 +118,15 @@ package enum Int8Lowering {
 
         // Pass 3: emission.
         var e = Emitter(plan: plan)
+        e.channelMeans = channelMeans
         e.f32Of[g.input] = e.newValue(.f32, g.values[g.input].shape, name: "input")
         for (i, op) in g.ops.enumerated() {
             let name = Self.name(plan, i)
             switch op.kind {
             case .conv2d where isQConv(i), .convTranspose2d where isQConv(i):
-                try e.qconv(op, name: name, grid: grid, outU8: rep[op.outputs[0]] == .u8)
+                try e.qconv(op, name: name, grid: grid, outU8: rep[op.outputs[0]] == .u8, relu: reluFused.contains(i))
+            case .relu where reluOfConcat.values.contains(i):
+                e.u8Of[op.outputs[0]] = e.u8Of[op.inputs[0]]   // applied by the concat's producers
             case .maxPool2d where rep[op.outputs[0]] == .u8:
                 var q = op
                 q.inputs = [try e.u8(op.inputs[0], grid: grid)]
@@ -113,9 +141,12 @@ package enum Int8Lowering {
                 e.emit(q, name: name)
             case .concat where rep[op.outputs[0]] == .u8:
                 let target = try need(op.outputs[0])
+                let relu = reluOfConcat[i] != nil
                 var q = op
                 q.inputs = []
-                for x in op.inputs { q.inputs.append(try e.u8(x, grid: grid, on: target)) }
+                for x in op.inputs {
+                    q.inputs.append(try e.u8(x, grid: grid, on: target, relu: relu && !reluFused.contains(producer[x])))
+                }
                 let y = e.newValue(.u8, g.values[op.outputs[0]].shape, name: name)
                 q.outputs = [y]
                 e.u8Of[op.outputs[0]] = y
@@ -135,7 +166,8 @@ package enum Int8Lowering {
                 e.u8Of[y] = out
                 e.emit(PlanOp(kind: .qchannelAffine, inputs: [x8], outputs: [out],
                               weights: [e.weights.add(mul, shape: [c]), e.weights.add(add, shape: [c])],
-                              ints: [Int64(px.zeroPoint), Int64(py.zeroPoint), op.kind == .relu ? 1 : 0]), name: name)
+                              ints: [Int64(px.zeroPoint), Int64(py.zeroPoint), op.kind == .relu || reluFused.contains(i) ? 1 : 0]),
+                       name: name)
             default:
                 // Float32 as in the source plan.
                 var f = op
@@ -169,6 +201,7 @@ private struct Emitter {
     var u8Of: [Int: Int] = [:]
     /// uint8 copies of a value on another grid (source value, grid) → value.
     var regridded: [String: Int] = [:]
+    var channelMeans: [Int: [Double]] = [:]
 
     init(plan: PlanFile) {
         self.plan = plan
@@ -197,9 +230,10 @@ private struct Emitter {
 
     /// The source value `v` as uint8 on the grid `target` (requantized with a
     /// qchannel_affine when its own grid differs).
-    mutating func u8(_ v: Int, grid: [Int: QuantParams], on target: QuantParams) throws(SegcError) -> Int {
+    mutating func u8(_ v: Int, grid: [Int: QuantParams], on target: QuantParams, relu: Bool = false) throws(SegcError) -> Int {
         if u8Of[v] == nil, f32Of[v] != nil {
-            // Quantize straight onto the target grid.
+            // Quantize straight onto the target grid (a ReLU's grid starts at 0: quantizing
+            // clamps negatives to 0, which is the ReLU).
             let key = "\(v)@\(target.scale)/\(target.zeroPoint)"
             if let r = regridded[key] { return r }
             let f = f32Of[v]!
@@ -211,15 +245,15 @@ private struct Emitter {
         }
         let x = try u8(v, grid: grid)
         guard let p = grid[v] else { throw SegcError(.malformed, "value \(v) has no grid") }
-        if p == target { return x }
-        let key = "\(v)@\(target.scale)/\(target.zeroPoint)"
+        if p == target && !(relu && p.zeroPoint > 0) { return x }
+        let key = "\(v)@\(target.scale)/\(target.zeroPoint)/\(relu)"
         if let r = regridded[key] { return r }
         let c = values[x].shape[1]
         let y = newValue(.u8, values[x].shape, name: "")
         emit(PlanOp(kind: .qchannelAffine, inputs: [x], outputs: [y],
                     weights: [weights.add([Float](repeating: p.scale / target.scale, count: c), shape: [c]),
                               weights.add([Float](repeating: 0, count: c), shape: [c])],
-                    ints: [Int64(p.zeroPoint), Int64(target.zeroPoint), 0]), name: "requantize")
+                    ints: [Int64(p.zeroPoint), Int64(target.zeroPoint), relu ? 1 : 0]), name: "requantize")
         regridded[key] = y
         return y
     }
@@ -235,7 +269,7 @@ private struct Emitter {
     }
 
     /// conv2d / conv_transpose2d → qconv2d / qconv_transpose2d.
-    mutating func qconv(_ op: PlanOp, name: String, grid: [Int: QuantParams], outU8: Bool) throws(SegcError) {
+    mutating func qconv(_ op: PlanOp, name: String, grid: [Int: QuantParams], outU8: Bool, relu: Bool) throws(SegcError) {
         let t = op.kind == .convTranspose2d
         let hasBiasAt = t ? PlanOpSchema.ConvTranspose.hasBias : PlanOpSchema.Conv.hasBias
         let actAt = t ? PlanOpSchema.ConvTranspose.activation : PlanOpSchema.Conv.activation
@@ -250,7 +284,27 @@ private struct Emitter {
         let qw = t ? QuantizedWeights.convTranspose(w, shape: wref.shape, groups: Int(op.ints[groupsAt]))
                    : QuantizedWeights.conv(w, shape: wref.shape)
         let cout = qw.scales.count
-        let b = hasBias ? weights.floats(op.weights[1]) : [Float](repeating: 0, count: cout)
+        var b = hasBias ? weights.floats(op.weights[1]) : [Float](repeating: 0, count: cout)
+        if let mean = channelMeans[x], mean.count == (t ? wref.shape[0] : wref.shape[1] * Int(op.ints[groupsAt])) {
+            // Bias correction: the expected output error of the rounded weights.
+            let cin = mean.count, g = Int(op.ints[groupsAt]), k = wref.shape[2] * wref.shape[3]
+            var delta = [Double](repeating: 0, count: cout)
+            for i in w.indices {
+                let co: Int, ci: Int
+                if t {
+                    let coutG = wref.shape[1]
+                    ci = i / (coutG * k)
+                    co = (ci / (cin / g)) * coutG + (i / k) % coutG
+                } else {
+                    let cinG = wref.shape[1]
+                    co = i / (cinG * k)
+                    ci = (co / (cout / g)) * cinG + (i / k) % cinG
+                }
+                let err = Double(w[i]) - Double(qw.values[i]) * Double(qw.scales[co])
+                delta[co] += err * mean[ci]
+            }
+            for c in 0..<cout { b[c] += Float(delta[c]) }
+        }
         let py: QuantParams? = outU8 ? grid[y] : nil
         if outU8 && py == nil { throw SegcError(.malformed, "\(name): no statistics for its output") }
         let sy = py?.scale ?? 1
@@ -273,6 +327,7 @@ private struct Emitter {
         }
         var ints = op.ints
         ints[hasBiasAt] = 1
+        if relu { ints[actAt] = PlanOpSchema.Activation.relu }
         ints += [Int64(px.zeroPoint), Int64(py?.zeroPoint ?? 0), rzp, outU8 ? 0 : 1]
         let out = newValue(outU8 ? .u8 : .f32, plan.graph.values[y].shape, name: name)
         if outU8 { u8Of[y] = out } else { f32Of[y] = out }

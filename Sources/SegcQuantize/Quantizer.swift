@@ -14,6 +14,8 @@ package struct Quantizer {
         /// misses the target).
         package var sensitivityImages = 4
         package var threads = 0
+        /// Fold the mean error of the rounded weights into each int8 conv's bias.
+        package var biasCorrection = true
         package init() {}
     }
 
@@ -52,9 +54,13 @@ package struct Quantizer {
                                       progress: { progress("calibrate", $0, $1) })
         var grids: [Int: QuantParams] = [:]
         for (v, h) in cal.histograms { grids[v] = options.method.params(h) }
+        // The network input is never clipped: an image scaled to [0, 1] then lands exactly
+        // on the uint8 grid (scale 1/255), so the first layer sees the frame unchanged.
+        if let h = cal.histograms[plan.graph.input] { grids[plan.graph.input] = CalibrationMethod.minmax.params(h) }
 
         func lowered(_ fp32: Set<Int>) throws -> PlanFile {
-            var p = try Int8Lowering.lower(plan, grids: grids, fp32Layers: fp32)
+            var p = try Int8Lowering.lower(plan, grids: grids, fp32Layers: fp32,
+                                           channelMeans: options.biasCorrection ? cal.channelMeans : [:])
             p.metadata.precision = fp32.isEmpty ? "int8" : "mixed"
             p.metadata.passes.append("quantize-int8")
             return p

@@ -37,7 +37,7 @@ struct Segc: ParsableCommand {
         version: "segc \(version) (plan format 1.0; kernels: \(SegcModel.cpuLevel))",
         subcommands: [InspectCommand.self, ConvertCommand.self, RunCommand.self, BenchCommand.self, EvalCommand.self,
                       MetricsCommand.self, CalibrateTemperatureCommand.self, StreamCommand.self, ReproduceCommand.self,
-                      PruneCommand.self, QuantizeCommand.self])
+                      PruneCommand.self, QuantizeCommand.self, CompareCommand.self])
 }
 
 /// Entry point: maps errors to product.md §4.6 exit codes — 1 for every

@@ -48,6 +48,9 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Argmax agreement with the fp32 plan the mixed-precision search aims for.")
     var targetAgreement: Double = 0.98
 
+    @Flag(help: "Do not fold the rounded weights' mean error into the biases (bias correction).")
+    var noBiasCorrection = false
+
     @Option(name: .short, help: "Output plan (default: ./<stem>.int8.segc).")
     var output: String?
 
@@ -106,6 +109,7 @@ struct QuantizeCommand: ParsableCommand {
         opts.method = calibrationMethod
         opts.targetAgreement = targetAgreement
         opts.threads = globalOptions.threads ?? 0
+        opts.biasCorrection = !noBiasCorrection
         if let fp32Layers {
             opts.fp32Layers = fp32Layers == "none" ? [] : fp32Layers.split(separator: ",").map { String($0).trimmingSpaces }
         }
@@ -125,7 +129,7 @@ struct QuantizeCommand: ParsableCommand {
             "calib": .string(calib), "calib_images": .number(Double(images.files.count)),
             "fp32_layers": .array(result.fp32Layers.map { .string($0) }),
             "calib_agreement": .number(result.calibAgreement),
-            "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
+            "bias_correction": .bool(!noBiasCorrection), "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
         ])
         let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
         let data: [UInt8]
