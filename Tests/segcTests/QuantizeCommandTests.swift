@@ -1,0 +1,96 @@
+import Foundation
+import XCTest
+
+/// `segc quantize` end to end on the demo model at a small size, and its refusals:
+/// bad calibration input gives a clear error (or a warning) and never a partial plan.
+final class QuantizeCommandTests: XCTestCase {
+    func demoPlan(_ dir: URL) throws -> String {
+        let plan = dir.appendingPathComponent("m.segc").path
+        let model = CLI.packageRoot.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path
+        let r = try CLI.run(["convert", model, "-o", plan, "--input-size", "64x128", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return plan
+    }
+
+    var frame: String { CLI.packageRoot.appendingPathComponent("Fixtures/demo/fs_static_0.jpg").path }
+
+    func testQuantizesRunsAndRefusesItsOwnOutput() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = try demoPlan(dir)
+        let calib = dir.appendingPathComponent("calib/nested")
+        try FileManager.default.createDirectory(at: calib, withIntermediateDirectories: true)
+        // Labels beside the frames are skipped (gtFine / labels_masks folders).
+        let labels = dir.appendingPathComponent("calib/labels_masks")
+        try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: true)
+        try Data("not an image".utf8).write(to: labels.appendingPathComponent("x.png"))
+        for k in 0..<3 { try FileManager.default.copyItem(atPath: frame, toPath: calib.appendingPathComponent("f\(k).jpg").path) }
+        let out = dir.appendingPathComponent("m.int8.segc").path
+        let r = try CLI.run(["quantize", plan, "--calib", dir.appendingPathComponent("calib").path, "-o", out, "--json",
+                             "--fp32-layers", "none"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try CLI.json(r.stdout)
+        XCTAssertEqual(j["precision"] as? String, "int8")
+        XCTAssertEqual(j["calib_images"] as? Int, 3)
+        XCTAssertGreaterThan(j["calib_agreement"] as? Double ?? 0, 0.8)
+        XCTAssertLessThan(j["bytes_after"] as? Int ?? .max, j["bytes_before"] as? Int ?? 0)
+        let inspect = try CLI.run(["inspect", out])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.contains("int8"), inspect.stdout)
+        XCTAssertTrue(inspect.stdout.contains("STAT"), inspect.stdout)
+        let run = try CLI.run(["run", out, frame, "-o", dir.appendingPathComponent("l.npy").path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let cmp = try CLI.run(["compare", plan, out, frame, "--json"])
+        XCTAssertEqual(cmp.status, 0, cmp.stderr)
+        XCTAssertGreaterThan(try CLI.json(cmp.stdout)["mean_agreement"] as? Double ?? 0, 0.8)
+        // An int8 plan is not quantized again.
+        let again = try CLI.run(["quantize", out, "--calib", calib.path, "-o", dir.appendingPathComponent("x.segc").path])
+        assertCleanError(again, "int8 input")
+        XCTAssertTrue(again.stderr.contains("only fp32 plans"), again.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.segc").path))
+    }
+
+    func testBadCalibrationInput() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = try demoPlan(dir)
+        let out = dir.appendingPathComponent("q.segc").path
+        func quantize(_ calib: String) throws -> CLI.Result {
+            try CLI.run(["quantize", plan, "--calib", calib, "-o", out, "--fp32-layers", "none"])
+        }
+        // Empty folder, a folder without images, a missing folder.
+        let empty = dir.appendingPathComponent("empty"), text = dir.appendingPathComponent("text")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: text, withIntermediateDirectories: true)
+        try Data("hello".utf8).write(to: text.appendingPathComponent("notes.txt"))
+        for (d, what) in [(empty.path, "empty folder"), (text.path, "no images"), (dir.appendingPathComponent("nope").path, "missing")] {
+            let r = try quantize(d)
+            assertCleanError(r, what)
+            XCTAssertTrue(r.stderr.contains(d), "\(what): names the folder: \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), what)
+        }
+        // An unreadable (corrupt) image: error naming it, no plan.
+        let bad = dir.appendingPathComponent("bad")
+        try FileManager.default.createDirectory(at: bad, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: frame, toPath: bad.appendingPathComponent("a.jpg").path)
+        try Data([0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]).write(to: bad.appendingPathComponent("b.jpg"))
+        let r = try quantize(bad.path)
+        assertCleanError(r, "corrupt image")
+        XCTAssertTrue(r.stderr.contains("b.jpg"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        // One image: a warning, and a plan. A frame of another size is resized like any input.
+        let one = dir.appendingPathComponent("one")
+        try FileManager.default.createDirectory(at: one, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: frame, toPath: one.appendingPathComponent("a.jpg").path)
+        let w = try quantize(one.path)
+        XCTAssertEqual(w.status, 0, w.stderr)
+        XCTAssertTrue(w.stderr.contains("warning:") && w.stderr.contains("single image"), w.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+        // Unknown layer names are a usage error (exit 2) naming the layer, before any work.
+        let l = try CLI.run(["quantize", plan, "--calib", one.path, "-o", dir.appendingPathComponent("l.segc").path,
+                             "--fp32-layers", "no.such.layer", "--quiet"])
+        XCTAssertEqual(l.status, 2, l.stderr)
+        XCTAssertTrue(l.stderr.hasPrefix("error: ") && l.stderr.contains("no.such.layer"), l.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("l.segc").path))
+    }
+}
