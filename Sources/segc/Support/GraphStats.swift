@@ -42,10 +42,10 @@ enum GraphStats {
             let out = p.values[op.outputs[0]]
             let x = p.values[op.inputs[0]].shape
             switch op.kind {
-            case .conv2d:
+            case .conv2d, .qconv2d:
                 let w = op.weights[0].shape
                 macs += out.shape[1] * out.shape[2] * out.shape[3] * w[1] * w[2] * w[3]
-            case .convTranspose2d:
+            case .convTranspose2d, .qconvTranspose2d:
                 let w = op.weights[0].shape
                 macs += x[1] * x[2] * x[3] * w[1] * w[2] * w[3]
             default:

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""int8 ERFNet against ONNX Runtime's int8, interleaved in one run (issue 14; protocol of
+../shared/docs/performance.md, helpers shared with scripts/bench.py).
+
+For each round: segc's fp32 and int8 ERFNet plans at every kernel level this CPU has
+(scalar skipped unless asked), ORT's fp32 model and ORT's QDQ int8 model
+(../shared/onnx/bench/erfnet_512x1024_int8_qdq.onnx, made by tools/ort_quantize.py), each
+in its own process, city1 input, 2 threads, warm-up then timed runs, medians. Writes
+Docs/Benchmarks-int8.md (and the raw JSON next to it).
+
+Usage: python3 scripts/bench_int8.py [--plan erfnet.int8.segc] [--rounds 3] [--levels avx2,avx512]
+Without --plan the int8 plan is made with `segc quantize --calib ../shared/data/fs_static/images`.
+"""
+import argparse, datetime, json, os, statistics, subprocess, sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (cpu_levels, wait_idle, run_measured, SEGC, SHARED, ROOT)
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plan", help="int8 ERFNet plan (default: quantized here)")
+    ap.add_argument("--levels", default=",".join(l for l in bench.cpu_levels() if l != "scalar"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--out", default=str(bench.ROOT / "Docs" / "Benchmarks-int8.md"))
+    a = ap.parse_args()
+    tmp = bench.ROOT / ".build" / "bench"
+    tmp.mkdir(parents=True, exist_ok=True)
+    fp32 = tmp / "erfnet.segc"
+    subprocess.run([bench.SEGC, "convert", bench.SHARED / "models/erfnet_cityscapes.pth", "-o", fp32, "--quiet"], check=True)
+    int8 = Path(a.plan) if a.plan else tmp / "erfnet.int8.segc"
+    if not a.plan:
+        subprocess.run([bench.SEGC, "quantize", fp32, "--calib", bench.SHARED / "data/fs_static/images", "-o", int8,
+                        "--quiet"], check=True)
+    q = json.loads(subprocess.run([bench.SEGC, "inspect", int8, "--json"], capture_output=True, text=True, check=True).stdout)
+    ort_fp32 = bench.SHARED / "onnx/bench/erfnet_512x1024.onnx"
+    ort_int8 = bench.SHARED / "onnx/bench/erfnet_512x1024_int8_qdq.onnx"
+    inp = bench.SHARED / "inputs/city1_512x1024.npy"
+    levels = a.levels.split(",")
+    common = ["--threads", str(a.threads), "--warmup", str(a.warmup), "--runs", str(a.runs), "--input", inp, "--json"]
+    rounds = []
+    for r in range(a.rounds):
+        row = {}
+        for level in levels:
+            for name, plan in (("segc fp32", fp32), ("segc int8", int8)):
+                bench.wait_idle()
+                row[f"{name} {level}"] = bench.run_measured([bench.SEGC, "bench", plan, "--kernels", level, *common])[0]
+        for name, model in (("ORT fp32", ort_fp32), ("ORT int8", ort_int8)):
+            bench.wait_idle()
+            row[name] = bench.run_measured([sys.executable, bench.SHARED / "tools/ort_bench.py", model, "--input-size",
+                                            "512x1024", *common])[0]
+        rounds.append(row)
+        print(f"round {r}: " + ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in row.items()), flush=True)
+    med = {k: statistics.median(rr[k]["median_ms"] for rr in rounds) for k in rounds[0]}
+    info = open("/proc/cpuinfo").read()
+    model = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name"))
+    flags = next(l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags"))
+    isa = ", ".join(x for x in ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx_vnni"] if x in flags)
+    import onnxruntime
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    Path(a.out).with_suffix(".json").write_text(json.dumps({"date": now, "cpu": model, "flags": isa, "rounds": rounds}, indent=1, default=str))
+    lines = ["# int8 benchmarks (ERFNet)", "",
+             "Written by `scripts/bench_int8.py` (do not edit by hand). segc's fp32 and int8 plans at each kernel level",
+             "and ONNX Runtime's fp32 and QDQ int8 models (`onnx/bench/erfnet_512x1024_int8_qdq.onnx`, `tools/ort_quantize.py`),",
+             f"interleaved, each its own process, `inputs/city1_512x1024.npy`, {a.threads} threads, {a.warmup} warm-up + {a.runs} timed runs,",
+             "medians; the table gives the median over rounds. Ratios within one run are what counts.", "",
+             f"- date: {now}; CPU: {model} ({os.cpu_count()} vCPUs; flags: {isa}); ONNX Runtime {onnxruntime.__version__}",
+             f"- int8 plan: `{int8.name}`, precision {q.get('precision')}, {os.path.getsize(int8) / 1e6:.2f} MB", "",
+             "| level | segc fp32 ms | segc int8 ms | int8 fps | int8 / segc fp32 | int8 / ORT int8 | ORT fp32 ms | ORT int8 ms |",
+             "|---|---|---|---|---|---|---|---|"]
+    for level in levels:
+        f, i = med[f"segc fp32 {level}"], med[f"segc int8 {level}"]
+        lines.append(f"| {level} | {f:.1f} | {i:.1f} | {1000 / i:.2f} | **{i / f:.2f}** | **{i / med['ORT int8']:.2f}** "
+                     f"| {med['ORT fp32']:.1f} | {med['ORT int8']:.1f} |")
+    lines += ["", "Per round (median ms):", "", "| round | " + " | ".join(rounds[0].keys()) + " |",
+              "|---|" + "---|" * len(rounds[0])]
+    for k, rr in enumerate(rounds):
+        lines.append(f"| {k} | " + " | ".join(f"{v['median_ms']:.1f}" for v in rr.values()) + " |")
+    Path(a.out).write_text("\n".join(lines) + "\n")
+    print(f"wrote {a.out}")
+
+if __name__ == "__main__":
+    main()
