@@ -44,9 +44,11 @@ package enum Int8Lowering {
         for (i, op) in g.ops.enumerated() { for v in op.inputs { consumers[v].append(i) } }
         var graphOutputs: Set<Int> = [g.output]
         for e in plan.metadata.extraOutputs { graphOutputs.insert(e.value) }
+        // A value without a grid stays float32 (QDQ models carry grids only where the
+        // exporter put Q/DQ pairs), and so does every int8 op that would read or write it.
         func isQConv(_ i: Int) -> Bool {
             [.conv2d, .convTranspose2d].contains(g.ops[i].kind) && !fp32Layers.contains(i)
-                && g.values[g.ops[i].inputs[0]].shape.first == 1
+                && g.values[g.ops[i].inputs[0]].shape.first == 1 && g.ops[i].inputs.allSatisfy { grids[$0] != nil }
         }
         /// Whether a consumer would take the value as uint8.
         func takesU8(_ v: Int) -> Bool {
@@ -66,13 +68,14 @@ package enum Int8Lowering {
             let y = op.outputs[0]
             switch op.kind {
             case .conv2d, .convTranspose2d:
-                if isQConv(i) && takesU8(y) { rep[y] = .u8 }
+                if isQConv(i) && takesU8(y) && grids[y] != nil { rep[y] = .u8 }
             case .maxPool2d:
                 rep[y] = rep[op.inputs[0]]
             case .concat:
-                if g.values[y].shape.count == 4, op.inputs.contains(where: { rep[$0] == .u8 }), !graphOutputs.contains(y) { rep[y] = .u8 }
+                if g.values[y].shape.count == 4, op.inputs.contains(where: { rep[$0] == .u8 }), !graphOutputs.contains(y),
+                   grids[y] != nil, op.inputs.allSatisfy({ rep[$0] == .u8 || grids[$0] != nil }) { rep[y] = .u8 }
             case .channelAffine, .relu:
-                if rep[op.inputs[0]] == .u8 && g.values[y].shape.count == 4 && takesU8(y) { rep[y] = .u8 }
+                if rep[op.inputs[0]] == .u8 && g.values[y].shape.count == 4 && takesU8(y) && grids[y] != nil { rep[y] = .u8 }
             default: break
             }
         }
