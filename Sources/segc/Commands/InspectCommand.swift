@@ -183,7 +183,10 @@ struct InspectCommand: ParsableCommand {
         if layers {
             for (i, op) in plan.graph.ops.enumerated() {
                 let name = i < plan.sourceMap.count ? plan.sourceMap[i] : "op\(i)"
-                print("  \(name)  \(op.kind.name)  \(plan.graph.values[op.outputs[0]].shape)  \(m.precision)")
+                // Per op: int8 when it computes on uint8 (int8 ops, uint8 pool/concat), else fp32.
+                let out = plan.graph.values[op.outputs[0]]
+                let int8 = op.kind.isRealInt8 || out.dtype == .u8
+                print("  \(name)  \(op.kind.name)  \(out.shape)  \(int8 ? "int8" : "fp32")")
             }
         }
     }
