@@ -91,14 +91,30 @@ package struct Quantizer {
                 sensitivity.append((names[k], try agreement(alone, subset, stage: "sensitivity \(k + 1)/\(layers.count)")))
             }
             sensitivity.sort { $0.agreement < $1.agreement }
-            // Return layers to fp32, most sensitive first, until the target holds on the
-            // loop's subset (up to 16 images); the final figure is over every image.
+            // Return the k most sensitive layers to fp32 for the smallest k whose plan meets
+            // the target on the loop's subset (up to 16 images): k = 1, 2, 4, … until it
+            // holds, then bisection (agreement grows with k, nearly monotonically), so a
+            // network needing many fp32 layers costs O(log L) trial plans, not L.
             let loopImages = (0..<Swift.min(16, count)).map { $0 * count / Swift.min(16, count) }
-            for (name, _) in sensitivity {
-                fp32.insert(layers[names.firstIndex(of: name)!])
-                candidate = try lowered(fp32)
-                if try agreement(candidate, loopImages, stage: "mixed \(fp32.count)") >= options.targetAgreement { break }
+            let order = sensitivity.map { layers[names.firstIndex(of: $0.layer)!] }
+            var plans: [Int: (PlanFile, Double)] = [:]
+            func trial(_ k: Int) throws -> (PlanFile, Double) {
+                if let t = plans[k] { return t }
+                let p = try lowered(forced.union(order.prefix(k)))
+                let t = (p, try agreement(p, loopImages, stage: "mixed \(k) fp32"))
+                plans[k] = t
+                return t
             }
+            var hi = 1
+            while hi < order.count, try trial(hi).1 < options.targetAgreement { hi *= 2 }
+            hi = Swift.min(hi, order.count)
+            var lo = hi / 2   // trial(lo) missed the target (or lo = 0: the all-int8 plan did)
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2
+                if try trial(mid).1 >= options.targetAgreement { hi = mid } else { lo = mid }
+            }
+            candidate = try trial(hi).0
+            fp32 = forced.union(order.prefix(hi))
             reached = try agreement(candidate, all, stage: "check")
         }
         let kept = layers.filter { fp32.contains($0) }.map { Int8Lowering.name(plan, $0) }
