@@ -15,18 +15,24 @@ SEGC = os.path.join(ROOT, ".build/release/segc")
 NETS = {"erfnet": "erfnet_cityscapes.pth", "enet": "enet_cityscapes.pth",
         "midenet": "midenet_distilled.pth", "bisenetv1": "bisenetv1_calibrated_random.pth"}
 
-def segc(*args):
+def segc(*args, optional=False):
     r = subprocess.run([SEGC, *args, "--json", "--quiet"], capture_output=True, text=True)
     if r.returncode != 0:
+        if optional:
+            print(f"(skipped: segc {' '.join(map(str, args))}: {r.stderr.strip()})", file=sys.stderr)
+            return None
         sys.exit(f"segc {' '.join(args)} failed: {r.stderr}")
     return json.loads(r.stdout)
 
+NAN = float("nan")
+
 def evaluate(plan):
     d = os.path.join(SHARED, "data")
-    city = segc("eval", plan, "--dataset", os.path.join(d, "cityscapes"))
+    # BiSeNetV1 (19 classes, no void) cannot be scored on the 20-class Cityscapes labels: mIoU left out.
+    city = segc("eval", plan, "--dataset", os.path.join(d, "cityscapes"), optional=True)
     ra = segc("eval", plan, "--dataset", os.path.join(d, "RoadAnomaly21"), "--score", "maxlogit")
     fs = segc("eval", plan, "--dataset", os.path.join(d, "fs_static"), "--score", "maxlogit")
-    return city["miou"], ra["auprc"], ra["fpr95"], fs["auprc"], fs["fpr95"]
+    return (city["miou"] if city else NAN), ra["auprc"], ra["fpr95"], fs["auprc"], fs["fpr95"]
 
 def main():
     ap = argparse.ArgumentParser()
@@ -34,6 +40,7 @@ def main():
     ap.add_argument("--methods", default="percentile")
     ap.add_argument("--fp32-layers", default="auto")
     ap.add_argument("--out", default="/tmp/segc-quant")
+    ap.add_argument("--extra", default="", help="more quantize arguments, e.g. '--target-agreement 0.99'")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     calib = os.path.join(SHARED, "data/fs_static/images")
@@ -50,7 +57,7 @@ def main():
               f"| {100*base[3]:.2f} / {100*base[4]:.2f} | {os.path.getsize(fp32)/1e6:.2f} | – |", flush=True)
         for m in a.methods.split(","):
             q = os.path.join(a.out, f"{net}.{m}.int8.segc")
-            extra = [] if a.fp32_layers == "auto" else ["--fp32-layers", a.fp32_layers]
+            extra = ([] if a.fp32_layers == "auto" else ["--fp32-layers", a.fp32_layers]) + a.extra.split()
             r = segc("quantize", fp32, "--calib", calib, "--method", m, "-o", q, *extra)
             c = segc("compare", fp32, q, *inputs)
             per = c["per_input"]
