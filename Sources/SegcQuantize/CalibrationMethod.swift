@@ -10,12 +10,16 @@ package enum CalibrationMethod: Sendable, Equatable {
     /// TensorRT's entropy calibration: the clipping threshold whose 255-level
     /// quantized distribution has the least KL divergence from the histogram.
     case entropy
+    /// The range whose uint8 grid has the least expected squared error on the histogram
+    /// (rounding noise step²/12 inside, distance to the edge outside).
+    case mse
 
     package var name: String {
         switch self {
         case .minmax: return "minmax"
         case .percentile: return "percentile"
         case .entropy: return "entropy"
+        case .mse: return "mse"
         }
     }
 
@@ -31,7 +35,38 @@ package enum CalibrationMethod: Sendable, Equatable {
             return QuantParams(lo: lo, hi: hi)
         case .entropy:
             return Self.entropyParams(h)
+        case .mse:
+            return Self.mseParams(h)
         }
+    }
+
+    /// Searches clipping ranges [lo, hi] (lo = min when the tensor is non-negative) for the
+    /// least expected squared quantization error over the histogram's bin centres.
+    static func mseParams(_ h: Histogram) -> QuantParams {
+        let n = h.counts.count, w = h.binWidth
+        let centres = (0..<n).map { h.lo + (Float($0) + 0.5) * w }
+        let counts = h.counts.map(Double.init)
+        func error(_ p: QuantParams) -> Double {
+            let lo = Double(p.lo), hi = Double(p.hi), step = Double(p.scale)
+            var e = 0.0
+            for i in 0..<n where counts[i] > 0 {
+                let x = Double(centres[i])
+                if x < lo { e += counts[i] * (lo - x) * (lo - x) }
+                else if x > hi { e += counts[i] * (x - hi) * (x - hi) }
+                else { e += counts[i] * step * step / 12 }
+            }
+            return e
+        }
+        let full = QuantParams(lo: h.min, hi: h.max)
+        var best = full, bestE = error(full)
+        // Shrink both ends by the same fraction of their extent: 1, 0.99, …, 0.05.
+        for k in 1..<96 {
+            let f = 1 - Float(k) * 0.01
+            let p = QuantParams(lo: h.min < 0 ? h.min * f : h.min, hi: h.max > 0 ? h.max * f : h.max)
+            let e = error(p)
+            if e < bestE { bestE = e; best = p }
+        }
+        return best
     }
 
     /// KL-divergence threshold search (TensorRT, "8-bit Inference with TensorRT", 2017),

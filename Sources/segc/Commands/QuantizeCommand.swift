@@ -36,7 +36,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Calibration images used (evenly spaced over the sorted files).")
     var calibCount: Int = 100
 
-    @Option(help: "Range method: minmax, percentile or entropy.")
+    @Option(help: "Range method: minmax, percentile, entropy or mse.")
     var method: String = "percentile"
 
     @Option(help: "Percentile of the percentile method.")
@@ -64,8 +64,8 @@ struct QuantizeCommand: ParsableCommand {
 
     func validate() throws {
         if calibCount < 1 { throw ValidationError("--calib-count must be at least 1") }
-        if !["minmax", "percentile", "entropy"].contains(method) {
-            throw ValidationError("unknown --method '\(method)' (minmax, percentile, entropy)")
+        if !["minmax", "percentile", "entropy", "mse"].contains(method) {
+            throw ValidationError("unknown --method '\(method)' (minmax, percentile, entropy, mse)")
         }
         if !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
         if !(targetAgreement >= 0 && targetAgreement <= 1) { throw ValidationError("--target-agreement must be in [0, 1]") }
@@ -75,6 +75,7 @@ struct QuantizeCommand: ParsableCommand {
         switch method {
         case "minmax": return .minmax
         case "entropy": return .entropy
+        case "mse": return .mse
         default: return .percentile(percentile)
         }
     }
