@@ -223,8 +223,21 @@ static void pack_row(const pack_ctx *c, int64_t gq, int64_t pl, int64_t j, uint8
         interleave4(dst + 4 * a, (const uint8_t *const[4]){src[0] + a, src[1] + a, src[2] + a, src[3] + a}, b - a);
         return;
     }
-    for (int64_t i = a; i < b; i++)
-        for (int e = 0; e < 4; e++) dst[4 * i + e] = src[e] ? src[e][sw * i] : 0;
+    // Strided convs (phase planes) and partial quads: one channel at a time, through
+    // restrict locals so the byte stores do not force reloads.
+    for (int e = 0; e < 4; e++) {
+        uint8_t *restrict d = dst + 4 * a + e;
+        int64_t n = b - a;
+        if (!src[e]) {
+            for (int64_t i = 0; i < n; i++) d[4 * i] = 0;
+            continue;
+        }
+        const uint8_t *restrict sp = src[e] + sw * a;
+        if (sw == 2)
+            for (int64_t i = 0; i < n; i++) d[4 * i] = sp[2 * i];
+        else
+            for (int64_t i = 0; i < n; i++) d[4 * i] = sp[sw * i];
+    }
 }
 
 static void pack_task(void *vctx, int64_t t, int thread) {
