@@ -210,6 +210,13 @@ final class QuantConvKernelTests: XCTestCase {
                              dh: 1, dw: 1, groups: 1)
         last.transposed = true; last.outF32 = true; last.xzp = 3
         out.append(last)
+        last.h = 3; last.w = 40; last.oh = 6; last.ow = 80   // a whole 32-pixel phase pair and a tail
+        out.append(last)
+        // Odd output width (phase rows of 35 and 34), float output, residual, prelu.
+        var odd = QConvCase(cin: 8, h: 4, w: 35, cout: 6, oh: 7, ow: 69, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1,
+                            dh: 1, dw: 1, groups: 1)
+        odd.transposed = true; odd.outF32 = true; odd.residual = true; odd.act = 2; odd.nslope = 6; odd.xzp = 200
+        out.append(odd)
         return out
     }
 

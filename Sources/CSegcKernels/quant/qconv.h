@@ -47,11 +47,15 @@ typedef struct {
 } segc_qtile;
 
 typedef void (*segc_qtile_fn)(const segc_qtile *t);
+/// Two column phases of a stride-2 transposed conv, mr rows × nr/2 pixels each (t0: even
+/// output columns, t1: odd), stored interleaved as contiguous outputs from t0->y.
+typedef void (*segc_qpair_fn)(const segc_qtile *t0, const segc_qtile *t1);
 
 /// A level's tile kernel: mr rows × nr pixels, wbytes bytes of weights per (quad, tap, row):
-/// 4 (the quad, int8) or 8 (int16 pairs (w0, w2), (w1, w3) for vpmaddwd).
+/// 4 (the quad, int8) or 8 (int16 pairs (w0, w2), (w1, w3) for vpmaddwd). `pair` may be NULL.
 typedef struct {
     segc_qtile_fn fn;
+    segc_qpair_fn pair;
     int mr, nr, wbytes;
 } segc_qkernel;
 

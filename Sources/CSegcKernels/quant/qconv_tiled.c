@@ -342,6 +342,57 @@ static void interleave_row(uint8_t *y, const uint8_t *const *ph, int64_t sw, int
     for (int64_t o = 0; o < ow; o++) memcpy(y + o * esize, ph[o % sw] + (o / sw) * esize, (size_t)esize);
 }
 
+/// Tile fields that depend on the phase only.
+static void tile_phase(const run_ctx *c, int64_t ph, segc_qtile *t) {
+    const segc_qconv_params *p = c->p;
+    t->qstride = c->g.qstride;
+    t->nq = c->g.c4;
+    t->ntaps = c->ntaps[ph];
+    t->toff = c->toff + c->tap0[ph];
+    t->rstride = t->ystride = p->oh * p->ow;
+    t->p = p;
+    t->slope_step = p->act == SEGC_ACT_PRELU && p->nslope != 1;
+}
+
+/// Tile fields of output channels [cb, cb + rows) of group grp, phase ph.
+static void tile_block(const run_ctx *c, int64_t grp, int64_t ph, int64_t cb, int64_t co1, segc_qtile *t) {
+    const segc_qconv_params *p = c->p;
+    int64_t oc = grp * (p->cout / p->groups) + cb;
+    t->rows = (int)SEGC_MIN(c->k->mr, co1 - cb);
+    t->w = c->w + grp * c->gwbytes + c->wph[ph] + (cb / c->k->mr) * block_bytes(p, c->k, c->ntaps[ph]);
+    t->bias = c->bias + ph * p->cout + oc;
+    t->mult = c->mult + oc;
+    t->slope = p->act == SEGC_ACT_PRELU ? c->slope + (t->slope_step ? oc : 0) : NULL;
+}
+
+/// Output row oy of a stride-2 transposed conv through the level's pair kernel: both column
+/// phases of 32 grid pixels per call, written as contiguous outputs.
+static void row_pairs(const run_ctx *c, int64_t grp, int64_t ry, int64_t co0, int64_t co1, const uint8_t *act,
+                      int64_t oy) {
+    const segc_qconv_params *p = c->p;
+    int64_t cout_g = p->cout / p->groups, ohw = p->oh * p->ow, half = c->k->nr / 2;
+    int64_t gw0 = grid(p->ow, 2, 0), gw1 = grid(p->ow, 2, 1);
+    segc_qtile t0, t1;
+    tile_phase(c, ry * 2, &t0);
+    tile_phase(c, ry * 2 + 1, &t1);
+    t0.ystep = t1.ystep = 1;
+    t0.rstep = t1.rstep = 2;
+    for (int64_t x0 = 0; x0 < gw0; x0 += half) {
+        t0.act = t1.act = act + 4 * x0;
+        t0.n = (int)SEGC_MIN(half, gw0 - x0);
+        t1.n = (int)SEGC_MAX(0, SEGC_MIN(half, gw1 - x0));
+        for (int64_t cb = co0; cb < co1; cb += c->k->mr) {
+            tile_block(c, grp, ry * 2, cb, co1, &t0);
+            tile_block(c, grp, ry * 2 + 1, cb, co1, &t1);
+            int64_t e = (grp * cout_g + cb) * ohw + oy * p->ow + 2 * x0;
+            t0.res = c->res ? c->res + e : NULL;
+            t1.res = c->res ? c->res + e + 1 : NULL;
+            t0.y = c->y + e * c->esize;
+            c->k->pair(&t0, &t1);
+        }
+    }
+}
+
 static void convt_task(void *vctx, int64_t t, int thread) {
     const run_ctx *c = vctx;
     const segc_qconv_params *p = c->p;
@@ -358,6 +409,14 @@ static void convt_task(void *vctx, int64_t t, int thread) {
         for (int64_t ry = 0; ry < p->sh; ry++) {
             if (j >= grid(p->oh, p->sh, ry)) continue;
             int64_t oy = ry + p->sh * j;
+            // float outputs: the pair kernel writes them once, in place (T2x2/2 16->20 at
+            // 256x512: 9.6 -> 5.8 ms single-thread, the 42 MB of logits dominate). uint8
+            // outputs are 4x smaller and the phase buffer's whole-row epilogue wins
+            // (T3x3/2 128->64: 2.3 ms buffered, 3.1 ms paired).
+            if (c->k->pair && p->sw == 2 && p->out_f32) {
+                row_pairs(c, grp, ry, co0, co1, in + j * c->g.pitch, oy);
+                continue;
+            }
             for (int64_t rx = 0; rx < p->sw; rx++) {
                 int64_t gw = grid(p->ow, p->sw, rx);
                 phs[rx] = tmp + rx * phase_bytes;
