@@ -57,8 +57,10 @@ typedef struct {
     segc_qtile_fn fn;
     segc_qpair_fn pair;
     int mr, nr, wbytes;
+    int level;   ///< dispatch level of the code (the input packing uses AVX2 from level 1)
 } segc_qkernel;
 
+extern const segc_qkernel segc_qk_scalar;
 #if defined(__x86_64__)
 extern const segc_qkernel segc_qk_avx2, segc_qk_madd512, segc_qk_vnni512;
 #endif
@@ -123,8 +125,8 @@ static inline void segc_qstore(const segc_qconv_params *p, void *y, int64_t i, f
     else ((uint8_t *)y)[i] = segc_qround_u8(v, p->y_zp);
 }
 
-/// The tiled SIMD path (quant/qconv_tiled.c): weight packing for a kernel, per-thread
-/// workspace floats, and the run.
+/// The tiled driver (quant/qconv_tiled.c), every level: weight packing for a kernel,
+/// per-thread workspace floats, and the run.
 int64_t segc_qconv_tiled_wbytes(const segc_qconv_params *p, int transposed, const segc_qkernel *k);
 void segc_qconv_tiled_pack(const segc_qconv_params *p, int transposed, const segc_qkernel *k, const int8_t *w,
                            uint8_t *dst);
@@ -132,14 +134,6 @@ int64_t segc_qconv_tiled_ws(const segc_qconv_params *p, int transposed);
 int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
                          const segc_qpack_hdr *h, const segc_qkernel *k, const float *mult, const uint8_t *residual,
                          const float *slope, void *y, const segc_ws *ws);
-
-/// Scalar kernels (quant/qconv_scalar.c): the packed layout is the plan's weights as
-/// given plus the folded bias; they run straight from the definition.
-int64_t segc_qconv_scalar_wbytes(const segc_qconv_params *p, int transposed);
-void segc_qconv_scalar_pack(const segc_qconv_params *p, int transposed, const int8_t *w, int8_t *dst);
-int segc_qconv_scalar_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
-                          const segc_qpack_hdr *h, const float *mult, const uint8_t *residual, const float *slope,
-                          void *y);
 
 /// The dispatch level in effect (0 scalar, 1 avx2, 2 avx512).
 static inline int segc_qlevel(void) {

@@ -1,6 +1,6 @@
-// The SIMD int8 conv (avx2 / avx512 levels): implicit GEMM with output channels in
-// registers and output pixels in vector lanes, so y stays NCHW and each register row
-// is requantized and stored as it is (arch/x86/qconv_*.c hold the tile kernels).
+// The int8 conv at every level: implicit GEMM with output channels in registers and
+// output pixels in vector lanes, so y stays NCHW and each register row is requantized
+// and stored as it is (tile kernels: quant/qconv_scalar.c, arch/x86/qconv_*.c).
 //
 // The input is packed once per call into channel quads, u8 [quad][plane][row][col][4],
 // with the padding already x_zp (quant/qconv.c folds −x_zp·Σw into the bias):
@@ -163,22 +163,38 @@ void segc_qconv_tiled_pack(const segc_qconv_params *p, int transposed, const seg
 
 typedef struct {
     const segc_qconv_params *p;
-    int transposed;
+    int transposed, level;
     in_geom g;
     const uint8_t *x;
     uint8_t *in;
     int64_t chunk, nrows;   // plane rows per task, plane rows in all
 } pack_ctx;
 
-/// dst[i][e] = src[e][i] for i < n (4 channel rows; 32 pixels per step with AVX2, which
-/// every level that packs has: byte/word unpacks within 128-bit lanes, then vperm2i128
-/// puts the lanes' quads in pixel order; 16 per step with SSE2 for the rest).
-#if defined(__x86_64__)
-__attribute__((target("avx2")))
-#endif
-static void interleave4(uint8_t *dst, const uint8_t *const src[4], int64_t n) {
+/// dst[i][e] = src[e][i] for i < n (4 channel rows, 16 pixels per step: SSE2 unpacks,
+/// baseline x86-64, so the scalar level uses it too).
+static void interleave4_sse2(uint8_t *dst, const uint8_t *const src[4], int64_t n) {
     int64_t i = 0;
 #if defined(__x86_64__)
+    for (; i + 16 <= n; i += 16) {
+        __m128i c0 = _mm_loadu_si128((const __m128i *)(src[0] + i)), c1 = _mm_loadu_si128((const __m128i *)(src[1] + i));
+        __m128i c2 = _mm_loadu_si128((const __m128i *)(src[2] + i)), c3 = _mm_loadu_si128((const __m128i *)(src[3] + i));
+        __m128i t0 = _mm_unpacklo_epi8(c0, c1), t1 = _mm_unpackhi_epi8(c0, c1);
+        __m128i t2 = _mm_unpacklo_epi8(c2, c3), t3 = _mm_unpackhi_epi8(c2, c3);
+        _mm_storeu_si128((__m128i *)(dst + 4 * i), _mm_unpacklo_epi16(t0, t2));
+        _mm_storeu_si128((__m128i *)(dst + 4 * i + 16), _mm_unpackhi_epi16(t0, t2));
+        _mm_storeu_si128((__m128i *)(dst + 4 * i + 32), _mm_unpacklo_epi16(t1, t3));
+        _mm_storeu_si128((__m128i *)(dst + 4 * i + 48), _mm_unpackhi_epi16(t1, t3));
+    }
+#endif
+    for (; i < n; i++)
+        for (int e = 0; e < 4; e++) dst[4 * i + e] = src[e][i];
+}
+
+#if defined(__x86_64__)
+/// The same, 32 pixels per step with AVX2 (levels >= 1): unpacks within 128-bit lanes,
+/// then vperm2i128 puts the lanes' quads in pixel order.
+__attribute__((target("avx2"))) static void interleave4_avx2(uint8_t *dst, const uint8_t *const src[4], int64_t n) {
+    int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
         __m256i c0 = _mm256_loadu_si256((const __m256i *)(src[0] + i));
         __m256i c1 = _mm256_loadu_si256((const __m256i *)(src[1] + i));
@@ -194,20 +210,10 @@ static void interleave4(uint8_t *dst, const uint8_t *const src[4], int64_t n) {
         _mm256_storeu_si256((__m256i *)(dst + 4 * i + 64), _mm256_permute2x128_si256(q0, q1, 0x31));
         _mm256_storeu_si256((__m256i *)(dst + 4 * i + 96), _mm256_permute2x128_si256(q2, q3, 0x31));
     }
-    for (; i + 16 <= n; i += 16) {
-        __m128i c0 = _mm_loadu_si128((const __m128i *)(src[0] + i)), c1 = _mm_loadu_si128((const __m128i *)(src[1] + i));
-        __m128i c2 = _mm_loadu_si128((const __m128i *)(src[2] + i)), c3 = _mm_loadu_si128((const __m128i *)(src[3] + i));
-        __m128i t0 = _mm_unpacklo_epi8(c0, c1), t1 = _mm_unpackhi_epi8(c0, c1);
-        __m128i t2 = _mm_unpacklo_epi8(c2, c3), t3 = _mm_unpackhi_epi8(c2, c3);
-        _mm_storeu_si128((__m128i *)(dst + 4 * i), _mm_unpacklo_epi16(t0, t2));
-        _mm_storeu_si128((__m128i *)(dst + 4 * i + 16), _mm_unpackhi_epi16(t0, t2));
-        _mm_storeu_si128((__m128i *)(dst + 4 * i + 32), _mm_unpacklo_epi16(t1, t3));
-        _mm_storeu_si128((__m128i *)(dst + 4 * i + 48), _mm_unpackhi_epi16(t1, t3));
-    }
-#endif
-    for (; i < n; i++)
-        for (int e = 0; e < 4; e++) dst[4 * i + e] = src[e][i];
+    const uint8_t *rest[4] = {src[0] + i, src[1] + i, src[2] + i, src[3] + i};
+    interleave4_sse2(dst + 4 * i, rest, n - i);
 }
+#endif
 
 static void fill_u32(uint8_t *dst, int64_t n, uint32_t v) {
     for (int64_t i = 0; i < n; i++) memcpy(dst + 4 * i, &v, 4);
@@ -240,7 +246,14 @@ static void pack_row(const pack_ctx *c, int64_t gq, int64_t pl, int64_t j, uint8
         else src[e] = NULL;   // a padding channel: its weights are 0
     }
     if (sw == 1 && nch == 4) {
-        interleave4(dst + 4 * a, (const uint8_t *const[4]){src[0] + a, src[1] + a, src[2] + a, src[3] + a}, b - a);
+        const uint8_t *const from[4] = {src[0] + a, src[1] + a, src[2] + a, src[3] + a};
+#if defined(__x86_64__)
+        if (c->level >= 1) {
+            interleave4_avx2(dst + 4 * a, from, b - a);
+            return;
+        }
+#endif
+        interleave4_sse2(dst + 4 * a, from, b - a);
         return;
     }
     // Strided convs (phase planes) and partial quads: one channel at a time, through
@@ -508,7 +521,7 @@ int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transp
     tap_tables(&c);
 
     // Pass 1: the packed input (fixed row chunks of ~64 KiB).
-    pack_ctx pc = {p, transposed, c.g, x, (uint8_t *)c.in, 0, p->groups * c.g.c4 * c.g.planes * c.g.rows};
+    pack_ctx pc = {p, transposed, k->level, c.g, x, (uint8_t *)c.in, 0, p->groups * c.g.c4 * c.g.planes * c.g.rows};
     pc.chunk = SEGC_MAX(1, (64 * 1024) / c.g.pitch);
     memset((uint8_t *)c.in + p->groups * c.g.c4 * c.g.qstride, 0, SLACK);
     segc_pool_run(pool, pack_task, &pc, segc_chunks(pc.nrows, pc.chunk));

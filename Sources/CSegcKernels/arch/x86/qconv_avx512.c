@@ -276,6 +276,6 @@ DEFINE_TILE(madd_4x4, __attribute__((target(T512))), kloop_madd, 4, 4)
 DEFINE_PAIR(vnni_pair4, VNNI_TARGET, kloop_vnni, 4)
 DEFINE_PAIR(madd_pair4, __attribute__((target(T512))), kloop_madd, 4)
 
-const segc_qkernel segc_qk_vnni512 = {vnni_4x4, vnni_pair4, 4, 64, 4};
-const segc_qkernel segc_qk_madd512 = {madd_4x4, madd_pair4, 4, 64, 8};
+const segc_qkernel segc_qk_vnni512 = {vnni_4x4, vnni_pair4, 4, 64, 4, 2};
+const segc_qkernel segc_qk_madd512 = {madd_4x4, madd_pair4, 4, 64, 8, 2};
 #endif
