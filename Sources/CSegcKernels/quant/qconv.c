@@ -31,6 +31,12 @@ static int qconv_check(const segc_qconv_params *p, int transposed) {
         return SEGC_EUNSUP;
     if (p->pt < -big || p->pt > big || p->pl < -big || p->pl > big) return SEGC_EINVAL;
     if (transposed && p->sh * p->sw > SEGC_QMAXPHASES) return SEGC_EUNSUP;
+    // Tensor and packed-input sizes (with the halo of a large dilation or padding) stay far
+    // below 2^63, so no offset computation can overflow.
+    const double lim = (double)((int64_t)1 << 40);
+    if ((double)p->cin * (double)p->h * (double)p->w > lim || (double)p->cout * (double)p->oh * (double)p->ow > lim ||
+        segc_qconv_tiled_bytes_estimate(p, transposed) > lim)
+        return SEGC_EUNSUP;
     return SEGC_OK;
 }
 

@@ -131,6 +131,8 @@ int64_t segc_qconv_tiled_wbytes(const segc_qconv_params *p, int transposed, cons
 void segc_qconv_tiled_pack(const segc_qconv_params *p, int transposed, const segc_qkernel *k, const int8_t *w,
                            uint8_t *dst);
 int64_t segc_qconv_tiled_ws(const segc_qconv_params *p, int transposed);
+/// An upper bound of the packed input's bytes, in double (checked before any int64 math).
+double segc_qconv_tiled_bytes_estimate(const segc_qconv_params *p, int transposed);
 int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
                          const segc_qpack_hdr *h, const segc_qkernel *k, const float *mult, const uint8_t *residual,
                          const float *slope, void *y, const segc_ws *ws);

@@ -19,6 +19,7 @@
 // only. Integer accumulation is exact and the requantization per element, so the result
 // is the scalar level's whatever the tiling; the tiling only moves speed.
 #include "qconv.h"
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -74,6 +75,22 @@ static in_geom geometry(const segc_qconv_params *p, int transposed) {
     if ((g.qstride / 64) % 2 == 0) g.qstride += 64;
     g.bytes = p->groups * g.c4 * g.qstride + SLACK;
     return g;
+}
+
+double segc_qconv_tiled_bytes_estimate(const segc_qconv_params *p, int transposed) {
+    double c4 = (double)((p->cin / p->groups + 3) / 4) * (double)p->groups, rows, cols, planes;
+    double ext_y = (double)(p->kh - 1) * (double)p->dh + (double)llabs(p->pt) + 2.0;
+    double ext_x = (double)(p->kw - 1) * (double)p->dw + (double)llabs(p->pl) + 2.0;
+    if (transposed) {
+        planes = 1.0;
+        rows = (double)p->oh / (double)p->sh + 2.0 + ext_y / (double)p->sh;
+        cols = (double)p->ow / (double)p->sw + 2.0 + ext_x / (double)p->sw;
+    } else {
+        planes = (double)p->sh * (double)p->sw;
+        rows = (double)p->oh + 2.0 + ext_y / (double)p->sh;
+        cols = (double)p->ow + 2.0 + ext_x / (double)p->sw;
+    }
+    return c4 * planes * rows * (4.0 * cols + 128.0) + 64.0 * c4 + SLACK;
 }
 
 /// Per-thread bytes of the transposed conv's phase buffer (any mr <= 16, out_f32 or not).
