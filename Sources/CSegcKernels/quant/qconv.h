@@ -125,14 +125,43 @@ static inline void segc_qstore(const segc_qconv_params *p, void *y, int64_t i, f
     else ((uint8_t *)y)[i] = segc_qround_u8(v, p->y_zp);
 }
 
-/// The tiled driver (quant/qconv_tiled.c), every level: weight packing for a kernel,
-/// per-thread workspace floats, and the run.
+/// Geometry of the packed input (quant/qconv_pack.c; layout in quant/qconv_tiled.c).
+typedef struct {
+    int64_t planes, rows, cols;   ///< planes per quad, rows and columns per plane
+    int64_t y0, x0;               ///< input position of plane row/column 0
+    int64_t c4;                   ///< quads per group
+    int64_t pitch;                ///< bytes per plane row (cols·4, padded)
+    int64_t qstride;              ///< bytes per quad (planes·rows·pitch, padded)
+    int64_t bytes;                ///< whole buffer with slack
+} segc_qin_geom;
+
+/// Bytes after the packed input: the last tile's lanes past the row end read there.
+#define SEGC_QIN_SLACK 1024
+
+/// Output-phase grid size: outputs o ≡ r (mod s) below `o`.
+static inline int64_t segc_qgrid(int64_t o, int64_t s, int64_t r) { return r < o ? (o - r + s - 1) / s : 0; }
+
+/// Weight blocks (of mr output channels) per group, and bytes of one block for `taps` taps.
+static inline int64_t segc_qblocks(const segc_qconv_params *p, const segc_qkernel *k) {
+    return (p->cout / p->groups + k->mr - 1) / k->mr;
+}
+static inline int64_t segc_qblock_bytes(const segc_qconv_params *p, const segc_qkernel *k, int64_t taps) {
+    return ((p->cin / p->groups + 3) / 4) * taps * k->mr * k->wbytes;
+}
+
+/// Packing (quant/qconv_pack.c): the weights for a kernel, and the input once per call.
+segc_qin_geom segc_qconv_geometry(const segc_qconv_params *p, int transposed);
+/// An upper bound of the packed input's bytes, in double (checked before any int64 math).
+double segc_qconv_tiled_bytes_estimate(const segc_qconv_params *p, int transposed);
 int64_t segc_qconv_tiled_wbytes(const segc_qconv_params *p, int transposed, const segc_qkernel *k);
 void segc_qconv_tiled_pack(const segc_qconv_params *p, int transposed, const segc_qkernel *k, const int8_t *w,
                            uint8_t *dst);
+/// Fills `in` (64-byte aligned, g->bytes) from x with a parallel pass over fixed row chunks.
+void segc_qconv_pack_input(segc_pool *pool, const segc_qconv_params *p, int transposed, int level,
+                           const segc_qin_geom *g, const uint8_t *x, uint8_t *in);
+
+/// The tiled driver (quant/qconv_tiled.c), every level: per-thread workspace floats, run.
 int64_t segc_qconv_tiled_ws(const segc_qconv_params *p, int transposed);
-/// An upper bound of the packed input's bytes, in double (checked before any int64 math).
-double segc_qconv_tiled_bytes_estimate(const segc_qconv_params *p, int transposed);
 int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
                          const segc_qpack_hdr *h, const segc_qkernel *k, const float *mult, const uint8_t *residual,
                          const float *slope, void *y, const segc_ws *ws);
