@@ -8,6 +8,7 @@
 // pads with x_zp and starts from bias − x_zp·Σw. A transposed conv has sh·sw output
 // phases with different tap sets, hence one folded bias per (phase, channel).
 #include "qconv.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -52,8 +53,9 @@ static int has_vnni(void) {
     return !(off && off[0] == '1') && has_vnni_cpu();
 }
 
-/// The CPU itself has VNNI (whatever SEGC_NO_VNNI says): a VNNI buffer can run.
-static int has_vnni_cpu(void) {
+/// The CPU itself has VNNI (whatever SEGC_NO_VNNI says): a VNNI buffer can run. Read once:
+/// CPUID exits to the hypervisor in a VM (tens of µs), and every qconv call checks this.
+static int detect_vnni(void) {
 #if defined(__x86_64__)
     unsigned a, b, c, d;
     if (__get_cpuid_max(0, NULL) < 7) return 0;
@@ -62,6 +64,13 @@ static int has_vnni_cpu(void) {
 #else
     return 0;
 #endif
+}
+static int vnni_flag;
+static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
+static void vnni_init(void) { vnni_flag = detect_vnni(); }
+static int has_vnni_cpu(void) {
+    pthread_once(&vnni_once, vnni_init);
+    return vnni_flag;
 }
 
 /// The level a new packing uses and its kernel.
