@@ -200,6 +200,8 @@ final class QuantConvKernelTests: XCTestCase {
         add(128, 20, 16, 128, 3, 1, 1, 8, 0, 8, 1)
         add(128, 6, 40, 128, 1, 3, 1, 0, 16, 1, 16)
         add(16, 7, 33, 16, 3, 1, 1, 1, 0)
+        add(128, 8, 40, 128, 1, 3, 1, 0, 1)   // enough rows for per-task packing (quant/qconv_tiled.c)
+        add(64, 32, 48, 64, 3, 1, 1, 1, 0)    // the same with a vertical halo
         add(3, 12, 30, 13, 3, 3, 2, 1, 1)
         add(16, 11, 26, 48, 3, 3, 2, 1, 1)
         add(64, 8, 17, 64, 3, 3, 2, 1, 1)

@@ -160,6 +160,11 @@ void segc_qconv_tiled_pack(const segc_qconv_params *p, int transposed, const seg
 void segc_qconv_pack_input(segc_pool *pool, const segc_qconv_params *p, int transposed, int level,
                            const segc_qin_geom *g, const uint8_t *x, uint8_t *in);
 
+/// Plane rows [j0, j1) of group grp's quads of a stride-1 conv into dst[quad][row][pitch]
+/// (quad stride `qstride`): the per-task packing of convs with a small vertical halo.
+void segc_qconv_pack_rows(const segc_qconv_params *p, int level, const segc_qin_geom *g, const uint8_t *x,
+                          int64_t grp, int64_t j0, int64_t j1, uint8_t *dst, int64_t qstride);
+
 /// The tiled driver (quant/qconv_tiled.c), every level: per-thread workspace floats, run.
 int64_t segc_qconv_tiled_ws(const segc_qconv_params *p, int transposed);
 int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,

@@ -256,3 +256,14 @@ void segc_qconv_pack_input(segc_pool *pool, const segc_qconv_params *p, int tran
     memset(in + p->groups * g->c4 * g->qstride, 0, SEGC_QIN_SLACK);
     segc_pool_run(pool, pack_task, &pc, segc_chunks(pc.nrows, pc.chunk));
 }
+
+void segc_qconv_pack_rows(const segc_qconv_params *p, int level, const segc_qin_geom *g, const uint8_t *x,
+                          int64_t grp, int64_t j0, int64_t j1, uint8_t *dst, int64_t qstride) {
+    pack_ctx pc = {p, 0, level, *g, x, NULL, 0, 0};
+    for (int64_t q = 0; q < g->c4; q++)
+        for (int64_t j = j0; j < j1; j++) {
+            uint8_t *row = dst + q * qstride + (j - j0) * g->pitch;
+            pack_row(&pc, grp * g->c4 + q, 0, j, row);
+            memset(row + g->cols * 4, 0, (size_t)(g->pitch - g->cols * 4));
+        }
+}

@@ -23,6 +23,32 @@
 
 static int64_t round64(int64_t x) { return (x + 63) / 64 * 64; }
 
+/// Output rows per task from the work per row: about 4M multiply-adds per task.
+static int64_t task_rows(const segc_qconv_params *p, int transposed) {
+    int64_t cout_g = p->cout / p->groups, c4 = (p->cin / p->groups + 3) / 4;
+    int64_t total = transposed ? segc_qgrid(p->oh, p->sh, 0) : p->oh;
+    int64_t depth = SEGC_MAX(32, c4 * 4 * p->kh * p->kw / (transposed ? p->sh * p->sw : 1));
+    int64_t per_row = cout_g * p->ow * (transposed ? p->sh : 1) * depth;
+    return SEGC_MAX(1, SEGC_MIN(total, ((int64_t)1 << 22) / SEGC_MAX(1, per_row)));
+}
+
+/// Stride-1 convs whose vertical halo is small next to a task's rows pack their own input
+/// rows (all channels, halo included) into a per-thread buffer just before computing them:
+/// the tiles then read L2-resident quads, and the input is never written out whole. The
+/// rows per task (>= 4× the halo, so at most 25% of the rows are packed twice), or 0 when
+/// the conv uses the shared packing (strided, transposed, large dilations, or too few tasks).
+static int64_t local_rows(const segc_qconv_params *p, int transposed) {
+    if (transposed || p->sh != 1 || p->sw != 1) return 0;
+    int64_t halo = (p->kh - 1) * p->dh, rows = SEGC_MIN(p->oh, SEGC_MAX(task_rows(p, 0), 4 * halo));
+    return p->groups * segc_chunks(p->oh, rows) >= 4 ? rows : 0;
+}
+
+/// The per-thread local buffer's quad stride (odd multiple of 64 bytes, as in the geometry).
+static int64_t local_qstride(const segc_qconv_params *p, const segc_qin_geom *g, int64_t rows) {
+    int64_t q = (rows + (p->kh - 1) * p->dh) * g->pitch;
+    return (q / 64) % 2 == 0 ? q + 64 : q;
+}
+
 /// Per-thread bytes of the transposed conv's phase buffer (any mr <= 16, out_f32 or not).
 static int64_t tmp_bytes(const segc_qconv_params *p, int transposed) {
     return transposed ? (p->cout / p->groups + 16) * p->sw * segc_qgrid(p->ow, p->sw, 0) * 4 : 0;
@@ -35,6 +61,11 @@ static int64_t tmp_offset(const segc_qconv_params *p, int transposed) {
 }
 
 int64_t segc_qconv_tiled_ws(const segc_qconv_params *p, int transposed) {
+    int64_t lr = local_rows(p, transposed);
+    if (lr) {
+        segc_qin_geom g = segc_qconv_geometry(p, transposed);
+        return (64 + g.c4 * local_qstride(p, &g, lr) + SEGC_QIN_SLACK + 3) / 4;
+    }
     return (tmp_offset(p, transposed) + tmp_bytes(p, transposed) + 3) / 4;
 }
 
@@ -58,6 +89,8 @@ typedef struct {
     int64_t toff[SEGC_QMAXK * SEGC_QMAXK];
     const segc_ws *ws;
     int64_t tmp_off;               // bytes: per-thread phase buffer (transposed) in each region
+    const uint8_t *x;
+    int64_t local_qstride;         // > 0: per-task packing (local_rows), quad stride of its buffer
 } run_ctx;
 
 /// Tile fields that depend on the phase only.
@@ -87,11 +120,12 @@ static void tile_block(const run_ctx *c, int64_t grp, int64_t ph, int64_t cb, in
 /// and the residual at element offset yoff with step ystep. They are stored there too,
 /// or, with `tmp`, at tmp + (channel − co0)·n·esize (a buffer the caller interleaves).
 static void row_tiles(const run_ctx *c, int64_t grp, int64_t ph, int64_t co0, int64_t co1, const uint8_t *act,
-                      int64_t n, int64_t yoff, int64_t ystep, uint8_t *tmp) {
+                      int64_t qstride, int64_t n, int64_t yoff, int64_t ystep, uint8_t *tmp) {
     const segc_qconv_params *p = c->p;
     int64_t cout_g = p->cout / p->groups, ohw = p->oh * p->ow;
     segc_qtile t;
     tile_phase(c, ph, &t);
+    t.qstride = qstride;
     t.rstep = ystep;
     t.ystride = tmp ? n : ohw;
     t.ystep = tmp ? 1 : ystep;
@@ -109,15 +143,21 @@ static void row_tiles(const run_ctx *c, int64_t grp, int64_t ph, int64_t co0, in
 }
 
 static void conv_task(void *vctx, int64_t t, int thread) {
-    (void)thread;
     const run_ctx *c = vctx;
     const segc_qconv_params *p = c->p;
     int64_t cc = t % c->cchunks, rc = (t / c->cchunks) % c->rchunks, grp = t / (c->cchunks * c->rchunks);
     int64_t cout_g = p->cout / p->groups, co0 = cc * c->cchunk, co1 = SEGC_MIN(co0 + c->cchunk, cout_g);
     int64_t oy0 = rc * c->rows, oy1 = SEGC_MIN(oy0 + c->rows, p->oh);
+    if (c->local_qstride) {   // plane row j = output row + tap offset: rows [oy0, oy1 + halo)
+        uint8_t *in = (uint8_t *)(((uintptr_t)segc_ws_thread(c->ws, thread) + 63) & ~(uintptr_t)63);
+        segc_qconv_pack_rows(p, c->k->level, &c->g, c->x, grp, oy0, oy1 + c->g.rows - p->oh, in, c->local_qstride);
+        for (int64_t oy = oy0; oy < oy1; oy++)
+            row_tiles(c, grp, 0, co0, co1, in + (oy - oy0) * c->g.pitch, c->local_qstride, p->ow, oy * p->ow, 1, NULL);
+        return;
+    }
     const uint8_t *in = c->in + grp * c->g.c4 * c->g.qstride;
     for (int64_t oy = oy0; oy < oy1; oy++)
-        row_tiles(c, grp, 0, co0, co1, in + oy * c->g.pitch, p->ow, oy * p->ow, 1, NULL);
+        row_tiles(c, grp, 0, co0, co1, in + oy * c->g.pitch, c->g.qstride, p->ow, oy * p->ow, 1, NULL);
 }
 
 /// y[rx + sw·i] = phase rx's i-th value, for the sw phase rows of one output row.
@@ -193,8 +233,8 @@ static void convt_task(void *vctx, int64_t t, int thread) {
             for (int64_t rx = 0; rx < p->sw; rx++) {
                 int64_t gw = segc_qgrid(p->ow, p->sw, rx);
                 phs[rx] = tmp + rx * phase_bytes;
-                if (gw > 0) row_tiles(c, grp, ry * p->sw + rx, co0, co1, in + j * c->g.pitch, gw, oy * p->ow + rx,
-                                      p->sw, tmp + rx * phase_bytes);
+                if (gw > 0) row_tiles(c, grp, ry * p->sw + rx, co0, co1, in + j * c->g.pitch, c->g.qstride, gw,
+                                      oy * p->ow + rx, p->sw, tmp + rx * phase_bytes);
             }
             for (int64_t co = co0; co < co1; co++) {
                 const uint8_t *rows[SEGC_QMAXPHASES];
@@ -260,18 +300,19 @@ int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transp
     c.tmp_off = tmp_offset(p, transposed);
     tap_tables(&c);
 
-    // Pass 1: the packed input (fixed row chunks of ~64 KiB).
-    segc_qconv_pack_input(pool, p, transposed, k->level, &c.g, x, (uint8_t *)c.in);
+    c.x = x;
+    int64_t cout_g = p->cout / p->groups, nb = segc_qblocks(p, k);
+    int64_t total_rows = transposed ? segc_qgrid(p->oh, p->sh, 0) : p->oh, lr = local_rows(p, transposed);
+    c.local_qstride = lr ? local_qstride(p, &c.g, lr) : 0;
+    // Pass 1: the shared packed input (fixed row chunks of ~64 KiB), unless tasks pack their own.
+    if (!lr) segc_qconv_pack_input(pool, p, transposed, k->level, &c.g, x, (uint8_t *)c.in);
 
     // Pass 2: tiles. About 4M multiply-adds per task (rows of the output or of the phase
-    // grid); when that leaves fewer than 8 tasks, the output channels are split too.
-    int64_t cout_g = p->cout / p->groups, nb = segc_qblocks(p, k);
-    int64_t total_rows = transposed ? segc_qgrid(p->oh, p->sh, 0) : p->oh;
-    int64_t depth = SEGC_MAX(32, c.g.c4 * 4 * p->kh * p->kw / (transposed ? p->sh * p->sw : 1));
-    int64_t per_row = cout_g * p->ow * (transposed ? p->sh : 1) * depth;
-    c.rows = SEGC_MAX(1, SEGC_MIN(total_rows, ((int64_t)1 << 22) / SEGC_MAX(1, per_row)));
+    // grid); when that leaves fewer than 8 tasks, the output channels are split too (not
+    // with per-task packing: each chunk would pack the same rows again).
+    c.rows = lr ? lr : task_rows(p, transposed);
     c.rchunks = segc_chunks(total_rows, c.rows);
-    int64_t split = SEGC_MIN(nb, segc_chunks(8, p->groups * c.rchunks));
+    int64_t split = lr ? 1 : SEGC_MIN(nb, segc_chunks(8, p->groups * c.rchunks));
     c.cchunk = segc_chunks(nb, SEGC_MAX(1, split)) * k->mr;
     c.cchunks = segc_chunks(cout_g, c.cchunk);
     segc_pool_run(pool, transposed ? convt_task : conv_task, &c, p->groups * c.rchunks * c.cchunks);
