@@ -13,7 +13,9 @@
 //   phase grid (conv/conv_transpose2d.c), its taps read input (j + offy, i + offx).
 // The packed input (quant/qconv_pack.c) is shared by all tasks; the API has only
 // per-thread workspace, so it lives in thread 0's region (segc_qconv_ws counts it), and is
-// built by a first parallel pass over fixed row chunks.
+// built by a first parallel pass over fixed row chunks. Stride-1 convs with a small
+// vertical halo instead pack each task's rows into that task's thread region
+// (local_rows below).
 //
 // Tasks are (group, output-row chunk, output-channel chunk) with sizes from the shape
 // only. Integer accumulation is exact and the requantization per element, so the result
