@@ -85,15 +85,19 @@ INLINE512 void epilogue(const segc_qtile *t, const int MR, const int NV, __m512i
                     __m512i rr = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(rp + 16 * v))), rzp);
                     f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_cvtepi32_ps(rr), rmul));
                 }
+                // After relu f >= 0 >= −zp (NaN already 0): the lower clamp is a no-op.
                 if (act == SEGC_ACT_RELU) f = _mm512_max_ps(f, zero);
                 else if (act == SEGC_ACT_PRELU)
-                    f = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), _mm512_mul_ps(f, s), f);
-                f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-                q[v] = _mm512_add_epi32(_mm512_cvtps_epi32(f), yzp);
+                    f = _mm512_max_ps(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), _mm512_mul_ps(f, s), f), lo);
+                else f = _mm512_max_ps(f, lo);
+                q[v] = _mm512_cvtps_epi32(_mm512_min_ps(f, hi));   // in [−zp, 255 − zp]
             }
-            // packs work per 128-bit lane: bytes come out as lane-interleaved dwords of
-            // (q0, q1, q2, q3); vpermd puts the 16 dwords back in pixel order.
-            __m512i w01 = _mm512_packus_epi32(q[0], q[1]), w23 = _mm512_packus_epi32(q[2], q[3]);
+            // packs work per 128-bit lane: int16 (exact: |q| <= 255), + zp as words, then
+            // bytes come out as lane-interleaved dwords of (q0, q1, q2, q3); vpermd puts the
+            // 16 dwords back in pixel order.
+            const __m512i zp16 = _mm512_set1_epi16((int16_t)p->y_zp);
+            __m512i w01 = _mm512_add_epi16(_mm512_packs_epi32(q[0], q[1]), zp16);
+            __m512i w23 = _mm512_add_epi16(_mm512_packs_epi32(q[2], q[3]), zp16);
             __m512i b = _mm512_packus_epi16(w01, w23);
             const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
             _mm512_storeu_si512((uint8_t *)t->y + r * t->ystride, _mm512_permutexvar_epi32(order, b));
