@@ -9,7 +9,10 @@
 //   pair sums (|255·128·2| < 2^31), added with vpaddd — the same integers as vpdpbusd.
 // Requantization is the scalar's float formula lane-wise: cvtdq2ps, ·mult, + residual
 // term, max/blend for relu/prelu, clamp to [−zp, 255 − zp] (max returns the bound for
-// NaN, as the scalar's first compare), cvtps2dq (round half to even), + zp, vpmovdb.
+// NaN, as the scalar's first compare), cvtps2dq (round half to even), + zp, to bytes
+// (whole 64-pixel rows: vpackssdw/vpackuswb/vpermd and one store; else vpmovdb, masked).
+// Transposed convs reach these tiles with ystep 1 (quant/qconv_tiled.c buffers or pairs
+// the column phases); the strided stores remain for any other caller of segc_qtile.
 #include "../../quant/qconv.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
