@@ -200,6 +200,8 @@ final class QuantConvKernelTests: XCTestCase {
         add(128, 20, 16, 128, 3, 1, 1, 8, 0, 8, 1)
         add(128, 6, 40, 128, 1, 3, 1, 0, 16, 1, 16)
         add(16, 7, 33, 16, 3, 1, 1, 1, 0)
+        add(128, 8, 40, 128, 1, 3, 1, 0, 1)   // enough rows for per-task packing (quant/qconv_tiled.c)
+        add(64, 32, 48, 64, 3, 1, 1, 1, 0)    // the same with a vertical halo
         add(3, 12, 30, 13, 3, 3, 2, 1, 1)
         add(16, 11, 26, 48, 3, 3, 2, 1, 1)
         add(64, 8, 17, 64, 3, 3, 2, 1, 1)
@@ -210,6 +212,13 @@ final class QuantConvKernelTests: XCTestCase {
                              dh: 1, dw: 1, groups: 1)
         last.transposed = true; last.outF32 = true; last.xzp = 3
         out.append(last)
+        last.h = 3; last.w = 40; last.oh = 6; last.ow = 80   // a whole 32-pixel phase pair and a tail
+        out.append(last)
+        // Odd output width (phase rows of 35 and 34), float output, residual, prelu.
+        var odd = QConvCase(cin: 8, h: 4, w: 35, cout: 6, oh: 7, ow: 69, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1,
+                            dh: 1, dw: 1, groups: 1)
+        odd.transposed = true; odd.outF32 = true; odd.residual = true; odd.act = 2; odd.nslope = 6; odd.xzp = 200
+        out.append(odd)
         return out
     }
 
@@ -232,7 +241,7 @@ final class QuantConvKernelTests: XCTestCase {
     func testEveryLevelMatchesTheDefinitionExactly() {
         var r = Rng(8)
         var cases = erfnetLikeCases(&r)
-        for i in 0..<70 { cases.append(randomCase(&r, transposed: i % 3 == 2)) }
+        for i in 0..<120 { cases.append(randomCase(&r, transposed: i % 3 == 2)) }
         for (n, c) in cases.enumerated() {
             let d = QConvData(c, &r)
             let want = naiveQConv(c, d)

@@ -8,6 +8,7 @@
 // pads with x_zp and starts from bias − x_zp·Σw. A transposed conv has sh·sw output
 // phases with different tap sets, hence one folded bias per (phase, channel).
 #include "qconv.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -31,6 +32,12 @@ static int qconv_check(const segc_qconv_params *p, int transposed) {
         return SEGC_EUNSUP;
     if (p->pt < -big || p->pt > big || p->pl < -big || p->pl > big) return SEGC_EINVAL;
     if (transposed && p->sh * p->sw > SEGC_QMAXPHASES) return SEGC_EUNSUP;
+    // Tensor and packed-input sizes (with the halo of a large dilation or padding) stay far
+    // below 2^63, so no offset computation can overflow.
+    const double lim = (double)((int64_t)1 << 40);
+    if ((double)p->cin * (double)p->h * (double)p->w > lim || (double)p->cout * (double)p->oh * (double)p->ow > lim ||
+        segc_qconv_tiled_bytes_estimate(p, transposed) > lim)
+        return SEGC_EUNSUP;
     return SEGC_OK;
 }
 
@@ -46,8 +53,9 @@ static int has_vnni(void) {
     return !(off && off[0] == '1') && has_vnni_cpu();
 }
 
-/// The CPU itself has VNNI (whatever SEGC_NO_VNNI says): a VNNI buffer can run.
-static int has_vnni_cpu(void) {
+/// The CPU itself has VNNI (whatever SEGC_NO_VNNI says): a VNNI buffer can run. Read once:
+/// CPUID exits to the hypervisor in a VM (tens of µs), and every qconv call checks this.
+static int detect_vnni(void) {
 #if defined(__x86_64__)
     unsigned a, b, c, d;
     if (__get_cpuid_max(0, NULL) < 7) return 0;
@@ -56,6 +64,13 @@ static int has_vnni_cpu(void) {
 #else
     return 0;
 #endif
+}
+static int vnni_flag;
+static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
+static void vnni_init(void) { vnni_flag = detect_vnni(); }
+static int has_vnni_cpu(void) {
+    pthread_once(&vnni_once, vnni_init);
+    return vnni_flag;
 }
 
 /// The level a new packing uses and its kernel.
@@ -78,12 +93,11 @@ static const segc_qkernel *tile_kernel(int kernel) {
     }
 #endif
     (void)kernel;
-    return NULL;
+    return &segc_qk_scalar;
 }
 
 static int64_t weight_bytes(const segc_qconv_params *p, int transposed, int kernel) {
-    const segc_qkernel *k = tile_kernel(kernel);
-    return k ? segc_qconv_tiled_wbytes(p, transposed, k) : segc_qconv_scalar_wbytes(p, transposed);
+    return segc_qconv_tiled_wbytes(p, transposed, tile_kernel(kernel));
 }
 
 int64_t segc_qconv_packed_bytes(const segc_qconv_params *p, int transposed) {
@@ -138,7 +152,7 @@ int segc_qconv_pack(const segc_qconv_params *p, int transposed, const int8_t *w,
     h.cin = p->cin; h.cout = p->cout; h.kh = p->kh; h.kw = p->kw; h.groups = p->groups;
     h.sh = p->sh; h.sw = p->sw; h.dh = p->dh; h.dw = p->dw; h.pt = p->pt; h.pl = p->pl;
     h.x_zp = p->x_zp;
-    h.mr = tile_kernel(kernel) ? tile_kernel(kernel)->mr : 1;
+    h.mr = tile_kernel(kernel)->mr;
     h.nphase = nphase(p, transposed);
     h.bias_off = SEGC_QPACK_HDR;
     h.w_off = h.bias_off + round64(h.nphase * p->cout * 4);
@@ -147,15 +161,13 @@ int segc_qconv_pack(const segc_qconv_params *p, int transposed, const int8_t *w,
     memset(base, 0, (size_t)h.total);
     memcpy(base, &h, sizeof h);
     fold_bias(p, transposed, w, bias, (int32_t *)(base + h.bias_off));
-    if (tile_kernel(kernel)) segc_qconv_tiled_pack(p, transposed, tile_kernel(kernel), w, base + h.w_off);
-    else segc_qconv_scalar_pack(p, transposed, w, (int8_t *)(base + h.w_off));
+    segc_qconv_tiled_pack(p, transposed, tile_kernel(kernel), w, base + h.w_off);
     return SEGC_OK;
 }
 
 int64_t segc_qconv_ws(const segc_qconv_params *p, int transposed) {
     if (qconv_check(p, transposed)) return 0;
-    int level, kernel = pack_kernel(&level);
-    return tile_kernel(kernel) ? segc_qconv_tiled_ws(p, transposed) : 0;
+    return segc_qconv_tiled_ws(p, transposed);
 }
 
 /// The packed buffer must have been packed for these parameters (the fields its layout
@@ -164,7 +176,7 @@ static int header_matches(const segc_qpack_hdr *h, const segc_qconv_params *p, i
     if (h->magic != SEGC_QPACK_MAGIC || h->transposed != transposed) return 0;
     if (h->level < 0 || h->level > segc_detected_cpu_level() || h->kernel < 0 || h->kernel >= SEGC_QK_COUNT) return 0;
     if (h->kernel == SEGC_QK_VNNI512 && !has_vnni_cpu()) return 0;
-    if (tile_kernel(h->kernel) && tile_kernel(h->kernel)->mr != h->mr) return 0;
+    if (tile_kernel(h->kernel)->mr != h->mr) return 0;
     if (h->cin != p->cin || h->cout != p->cout || h->kh != p->kh || h->kw != p->kw || h->groups != p->groups ||
         h->x_zp != p->x_zp)
         return 0;
@@ -182,7 +194,5 @@ int segc_qconv2d(segc_pool *pool, const segc_qconv_params *p, int transposed, co
     if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
     const segc_qpack_hdr *h = packed;
     if (!header_matches(h, p, transposed)) return SEGC_EINVAL;
-    const segc_qkernel *k = tile_kernel(h->kernel);
-    if (k) return segc_qconv_tiled_run(pool, p, transposed, x, h, k, mult, residual, slope, y, ws);
-    return segc_qconv_scalar_run(pool, p, transposed, x, h, mult, residual, slope, y);
+    return segc_qconv_tiled_run(pool, p, transposed, x, h, tile_kernel(h->kernel), mult, residual, slope, y, ws);
 }

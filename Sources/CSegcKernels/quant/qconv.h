@@ -47,14 +47,20 @@ typedef struct {
 } segc_qtile;
 
 typedef void (*segc_qtile_fn)(const segc_qtile *t);
+/// Two column phases of a stride-2 transposed conv, mr rows × nr/2 pixels each (t0: even
+/// output columns, t1: odd), stored interleaved as contiguous outputs from t0->y.
+typedef void (*segc_qpair_fn)(const segc_qtile *t0, const segc_qtile *t1);
 
 /// A level's tile kernel: mr rows × nr pixels, wbytes bytes of weights per (quad, tap, row):
-/// 4 (the quad, int8) or 8 (int16 pairs (w0, w2), (w1, w3) for vpmaddwd).
+/// 4 (the quad, int8) or 8 (int16 pairs (w0, w2), (w1, w3) for vpmaddwd). `pair` may be NULL.
 typedef struct {
     segc_qtile_fn fn;
+    segc_qpair_fn pair;
     int mr, nr, wbytes;
+    int level;   ///< dispatch level of the code (the input packing uses AVX2 from level 1)
 } segc_qkernel;
 
+extern const segc_qkernel segc_qk_scalar;
 #if defined(__x86_64__)
 extern const segc_qkernel segc_qk_avx2, segc_qk_madd512, segc_qk_vnni512;
 #endif
@@ -119,23 +125,51 @@ static inline void segc_qstore(const segc_qconv_params *p, void *y, int64_t i, f
     else ((uint8_t *)y)[i] = segc_qround_u8(v, p->y_zp);
 }
 
-/// The tiled SIMD path (quant/qconv_tiled.c): weight packing for a kernel, per-thread
-/// workspace floats, and the run.
+/// Geometry of the packed input (quant/qconv_pack.c; layout in quant/qconv_tiled.c).
+typedef struct {
+    int64_t planes, rows, cols;   ///< planes per quad, rows and columns per plane
+    int64_t y0, x0;               ///< input position of plane row/column 0
+    int64_t c4;                   ///< quads per group
+    int64_t pitch;                ///< bytes per plane row (cols·4, padded)
+    int64_t qstride;              ///< bytes per quad (planes·rows·pitch, padded)
+    int64_t bytes;                ///< whole buffer with slack
+} segc_qin_geom;
+
+/// Bytes after the packed input: the last tile's lanes past the row end read there.
+#define SEGC_QIN_SLACK 1024
+
+/// Output-phase grid size: outputs o ≡ r (mod s) below `o`.
+static inline int64_t segc_qgrid(int64_t o, int64_t s, int64_t r) { return r < o ? (o - r + s - 1) / s : 0; }
+
+/// Weight blocks (of mr output channels) per group, and bytes of one block for `taps` taps.
+static inline int64_t segc_qblocks(const segc_qconv_params *p, const segc_qkernel *k) {
+    return (p->cout / p->groups + k->mr - 1) / k->mr;
+}
+static inline int64_t segc_qblock_bytes(const segc_qconv_params *p, const segc_qkernel *k, int64_t taps) {
+    return ((p->cin / p->groups + 3) / 4) * taps * k->mr * k->wbytes;
+}
+
+/// Packing (quant/qconv_pack.c): the weights for a kernel, and the input once per call.
+segc_qin_geom segc_qconv_geometry(const segc_qconv_params *p, int transposed);
+/// An upper bound of the packed input's bytes, in double (checked before any int64 math).
+double segc_qconv_tiled_bytes_estimate(const segc_qconv_params *p, int transposed);
 int64_t segc_qconv_tiled_wbytes(const segc_qconv_params *p, int transposed, const segc_qkernel *k);
 void segc_qconv_tiled_pack(const segc_qconv_params *p, int transposed, const segc_qkernel *k, const int8_t *w,
                            uint8_t *dst);
+/// Fills `in` (64-byte aligned, g->bytes) from x with a parallel pass over fixed row chunks.
+void segc_qconv_pack_input(segc_pool *pool, const segc_qconv_params *p, int transposed, int level,
+                           const segc_qin_geom *g, const uint8_t *x, uint8_t *in);
+
+/// Plane rows [j0, j1) of group grp's quads of a stride-1 conv into dst[quad][row][pitch]
+/// (quad stride `qstride`): the per-task packing of convs with a small vertical halo.
+void segc_qconv_pack_rows(const segc_qconv_params *p, int level, const segc_qin_geom *g, const uint8_t *x,
+                          int64_t grp, int64_t j0, int64_t j1, uint8_t *dst, int64_t qstride);
+
+/// The tiled driver (quant/qconv_tiled.c), every level: per-thread workspace floats, run.
 int64_t segc_qconv_tiled_ws(const segc_qconv_params *p, int transposed);
 int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
                          const segc_qpack_hdr *h, const segc_qkernel *k, const float *mult, const uint8_t *residual,
                          const float *slope, void *y, const segc_ws *ws);
-
-/// Scalar kernels (quant/qconv_scalar.c): the packed layout is the plan's weights as
-/// given plus the folded bias; they run straight from the definition.
-int64_t segc_qconv_scalar_wbytes(const segc_qconv_params *p, int transposed);
-void segc_qconv_scalar_pack(const segc_qconv_params *p, int transposed, const int8_t *w, int8_t *dst);
-int segc_qconv_scalar_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
-                          const segc_qpack_hdr *h, const float *mult, const uint8_t *residual, const float *slope,
-                          void *y);
 
 /// The dispatch level in effect (0 scalar, 1 avx2, 2 avx512).
 static inline int segc_qlevel(void) {

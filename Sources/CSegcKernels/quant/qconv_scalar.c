@@ -1,105 +1,80 @@
-// The scalar level of the int8 conv: the header's definition, loop by loop. Inputs
-// outside the plane read x_zp (the bias already holds −x_zp·Σw, quant/qconv.c), sums
-// are uint32 so overflow wraps like the SIMD adds. Tasks are (channel, row chunk).
+#pragma clang fp contract(off)   // the requantization (segc_qreq_value) is multiply, then add
+// The scalar level's tile kernel for the tiled driver (quant/qconv_tiled.c): 4 output
+// channels × 8 pixels. On x86-64 the K loop uses SSE2 (the baseline every x86-64 CPU has,
+// as the fp32 scalar level's loops are auto-vectorised to it): pmaddwd on the activation
+// quads' even and odd bytes, the AVX2 kernel's scheme at 128 bits. Elsewhere it is plain
+// C over the same weight layout. The epilogue is segc_qreq_value per element: the
+// header's definition, which the SIMD epilogues reproduce lane-wise.
+// (Measured, 3x1 128ch conv at 64x128, one thread: a direct loop over the definition
+// 1.37 s, plain C tiles 155 ms, these SSE2 tiles 22 ms; the fp32 scalar level 21 ms.)
 #include "qconv.h"
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
-int64_t segc_qconv_scalar_wbytes(const segc_qconv_params *p, int transposed) {
-    (void)transposed;   // [cout][cin/g][kh][kw] or [cin][cout/g][kh][kw]: the same count
-    return p->cout * (p->cin / p->groups) * p->kh * p->kw;
-}
+#define MR 4
+#define NR 8
 
-void segc_qconv_scalar_pack(const segc_qconv_params *p, int transposed, const int8_t *w, int8_t *dst) {
-    int64_t n = segc_qconv_scalar_wbytes(p, transposed);
-    for (int64_t i = 0; i < n; i++) dst[i] = w[i];
-}
-
-typedef struct {
-    const segc_qconv_params *p;
-    const uint8_t *x, *res;
-    const int8_t *w;
-    const int32_t *bias;   // folded, [phase][cout]
-    const float *mult, *slope;
-    void *y;
-    int64_t rows, chunks;
-} scalar_ctx;
-
-static float slope_of(const segc_qconv_params *p, const float *slope, int64_t co) {
-    return p->act == SEGC_ACT_PRELU ? slope[p->nslope == 1 ? 0 : co] : 0.0f;
-}
-
-static void conv_task(void *vctx, int64_t t, int thread) {
-    (void)thread;
-    const scalar_ctx *c = vctx;
-    const segc_qconv_params *p = c->p;
-    int64_t co = t / c->chunks, oy0 = (t % c->chunks) * c->rows, oy1 = SEGC_MIN(oy0 + c->rows, p->oh);
-    int64_t cin_g = p->cin / p->groups, g = co / (p->cout / p->groups);
-    const int8_t *wc = c->w + co * cin_g * p->kh * p->kw;
-    float mult = c->mult[co], slope = slope_of(p, c->slope, co);
-    uint32_t zp = (uint32_t)p->x_zp;
-    for (int64_t oy = oy0; oy < oy1; oy++)
-        for (int64_t ox = 0; ox < p->ow; ox++) {
-            uint32_t acc = (uint32_t)c->bias[co];
-            for (int64_t ci = 0; ci < cin_g; ci++) {
-                const uint8_t *xp = c->x + (g * cin_g + ci) * p->h * p->w;
-                const int8_t *wk = wc + ci * p->kh * p->kw;
-                for (int64_t ky = 0; ky < p->kh; ky++) {
-                    int64_t iy = oy * p->sh - p->pt + ky * p->dh;
-                    for (int64_t kx = 0; kx < p->kw; kx++) {
-                        int64_t ix = ox * p->sw - p->pl + kx * p->dw;
-                        uint32_t xv = (iy >= 0 && iy < p->h && ix >= 0 && ix < p->w) ? xp[iy * p->w + ix] : zp;
-                        acc += xv * (uint32_t)(int32_t)wk[ky * p->kw + kx];
-                    }
-                }
-            }
-            int64_t o = (co * p->oh + oy) * p->ow + ox;
-            segc_qstore(p, c->y, o, segc_qreq_value(p, (int32_t)acc, mult, c->res ? c->res + o : NULL, slope));
-        }
-}
-
-static void convt_task(void *vctx, int64_t t, int thread) {
-    (void)thread;
-    const scalar_ctx *c = vctx;
-    const segc_qconv_params *p = c->p;
-    int64_t co = t / c->chunks, oy0 = (t % c->chunks) * c->rows, oy1 = SEGC_MIN(oy0 + c->rows, p->oh);
-    int64_t cin_g = p->cin / p->groups, cout_g = p->cout / p->groups, g = co / cout_g, cg = co % cout_g;
-    float mult = c->mult[co], slope = slope_of(p, c->slope, co);
-    uint32_t zp = (uint32_t)p->x_zp;
-    int64_t ty[SEGC_QMAXK], offy[SEGC_QMAXK], tx[SEGC_QMAXK], offx[SEGC_QMAXK];
-    for (int64_t oy = oy0; oy < oy1; oy++) {
-        int64_t ry = oy % p->sh, jy = oy / p->sh;
-        int64_t ny = segc_qphase_taps(p->kh, p->sh, p->dh, p->pt, ry, ty, offy);
-        for (int64_t ox = 0; ox < p->ow; ox++) {
-            int64_t rx = ox % p->sw, jx = ox / p->sw;
-            int64_t nx = segc_qphase_taps(p->kw, p->sw, p->dw, p->pl, rx, tx, offx);
-            uint32_t acc = (uint32_t)c->bias[(ry * p->sw + rx) * p->cout + co];
-            for (int64_t ci = 0; ci < cin_g; ci++) {
-                const uint8_t *xp = c->x + (g * cin_g + ci) * p->h * p->w;
-                const int8_t *wk = c->w + ((g * cin_g + ci) * cout_g + cg) * p->kh * p->kw;
-                for (int64_t a = 0; a < ny; a++) {
-                    int64_t iy = jy + offy[a];
-                    for (int64_t b = 0; b < nx; b++) {
-                        int64_t ix = jx + offx[b];
-                        uint32_t xv = (iy >= 0 && iy < p->h && ix >= 0 && ix < p->w) ? xp[iy * p->w + ix] : zp;
-                        acc += xv * (uint32_t)(int32_t)wk[ty[a] * p->kw + tx[b]];
-                    }
-                }
-            }
-            int64_t o = (co * p->oh + oy) * p->ow + ox;
-            segc_qstore(p, c->y, o, segc_qreq_value(p, (int32_t)acc, mult, c->res ? c->res + o : NULL, slope));
+/// Requantizes and stores the tile from acc[r][i] (uint32, wrapped like the SIMD adds).
+static void store_tile(const segc_qtile *t, const uint32_t acc[MR][NR]) {
+    const segc_qconv_params *p = t->p;
+    for (int r = 0; r < t->rows; r++) {
+        float slope = p->act == SEGC_ACT_PRELU ? t->slope[r * t->slope_step] : 0.0f;
+        for (int i = 0; i < t->n; i++) {
+            const uint8_t *res = t->res ? t->res + r * t->rstride + i * t->rstep : NULL;
+            float v = segc_qreq_value(p, (int32_t)acc[r][i], t->mult[r], res, slope);
+            segc_qstore(p, t->y, r * t->ystride + i * t->ystep, v);
         }
     }
 }
 
-int segc_qconv_scalar_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
-                          const segc_qpack_hdr *h, const float *mult, const uint8_t *residual, const float *slope,
-                          void *y) {
-    scalar_ctx c;
-    c.p = p; c.x = x; c.res = residual; c.mult = mult; c.slope = slope; c.y = y;
-    c.w = (const int8_t *)((const uint8_t *)h + h->w_off);
-    c.bias = (const int32_t *)((const uint8_t *)h + h->bias_off);
-    // About 4096 outputs per task, whole rows: depends on the shape only.
-    c.rows = SEGC_MAX(1, 4096 / p->ow);
-    c.chunks = segc_chunks(p->oh, c.rows);
-    segc_pool_run(pool, transposed ? convt_task : conv_task, &c, p->cout * c.chunks);
-    return SEGC_OK;
+static void tile_scalar(const segc_qtile *t) {
+    uint32_t out[MR][NR];
+#if defined(__x86_64__)
+    // Weights per (quad, tap, row): int16 pairs (w0, w2), (w1, w3), as for vpmaddwd.
+    __m128i acc[MR][2];
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm_set1_epi32(r < t->rows ? t->bias[r] : 0);
+    const __m128i low = _mm_set1_epi16(0x00FF);
+    const int32_t *w = (const int32_t *)t->w;
+    for (int64_t q = 0; q < t->nq; q++) {
+        const uint8_t *aq = t->act + q * t->qstride;
+        for (int64_t k = 0; k < t->ntaps; k++, w += 2 * MR) {
+            const uint8_t *a = aq + t->toff[k];
+            __m128i x0 = _mm_loadu_si128((const __m128i *)a), x1 = _mm_loadu_si128((const __m128i *)(a + 16));
+            __m128i e0 = _mm_and_si128(x0, low), o0 = _mm_srli_epi16(x0, 8);
+            __m128i e1 = _mm_and_si128(x1, low), o1 = _mm_srli_epi16(x1, 8);
+            for (int r = 0; r < MR; r++) {
+                __m128i we = _mm_set1_epi32(w[2 * r]), wo = _mm_set1_epi32(w[2 * r + 1]);
+                acc[r][0] = _mm_add_epi32(acc[r][0], _mm_add_epi32(_mm_madd_epi16(e0, we), _mm_madd_epi16(o0, wo)));
+                acc[r][1] = _mm_add_epi32(acc[r][1], _mm_add_epi32(_mm_madd_epi16(e1, we), _mm_madd_epi16(o1, wo)));
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++) {
+        _mm_storeu_si128((__m128i *)out[r], acc[r][0]);
+        _mm_storeu_si128((__m128i *)(out[r] + 4), acc[r][1]);
+    }
+#else
+    // Weights per (quad, tap, row): the quad, int8.
+    for (int r = 0; r < MR; r++)
+        for (int i = 0; i < NR; i++) out[r][i] = r < t->rows ? (uint32_t)t->bias[r] : 0;
+    const int8_t *w = (const int8_t *)t->w;
+    for (int64_t q = 0; q < t->nq; q++) {
+        const uint8_t *aq = t->act + q * t->qstride;
+        for (int64_t k = 0; k < t->ntaps; k++, w += 4 * MR) {
+            const uint8_t *a = aq + t->toff[k];
+            for (int r = 0; r < MR; r++)
+                for (int i = 0; i < NR; i++)
+                    out[r][i] += (uint32_t)(a[4 * i] * w[4 * r] + a[4 * i + 1] * w[4 * r + 1] +
+                                            a[4 * i + 2] * w[4 * r + 2] + a[4 * i + 3] * w[4 * r + 3]);
+        }
+    }
+#endif
+    store_tile(t, out);
 }
+
+#if defined(__x86_64__)
+const segc_qkernel segc_qk_scalar = {tile_scalar, NULL, MR, NR, 8, 0};
+#else
+const segc_qkernel segc_qk_scalar = {tile_scalar, NULL, MR, NR, 4, 0};
+#endif

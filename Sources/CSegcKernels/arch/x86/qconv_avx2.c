@@ -111,5 +111,5 @@ INLINE256 void epilogue(const segc_qtile *t, const int MR, const int NV, __m256i
 
 DEFINE_MADD(4, 2)
 
-const segc_qkernel segc_qk_avx2 = {madd_4x2, 4, 16, 8};
+const segc_qkernel segc_qk_avx2 = {madd_4x2, NULL, 4, 16, 8, 1};
 #endif
