@@ -28,6 +28,8 @@ package struct Quantizer {
         /// (layer, agreement when only it is quantized), most sensitive first; empty when
         /// the all-int8 plan met the target (nothing to choose).
         package var sensitivity: [(layer: String, agreement: Double)]
+        /// Wall time of the calibration pass alone (images decoded, fp32 runs, histograms).
+        package var calibrationSeconds: Double = 0
     }
 
     /// - Parameters:
@@ -50,8 +52,11 @@ package struct Quantizer {
                 forced.insert(layers[k])
             }
         }
+        let calStart = ContinuousClock.now
         let cal = try Calibration.run(plan: plan, count: count, threads: options.threads, input: input,
                                       progress: { progress("calibrate", $0, $1) })
+        let calElapsed = ContinuousClock.now - calStart
+        let calSeconds = Double(calElapsed.components.seconds) + Double(calElapsed.components.attoseconds) / 1e18
         var grids: [Int: QuantParams] = [:]
         for (v, h) in cal.histograms { grids[v] = options.method.params(h) }
         // The network input is never clipped: an image scaled to [0, 1] then lands exactly
@@ -118,6 +123,7 @@ package struct Quantizer {
             reached = try agreement(candidate, all, stage: "check")
         }
         let kept = layers.filter { fp32.contains($0) }.map { Int8Lowering.name(plan, $0) }
-        return Result(plan: candidate, calibration: cal, fp32Layers: kept, calibAgreement: reached, sensitivity: sensitivity)
+        return Result(plan: candidate, calibration: cal, fp32Layers: kept, calibAgreement: reached, sensitivity: sensitivity,
+                      calibrationSeconds: calSeconds)
     }
 }

@@ -152,6 +152,7 @@ struct QuantizeCommand: ParsableCommand {
                 ("calib_agreement", .double(result.calibAgreement)),
                 ("sensitivity", .array(result.sensitivity.map { .object([("layer", .string($0.layer)), ("agreement", .double($0.agreement))]) })),
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
+                ("calibration_seconds", .double(result.calibrationSeconds)),
             ]).text)
             return
         }
