@@ -93,6 +93,9 @@ package enum Int8Lowering {
                    grids[y] != nil, op.inputs.allSatisfy({ rep[$0] == .u8 || grids[$0] != nil }) { rep[y] = .u8 }
             case .channelAffine, .relu:
                 if rep[op.inputs[0]] == .u8 && g.values[y].shape.count == 4 && takesU8(y) && grids[y] != nil { rep[y] = .u8 }
+                // A float ReLU onto a zero-point-0 source grid is a plain quantize (QDQ models'
+                // input): its consumers (pooling, concat) can then run on uint8 too.
+                if op.kind == .relu && sourceGrids && grids[y]?.zeroPoint == 0 && takesU8(y) { rep[y] = .u8 }
             default: break
             }
         }
@@ -119,9 +122,11 @@ package enum Int8Lowering {
             }
         }
 
-        // A ReLU after an int8 add on the same grid runs inside it.
-        var reluOfAdd: [Int: Int] = [:]        // add op → relu op
-        for (i, op) in g.ops.enumerated() where rep[op.outputs[0]] == .u8 && isQAdd(i) {
+        // A ReLU after an int8 add (or, on source grids, a qchannel_affine) on the same grid
+        // runs inside it.
+        var reluOfAdd: [Int: Int] = [:]        // add / channel affine op → relu op
+        for (i, op) in g.ops.enumerated() where rep[op.outputs[0]] == .u8
+            && (isQAdd(i) || (sourceGrids && op.kind == .channelAffine && rep[op.inputs[0]] == .u8)) {
             let y = op.outputs[0]
             if consumers[y].count == 1, g.ops[consumers[y][0]].kind == .relu, grids[g.ops[consumers[y][0]].outputs[0]] == grids[y] {
                 reluOfAdd[i] = consumers[y][0]
@@ -158,7 +163,14 @@ package enum Int8Lowering {
             case .add where rep[op.outputs[0]] == .u8:
                 try e.qadd(op, name: name, grid: grid, relu: reluOfAdd[i] != nil)
             case .relu where reluOfAdd.values.contains(i):
-                e.u8Of[op.outputs[0]] = e.u8Of[op.inputs[0]]   // applied by the add
+                e.u8Of[op.outputs[0]] = e.u8Of[op.inputs[0]]   // applied by the add / affine
+            case .relu where rep[op.outputs[0]] == .u8 && rep[op.inputs[0]] == .f32:
+                // Quantizing onto the zero-point-0 grid clamps at 0: that is the ReLU.
+                let p = try need(op.outputs[0])
+                let x = try e.f32(op.inputs[0], grid: grid)
+                let out = e.newValue(.u8, g.values[op.outputs[0]].shape, name: name)
+                e.u8Of[op.outputs[0]] = out
+                e.emit(PlanOp(kind: .quantize, inputs: [x], outputs: [out], ints: [Int64(p.zeroPoint)], floats: [p.scale]), name: name)
             case .relu where reluOfConcat.values.contains(i):
                 e.u8Of[op.outputs[0]] = e.u8Of[op.inputs[0]]   // applied by the concat's producers
             case .maxPool2d where rep[op.outputs[0]] == .u8:
@@ -200,7 +212,8 @@ package enum Int8Lowering {
                 e.u8Of[y] = out
                 e.emit(PlanOp(kind: .qchannelAffine, inputs: [x8], outputs: [out],
                               weights: [e.weights.add(mul, shape: [c]), e.weights.add(add, shape: [c])],
-                              ints: [Int64(px.zeroPoint), Int64(py.zeroPoint), op.kind == .relu || reluFused.contains(i) ? 1 : 0]),
+                              ints: [Int64(px.zeroPoint), Int64(py.zeroPoint),
+                                     op.kind == .relu || reluFused.contains(i) || reluOfAdd[i] != nil ? 1 : 0]),
                        name: name)
             default:
                 // Float32 as in the source plan.
