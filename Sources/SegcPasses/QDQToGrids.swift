@@ -35,6 +35,9 @@ package struct QDQToGrids: GraphPass {
             case .relu, .sigmoid: r = true
             case .quantizeDequantize(let q): r = q.zeroPoint == q.qmin
             case .maxPool2d: r = v == node.outputs[0] && nonNegative(node.inputs[0])
+            case .avgPool2d, .globalAveragePool: r = nonNegative(node.inputs[0])
+            // Nearest and bilinear weights are non-negative (cubic ones are not).
+            case .resize(let z): r = z.mode != .cubic && nonNegative(node.inputs[0])
             case .concat: r = node.inputs.allSatisfy { !graph.isConstant($0) && nonNegative($0) }
             default: r = false
             }
