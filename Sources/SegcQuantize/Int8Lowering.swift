@@ -124,12 +124,12 @@ package enum Int8Lowering {
 
         // A ReLU after an int8 add (or, on source grids, a qchannel_affine) on the same grid
         // runs inside it.
-        var reluOfAdd: [Int: Int] = [:]        // add / channel affine op → relu op
+        var reluInside: [Int: Int] = [:]        // add / channel affine op → relu op
         for (i, op) in g.ops.enumerated() where rep[op.outputs[0]] == .u8
-            && (isQAdd(i) || (sourceGrids && op.kind == .channelAffine && rep[op.inputs[0]] == .u8)) {
+            && (isQAdd(i) || (sourceGrids && op.kind == .channelAffine)) {
             let y = op.outputs[0]
             if consumers[y].count == 1, g.ops[consumers[y][0]].kind == .relu, grids[g.ops[consumers[y][0]].outputs[0]] == grids[y] {
-                reluOfAdd[i] = consumers[y][0]
+                reluInside[i] = consumers[y][0]
             }
         }
 
@@ -161,8 +161,8 @@ package enum Int8Lowering {
             case .conv2d where isQConv(i), .convTranspose2d where isQConv(i):
                 try e.qconv(op, name: name, grid: grid, outU8: rep[op.outputs[0]] == .u8, relu: reluFused.contains(i))
             case .add where rep[op.outputs[0]] == .u8:
-                try e.qadd(op, name: name, grid: grid, relu: reluOfAdd[i] != nil)
-            case .relu where reluOfAdd.values.contains(i):
+                try e.qadd(op, name: name, grid: grid, relu: reluInside[i] != nil)
+            case .relu where reluInside.values.contains(i):
                 e.u8Of[op.outputs[0]] = e.u8Of[op.inputs[0]]   // applied by the add / affine
             case .relu where rep[op.outputs[0]] == .u8 && rep[op.inputs[0]] == .f32:
                 // Quantizing onto the zero-point-0 grid clamps at 0: that is the ReLU.
@@ -213,7 +213,7 @@ package enum Int8Lowering {
                 e.emit(PlanOp(kind: .qchannelAffine, inputs: [x8], outputs: [out],
                               weights: [e.weights.add(mul, shape: [c]), e.weights.add(add, shape: [c])],
                               ints: [Int64(px.zeroPoint), Int64(py.zeroPoint),
-                                     op.kind == .relu || reluFused.contains(i) || reluOfAdd[i] != nil ? 1 : 0]),
+                                     op.kind == .relu || reluFused.contains(i) || reluInside[i] != nil ? 1 : 0]),
                        name: name)
             default:
                 // Float32 as in the source plan.
