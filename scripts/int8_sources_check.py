@@ -38,7 +38,7 @@ def frames(out):
 
 def segc_logits(segc, plan, x, out):
     o = out / "logits.npy"
-    subprocess.run([segc, "run", str(plan), str(x), "-o", str(o), "--quiet"], check=True)
+    subprocess.run([segc, "run", str(plan), str(x), "-o", str(o), "--quiet"], check=True, capture_output=True)
     return np.load(o)
 
 
