@@ -52,7 +52,8 @@ let package = Package(
         .target(name: "SegcPrune", dependencies: ["SegcCore", "SegcIR", "SegcPasses", "SegcPlan", "SegcLower", "SegcRuntime", "COpenBLAS"]),
         .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels"]),
         // int8 post-training quantization of plans: calibration histograms, the int8 pass, mixed precision.
-        .target(name: "SegcQuantize", dependencies: ["SegcCore", "SegcPlan", "SegcLower", "SegcRuntime"]),
+        .target(name: "SegcQuantize", dependencies: ["SegcCore", "SegcPlan", "SegcLower", "SegcRuntime", "SegcIR", "SegcPasses",
+                                                     "SegcONNX", "SegcTorch", "SegcCompiler"]),
         // PNG/JPEG codecs in their own C target so the runtime never links libpng/libjpeg.
         .target(name: "CSegcImageIO", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),
         .target(name: "SegcEval", dependencies: ["SegcRuntime", "SegcCore", "CSegcKernels", "CSegcImageIO", "CWebP"]),
@@ -92,7 +93,8 @@ let package = Package(
         .testTarget(name: "SegcPassesTests", dependencies: ["SegcPasses", "SegcReference", "SegcIR"]),
         .testTarget(name: "SegcPlanTests", dependencies: ["SegcPlan"]),
         .testTarget(name: "SegcQuantizeTests", dependencies: ["SegcQuantize", "SegcCompiler", "SegcEval", "SegcLower", "SegcPlan",
-                                                             "SegcReference", "SegcRuntime", "SegcCore"]),
+                                                             "SegcReference", "SegcRuntime", "SegcCore", "SegcIR", "SegcPasses",
+                                                             "SegcTorch"]),
         .testTarget(name: "SegcONNXTests", dependencies: ["SegcONNX", "SegcIR", "SegcReference"]),
         .testTarget(name: "SegcEvalTests", dependencies: ["SegcEval", "SegcCore"]),
         .testTarget(name: "SegcRuntimeTests", dependencies: ["SegcRuntime", "SegcPlan", "CSegcKernels"]),

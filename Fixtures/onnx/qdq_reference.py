@@ -2,8 +2,10 @@
 """ONNX Runtime reference for the QDQ int8 ERFNet (issue 3's QDQ acceptance point).
 
 Model: ../shared/onnx/bench/erfnet_512x1024_int8_qdq.onnx (ORT quantize_static, QDQ,
-U8S8, per-channel weights; see ../shared/docs/performance.md). segc simulates the
-activations' int8 rounding in float32 (quantize_dequantize ops). Two ORT references:
+U8S8, per-channel weights; see ../shared/docs/performance.md). segc converts it to real
+int8 on the model's own scales, or with --simulate-quant simulates the activations' int8
+rounding in float32 (quantize_dequantize ops); Tests/segcTests/QDQTests.swift checks both
+against the `exact` reference. Two ORT references:
 
 * `exact`: graph optimisations disabled (ORT_DISABLE_ALL), so ORT runs every
   QuantizeLinear / DequantizeLinear / Conv node as ONNX defines it (float32 conv on

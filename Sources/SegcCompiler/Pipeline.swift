@@ -50,6 +50,9 @@ package struct CompileResult: Sendable {
     package var imported: ImportedModel
     package var plan: PlanFile
     package var passes: [PassReport]
+    package init(imported: ImportedModel, plan: PlanFile, passes: [PassReport]) {
+        self.imported = imported; self.plan = plan; self.passes = passes
+    }
 }
 
 package enum Compiler {
@@ -98,6 +101,12 @@ package enum Compiler {
     /// Lowers a (legalised, possibly optimised) graph to a plan. `mean`/`std` need one
     /// entry per input channel (nil: 0 and 1 for every channel).
     package static func lower(_ imported: ImportedModel, mean: [Double]?, std: [Double]?) throws(SegcError) -> PlanFile {
+        try lowerMapped(imported, mean: mean, std: std).plan
+    }
+
+    /// `lower`, plus each IR activation's plan value index (`Lowering.lowerMapped`).
+    package static func lowerMapped(_ imported: ImportedModel, mean: [Double]?, std: [Double]?) throws(SegcError)
+        -> (plan: PlanFile, values: [ValueID: Int]) {
         let graph = imported.graph
         let channels = imported.inputShape.count == 4 ? imported.inputShape[1] : 1
         func perChannel(_ v: [Double]?, _ name: String, _ d: Double) throws(SegcError) -> [Double] {
@@ -124,14 +133,15 @@ package enum Compiler {
         meta.precision = graph.nodes.contains { if case .quantizeDequantize = $0.op { true } else { false } } ? "mixed" : "fp32"
         meta.passes = imported.passes.map(\.name)
         var plan: PlanFile
-        do { plan = try Lowering.lower(graph, metadata: meta) } catch { throw error.inFile(imported.sourceName) }
+        let values: [ValueID: Int]
+        do { (plan, values) = try Lowering.lowerMapped(graph, metadata: meta) } catch { throw error.inFile(imported.sourceName) }
         // Several outputs are written as `<name>.npy`: name them as the ONNX model does
         // (passes keep the order of `graph.outputs`).
         if let names = imported.onnx?.outputNames, names.count == plan.metadata.extraOutputs.count + 1, names.count > 1 {
             plan.metadata.outputName = names[0]
             for k in plan.metadata.extraOutputs.indices { plan.metadata.extraOutputs[k].name = names[k + 1] }
         }
-        return plan
+        return (plan, values)
     }
 
     /// import → legalise → optimise (unless `options.optimize` is false) → lower.

@@ -22,7 +22,13 @@ package struct Value: Sendable, Hashable {
     /// Human name (state-dict key for weights, layer path for activations).
     package var name: String
     package var type: ValueType
-    package init(name: String, type: ValueType) { self.name = name; self.type = type }
+    /// The uint8 grid a quantized source model puts this activation on (set by
+    /// `QDQToGrids` from the model's own Q/DQ pairs or FX qparams). It lives on the value,
+    /// not in a side table, because passes renumber values (`compact`) but carry them.
+    package var grid: QuantizeDequantize?
+    package init(name: String, type: ValueType, grid: QuantizeDequantize? = nil) {
+        self.name = name; self.type = type; self.grid = grid
+    }
 }
 
 package struct Node: Sendable, Hashable {

@@ -6,6 +6,13 @@ import SegcPlan
 /// arena offsets by liveness, canonical weights in `WGHT`.
 package enum Lowering {
     package static func lower(_ graph: Graph, metadata: PlanMetadata) throws(SegcError) -> PlanFile {
+        try lowerMapped(graph, metadata: metadata).plan
+    }
+
+    /// `lower`, plus the plan value index of every IR activation (what per-value facts
+    /// such as a quantized source's grids need to follow the graph into the plan).
+    package static func lowerMapped(_ graph: Graph, metadata: PlanMetadata) throws(SegcError)
+        -> (plan: PlanFile, values: [ValueID: Int]) {
         try graph.verify()
         guard graph.inputs.count == 1, !graph.outputs.isEmpty else {
             throw SegcError(.unsupported, "a plan needs exactly one input and at least one output")
@@ -89,7 +96,8 @@ package enum Lowering {
         for i in planGraph.opsFeedingIndexPools where [.conv2d, .convTranspose2d].contains(planGraph.ops[i].kind) {
             planGraph.ops[i].algorithm = .exact
         }
-        return PlanFile(metadata: meta, graph: planGraph, weights: PlanWeights(owned: weights.bytes), sourceMap: sources)
+        return (PlanFile(metadata: meta, graph: planGraph, weights: PlanWeights(owned: weights.bytes), sourceMap: sources),
+                planValueOf)
     }
 
     static func pool(_ p: Pool2d, last: Bool) -> [Int64] {

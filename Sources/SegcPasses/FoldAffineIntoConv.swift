@@ -4,7 +4,7 @@ import SegcIR
 /// Folds a per-channel affine (a former BatchNorm) into the convolution or
 /// transposed convolution that produces its input: W'[co] = W[co]·α[co],
 /// b' = b·α + β. Only when the conv output has no other reader and no epilogue
-/// yet. Weight arithmetic is done in Double and rounded once.
+/// yet, and no grid (`Value.grid`: a quantized source rounds it before the affine). Weight arithmetic is done in Double and rounded once.
 package struct FoldAffineIntoConv: GraphPass {
     package let name = "fold-batchnorm"
     package init() {}
@@ -16,6 +16,7 @@ package struct FoldAffineIntoConv: GraphPass {
             let uses = graph.useCounts()
             let producers = graph.producers()
             guard let pi = producers[node.inputs[0].index], uses[node.inputs[0].index] == 1,
+                  graph.values[node.inputs[0].index].grid == nil,
                   let alpha = graph.constants[node.inputs[1]]?.floats(),
                   let beta = graph.constants[node.inputs[2]]?.floats() else { continue }
             var conv = graph.nodes[pi]

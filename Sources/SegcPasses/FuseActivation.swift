@@ -3,7 +3,9 @@ import SegcIR
 
 /// ReLU / PReLU right after a convolution (possibly after a fused residual)
 /// becomes the conv's epilogue activation, when the conv output has no other
-/// reader. The activation then runs on the tile while it is in cache.
+/// reader, and its grid (`Value.grid`, a quantized source's), if any, is the activation's
+/// (a ReLU then commutes with the rounding). The activation runs on the tile while it is
+/// in cache.
 package struct FuseActivation: GraphPass {
     package let name = "fuse-activation"
     package init() {}
@@ -20,6 +22,7 @@ package struct FuseActivation: GraphPass {
             let uses = graph.useCounts()
             let producers = graph.producers()
             guard let pi = producers[node.inputs[0].index], uses[node.inputs[0].index] == 1 else { continue }
+            if let g = graph.values[node.inputs[0].index].grid, g != graph.values[node.outputs[0].index].grid { continue }
             var conv = graph.nodes[pi]
             var slope: ValueID?
             if act == .prelu {

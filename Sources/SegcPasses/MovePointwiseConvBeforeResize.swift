@@ -10,7 +10,8 @@ import SegcIR
 /// 512x1024 and the 256 MiB full-resolution 128-channel tensor; BiSeNetV1's heads
 /// already have this order. Only when the conv has no epilogue (an activation does
 /// not commute with interpolation), stride 1, no padding, and the resize has no
-/// other reader.
+/// other reader, and not when a quantized source rounds the upsampled tensor on a grid
+/// (`Value.grid`): the conv must then read that rounded tensor.
 package struct MovePointwiseConvBeforeResize: GraphPass {
     package let name = "move-pointwise-conv-before-resize"
     package init() {}
@@ -26,7 +27,8 @@ package struct MovePointwiseConvBeforeResize: GraphPass {
             let uses = graph.useCounts()
             let producers = graph.producers()
             guard let ri = producers[conv.inputs[0].index], uses[conv.inputs[0].index] == 1,
-                  case .resize(var r) = graph.nodes[ri].op, r.general == nil else { continue }
+                  case .resize(var r) = graph.nodes[ri].op, r.general == nil,
+                  graph.values[conv.inputs[0].index].grid == nil else { continue }
             // (A general resize may extrapolate a constant, which does not commute with a conv.)
             let resize = graph.nodes[ri]
             let x = resize.inputs[0]

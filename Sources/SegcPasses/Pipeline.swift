@@ -15,6 +15,12 @@ package enum Pipeline {
         FuseActivation(),
     ]
 
+    /// `optimise` for a quantized source model (real int8 on the model's own grids): Q/DQ
+    /// pairs become value grids first, so the passes see through them. Every pass leaves
+    /// alone a value with a grid that its rewrite would drop (the source rounds there), so
+    /// only roundings that cannot change a result disappear (a ReLU on a zero-point-0 grid).
+    package static let optimiseQuantized: [any GraphPass] = [QDQToGrids()] + optimise
+
     /// Runs `passes` in order, verifying after each; returns one report per pass.
     package static func run(_ passes: [any GraphPass], on graph: inout Graph) throws(SegcError) -> [PassReport] {
         var reports: [PassReport] = []

@@ -3,7 +3,8 @@ import SegcIR
 
 /// `affine(concat(a, b, …))` → `concat(affine(a), affine(b), …)` when the concat
 /// has no other reader, so each branch's slice of the affine can fold into its
-/// own producer (ERFNet/ENet/MiDE-Net downsamplers: BN after conv ‖ pool).
+/// own producer (ERFNet/ENet/MiDE-Net downsamplers: BN after conv ‖ pool). Not when a
+/// quantized source rounds the concat on a grid (`Value.grid`) before the affine.
 package struct SplitAffineOverConcat: GraphPass {
     package let name = "split-affine-over-concat"
     package init() {}
@@ -17,7 +18,7 @@ package struct SplitAffineOverConcat: GraphPass {
             let uses = graph.useCounts()
             let producers = graph.producers()
             guard let pi = producers[node.inputs[0].index], case .concat(let axis) = graph.nodes[pi].op, axis == 1,
-                  uses[node.inputs[0].index] == 1,
+                  uses[node.inputs[0].index] == 1, graph.values[node.inputs[0].index].grid == nil,
                   let scale = graph.constants[node.inputs[1]]?.floats(),
                   let shift = graph.constants[node.inputs[2]]?.floats() else { continue }
             let concat = graph.nodes[pi]

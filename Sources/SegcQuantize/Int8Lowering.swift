@@ -34,8 +34,13 @@ package enum Int8Lowering {
     ///   - channelMeans: per-channel means of conv inputs (value index → means); when
     ///     given, each int8 conv's bias absorbs the mean error its rounded weights make
     ///     (bias correction, Nagel et al. 2019): Δb[co] = Σ (w − ŵ)[co, ci, tap] · mean[ci].
+    ///   - sourceGrids: the grids are a quantized source model's own, i.e. part of what it
+    ///     computes (QDQ ONNX, FX): every value is rounded on its own grid, as the source
+    ///     does, rather than producers writing straight onto a concat's grid (one rounding
+    ///     instead of two: more exact, but not the source's numbers), and weights that lie
+    ///     on an int8 grid per output channel keep it (`QuantizedWeights` `keepGrid`).
     package static func lower(_ plan: PlanFile, grids: [Int: QuantParams], fp32Layers: Set<Int>,
-                              channelMeans: [Int: [Double]] = [:]) throws(SegcError) -> PlanFile {
+                              channelMeans: [Int: [Double]] = [:], sourceGrids: Bool = false) throws(SegcError) -> PlanFile {
         let g = plan.graph
         if g.ops.contains(where: { $0.kind.isRealInt8 }) {
             throw SegcError(.unsupported, "the plan is already quantized")
@@ -50,12 +55,22 @@ package enum Int8Lowering {
             [.conv2d, .convTranspose2d].contains(g.ops[i].kind) && !fp32Layers.contains(i)
                 && g.values[g.ops[i].inputs[0]].shape.first == 1 && g.ops[i].inputs.allSatisfy { grids[$0] != nil }
         }
+        /// An add of two uint8 values on a source model's grids (`Int8Add.swift`).
+        func isQAdd(_ i: Int) -> Bool {
+            let op = g.ops[i], shape = g.values[op.outputs[0]].shape
+            return sourceGrids && op.kind == .add && op.inputs.count == 2 && shape.count == 4 && shape[0] == 1
+                && op.inputs.allSatisfy { g.values[$0].shape == shape && grids[$0] != nil } && grids[op.outputs[0]] != nil
+                && !graphOutputs.contains(op.outputs[0])
+        }
         /// Whether a consumer would take the value as uint8.
         func takesU8(_ v: Int) -> Bool {
             if graphOutputs.contains(v) { return false }
+            // A source model's grid is part of what it computes: the value is rounded onto it.
+            if sourceGrids && grids[v] != nil && g.values[v].shape.count == 4 { return true }
             return consumers[v].contains { c in
                 switch g.ops[c].kind {
                 case .conv2d, .convTranspose2d: return isQConv(c)
+                case .add: return isQAdd(c)
                 case .maxPool2d, .concat, .channelAffine, .relu: return g.values[v].shape.count == 4
                 default: return false
                 }
@@ -69,6 +84,8 @@ package enum Int8Lowering {
             switch op.kind {
             case .conv2d, .convTranspose2d:
                 if isQConv(i) && takesU8(y) && grids[y] != nil { rep[y] = .u8 }
+            case .add:
+                if isQAdd(i) { rep[y] = .u8 }
             case .maxPool2d:
                 rep[y] = rep[op.inputs[0]]
             case .concat:
@@ -76,6 +93,9 @@ package enum Int8Lowering {
                    grids[y] != nil, op.inputs.allSatisfy({ rep[$0] == .u8 || grids[$0] != nil }) { rep[y] = .u8 }
             case .channelAffine, .relu:
                 if rep[op.inputs[0]] == .u8 && g.values[y].shape.count == 4 && takesU8(y) && grids[y] != nil { rep[y] = .u8 }
+                // A float ReLU onto a zero-point-0 source grid is a plain quantize (QDQ models'
+                // input): its consumers (pooling, concat) can then run on uint8 too.
+                if op.kind == .relu && sourceGrids && grids[y]?.zeroPoint == 0 && takesU8(y) { rep[y] = .u8 }
             default: break
             }
         }
@@ -87,7 +107,7 @@ package enum Int8Lowering {
         // producers, so the concat is written once, on the ReLU's (non-negative) grid.
         var reluOfConcat: [Int: Int] = [:]     // concat op → relu op
         var reluFused: Set<Int> = []           // producers that apply it
-        for (i, op) in g.ops.enumerated() where op.kind == .concat && rep[op.outputs[0]] == .u8 {
+        for (i, op) in g.ops.enumerated() where op.kind == .concat && rep[op.outputs[0]] == .u8 && !sourceGrids {
             let y = op.outputs[0]
             guard !graphOutputs.contains(y), consumers[y].count == 1, g.ops[consumers[y][0]].kind == .relu else { continue }
             reluOfConcat[i] = consumers[y][0]
@@ -102,6 +122,17 @@ package enum Int8Lowering {
             }
         }
 
+        // A ReLU after an int8 add (or, on source grids, a qchannel_affine) on the same grid
+        // runs inside it.
+        var reluInside: [Int: Int] = [:]        // add / channel affine op → relu op
+        for (i, op) in g.ops.enumerated() where rep[op.outputs[0]] == .u8
+            && (isQAdd(i) || (sourceGrids && op.kind == .channelAffine)) {
+            let y = op.outputs[0]
+            if consumers[y].count == 1, g.ops[consumers[y][0]].kind == .relu, grids[g.ops[consumers[y][0]].outputs[0]] == grids[y] {
+                reluInside[i] = consumers[y][0]
+            }
+        }
+
         // Pass 2: grids. A uint8 concat's inputs share its grid: producers that requantize
         // anyway (qconv, qchannel_affine) write it directly; a max pool keeps its input's grid.
         var grid = grids
@@ -110,7 +141,7 @@ package enum Int8Lowering {
             return p
         }
         for (c, r) in reluOfConcat { grid[g.ops[c].outputs[0]] = try need(g.ops[r].outputs[0]) }
-        for op in g.ops.reversed() where op.kind == .concat && rep[op.outputs[0]] == .u8 {
+        for op in g.ops.reversed() where op.kind == .concat && rep[op.outputs[0]] == .u8 && !sourceGrids {
             let target = try need(op.outputs[0])
             for x in op.inputs where producer[x] >= 0 && rep[x] == .u8 {
                 let k = g.ops[producer[x]].kind
@@ -122,12 +153,24 @@ package enum Int8Lowering {
         // Pass 3: emission.
         var e = Emitter(plan: plan)
         e.channelMeans = channelMeans
+        e.keepWeightGrids = sourceGrids
         e.f32Of[g.input] = e.newValue(.f32, g.values[g.input].shape, name: "input")
         for (i, op) in g.ops.enumerated() {
             let name = Self.name(plan, i)
             switch op.kind {
             case .conv2d where isQConv(i), .convTranspose2d where isQConv(i):
                 try e.qconv(op, name: name, grid: grid, outU8: rep[op.outputs[0]] == .u8, relu: reluFused.contains(i))
+            case .add where rep[op.outputs[0]] == .u8:
+                try e.qadd(op, name: name, grid: grid, relu: reluInside[i] != nil)
+            case .relu where reluInside.values.contains(i):
+                e.u8Of[op.outputs[0]] = e.u8Of[op.inputs[0]]   // applied by the add / affine
+            case .relu where rep[op.outputs[0]] == .u8 && rep[op.inputs[0]] == .f32:
+                // Quantizing onto the zero-point-0 grid clamps at 0: that is the ReLU.
+                let p = try need(op.outputs[0])
+                let x = try e.f32(op.inputs[0], grid: grid)
+                let out = e.newValue(.u8, g.values[op.outputs[0]].shape, name: name)
+                e.u8Of[op.outputs[0]] = out
+                e.emit(PlanOp(kind: .quantize, inputs: [x], outputs: [out], ints: [Int64(p.zeroPoint)], floats: [p.scale]), name: name)
             case .relu where reluOfConcat.values.contains(i):
                 e.u8Of[op.outputs[0]] = e.u8Of[op.inputs[0]]   // applied by the concat's producers
             case .maxPool2d where rep[op.outputs[0]] == .u8:
@@ -169,7 +212,8 @@ package enum Int8Lowering {
                 e.u8Of[y] = out
                 e.emit(PlanOp(kind: .qchannelAffine, inputs: [x8], outputs: [out],
                               weights: [e.weights.add(mul, shape: [c]), e.weights.add(add, shape: [c])],
-                              ints: [Int64(px.zeroPoint), Int64(py.zeroPoint), op.kind == .relu || reluFused.contains(i) ? 1 : 0]),
+                              ints: [Int64(px.zeroPoint), Int64(py.zeroPoint),
+                                     op.kind == .relu || reluFused.contains(i) || reluInside[i] != nil ? 1 : 0]),
                        name: name)
             default:
                 // Float32 as in the source plan.
@@ -183,6 +227,13 @@ package enum Int8Lowering {
                     return n
                 }
                 e.emit(f, name: name)
+                // On a source model's grid a float result is rounded too, as the source's
+                // Q/DQ does; float readers then see the rounded value.
+                for v in op.outputs where sourceGrids && grid[v] != nil && g.values[v].dtype == .f32
+                    && g.values[v].shape.count == 4 && !graphOutputs.contains(v) {
+                    _ = try e.u8(v, grid: grid)
+                    e.f32Of[v] = nil
+                }
             }
         }
         let output = try e.f32(g.output, grid: grid)
@@ -194,7 +245,7 @@ package enum Int8Lowering {
 
 /// Builds the new plan op by op: values, weights, source names, and the float/uint8
 /// form of every source value (with `quantize` / `dequantize` inserted on demand).
-private struct Emitter {
+struct Emitter {
     let plan: PlanFile
     var weights: PlanWeightBuilder
     var values: [PlanValue] = []
@@ -205,6 +256,7 @@ private struct Emitter {
     /// uint8 copies of a value on another grid (source value, grid) → value.
     var regridded: [String: Int] = [:]
     var channelMeans: [Int: [Double]] = [:]
+    var keepWeightGrids = false
 
     init(plan: PlanFile) {
         self.plan = plan
@@ -284,8 +336,8 @@ private struct Emitter {
         let x8 = try u8(x, grid: grid)
         let wref = op.weights[0]
         let w = weights.floats(wref)
-        let qw = t ? QuantizedWeights.convTranspose(w, shape: wref.shape, groups: Int(op.ints[groupsAt]))
-                   : QuantizedWeights.conv(w, shape: wref.shape)
+        let qw = t ? QuantizedWeights.convTranspose(w, shape: wref.shape, groups: Int(op.ints[groupsAt]), keepGrid: keepWeightGrids)
+                   : QuantizedWeights.conv(w, shape: wref.shape, keepGrid: keepWeightGrids)
         let cout = qw.scales.count
         var b = hasBias ? weights.floats(op.weights[1]) : [Float](repeating: 0, count: cout)
         if let mean = channelMeans[x], mean.count == (t ? wref.shape[0] : wref.shape[1] * Int(op.ints[groupsAt])) {

@@ -3,11 +3,11 @@ import Foundation
 import SegcCore
 import XCTest
 
-/// Issue 3, QDQ acceptance: the ERFNet that ONNX Runtime's `quantize_static` wrote
+/// Issues 3 and 14, QDQ acceptance: the ERFNet that ONNX Runtime's `quantize_static` wrote
 /// (`../shared/onnx/bench/erfnet_512x1024_int8_qdq.onnx`: QDQ, U8S8, per-channel
-/// weights) converts (activation Q→DQ pairs → `quantize_dequantize`, simulated int8,
-/// precision `mixed`) and runs; its argmax on city1 agrees with ONNX Runtime's on
-/// ≥ 99 % of pixels. The expectation (`Fixtures/expected/qdq_argmax_city1.zip`, from
+/// weights) converts to real int8 (precision `int8`), or with `--simulate-quant` to
+/// simulated int8 (`quantize_dequantize`, precision `mixed`), and runs; either way its
+/// argmax on city1 agrees with ONNX Runtime's on ≥ 99 % of pixels. The expectation (`Fixtures/expected/qdq_argmax_city1.zip`, from
 /// `Fixtures/onnx/qdq_reference.py expected`) is ORT with graph optimisations off, i.e.
 /// the QDQ graph as ONNX defines it: ORT's fused int8 path on a CPU without VNNI
 /// saturates int16 pair sums (VPMADDUBSW) and differs from its own exact result
@@ -33,7 +33,29 @@ final class QDQTests: XCTestCase {
         return (arr.int64s ?? []).map { UInt8(truncatingIfNeeded: $0) }
     }
 
-    func testQDQERFNetMatchesONNXRuntimeArgmax() throws {
+    /// `convert` lowers the QDQ model to real int8 on its own scales (`QDQToInt8`): every
+    /// conv an int8 conv, each residual Add an int8 depthwise add (17), the logits' Q/DQ
+    /// kept (the model's output is rounded), and ≥ 99 % argmax agreement with ORT.
+    func testQDQERFNetRealInt8MatchesONNXRuntimeArgmax() throws {
+        let ops = try convertAndCompare([], precision: "int8")
+        XCTAssertEqual(ops["qconv2d"], 71 + 17, "\(ops)")
+        XCTAssertEqual(ops["qconv_transpose2d"], 3, "\(ops)")
+        XCTAssertEqual(ops["quantize_dequantize"], 1, "\(ops)")
+        XCTAssertNil(ops["conv2d"], "\(ops)")
+        XCTAssertNil(ops["add"], "\(ops)")
+    }
+
+    /// `--simulate-quant` keeps the earlier plan: one float32 quantize_dequantize per
+    /// activation QuantizeLinear, float convs.
+    func testQDQERFNetSimulatedMatchesONNXRuntimeArgmax() throws {
+        let ops = try convertAndCompare(["--simulate-quant"], precision: "mixed")
+        XCTAssertEqual(ops["quantize_dequantize"], 101, "\(ops)")
+        XCTAssertEqual(ops["conv2d"], 71, "\(ops)")
+    }
+
+    /// Converts with `flags`, checks precision and warnings, runs city1 and asserts ≥ 99 %
+    /// argmax agreement with the ORT fixture; returns the plan's op counts.
+    func convertAndCompare(_ flags: [String], precision: String) throws -> [String: Int] {
         let model = try CLI.sharedPath("onnx/bench/erfnet_512x1024_int8_qdq.onnx")
         let input = try CLI.sharedPath("inputs/city1_512x1024.npy")
         guard FileManager.default.fileExists(atPath: model) else { throw XCTSkip("no \(model)") }
@@ -41,17 +63,15 @@ final class QDQTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: tmp) }
         let plan = tmp.appendingPathComponent("erfnet_qdq.segc").path, out = tmp.appendingPathComponent("logits.npy").path
 
-        var r = try CLI.run(["convert", model, "-o", plan, "--json"])
+        var r = try CLI.run(["convert", model, "-o", plan, "--json"] + flags)
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try CLI.json(r.stdout)
-        XCTAssertEqual(j["precision"] as? String, "mixed")
+        XCTAssertEqual(j["precision"] as? String, precision)
         let warnings = j["warnings"] as? [String] ?? []
-        XCTAssertTrue(warnings.contains { $0.contains("simulated") }, "\(warnings)")
+        XCTAssertEqual(warnings.contains { $0.contains("simulated") }, flags.contains("--simulate-quant"), "\(warnings)")
         r = try CLI.run(["inspect", plan, "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let ops = try CLI.json(r.stdout)["ops"] as? [String: Int] ?? [:]
-        XCTAssertEqual(ops["quantize_dequantize"], 101, "\(ops)")   // one per activation QuantizeLinear
-        XCTAssertEqual(ops["conv2d"], 71, "\(ops)")
 
         r = try CLI.run(["run", plan, input, "-o", out])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -59,7 +79,7 @@ final class QDQTests: XCTestCase {
         XCTAssertEqual(logits.shape, [1, 20, 512, 1024])
         let y = logits.floats
         let hw = 512 * 1024
-        guard y.count == 20 * hw else { return XCTFail("\(y.count) logits") }
+        guard y.count == 20 * hw else { XCTFail("\(y.count) logits"); return ops }
         var mine = [UInt8](repeating: 0, count: hw)
         for p in 0..<hw {
             var best = y[p], k = 0
@@ -70,7 +90,8 @@ final class QDQTests: XCTestCase {
         XCTAssertEqual(theirs.count, hw)
         let agree = zip(mine, theirs).filter { $0 == $1 }.count
         let fraction = Double(agree) / Double(hw)
-        print("[qdq] erfnet int8 QDQ: argmax agreement with ONNX Runtime \(String(format: "%.4f", fraction * 100)) %")
+        print("[qdq] erfnet QDQ \(precision): argmax agreement with ONNX Runtime \(String(format: "%.4f", fraction * 100)) %")
         XCTAssertGreaterThanOrEqual(fraction, 0.99)
+        return ops
     }
 }

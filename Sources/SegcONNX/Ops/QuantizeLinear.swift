@@ -43,9 +43,11 @@ enum QuantizeLinearImporter {
     }
 }
 
-enum QDQ {
-    static let simulatedWarning =
-        "QDQ on activations is simulated in float32 (quantize-dequantize ops; int8 kernels not implemented yet)"
+package enum QDQ {
+    /// Said at import; `segc convert` then lowers uint8 QDQ to real int8 and drops it
+    /// (`QDQToInt8`), unless `--simulate-quant`.
+    package static let simulatedWarning =
+        "QDQ on activations is simulated in float32 (quantize-dequantize ops; convert lowers them to real int8 unless --simulate-quant)"
 
     static func noteSimulated(_ ctx: inout ImportContext) {
         if !ctx.warnings.contains(simulatedWarning) { ctx.warnings.append(simulatedWarning) }

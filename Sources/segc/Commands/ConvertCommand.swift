@@ -3,6 +3,7 @@ import SegcCore
 import SegcCompiler
 import SegcTorch
 import SegcPlan
+import SegcQuantize
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,8 @@ struct ConvertCommand: ParsableCommand {
           segc convert erfnet_cityscapes.pth                       # -> ./erfnet_cityscapes.segc at 512x1024
           segc convert enet_void.pth -o enet.segc --input-size 128x256
           segc convert net.pth --arch bisenetv1 --classes 19 --no-optimize
+          segc convert erfnet_int8_qdq.onnx                        # QDQ model -> real int8 plan, its own scales
+          segc convert erfnet_fx_int8_state.pth --keep-quant       # FX int8 checkpoint -> int8 plan, its own scales
         On any error the output file does not exist afterwards (an existing file is left untouched).
         """)
 
@@ -37,8 +40,11 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Per-channel std, one value per input channel (default 1 each).")
     var std: String?
 
-    @Flag(help: "Keep int8 scales of a quantized checkpoint (not yet supported: int8 plans come with `segc quantize`).")
+    @Flag(help: "An FX-quantized checkpoint becomes an int8 plan on its own scales (default: dequantized to fp32).")
     var keepQuant = false
+
+    @Flag(help: "Keep a quantized model's quantize-dequantize pairs as simulated float32 ops instead of real int8.")
+    var simulateQuant = false
 
     @Flag(help: "Skip the optimisation pipeline (BatchNorm folding, fusion).")
     var noOptimize = false
@@ -58,7 +64,6 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func run() throws {
-        if keepQuant { throw SegcError(.unsupported, "--keep-quant: int8 plans are not supported by this version") }
         var options = CompileOptions()
         if let arch {
             guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)' (erfnet, enet, midenet, bisenetv1)") }
@@ -74,7 +79,10 @@ struct ConvertCommand: ParsableCommand {
         let out = output ?? "\(Compiler.stem(file)).segc"
         let start = ContinuousClock.now
         let bytes = try FileBytes(contentsOf: file)
-        let result = try Compiler.compile(bytes, options: options)
+        var quant = QDQToInt8.Options()
+        quant.keepQuant = keepQuant
+        quant.simulate = simulateQuant
+        let result = try QDQToInt8.compile(bytes, options: options, quant: quant)
         // Serialised and verified with the same reader `run` uses before it is written.
         let data = try SegcImportedModel.serializeVerified(result.plan, name: file)
         try AtomicFile.write(out, bytes: data)

@@ -2,6 +2,7 @@ import ArgumentParser
 import SegcCore
 import SegcCompiler
 import SegcPlan
+import SegcQuantize
 import SegcRuntime
 import SegcTorch
 import SegcEval
@@ -222,7 +223,8 @@ enum PlanLoader {
             options.arch = a
         }
         options.size = size.map { ($0.height, $0.width) }
-        let result = try Compiler.compile(bytes, options: options)
+        // As `convert` does by default: a QDQ model runs as real int8.
+        let result = try QDQToInt8.compile(bytes, options: options, quant: QDQToInt8.Options())
         return (try SegcModel(plan: result.plan), result.plan.metadata)
     }
 }
