@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import SegcCore
 import SegcPlan
 import SegcRuntime
@@ -28,7 +30,7 @@ package struct Calibration: Sendable {
     ///   - count: number of inputs; `input(i)` returns the preprocessed tensor of image `i`.
     ///   - progress: called with (done, total) after each image of the histogram pass.
     package static func run(plan: PlanFile, count: Int, threads: Int = 0,
-                            input: (Int) throws -> [Float],
+                            input: @escaping (Int) throws -> [Float],
                             progress: (Int, Int) -> Void = { _, _ in }) throws -> Calibration {
         let model = try SegcModel(plan: plan)
         let session = try SegcSession(model: model, threads: threads)
@@ -80,10 +82,18 @@ package struct Calibration: Sendable {
             }
             sums[v] = s
         }
-        session.observer = { i, b in if let v = valueOfOp[i] { hist[v]!.add(b); accumulate(v, b) } }
+        let parts = Swift.max(1, session.threads)
+        session.observer = { i, b in if let v = valueOfOp[i] { hist[v]!.addConcurrently(b, parts: parts); accumulate(v, b) } }
+        // The next image is decoded on another thread while this one runs.
+        let ahead = Prefetcher(input)
+        if first < count { ahead.start(first) }
         for k in 0..<count {
-            let x = k < first ? firstInputs[k] : try input(k)
-            x.withUnsafeBufferPointer { hist[g.input]!.add($0); accumulate(g.input, $0) }
+            let x: [Float]
+            if k < first { x = firstInputs[k] } else {
+                x = try ahead.take()
+                if k + 1 < count { ahead.start(k + 1) }
+            }
+            x.withUnsafeBufferPointer { hist[g.input]!.addConcurrently($0, parts: parts); accumulate(g.input, $0) }
             let map = try x.withUnsafeBufferPointer { buf in Agreement.argmax(try session.run(buf), shape: model.outputShape) }
             maps.append(map)
             progress(k + 1, count)
@@ -96,6 +106,31 @@ package struct Calibration: Sendable {
             cal.channelMeans[v] = s.map { $0 / n }
         }
         return cal
+    }
+}
+
+/// Runs `input(i)` on a background thread; `take()` waits for it. One job at a time.
+final class Prefetcher: @unchecked Sendable {
+    // @unchecked: `result` is written by the worker before it signals `done` and read by
+    // the caller only after waiting on `done`; one job is in flight at a time.
+    private let input: (Int) throws -> [Float]
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<[Float], any Error> = .success([])
+
+    init(_ input: @escaping (Int) throws -> [Float]) { self.input = input }
+
+    func start(_ i: Int) {
+        let t = Thread { [self] in
+            result = Result { try input(i) }
+            done.signal()
+        }
+        t.stackSize = 1 << 22
+        t.start()
+    }
+
+    func take() throws -> [Float] {
+        done.wait()
+        return try result.get()
     }
 }
 

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The calibration statistics of one activation: its exact minimum and maximum over
 /// every image, and a histogram of its values in fixed bins (bounded memory: nothing
 /// of the activations is stored).
@@ -41,6 +43,23 @@ package struct Histogram: Sendable, Equatable {
             }
         }
         min = mn; max = mx
+    }
+
+    /// `add` split over `parts` threads (the calibration observer runs between kernels,
+    /// when the pool's threads are idle); the same counts as `add`.
+    package mutating func addConcurrently(_ values: UnsafeBufferPointer<Float>, parts: Int) {
+        if parts <= 1 || values.count < 1 << 16 { add(values); return }
+        let n = values.count, chunk = (n + parts - 1) / parts
+        var partial = [Histogram](repeating: Histogram(lo: lo, hi: hi, bins: counts.count), count: parts)
+        partial.withUnsafeMutableBufferPointer { hp in
+            nonisolated(unsafe) let base = hp.baseAddress!
+            nonisolated(unsafe) let v = values
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let s = p * chunk, e = Swift.min(n, s + chunk)
+                if s < e { base[p].add(UnsafeBufferPointer(rebasing: v[s..<e])) }
+            }
+        }
+        for h in partial { merge(h) }
     }
 
     /// Adds another histogram over the same bins.

@@ -36,7 +36,7 @@ package struct Quantizer {
     ///   - input: the preprocessed tensor of calibration image `i` (`0..<count`).
     ///   - progress: (stage, done, total).
     package static func quantize(_ plan: PlanFile, count: Int, options: Options,
-                                 input: (Int) throws -> [Float],
+                                 input: @escaping (Int) throws -> [Float],
                                  progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
         if plan.metadata.precision != "fp32" || plan.graph.ops.contains(where: { $0.kind.isRealInt8 || $0.kind == .quantizeDequantize }) {
             throw SegcError(.unsupported, "only fp32 plans can be quantized (this one is \(plan.metadata.precision))")
