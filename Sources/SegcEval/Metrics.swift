@@ -303,7 +303,8 @@ public struct IoUAccumulator: Sendable {
     public var evaluatedClasses: Int { ignoreIndex ?? classes }
 
     /// Adds one frame. Labels equal to 255 are first mapped to the ignore index (the
-    /// reference loader's `Relabel(255, 19)`).
+    /// reference loader's `Relabel(255, 19)`); without one (fewer than 20 classes) they
+    /// are ignored.
     /// - Throws: `.mismatch` on length mismatch; `.malformed` for a prediction or label ≥ classes.
     public mutating func add(predictions: [Int32], labels: [UInt8]) throws(SegcError) {
         guard predictions.count == labels.count else {
@@ -313,10 +314,15 @@ public struct IoUAccumulator: Sendable {
         let n = evaluatedClasses
         for i in 0..<labels.count {
             var l = Int(labels[i])
-            if l == 255, let ignoreIndex { l = ignoreIndex }
             let p = Int(predictions[i])
-            guard l < classes else { throw SegcError(.malformed, "label \(l) at pixel \(i) is not below \(classes)") }
             guard p >= 0, p < classes else { throw SegcError(.malformed, "prediction \(p) at pixel \(i) is not in 0..<\(classes)") }
+            if l == 255 {
+                // Cityscapes' ignore label: the void class of a 20-class net, else not counted
+                // (a 19-class net such as BiSeNetV1 has no void class to map it to).
+                guard let ignoreIndex else { ignoredPixels += 1; continue }
+                l = ignoreIndex
+            }
+            guard l < classes else { throw SegcError(.malformed, "label \(l) at pixel \(i) is not below \(classes)") }
             if l == ig { ignoredPixels += 1; continue }
             if p == l {
                 if p < n { tp[p] += 1 }

@@ -134,4 +134,17 @@ final class MetricParityTests: XCTestCase {
         XCTAssertEqual(h[0], logf(2), accuracy: 1e-6)
         XCTAssertThrowsError(try Scores.compute(.maxLogit, logits: logits, classes: 4, pixels: 2))
     }
+
+    /// A 19-class net (no void class): Cityscapes' 255 is not counted; any other label
+    /// outside the classes is still an error.
+    func testIgnoreLabelWithoutAVoidClass() throws {
+        var acc = try IoUAccumulator(classes: 19, ignoreIndex: 19)
+        XCTAssertNil(acc.ignoreIndex)
+        try acc.add(predictions: [0, 1, 1, 18], labels: [0, 1, 255, 18])
+        XCTAssertEqual(acc.ignoredPixels, 1)
+        XCTAssertEqual(acc.tp[0], 1); XCTAssertEqual(acc.tp[1], 1); XCTAssertEqual(acc.tp[18], 1)
+        XCTAssertEqual(acc.fp[1], 0, "the ignored pixel's prediction is not a false positive")
+        XCTAssertThrowsError(try acc.add(predictions: [0], labels: [19]))
+        XCTAssertThrowsError(try acc.add(predictions: [19], labels: [255]), "predictions are still checked")
+    }
 }
