@@ -2,8 +2,9 @@ import SegcCore
 import SegcPlan
 
 /// The optional `STAT` section of a quantized plan: the calibration histograms, so
-/// another method can be applied without running the calibration images again
-/// (`segc quantize PLAN --stats OLD.int8.segc`). Layout (little-endian):
+/// another method can be applied without running the calibration images again. (Written
+/// by `segc quantize`; no command reads it back yet — `decode` is what one would call.)
+/// Layout (little-endian):
 ///
 /// ```
 /// u32 version (1)   u32 images   u32 source GRPH CRC32C   u32 count
