@@ -16,6 +16,10 @@ package struct Quantizer {
         package var threads = 0
         /// Fold the mean error of the rounded weights into each int8 conv's bias.
         package var biasCorrection = true
+        /// Histograms from an earlier calibration of the same plan (a `STAT` section): the
+        /// grids come from them. With no images (`count` 0) nothing runs: no agreement, no
+        /// sensitivity, no bias correction, and `fp32Layers` must be given.
+        package var storedHistograms: [Int: Histogram]? = nil
         package init() {}
     }
 
@@ -53,8 +57,17 @@ package struct Quantizer {
             }
         }
         let calStart = ContinuousClock.now
-        let cal = try Calibration.run(plan: plan, count: count, threads: options.threads, input: input,
+        var cal: Calibration
+        if count == 0 {
+            guard let stored = options.storedHistograms, options.fp32Layers != nil else {
+                throw SegcError(.usage, "without calibration images, give stored histograms and the fp32 layers")
+            }
+            cal = Calibration(histograms: stored, images: 0, argmax: [])
+        } else {
+            cal = try Calibration.run(plan: plan, count: count, threads: options.threads, input: input,
                                       progress: { progress("calibrate", $0, $1) })
+            if let stored = options.storedHistograms { cal.histograms = stored }
+        }
         let calElapsed = ContinuousClock.now - calStart
         let calSeconds = Double(calElapsed.components.seconds) + Double(calElapsed.components.attoseconds) / 1e18
         var grids: [Int: QuantParams] = [:]
@@ -85,7 +98,7 @@ package struct Quantizer {
         let all = Array(0..<count)
         var fp32 = forced
         var candidate = try lowered(fp32)
-        var reached = try agreement(candidate, all, stage: "check")
+        var reached = count == 0 ? Double.nan : try agreement(candidate, all, stage: "check")
         var sensitivity: [(layer: String, agreement: Double)] = []
         if options.fp32Layers == nil && reached < options.targetAgreement {
             // Sensitivity: each layer quantized alone, on a few evenly spaced images.

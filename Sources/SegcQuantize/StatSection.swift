@@ -2,9 +2,8 @@ import SegcCore
 import SegcPlan
 
 /// The optional `STAT` section of a quantized plan: the calibration histograms, so
-/// another method can be applied without running the calibration images again. (Written
-/// by `segc quantize`; no command reads it back yet — `decode` is what one would call.)
-/// Layout (little-endian):
+/// another method can be applied without running the calibration images again
+/// (`segc quantize PLAN --stats OLD.int8.segc --method …`). Layout (little-endian):
 ///
 /// ```
 /// u32 version (1)   u32 images   u32 source GRPH CRC32C   u32 count
@@ -42,6 +41,26 @@ package enum StatSection {
             }
         }
         return out
+    }
+
+    /// The histograms stored in the plan file `bytes` (verified first), checked to come from
+    /// the fp32 plan `source`.
+    package static func histograms(in bytes: FileBytes, for source: PlanFile) throws(SegcError) -> [Int: Histogram] {
+        _ = try PlanReader.read(bytes)   // every checksum and rule, STAT's CRC included
+        guard let e = try PlanReader.sections(bytes).first(where: { $0.tag == tag }) else {
+            throw SegcError(.unsupported, "no STAT section (only plans written by `segc quantize` have one)", file: bytes.name)
+        }
+        let raw = Array(UnsafeRawBufferPointer(start: bytes.base + e.offset, count: e.length))
+        let stat: (images: Int, sourceGraph: UInt32, histograms: [Int: Histogram])
+        do throws(SegcError) { stat = try decode(raw) } catch { throw error.inFile(bytes.name) }
+        if stat.sourceGraph != (try graphID(source)) {
+            throw SegcError(.mismatch, "its histograms were taken on another fp32 plan", file: bytes.name)
+        }
+        let g = source.graph
+        for v in stat.histograms.keys where v < 0 || v >= g.values.count || g.values[v].dtype != .f32 {
+            throw SegcError(.malformed, "histogram of value \(v), which the fp32 plan has no float activation for", file: bytes.name)
+        }
+        return stat.histograms
     }
 
     /// Reads a `STAT` section; every length is checked. Returns (images, source graph id, histograms).

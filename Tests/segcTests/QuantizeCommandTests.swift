@@ -43,6 +43,19 @@ final class QuantizeCommandTests: XCTestCase {
         let cmp = try CLI.run(["compare", plan, out, frame, "--json"])
         XCTAssertEqual(cmp.status, 0, cmp.stderr)
         XCTAssertGreaterThan(try CLI.json(cmp.stdout)["mean_agreement"] as? Double ?? 0, 0.8)
+        // Another method from the stored histograms, without images; refused on another plan.
+        let re = dir.appendingPathComponent("m.entropy.segc").path
+        let st = try CLI.run(["quantize", plan, "--stats", out, "--method", "entropy", "--fp32-layers", "none", "-o", re, "--json"])
+        XCTAssertEqual(st.status, 0, st.stderr)
+        XCTAssertEqual(try CLI.json(st.stdout)["calib_images"] as? Int, 0)
+        XCTAssertEqual(try CLI.run(["run", re, frame, "-o", dir.appendingPathComponent("e.npy").path]).status, 0)
+        let other = dir.appendingPathComponent("other.segc").path
+        XCTAssertEqual(try CLI.run(["convert", CLI.packageRoot.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path,
+                                    "-o", other, "--input-size", "32x64", "--quiet"]).status, 0)
+        let bad = try CLI.run(["quantize", other, "--stats", out, "--fp32-layers", "none", "-o", dir.appendingPathComponent("y.segc").path])
+        assertCleanError(bad, "stats of another plan")
+        XCTAssertTrue(bad.stderr.contains("another fp32 plan"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("y.segc").path))
         // An int8 plan is not quantized again.
         let again = try CLI.run(["quantize", out, "--calib", calib.path, "-o", dir.appendingPathComponent("x.segc").path])
         assertCleanError(again, "int8 input")

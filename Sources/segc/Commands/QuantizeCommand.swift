@@ -20,6 +20,8 @@ struct QuantizeCommand: ParsableCommand {
           segc quantize erfnet.segc --calib ../shared/data/fs_static/images --method entropy --json
           segc quantize ../shared/models/midenet_distilled.pth --calib frames/ -o mide.int8.segc
           segc quantize enet.segc --calib frames/ --fp32-layers none          # every conv in int8
+          segc quantize erfnet.segc --stats erfnet.int8.segc --method entropy --fp32-layers none -o e2.segc
+                                                        # another method from the stored histograms, no images
         Weights are int8 per output channel, activations uint8 per tensor, biases int32; the
         logits come out in float32. If the all-int8 plan agrees with the fp32 plan on fewer than
         --target-agreement of the calibration pixels (argmax), the most sensitive convolutions
@@ -31,7 +33,10 @@ struct QuantizeCommand: ParsableCommand {
     var model: String
 
     @Option(help: "Folder of calibration images (searched recursively; datasets give their input images).")
-    var calib: String
+    var calib: String?
+
+    @Option(help: "Reuse the calibration histograms (STAT section) of an int8 plan quantized from the same fp32 plan.")
+    var stats: String?
 
     @Option(help: "Calibration images used (evenly spaced over the sorted files).")
     var calibCount: Int = 100
@@ -63,6 +68,10 @@ struct QuantizeCommand: ParsableCommand {
     @OptionGroup var globalOptions: GlobalOptions
 
     func validate() throws {
+        if calib == nil && stats == nil { throw ValidationError("give --calib DIR, or --stats PLAN (with --fp32-layers)") }
+        if calib == nil && fp32Layers == nil {
+            throw ValidationError("--stats without --calib cannot measure sensitivity: give --fp32-layers (names or 'none')")
+        }
         if calibCount < 1 { throw ValidationError("--calib-count must be at least 1") }
         if !["minmax", "percentile", "entropy", "mse"].contains(method) {
             throw ValidationError("unknown --method '\(method)' (minmax, percentile, entropy, mse)")
@@ -101,9 +110,10 @@ struct QuantizeCommand: ParsableCommand {
         if plan.metadata.precision != "fp32" {
             throw SegcError(.unsupported, "only fp32 plans can be quantized (this one is \(plan.metadata.precision))", file: model)
         }
-        let images = try CalibrationImages(calib, count: calibCount, plan: plan)
+        let images = try calib.map { try CalibrationImages($0, count: calibCount, plan: plan) }
+        let imageCount = images?.files.count ?? 0
         let quiet = globalOptions.quiet
-        if images.files.count < 2 && !quiet {
+        if let calib, imageCount < 2 && !quiet {
             FileHandleOut.stderr("warning: \(calib): calibrating on a single image; ranges will not generalise")
         }
         var opts = Quantizer.Options()
@@ -111,13 +121,14 @@ struct QuantizeCommand: ParsableCommand {
         opts.targetAgreement = targetAgreement
         opts.threads = globalOptions.threads ?? 0
         opts.biasCorrection = !noBiasCorrection
+        if let stats { opts.storedHistograms = try StatSection.histograms(in: try FileBytes(contentsOf: stats), for: plan) }
         if let fp32Layers {
             opts.fp32Layers = fp32Layers == "none" ? [] : fp32Layers.split(separator: ",").map { String($0).trimmingSpaces }
         }
         let bar = StageProgress(quiet: quiet)
         let result: Quantizer.Result
         do {
-            result = try Quantizer.quantize(plan, count: images.files.count, options: opts, input: { try images.input($0) },
+            result = try Quantizer.quantize(plan, count: imageCount, options: opts, input: { try images!.input($0) },
                                             progress: { bar.update($0, $1, $2) })
         } catch {
             throw Self.naming(error, model)
@@ -127,9 +138,10 @@ struct QuantizeCommand: ParsableCommand {
         var q = result.plan
         q.metadata.quantization = .object([
             "method": .string(method), "percentile": method == "percentile" ? .number(percentile) : .null,
-            "calib": .string(calib), "calib_images": .number(Double(images.files.count)),
+            "calib": calib.map { .string($0) } ?? .null, "stats": stats.map { .string($0) } ?? .null,
+            "calib_images": .number(Double(imageCount)),
             "fp32_layers": .array(result.fp32Layers.map { .string($0) }),
-            "calib_agreement": .number(result.calibAgreement),
+            "calib_agreement": result.calibAgreement.isNaN ? .null : .number(result.calibAgreement),
             "bias_correction": .bool(!noBiasCorrection), "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
         ])
         let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
@@ -147,17 +159,19 @@ struct QuantizeCommand: ParsableCommand {
         if globalOptions.json {
             print(JSON.object([
                 ("output", .string(out)), ("precision", .string(q.metadata.precision)), ("method", .string(method)),
-                ("calib_images", .int(images.files.count)),
+                ("calib_images", .int(imageCount)),
                 ("fp32_layers", .array(result.fp32Layers.map { .string($0) })),
-                ("calib_agreement", .double(result.calibAgreement)),
+                ("calib_agreement", result.calibAgreement.isNaN ? .null : .double(result.calibAgreement)),
                 ("sensitivity", .array(result.sensitivity.map { .object([("layer", .string($0.layer)), ("agreement", .double($0.agreement))]) })),
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
                 ("calibration_seconds", .double(result.calibrationSeconds)),
             ]).text)
             return
         }
-        print("\(out): \(q.metadata.precision), \(method) on \(images.files.count) images, \(String(format2: Double(bytesBefore) / 1e6)) MB -> \(String(format2: Double(data.count) / 1e6)) MB")
-        print("  argmax agreement with fp32 on the calibration images: \(String(format2: 100 * result.calibAgreement)) %")
+        print("\(out): \(q.metadata.precision), \(method) on \(imageCount) images\(stats == nil ? "" : " + stored histograms"), \(String(format2: Double(bytesBefore) / 1e6)) MB -> \(String(format2: Double(data.count) / 1e6)) MB")
+        if !result.calibAgreement.isNaN {
+            print("  argmax agreement with fp32 on the calibration images: \(String(format2: 100 * result.calibAgreement)) %")
+        }
         if !result.fp32Layers.isEmpty { print("  fp32 layers: \(result.fp32Layers.joined(separator: ", "))") }
     }
 }
