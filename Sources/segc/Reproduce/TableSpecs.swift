@@ -62,8 +62,11 @@ enum PaperLayout {
     static let bisenet = ModelRef(stem: "bisenetv1_calibrated_random", name: "BiSeNetV1 (random weights)")
 
     static let temperatures = [0.5, 0.75, 1.1, 2.15]
-    static let quantizeMissing = "needs `segc quantize` (not implemented yet)"
-    static let pruneMissing = "needs `segc prune` (not implemented yet)"
+    // The commands exist; reproduce does not run them yet. The figures come from
+    // `segc prune … --global --calib …` / `segc quantize … --calib …` then `segc eval`
+    // (Docs/Notes.md has them).
+    static let quantizeMissing = "not run by reproduce yet: `segc quantize PLAN --calib DIR`, then `segc eval`"
+    static let pruneMissing = "not run by reproduce yet: `segc prune PLAN --ratio 0.3 --global --calib DIR`, then `segc eval`"
 
     static let cityscapes = DatasetColumn(folders: ["cityscapes"], title: "Cityscapes", kind: .cityscapes)
     static let anomalySets = [
