@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "SegcPrune", dependencies: ["SegcCore", "SegcIR", "SegcPasses", "SegcPlan", "SegcLower", "SegcRuntime", "COpenBLAS"]),
         .target(name: "SegcRuntime", dependencies: ["SegcCore", "SegcPlan", "CSegcKernels"]),
         // int8 post-training quantization of plans: calibration histograms, the int8 pass, mixed precision.
-        .target(name: "SegcQuantize", dependencies: ["SegcCore", "SegcPlan", "SegcLower", "SegcRuntime", "SegcIR", "SegcPasses",
+        .target(name: "SegcQuantize", dependencies: ["CSegcKernels", "SegcCore", "SegcPlan", "SegcLower", "SegcRuntime", "SegcIR", "SegcPasses",
                                                      "SegcONNX", "SegcTorch", "SegcCompiler"]),
         // PNG/JPEG codecs in their own C target so the runtime never links libpng/libjpeg.
         .target(name: "CSegcImageIO", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),

@@ -51,6 +51,26 @@ static inline float segc_act(float v, int act, float slope) {
 }
 void segc_dispatch_fill(int level);
 
+/// Pool window geometry of `segc_pool_params` (pool/pool.c, pool/pool_u8.c): positive
+/// sizes, kernel, stride and dilation; non-negative pads.
+static inline int segc_pool_check(const segc_pool_params *p) {
+    if (!p || p->c <= 0 || p->h <= 0 || p->w <= 0 || p->oh <= 0 || p->ow <= 0) return SEGC_EINVAL;
+    if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0) return SEGC_EINVAL;
+    if (p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0) return SEGC_EINVAL;
+    return SEGC_OK;
+}
+
+/// Pool output columns [lo, hi) whose tap kx lands inside [0, w).
+static inline void segc_pool_col_range(const segc_pool_params *p, int64_t kx, int64_t *lo, int64_t *hi) {
+    int64_t base = kx * p->dw - p->pl;   // ix = ox*sw + base
+    int64_t a = base >= 0 ? 0 : (-base + p->sw - 1) / p->sw;
+    int64_t lim = p->w - 1 - base;       // ox*sw <= lim
+    int64_t b = lim < 0 ? 0 : lim / p->sw + 1;
+    if (b > p->ow) b = p->ow;
+    if (a > b) a = b;
+    *lo = a; *hi = b;
+}
+
 /// Per-thread workspace region.
 static inline float *segc_ws_thread(const segc_ws *ws, int thread) {
     return ws->base + (int64_t)thread * ws->per_thread;

@@ -1,4 +1,5 @@
 import Dispatch
+import CSegcKernels
 import Foundation
 import SegcCore
 import SegcPlan
@@ -136,17 +137,14 @@ final class Prefetcher: @unchecked Sendable {
 
 /// Per-pixel argmax of logits and the agreement of two argmax maps.
 package enum Agreement {
-    /// Argmax over the class axis of `[1, C, H, W]` logits (first maximum wins).
+    /// Argmax over the class axis of `[1, C, H, W]` logits (first maximum wins), from the
+    /// runtime's score kernel (`segc_scores`, the one `run` and `eval` use), stored as bytes.
     package static func argmax(_ logits: UnsafeBufferPointer<Float>, shape: [Int]) -> [UInt8] {
-        guard shape.count == 4 else { return [] }
+        guard shape.count == 4, let base = logits.baseAddress else { return [] }
         let c = shape[1], hw = shape[2] * shape[3]
-        var best = [Float](repeating: -.infinity, count: hw)
-        var arg = [UInt8](repeating: 0, count: hw)
-        for k in 0..<c {
-            let base = k * hw
-            for i in 0..<hw where logits[base + i] > best[i] { best[i] = logits[base + i]; arg[i] = UInt8(truncatingIfNeeded: k) }
-        }
-        return arg
+        var arg = [Int32](repeating: 0, count: hw)
+        let rc = arg.withUnsafeMutableBufferPointer { segc_scores(base, Int64(c), Int64(hw), Int32(SEGC_SCORE_NONE), 1, nil, $0.baseAddress) }
+        return rc == 0 ? arg.map { UInt8(truncatingIfNeeded: $0) } : []
     }
 
     /// Fraction of equal entries.

@@ -273,12 +273,18 @@ struct Emitter {
         sources.append(name)
     }
 
+    /// A `quantize` (float32 → uint8) or `dequantize` op of `x` on grid `p`; its output value.
+    mutating func convert(_ x: Int, _ kind: PlanOpKind, _ p: QuantParams) -> Int {
+        let y = newValue(kind == .quantize ? .u8 : .f32, values[x].shape, name: "")
+        emit(PlanOp(kind: kind, inputs: [x], outputs: [y], ints: [Int64(p.zeroPoint)], floats: [p.scale]), name: kind.name)
+        return y
+    }
+
     /// The source value `v` as uint8 on its grid (quantized from float32 if needed).
     mutating func u8(_ v: Int, grid: [Int: QuantParams]) throws(SegcError) -> Int {
         if let u = u8Of[v] { return u }
         guard let f = f32Of[v], let p = grid[v] else { throw SegcError(.malformed, "value \(v) cannot be quantized (no statistics)") }
-        let u = newValue(.u8, values[f].shape, name: "")
-        emit(PlanOp(kind: .quantize, inputs: [f], outputs: [u], ints: [Int64(p.zeroPoint)], floats: [p.scale]), name: "quantize")
+        let u = convert(f, .quantize, p)
         u8Of[v] = u
         return u
     }
@@ -291,10 +297,7 @@ struct Emitter {
             // clamps negatives to 0, which is the ReLU).
             let key = "\(v)@\(target.scale)/\(target.zeroPoint)"
             if let r = regridded[key] { return r }
-            let f = f32Of[v]!
-            let u = newValue(.u8, values[f].shape, name: "")
-            emit(PlanOp(kind: .quantize, inputs: [f], outputs: [u], ints: [Int64(target.zeroPoint)], floats: [target.scale]),
-                 name: "quantize")
+            let u = convert(f32Of[v]!, .quantize, target)
             regridded[key] = u
             return u
         }
@@ -317,8 +320,7 @@ struct Emitter {
     mutating func f32(_ v: Int, grid: [Int: QuantParams]) throws(SegcError) -> Int {
         if let f = f32Of[v] { return f }
         guard let u = u8Of[v], let p = grid[v] else { throw SegcError(.malformed, "value \(v) is read before it is written") }
-        let f = newValue(.f32, values[u].shape, name: "")
-        emit(PlanOp(kind: .dequantize, inputs: [u], outputs: [f], ints: [Int64(p.zeroPoint)], floats: [p.scale]), name: "dequantize")
+        let f = convert(u, .dequantize, p)
         f32Of[v] = f
         return f
     }

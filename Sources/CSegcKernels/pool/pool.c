@@ -12,24 +12,6 @@ static int64_t chan_chunk(int64_t plane) {
     return c < 1 ? 1 : c;
 }
 
-static int pool_check(const segc_pool_params *p) {
-    if (p->c <= 0 || p->h <= 0 || p->w <= 0 || p->oh <= 0 || p->ow <= 0) return SEGC_EINVAL;
-    if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0) return SEGC_EINVAL;
-    if (p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0) return SEGC_EINVAL;
-    return SEGC_OK;
-}
-
-/// Output columns [lo, hi) whose tap kx lands inside [0, w).
-static void col_range(const segc_pool_params *p, int64_t kx, int64_t *lo, int64_t *hi) {
-    int64_t base = kx * p->dw - p->pl;   // ix = ox*sw + base
-    int64_t a = base >= 0 ? 0 : (-base + p->sw - 1) / p->sw;
-    int64_t lim = p->w - 1 - base;       // ox*sw <= lim
-    int64_t b = lim < 0 ? 0 : lim / p->sw + 1;
-    if (b > p->ow) b = p->ow;
-    if (a > b) a = b;
-    *lo = a; *hi = b;
-}
-
 typedef struct {
     const segc_pool_params *p;
     const float *x;
@@ -56,7 +38,7 @@ static void max_task(void *vctx, int64_t t, int thread) {
                 const float *xr = xp + iy * p->w;
                 for (int64_t kx = 0; kx < p->kw; kx++) {
                     int64_t lo, hi, base = kx * p->dw - p->pl;
-                    col_range(p, kx, &lo, &hi);
+                    segc_pool_col_range(p, kx, &lo, &hi);
                     if (ir) {
                         for (int64_t ox = lo; ox < hi; ox++) {
                             int64_t ix = ox * p->sw + base;
@@ -79,7 +61,7 @@ static void max_task(void *vctx, int64_t t, int thread) {
 }
 
 int segc_max_pool2d(segc_pool *pool, const segc_pool_params *p, const float *x, float *y, int64_t *indices) {
-    int e = pool_check(p);
+    int e = segc_pool_check(p);
     if (e) return e;
     pool_ctx c = {p, x, y, indices, chan_chunk(p->oh * p->ow * p->kh * p->kw)};
     segc_pool_run(pool, max_task, &c, segc_chunks(p->c, c.chunk));
@@ -113,7 +95,7 @@ static void avg_task(void *vctx, int64_t t, int thread) {
                 const float *xr = xp + iy * p->w;
                 for (int64_t kx = 0; kx < p->kw; kx++) {
                     int64_t lo, hi, base = kx * p->dw - p->pl;
-                    col_range(p, kx, &lo, &hi);
+                    segc_pool_col_range(p, kx, &lo, &hi);
                     for (int64_t ox = lo; ox < hi; ox++) yr[ox] += xr[ox * p->sw + base];
                 }
             }
@@ -128,7 +110,7 @@ static void avg_task(void *vctx, int64_t t, int thread) {
 }
 
 int segc_avg_pool2d(segc_pool *pool, const segc_pool_params *p, const float *x, float *y) {
-    int e = pool_check(p);
+    int e = segc_pool_check(p);
     if (e) return e;
     pool_ctx c = {p, x, y, NULL, chan_chunk(p->oh * p->ow * p->kh * p->kw)};
     segc_pool_run(pool, avg_task, &c, segc_chunks(p->c, c.chunk));

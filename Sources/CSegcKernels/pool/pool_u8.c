@@ -4,25 +4,6 @@
 // and index −1 (the float kernel's −∞ has no uint8 counterpart). Tasks: channel chunks.
 #include "../internal.h"
 
-static int pool_check(const segc_pool_params *p) {
-    if (!p || p->c <= 0 || p->h <= 0 || p->w <= 0 || p->oh <= 0 || p->ow <= 0) return SEGC_EINVAL;
-    if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0) return SEGC_EINVAL;
-    if (p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0) return SEGC_EINVAL;
-    return SEGC_OK;
-}
-
-/// Output columns [lo, hi) whose tap kx lands inside [0, w).
-static void col_range(const segc_pool_params *p, int64_t kx, int64_t *lo, int64_t *hi) {
-    int64_t base = kx * p->dw - p->pl;   // ix = ox*sw + base
-    int64_t a = base >= 0 ? 0 : (-base + p->sw - 1) / p->sw;
-    int64_t lim = p->w - 1 - base;
-    int64_t b = lim < 0 ? 0 : lim / p->sw + 1;
-    if (b > p->ow) b = p->ow;
-    if (a > b) a = b;
-    *lo = a;
-    *hi = b;
-}
-
 typedef struct {
     const segc_pool_params *p;
     const uint8_t *x;
@@ -69,7 +50,7 @@ static void max_task(void *vctx, int64_t t, int thread) {
                 const uint8_t *restrict xr = xp + iy * p->w;
                 for (int64_t kx = 0; kx < p->kw; kx++) {
                     int64_t lo, hi, base = kx * p->dw - p->pl, sw = p->sw;
-                    col_range(p, kx, &lo, &hi);
+                    segc_pool_col_range(p, kx, &lo, &hi);
                     if (ir) {
                         for (int64_t ox = lo; ox < hi; ox++) {
                             int64_t ix = ox * sw + base;
@@ -89,7 +70,7 @@ static void max_task(void *vctx, int64_t t, int thread) {
 }
 
 int segc_max_pool2d_u8(segc_pool *pool, const segc_pool_params *p, const uint8_t *x, uint8_t *y, int64_t *indices) {
-    int e = pool_check(p);
+    int e = segc_pool_check(p);
     if (e) return e;
     if (!x || !y) return SEGC_EINVAL;
     int64_t work = p->oh * p->ow * p->kh * p->kw;

@@ -74,25 +74,7 @@ struct PruneCommand: ParsableCommand {
     }
 
     func run() throws {
-        let file = try FileBytes(contentsOf: model)
-        let before: PlanFile
-        let beforeBytes: Int
-        if try ModelFormat.detect(file) == .segc {
-            before = try PlanReader.read(file)
-            beforeBytes = file.count
-        } else {
-            var options = CompileOptions()
-            if let arch {
-                guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)'") }
-                options.arch = a
-            }
-            options.size = inputSize.map { ($0.height, $0.width) }
-            before = try Compiler.compile(file, options: options).plan
-            beforeBytes = try PlanWriter.serialize(before).count
-        }
-        if before.metadata.precision != "fp32" {
-            throw SegcError(.unsupported, "only fp32 plans can be pruned (this one is \(before.metadata.precision))", file: model)
-        }
+        let (before, beforeBytes) = try FP32PlanInput.load(model, arch: arch, inputSize: inputSize, verb: "pruned")
         let graph: Graph
         let result: ChannelPruning.Result
         do throws(SegcError) {

@@ -91,25 +91,7 @@ struct QuantizeCommand: ParsableCommand {
 
     func run() throws {
         let started = ContinuousClock.now
-        let file = try FileBytes(contentsOf: model)
-        let plan: PlanFile
-        let bytesBefore: Int
-        if try ModelFormat.detect(file) == .segc {
-            plan = try PlanReader.read(file)
-            bytesBefore = file.count
-        } else {
-            var options = CompileOptions()
-            if let arch {
-                guard let a = Architecture(argument: arch) else { throw ValidationError("unknown --arch '\(arch)'") }
-                options.arch = a
-            }
-            options.size = inputSize.map { ($0.height, $0.width) }
-            plan = try Compiler.compile(file, options: options).plan
-            bytesBefore = try PlanWriter.serialize(plan).count
-        }
-        if plan.metadata.precision != "fp32" {
-            throw SegcError(.unsupported, "only fp32 plans can be quantized (this one is \(plan.metadata.precision))", file: model)
-        }
+        let (plan, bytesBefore) = try FP32PlanInput.load(model, arch: arch, inputSize: inputSize, verb: "quantized")
         let images = try calib.map { try CalibrationImages($0, count: calibCount, plan: plan) }
         let imageCount = images?.files.count ?? 0
         let quiet = globalOptions.quiet
