@@ -7,22 +7,68 @@ import SegcPlan
 import SegcRuntime
 
 /// Accuracy recovery without training (issue 15, `prune --calib`): every ungrouped conv
-/// whose input lost channels is re-fitted by ridge least squares so that, on calibration
-/// images, its linear output from the *pruned* network's activations matches the linear
-/// output (W·x + b) the *unpruned* conv computes from the unpruned activations:
+/// or transposed conv whose input lost channels is re-fitted by ridge least squares so
+/// that, on calibration images, its linear output from the *pruned* network's activations
+/// matches the linear output (W·x + b) the *unpruned* layer computes from the unpruned
+/// activations:
 ///
 ///   [W' b'] = argmin Σ_p ‖W·x(p) + b − W'·x'(p) − b'‖² + λ‖W'‖²
 ///           = T X'ᵀ (X' X'ᵀ + λI)⁻¹,  X' with a row of ones (the bias is re-estimated)
+///
+/// Transposed convs matter: ERFNet's decoder (two upsamplers and the output layer) reads
+/// pruned channels; refitting them too took ERFNet `--ratio 0.3` per group from 84.7 % to
+/// 92.5 % argmax agreement. (Fitting each residual block to the unpruned sum, residual
+/// included, was tried and gave nothing measurable: 92.45 %.)
 ///
 /// over sampled output pixels p. The unpruned network runs once per image (targets kept);
 /// then, layer by layer in graph order, the pruned network — its earlier layers already
 /// refitted — runs once per image to give x', and the normal equations (sgemm) are solved
 /// by Cholesky in double precision. λ = ridge · mean(diag(X'X'ᵀ)).
 package enum LeastSquaresRecovery {
+    /// What the fit needs of a conv2d or a conv_transpose2d (ungrouped).
+    struct Geometry {
+        var kh: Int, kw: Int, strideH: Int, strideW: Int, padTop: Int, padLeft: Int
+        var dilationH: Int, dilationW: Int, hasBias: Bool
+        var transposed: Bool
+
+        init?(_ op: Op) {
+            switch op {
+            case .conv2d(let c) where c.groups == 1:
+                self.init(kh: c.kh, kw: c.kw, strideH: c.strideH, strideW: c.strideW, padTop: c.padTop, padLeft: c.padLeft,
+                          dilationH: c.dilationH, dilationW: c.dilationW, hasBias: c.hasBias, transposed: false)
+            case .convTranspose2d(let c) where c.groups == 1:
+                self.init(kh: c.kh, kw: c.kw, strideH: c.strideH, strideW: c.strideW, padTop: c.padTop, padLeft: c.padLeft,
+                          dilationH: c.dilationH, dilationW: c.dilationW, hasBias: c.hasBias, transposed: true)
+            default: return nil
+            }
+        }
+        init(kh: Int, kw: Int, strideH: Int, strideW: Int, padTop: Int, padLeft: Int, dilationH: Int, dilationW: Int,
+             hasBias: Bool, transposed: Bool) {
+            self.kh = kh; self.kw = kw; self.strideH = strideH; self.strideW = strideW; self.padTop = padTop
+            self.padLeft = padLeft; self.dilationH = dilationH; self.dilationW = dilationW; self.hasBias = hasBias
+            self.transposed = transposed
+        }
+
+        /// The input position tap (ky, kx) reads for output pixel (oy, ox); nil where it
+        /// reads padding or (transposed) no input maps there.
+        func tap(_ oy: Int, _ ox: Int, _ ky: Int, _ kx: Int, h: Int, w: Int) -> (Int, Int)? {
+            let iy: Int, ix: Int
+            if transposed {
+                // y[oy] += x[iy] · w[ky] where iy·stride − pad + ky·dilation = oy.
+                let ny = oy + padTop - ky * dilationH, nx = ox + padLeft - kx * dilationW
+                guard ny >= 0, nx >= 0, ny % strideH == 0, nx % strideW == 0 else { return nil }
+                iy = ny / strideH; ix = nx / strideW
+            } else {
+                iy = oy * strideH - padTop + ky * dilationH; ix = ox * strideW - padLeft + kx * dilationW
+            }
+            return iy >= 0 && iy < h && ix >= 0 && ix < w ? (iy, ix) : nil
+        }
+    }
+
     struct Target {
         var node: Int            // conv node index (same in both graphs)
         var source: Int          // plan op producing its input
-        var conv: Conv2d
+        var conv: Geometry
         var cin: Int, cinKept: [Int], coutKept: [Int], h: Int, w: Int, oh: Int, ow: Int
         /// The unpruned conv's weight rows [coutKept, cin·kh·kw] and bias of its kept outputs.
         var weightRows: [Float], biasRows: [Float]
@@ -40,9 +86,7 @@ package enum LeastSquaresRecovery {
         for ci in 0..<channels {
             for ky in 0..<c.kh { for kx in 0..<c.kw {
                 for (j, p) in samples.enumerated() {
-                    let oy = p / t.ow, ox = p % t.ow
-                    let iy = oy * c.strideH - c.padTop + ky * c.dilationH, ix = ox * c.strideW - c.padLeft + kx * c.dilationW
-                    if iy >= 0 && iy < t.h && ix >= 0 && ix < t.w { out[r * n + j] = x[(ci * t.h + iy) * t.w + ix] }
+                    if let (iy, ix) = c.tap(p / t.ow, p % t.ow, ky, kx, h: t.h, w: t.w) { out[r * n + j] = x[(ci * t.h + iy) * t.w + ix] }
                 }
                 r += 1
             } }
@@ -59,9 +103,12 @@ package enum LeastSquaresRecovery {
         let producer = original.producers()
         var targets: [Target] = []
         for (i, n) in original.nodes.enumerated() {
-            guard case .conv2d(let c) = n.op, c.groups == 1, let kept = result.inputKept[i],
-                  let src = producer[n.inputs[0].index], let w = original.constants[n.inputs[1]]?.floats() else { continue }
+            guard let c = Geometry(n.op), let kept = result.inputKept[i],
+                  let src = producer[n.inputs[0].index], var w = original.constants[n.inputs[1]]?.floats() else { continue }
             let xs = original.type(of: n.inputs[0]).shape, ys = original.type(of: n.outputs[0]).shape
+            // A transposed conv's weight is [Cin, Cout, kh, kw]: its rows per output channel
+            // are read as [Cout, Cin, kh, kw], as a conv's.
+            if c.transposed { w = transposeFirstTwoAxes(w, xs[1], ys[1], c.kh * c.kw) }
             let bias = c.hasBias ? (original.constants[n.inputs[2]]?.floats() ?? []) : []
             let coutKept = result.outputKept[i] ?? Array(0..<ys[1])
             let kf = w.count / max(1, ys[1])
@@ -131,10 +178,18 @@ package enum LeastSquaresRecovery {
                 for q in 0..<(kp - 1) { newW[r * (kp - 1) + q] = Float(sol[q]) }
                 newB[r] = Float(sol[kp - 1])
             }
+            if t.conv.transposed { newW = transposeFirstTwoAxes(newW, m, t.cinKept.count, t.conv.kh * t.conv.kw) }
             out.constants[node.inputs[1]] = Tensor(newW, shape: out.type(of: node.inputs[1]).shape)
             if t.conv.hasBias { out.constants[node.inputs[2]] = Tensor(newB, shape: [m]) }
         }
         try out.verify()
+        return out
+    }
+
+    /// [a, b, inner] → [b, a, inner].
+    static func transposeFirstTwoAxes(_ x: [Float], _ a: Int, _ b: Int, _ inner: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        for i in 0..<a { for j in 0..<b { for q in 0..<inner { out[(j * a + i) * inner + q] = x[(i * b + j) * inner + q] } } }
         return out
     }
 

@@ -161,4 +161,52 @@ final class RecoveryTests: XCTestCase {
         print("[recovery] output squared error: pruned \(before), after least squares \(after)")
         XCTAssertLessThan(after, before * 0.05)
     }
+
+    /// Output squared error of `h` against `g` on 4 random inputs of `count` elements.
+    func squaredError(_ g: Graph, _ h: Graph, _ t: TestFloats, count: Int) throws -> Double {
+        var e = 0.0
+        for _ in 0..<4 {
+            let input = t.floats(count)
+            let want = try ReferenceInterpreter.run(g, inputs: [input])[0], got = try ReferenceInterpreter.run(h, inputs: [input])[0]
+            for (p, q) in zip(want, got) { let d = Double(p) - Double(q); e += d * d }
+        }
+        return e
+    }
+
+    /// 8 channels = 4 filters and their copies scaled by 0.3 (so the copies rank lowest and
+    /// pruning them loses nothing a refit cannot restore).
+    /// Without a bias the copies are exactly proportional (a transposed conv cannot absorb
+    /// a copy's constant term in one bias: how many taps reach an output depends on its phase).
+    func duplicatedConv(_ g: inout Graph, _ x: ValueID, _ t: TestFloats, bias: Float = 0.1, act: Activation = .none) throws -> ValueID {
+        var w0 = t.floats(4 * 3 * 9)
+        w0 += w0.map { $0 * 0.3 }
+        let w0v = g.addConstant("c0.w", Tensor(w0, shape: [8, 3, 3, 3]))
+        let b0v = g.addConstant("c0.b", Tensor([Float](repeating: bias, count: 8), shape: [8]))
+        var c = Conv2d(kh: 3, kw: 3, padding: (1, 1), hasBias: true)
+        c.epilogue = Epilogue(activation: act)
+        return try g.add1(.conv2d(c), [x, w0v, b0v], name: "c0")
+    }
+
+    /// ERFNet's decoder: a transposed conv (stride 2, output padding) reads the pruned
+    /// channels; it is refitted like a conv (its weight is [Cin, Cout, kh, kw]).
+    func testRecoveryRefitsATransposedConvolution() throws {
+        let t = TestFloats()
+        var g = Graph()
+        let x = g.addInput("x", ValueType(.f32, [1, 3, 10, 10]))
+        let a = try duplicatedConv(&g, x, t, bias: 0)
+        let wv = g.addConstant("t.w", Tensor(t.floats(8 * 2 * 9), shape: [8, 2, 3, 3]))
+        let bv = g.addConstant("t.b", Tensor(t.floats(2), shape: [2]))
+        let deconv = ConvTranspose2d(kh: 3, kw: 3, stride: (2, 2), padding: (1, 1), outputPadding: (1, 1), hasBias: true)
+        g.outputs = [try g.add1(.convTranspose2d(deconv), [a, wv, bv], name: "t")]
+        try g.verify()
+        let result = try ChannelPruning.prune(g, options: .init(ratio: 0.5))
+        XCTAssertEqual(result.kept.map(\.kept), [[0, 1, 2, 3]])
+        let calib = (0..<12).map { _ in t.floats(3 * 100) }
+        let recovered = try LeastSquaresRecovery.recover(original: g, pruned: result.graph, result: result,
+                                                         metadata: PlanMetadata(), inputs: calib, ridge: 1e-6, threads: 1)
+        try recovered.verify()
+        let before = try squaredError(g, result.graph, t, count: 300), after = try squaredError(g, recovered, t, count: 300)
+        print("[recovery] transposed conv: pruned \(before), after least squares \(after)")
+        XCTAssertLessThan(after, before * 0.05)
+    }
 }

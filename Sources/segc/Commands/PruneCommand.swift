@@ -23,8 +23,8 @@ struct PruneCommand: ParsableCommand {
         Channels are removed in dependency groups (a conv's outputs with every reader, residual
         chains, pool indices with their unpool); groups that feed the network's output, concat
         members and grouped convs are left alone. Importance: each producer's squared filter
-        norms, normalised within the group. --calib DIR refits, without training, every conv whose
-        input lost channels so that its linear output on the calibration images matches the
+        norms, normalised within the group. --calib DIR refits, without training, every conv and
+        transposed conv whose input lost channels so that its linear output on the calibration images matches the
         unpruned network's (ridge least squares, biases re-estimated; one pass per image).
           segc prune erfnet.segc --ratio 0.3 --calib ../shared/data/fs_static/images
         """)
@@ -38,7 +38,7 @@ struct PruneCommand: ParsableCommand {
     @Flag(help: "Rank channels across groups (importance divided by the group's mean).")
     var global = false
 
-    @Option(help: "Folder of calibration images: refit the convs that lost input channels by ridge least squares.")
+    @Option(help: "Folder of calibration images: refit the convs (and transposed convs) that lost input channels by ridge least squares.")
     var calib: String?
 
     @Option(help: "Calibration images used (evenly spaced over the sorted folder).")
