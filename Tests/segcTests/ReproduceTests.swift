@@ -59,23 +59,33 @@ final class ReproduceTests: XCTestCase {
         let mide = try XCTUnwrap(byLabel["MiDE-Net (distilled from ENet)"])
         let figures = try XCTUnwrap(mide["figures"] as? [[String: Any]])
         XCTAssertEqual(figures.count, 1 + 2 * 2, "mIoU + (AuPRC, FPR95) on two anomaly sets")
+        // The compressed row: quantized by reproduce, its plan left in --out, its commands
+        // (quantize && eval) give the same figures.
+        let int8 = try XCTUnwrap(byLabel["MiDE-Net int8"]?["figures"] as? [[String: Any]])
+        XCTAssertEqual(int8.count, 5)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/midenet_distilled.int8.segc"))
         var checked = 0
         var cache: [String: [String: Any]] = [:]
-        for f in figures {
+        for f in figures + int8 {
             let command = try XCTUnwrap(f["command"] as? String)
-            let args = Self.words(command)
-            XCTAssertEqual(args.first, "segc")
+            let steps = command.components(separatedBy: " && ")
             if cache[command] == nil {
-                let e = try CLI.run(Array(args.dropFirst()) + ["--quiet"])
-                XCTAssertEqual(e.status, 0, e.stderr)
-                cache[command] = try CLI.json(e.stdout)
+                var last: CLI.Result?
+                for step in steps {
+                    let args = Self.words(step)
+                    XCTAssertEqual(args.first, "segc")
+                    let e = try CLI.run(Array(args.dropFirst()) + ["--quiet"])
+                    XCTAssertEqual(e.status, 0, e.stderr)
+                    last = e
+                }
+                cache[command] = try CLI.json(try XCTUnwrap(last).stdout)
             }
             let metric = try XCTUnwrap(f["metric"] as? String)
             let separate = try XCTUnwrap(cache[command]?[metric] as? Double, "\(command) gave no \(metric)")
             XCTAssertEqual(f["value"] as? Double, separate, "\(metric) of \(command)")
             checked += 1
         }
-        XCTAssertEqual(checked, 5)
+        XCTAssertEqual(checked, 10)
         // tables.md prints the same figures in percent with two decimals.
         let md = try String(contentsOfFile: out + "/tables.md", encoding: .utf8)
         let miou = try XCTUnwrap(figures.first { $0["metric"] as? String == "miou" }?["value"] as? Double)

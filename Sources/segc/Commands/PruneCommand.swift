@@ -73,24 +73,34 @@ struct PruneCommand: ParsableCommand {
         return Stats(macs: macs, flops: flops, parameters: params, bytes: bytes)
     }
 
-    func run() throws {
-        let (before, beforeBytes) = try FP32PlanInput.load(model, arch: arch, inputSize: inputSize, verb: "pruned")
+    /// Prunes `before` (an fp32 plan read from `file`) and returns the pruned plan, serialized
+    /// and verified, with what was removed. `calib`: images that drive the least-squares
+    /// recovery. Shared with `reproduce` (Table 4–5's pruned rows).
+    static func prune(_ before: PlanFile, file: String, ratio: Double, global: Bool, calib: String?, calibCount: Int = 8,
+                      ridge: Double = 1e-3, threads: Int, quiet: Bool) throws -> (plan: PlanFile, data: [UInt8], result: ChannelPruning.Result) {
         let graph: Graph
         let result: ChannelPruning.Result
         do throws(SegcError) {
             graph = try Lifting.lift(before)
             result = try ChannelPruning.prune(graph, options: .init(ratio: ratio, global: global))
-        } catch { throw error.inFile(model) }
+        } catch { throw error.inFile(file) }
         var prunedGraph = result.graph
         if let calib {
-            let inputs = try Self.calibrationInputs(calib, count: calibCount, plan: before)
-            let bar = ProgressBar("recover", quiet: globalOptions.quiet)
+            let inputs = try calibrationInputs(calib, count: calibCount, plan: before)
+            let bar = ProgressBar("recover", quiet: quiet)
             prunedGraph = try LeastSquaresRecovery.recover(original: graph, pruned: result.graph, result: result,
                                                            metadata: before.metadata, inputs: inputs, ridge: ridge,
-                                                           threads: globalOptions.threads ?? 0, progress: { bar.update($0, $1) })
+                                                           threads: threads, progress: { bar.update($0, $1) })
         }
         let pruned = try Lowering.lower(prunedGraph, metadata: before.metadata)
-        let data = try SegcImportedModel.serializeVerified(pruned, name: model)
+        return (pruned, try SegcImportedModel.serializeVerified(pruned, name: file), result)
+    }
+
+    func run() throws {
+        let (before, beforeBytes) = try FP32PlanInput.load(model, arch: arch, inputSize: inputSize, verb: "pruned")
+        let (pruned, data, result) = try Self.prune(before, file: model, ratio: ratio, global: global, calib: calib,
+                                                    calibCount: calibCount, ridge: ridge, threads: globalOptions.threads ?? 0,
+                                                    quiet: globalOptions.quiet)
         let out = output ?? "\(Compiler.stem(model))_pruned.segc"
         try AtomicFile.write(out, bytes: data)
         let a = Self.stats(before, bytes: beforeBytes), b = Self.stats(pruned, bytes: data.count)

@@ -107,33 +107,9 @@ struct QuantizeCommand: ParsableCommand {
         if let fp32Layers {
             opts.fp32Layers = fp32Layers == "none" ? [] : fp32Layers.split(separator: ",").map { String($0).trimmingSpaces }
         }
-        let bar = StageProgress(quiet: quiet)
-        let result: Quantizer.Result
-        do {
-            result = try Quantizer.quantize(plan, count: imageCount, options: opts, input: { try images!.input($0) },
-                                            progress: { bar.update($0, $1, $2) })
-        } catch {
-            throw Self.naming(error, model)
-        }
-
         let out = output ?? "./\(Compiler.stem(model)).int8.segc"
-        var q = result.plan
-        q.metadata.quantization = .object([
-            "method": .string(method), "percentile": method == "percentile" ? .number(percentile) : .null,
-            "calib": calib.map { .string($0) } ?? .null, "stats": stats.map { .string($0) } ?? .null,
-            "calib_images": .number(Double(imageCount)),
-            "fp32_layers": .array(result.fp32Layers.map { .string($0) }),
-            "calib_agreement": result.calibAgreement.isNaN ? .null : .number(result.calibAgreement),
-            "bias_correction": .bool(!noBiasCorrection), "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
-        ])
-        let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
-        let data: [UInt8]
-        do {
-            data = try PlanWriter.serialize(q, extraSections: [PlanExtraSection(tag: StatSection.tag, required: false, bytes: stat)])
-            _ = try PlanReader.read(FileBytes(bytes: data, name: out))
-        } catch {
-            throw Self.naming(error, out)
-        }
+        let (q, data, result) = try Self.quantize(plan, file: model, images: images, options: opts, methodName: method,
+                                                  percentile: percentile, calib: calib, stats: stats, out: out, quiet: quiet)
         try AtomicFile.write(out, bytes: data)
         let seconds = Double((ContinuousClock.now - started).components.seconds)
             + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
@@ -159,6 +135,41 @@ struct QuantizeCommand: ParsableCommand {
 }
 
 extension QuantizeCommand {
+    /// Quantizes the fp32 `plan` (read from `file`) on `images` (or stored histograms) and
+    /// returns the int8/mixed plan with its metadata and STAT section, serialized and read
+    /// back (`out` names it in errors). Shared with `reproduce` (Table 4–5's int8 rows).
+    static func quantize(_ plan: PlanFile, file: String, images: CalibrationImages?, options opts: Quantizer.Options,
+                         methodName: String, percentile: Double, calib: String?, stats: String?, out: String,
+                         quiet: Bool) throws -> (plan: PlanFile, data: [UInt8], result: Quantizer.Result) {
+        let imageCount = images?.files.count ?? 0
+        let bar = StageProgress(quiet: quiet)
+        let result: Quantizer.Result
+        do {
+            result = try Quantizer.quantize(plan, count: imageCount, options: opts, input: { try images!.input($0) },
+                                            progress: { bar.update($0, $1, $2) })
+        } catch {
+            throw naming(error, file)
+        }
+        var q = result.plan
+        q.metadata.quantization = .object([
+            "method": .string(methodName), "percentile": methodName == "percentile" ? .number(percentile) : .null,
+            "calib": calib.map { .string($0) } ?? .null, "stats": stats.map { .string($0) } ?? .null,
+            "calib_images": .number(Double(imageCount)),
+            "fp32_layers": .array(result.fp32Layers.map { .string($0) }),
+            "calib_agreement": result.calibAgreement.isNaN ? .null : .number(result.calibAgreement),
+            "bias_correction": .bool(opts.biasCorrection), "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
+        ])
+        let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
+        let data: [UInt8]
+        do {
+            data = try PlanWriter.serialize(q, extraSections: [PlanExtraSection(tag: StatSection.tag, required: false, bytes: stat)])
+            _ = try PlanReader.read(FileBytes(bytes: data, name: out))
+        } catch {
+            throw naming(error, out)
+        }
+        return (q, data, result)
+    }
+
     /// A `SegcError` without a file names `file`; anything else passes through.
     static func naming(_ error: any Error, _ file: String) -> any Error {
         guard let e = error as? SegcError, e.file == nil else { return error }

@@ -18,6 +18,12 @@ struct LoadedModel {
     let macs: Int
     /// product.md §2.6 parameter count (checkpoints), or stored weight elements (plans).
     let parameters: Int
+    /// Commands that make `path` (a compressed variant), each figure's command follows them
+    /// with `&&`; empty for a file found in `--models`.
+    var recipe = ""
+
+    /// `command` preceded by the recipe that makes the plan it reads.
+    func command(_ command: String) -> String { recipe.isEmpty ? command : recipe + " && " + command }
 }
 
 enum Discovery {

@@ -24,9 +24,9 @@ struct SpeedFigures {
 
 /// Everything `segc reproduce` measured, keyed for the table writers.
 struct ReproduceResults {
-    var miou: [String: Figure] = [:]                                  // model stem → mIoU
-    var anomaly: [String: [ScoreSpec: [String: (auprc: Figure, fpr95: Figure)]]] = [:] // stem → score → dataset title
-    var calibrated: [String: (t: Double, command: String)] = [:]      // stem → T
+    var miou: [String: Figure] = [:]                                  // model key → mIoU
+    var anomaly: [String: [ScoreSpec: [String: (auprc: Figure, fpr95: Figure)]]] = [:] // key → score → dataset title
+    var calibrated: [String: (t: Double, command: String)] = [:]      // key → T
     var curves: [String: [(label: String, curve: ScoreCurve)]] = [:]  // dataset title → lines
     var galleries: [String: (label: String, worst: GalleryFrame?, best: GalleryFrame?)] = [:]
     var speed: [String: SpeedFigures] = [:]
@@ -34,6 +34,8 @@ struct ReproduceResults {
     var warnings: [String] = []
     /// Wall-time split (ms): network calls of the evaluation, bench runs, everything.
     var networkMs = 0.0, benchMs = 0.0, wallMs = 0.0
+    /// Pruning and quantizing Tables 4–5's compressed plans (not evaluation time).
+    var deriveMs = 0.0
     var decodeMs = 0.0, resizeMs = 0.0, scoreMs = 0.0, metricsMs = 0.0, prefetchWaitMs = 0.0, loadMs = 0.0
     var framesEvaluated = 0
     /// Worker threads of the sessions (the runtime's choice when --threads is not given).
@@ -49,6 +51,9 @@ struct ReproduceRun {
     let tables: [TableSpec]
     let threads: Int
     let benchRuns: Int
+    /// Where Tables 4–5's compressed plans are written (and found again).
+    let outDir: String
+    let quiet: Bool
     let bar: ProgressBar
     let warn: (String) -> Void
 
@@ -99,14 +104,28 @@ struct ReproduceRun {
         }
         var loaded: [ModelRef: LoadedModel] = [:]
         let t0 = ContinuousClock.now
+        let calibDir = dataDir + "/" + PaperLayout.calibrationFolder
+        let variants = CompressedVariants(outDir: outDir, calibDir: calibDir, threads: threads, quiet: quiet, note: note)
         for ref in refs {
             guard let path = Discovery.modelFile(ref, in: modelsDir) else {
                 note("\(modelsDir): no \(ref.stem).segc/.pth/.onnx; rows of \(ref.name) are skipped")
                 continue
             }
-            loaded[ref] = try Discovery.load(ref, path: path)
+            if ref.variant == .fp32 {
+                loaded[ref] = try Discovery.load(ref, path: path)
+                continue
+            }
+            guard isDirectory(calibDir) else {
+                note("\(dataDir): no \(PaperLayout.calibrationFolder) to calibrate \(ref.name) on; its rows are skipped")
+                continue
+            }
+            let d0 = ContinuousClock.now
+            let (plan, recipe) = try variants.plan(ref, checkpoint: path)
+            results.deriveMs += BenchCommand.ms(ContinuousClock.now - d0)
+            loaded[ref] = try Discovery.load(ref, path: plan)
+            loaded[ref]!.recipe = recipe
         }
-        results.loadMs = BenchCommand.ms(ContinuousClock.now - t0)
+        results.loadMs = BenchCommand.ms(ContinuousClock.now - t0) - results.deriveMs
         let evaluated = refs.filter { loaded[$0] != nil && !(scores[$0] ?? []).isEmpty }
         var sessions: [ModelRef: SegcSession] = [:]
         for ref in evaluated {
@@ -150,7 +169,7 @@ struct ReproduceRun {
                 var jobScores: [AnomalyScore] = []
                 var shown: [(name: String, index: Int)] = []
                 for spec in scores[ref] ?? [] {
-                    guard let s = Self.anomalyScore(spec, calibrated: results.calibrated[ref.stem]?.t) else { continue }
+                    guard let s = Self.anomalyScore(spec, calibrated: results.calibrated[ref.key]?.t) else { continue }
                     if Self.isPlotted(spec) { shown.append((spec.label, jobScores.count)) }
                     jobScores.append(s)
                 }
@@ -193,8 +212,10 @@ struct ReproduceRun {
             for (i, ref) in evaluated.enumerated() {
                 guard let s = boxes[i].samples else { continue }
                 guard s.count > 0 else { note("\(dataset.root): no labelled pixel to calibrate \(ref.name)"); continue }
-                let path = Self.shellQuote(loaded[ref]!.path), folder = Self.shellQuote(dataset.root)
-                results.calibrated[ref.stem] = (s.fit.solve(), "segc convert \(path) -o \(ref.stem).segc && segc calibrate-temperature \(ref.stem).segc --dataset \(folder)")
+                let m = loaded[ref]!, path = Self.shellQuote(m.path), folder = Self.shellQuote(dataset.root)
+                let command = m.path.hasSuffix(".segc") ? "segc calibrate-temperature \(path) --dataset \(folder)"
+                    : "segc convert \(path) -o \(ref.key).segc && segc calibrate-temperature \(ref.key).segc --dataset \(folder)"
+                results.calibrated[ref.key] = (s.fit.solve(), m.command(command))
             }
             // The pooled sorts of this dataset run while the networks start on the next one.
             let future = MetricsFuture(pending)
@@ -211,20 +232,20 @@ struct ReproduceRun {
             let folder = Self.shellQuote(dataset.root)
             for (i, ref) in evaluated.enumerated() {
                 let job = d.jobs[i]
-                let path = Self.shellQuote(loaded[ref]!.path)
+                let m = loaded[ref]!, path = Self.shellQuote(m.path)
                 if column.kind == .cityscapes {
                     if let miou = job.miou {
-                        results.miou[ref.stem] = Figure(value: miou, command: "segc eval \(path) --dataset \(folder) --json")
+                        results.miou[ref.key] = Figure(value: miou, command: m.command("segc eval \(path) --dataset \(folder) --json"))
                     }
                     continue
                 }
                 var k = 0
                 for spec in scores[ref] ?? [] {
-                    let cal = results.calibrated[ref.stem]?.t
+                    let cal = results.calibrated[ref.key]?.t
                     guard Self.anomalyScore(spec, calibrated: cal) != nil else { continue }
                     let e = job.scores[k]; k += 1
-                    let cmd = "segc eval \(path) --dataset \(folder) \(Self.scoreArguments(spec, calibrated: cal)) --json"
-                    results.anomaly[ref.stem, default: [:]][spec, default: [:]][column.title] =
+                    let cmd = m.command("segc eval \(path) --dataset \(folder) \(Self.scoreArguments(spec, calibrated: cal)) --json")
+                    results.anomaly[ref.key, default: [:]][spec, default: [:]][column.title] =
                         (Figure(value: e.auprc, command: cmd), Figure(value: e.fpr95, command: cmd))
                     // Plotted: every score but the extra temperatures (Table 2 has its own rows).
                     if let c = e.curve, Self.isPlotted(spec) {
@@ -236,7 +257,7 @@ struct ReproduceRun {
                 }
             }
         }
-        for ref in evaluated where (scores[ref] ?? []).contains(.calibratedMSP) && results.calibrated[ref.stem] == nil {
+        for ref in evaluated where (scores[ref] ?? []).contains(.calibratedMSP) && results.calibrated[ref.key] == nil {
             note("no Cityscapes folder in \(dataDir): the calibrated-temperature row of \(ref.name) is skipped")
         }
 
@@ -249,10 +270,10 @@ struct ReproduceRun {
                                                  warmup: 2, runs: benchRuns)
             results.benchMs += BenchCommand.ms(ContinuousClock.now - b0)
             let sorted = times.sorted()
-            results.speed[ref.stem] = SpeedFigures(
+            results.speed[ref.key] = SpeedFigures(
                 medianMs: BenchCommand.median(sorted), minMs: sorted[0], runs: benchRuns, threads: session.threads,
                 kernels: KernelLevel.current.description, macs: m.macs, parameters: m.parameters, planBytes: m.planBytes,
-                command: "segc bench \(Self.shellQuote(m.path)) --threads \(session.threads) --warmup 2 --runs \(benchRuns) --json")
+                command: m.command("segc bench \(Self.shellQuote(m.path)) --threads \(session.threads) --warmup 2 --runs \(benchRuns) --json"))
             unitsDone += 1
             bar.update(unitsDone, totalUnits, detail: "bench \(ref.name)")
         }

@@ -20,11 +20,41 @@ enum ScoreSpec: Hashable {
     }
 }
 
+/// How a table's model is derived from its checkpoint (Tables 4–5's compressed rows).
+enum ModelVariant: String, Hashable {
+    case fp32
+    /// `segc prune --ratio 0.3 --global --calib CALIB`.
+    case pruned
+    /// `segc quantize --calib CALIB` (defaults: percentile, mixed precision to 0.98).
+    case int8
+    /// The pruned plan, then quantized as `int8`.
+    case prunedInt8
+
+    /// The derived plan's file name suffix (after the checkpoint's stem), as the commands
+    /// write it by default.
+    var suffix: String {
+        switch self {
+        case .fp32: return ""
+        case .pruned: return "_pruned"
+        case .int8: return ".int8"
+        case .prunedInt8: return "_pruned.int8"
+        }
+    }
+}
+
 /// A checkpoint the tables use, found in `--models` by file stem (names as in
 /// ../shared/models); a `.segc` of the same stem is preferred, then `.pth`, then `.onnx`.
+/// A compressed `variant` is derived from it by `prune` / `quantize` (plans written to
+/// the output folder and reused by the next run).
 struct ModelRef: Hashable {
     let stem: String
     let name: String
+    var variant: ModelVariant = .fp32
+
+    /// Results key and the derived plan's file stem.
+    var key: String { stem + variant.suffix }
+
+    func with(_ v: ModelVariant, name: String) -> ModelRef { ModelRef(stem: stem, name: name, variant: v) }
 }
 
 enum RowSource {
@@ -61,12 +91,17 @@ enum PaperLayout {
     static let midenet = ModelRef(stem: "midenet_distilled", name: "MiDE-Net (distilled from ENet)")
     static let bisenet = ModelRef(stem: "bisenetv1_calibrated_random", name: "BiSeNetV1 (random weights)")
 
+    static let erfnetPruned = erfnet.with(.pruned, name: "ERFNet pruned (30 %, global, least-squares recovery)")
+    static let erfnetInt8 = erfnet.with(.int8, name: "ERFNet int8")
+    static let erfnetPrunedInt8 = erfnet.with(.prunedInt8, name: "ERFNet pruned + int8")
+    /// Not a row of the paper: the smallest network quantized too (and the variant row the
+    /// suite can afford to check end to end).
+    static let midenetInt8 = midenet.with(.int8, name: "MiDE-Net int8")
+
     static let temperatures = [0.5, 0.75, 1.1, 2.15]
-    // The commands exist; reproduce does not run them yet. The figures come from
-    // `segc prune … --global --calib …` / `segc quantize … --calib …` then `segc eval`
-    // (Docs/Notes.md has them).
-    static let quantizeMissing = "not run by reproduce yet: `segc quantize PLAN --calib DIR`, then `segc eval`"
-    static let pruneMissing = "not run by reproduce yet: `segc prune PLAN --ratio 0.3 --global --calib DIR`, then `segc eval`"
+    /// Calibration images of the compressed variants, inside `--data` (the issues' choice).
+    static let calibrationFolder = "fs_static/images"
+    static let pruneRatio = 0.3
 
     static let cityscapes = DatasetColumn(folders: ["cityscapes"], title: "Cityscapes", kind: .cityscapes)
     static let anomalySets = [
@@ -94,19 +129,21 @@ enum PaperLayout {
         ]),
         TableSpec(id: 4, title: "Table 4: compressed networks (MSP)", rows: [
             TableRow(label: "ERFNet fp32", source: .measured(erfnet, .msp(1))),
-            TableRow(label: "ERFNet pruned", source: .missing(pruneMissing)),
-            TableRow(label: "ERFNet int8", source: .missing(quantizeMissing)),
-            TableRow(label: "ERFNet pruned + int8", source: .missing(pruneMissing + "; " + quantizeMissing)),
+            TableRow(label: "ERFNet pruned", source: .measured(erfnetPruned, .msp(1))),
+            TableRow(label: "ERFNet int8", source: .measured(erfnetInt8, .msp(1))),
+            TableRow(label: "ERFNet pruned + int8", source: .measured(erfnetPrunedInt8, .msp(1))),
             TableRow(label: "ENet fp32", source: .measured(enet, .msp(1))),
             TableRow(label: "MiDE-Net (distilled from ENet)", source: .measured(midenet, .msp(1))),
+            TableRow(label: "MiDE-Net int8", source: .measured(midenetInt8, .msp(1))),
         ]),
         TableSpec(id: 5, title: "Table 5: speed and size at 512x1024 (this machine)", rows: [
             TableRow(label: "ERFNet fp32", source: .measured(erfnet, .msp(1))),
-            TableRow(label: "ERFNet pruned", source: .missing(pruneMissing)),
-            TableRow(label: "ERFNet int8", source: .missing(quantizeMissing)),
-            TableRow(label: "ERFNet pruned + int8", source: .missing(pruneMissing + "; " + quantizeMissing)),
+            TableRow(label: "ERFNet pruned", source: .measured(erfnetPruned, .msp(1))),
+            TableRow(label: "ERFNet int8", source: .measured(erfnetInt8, .msp(1))),
+            TableRow(label: "ERFNet pruned + int8", source: .measured(erfnetPrunedInt8, .msp(1))),
             TableRow(label: "ENet fp32", source: .measured(enet, .msp(1))),
             TableRow(label: "MiDE-Net (distilled)", source: .measured(midenet, .msp(1))),
+            TableRow(label: "MiDE-Net int8", source: .measured(midenetInt8, .msp(1))),
             TableRow(label: "BiSeNetV1 (random weights)", source: .measured(bisenet, .msp(1))),
         ]),
     ]

@@ -29,13 +29,13 @@ struct TablesOutput {
                 rows.append((r.label, Array(repeating: Self.missing, count: columns.count)))
                 notes.append("\(r.label): missing — \(why).")
             case .measured(let ref, let spec):
-                var cells = [results.miou[ref.stem].map { pct($0.value) } ?? Self.missing]
-                let byDataset = results.anomaly[ref.stem]?[spec] ?? [:]
+                var cells = [results.miou[ref.key].map { pct($0.value) } ?? Self.missing]
+                let byDataset = results.anomaly[ref.key]?[spec] ?? [:]
                 for d in PaperLayout.anomalySets {
                     if let f = byDataset[d.title] { cells += [pct(f.auprc.value), pct(f.fpr95.value)] } else { cells += [Self.missing, Self.missing] }
                 }
                 var label = r.label
-                if spec == .calibratedMSP, let c = results.calibrated[ref.stem] { label += " (T = \(formatFixed(c.t, decimals: 4)))" }
+                if spec == .calibratedMSP, let c = results.calibrated[ref.key] { label += " (T = \(formatFixed(c.t, decimals: 4)))" }
                 rows.append((label, cells))
                 if cells.allSatisfy({ $0 == Self.missing }) { notes.append("\(r.label): missing — model or datasets not found.") }
             }
@@ -53,7 +53,7 @@ struct TablesOutput {
                 rows.append((r.label, Array(repeating: Self.missing, count: columns.count)))
                 notes.append("\(r.label): missing — \(why).")
             case .measured(let ref, _):
-                guard let s = results.speed[ref.stem] else {
+                guard let s = results.speed[ref.key] else {
                     rows.append((r.label, Array(repeating: Self.missing, count: columns.count)))
                     notes.append("\(r.label): missing — model not found.")
                     continue
@@ -104,9 +104,9 @@ struct TablesOutput {
                 case .missing(let why):
                     rows.append(.object([("label", .string(r.label)), ("status", .string("missing")), ("reason", .string(why))]))
                 case .measured(let ref, let spec):
-                    var fields: [(String, JSON)] = [("label", .string(r.label)), ("model", .string(ref.stem))]
+                    var fields: [(String, JSON)] = [("label", .string(r.label)), ("model", .string(ref.key))]
                     if t.isSpeed {
-                        guard let s = results.speed[ref.stem] else {
+                        guard let s = results.speed[ref.key] else {
                             rows.append(.object(fields + [("status", .string("missing")), ("reason", .string("model not found"))])); continue
                         }
                         fields += [("status", .string("measured")), ("fps", .double(1000 / s.medianMs)), ("median_ms", .double(s.medianMs)),
@@ -119,18 +119,18 @@ struct TablesOutput {
                     switch spec {
                     case .msp(let t): fields.append(("temperature", .double(t)))
                     case .calibratedMSP:
-                        if let c = results.calibrated[ref.stem] {
+                        if let c = results.calibrated[ref.key] {
                             fields += [("temperature", .double(c.t)), ("temperature_command", .string(c.command))]
                         }
                     default: break
                     }
                     var figures: [JSON] = []
-                    if let m = results.miou[ref.stem] {
+                    if let m = results.miou[ref.key] {
                         figures.append(.object([("dataset", .string(PaperLayout.cityscapes.title)), ("metric", .string("miou")),
                                                 ("value", .double(m.value)), ("command", .string(m.command))]))
                     }
                     for d in PaperLayout.anomalySets {
-                        guard let f = results.anomaly[ref.stem]?[spec]?[d.title] else { continue }
+                        guard let f = results.anomaly[ref.key]?[spec]?[d.title] else { continue }
                         figures.append(.object([("dataset", .string(d.title)), ("metric", .string("auprc")), ("value", .double(f.auprc.value)), ("command", .string(f.auprc.command))]))
                         figures.append(.object([("dataset", .string(d.title)), ("metric", .string("fpr95")), ("value", .double(f.fpr95.value)), ("command", .string(f.fpr95.command))]))
                     }
