@@ -175,8 +175,8 @@ package enum LeastSquaresRecovery {
             var newW = [Float](repeating: 0, count: m * (kp - 1)), newB = [Float](repeating: 0, count: m)
             for r in 0..<m {
                 let sol = solve(l, kp, (0..<kp).map { Double(b[r * kp + $0]) })
-                for q in 0..<(kp - 1) { newW[r * (kp - 1) + q] = Float(sol[q]) }
-                newB[r] = Float(sol[kp - 1])
+                for q in 0..<(kp - 1) { newW[r * (kp - 1) + q] = normalOrZero(sol[q]) }
+                newB[r] = normalOrZero(sol[kp - 1])
             }
             if t.conv.transposed { newW = transposeFirstTwoAxes(newW, m, t.cinKept.count, t.conv.kh * t.conv.kw) }
             out.constants[node.inputs[1]] = Tensor(newW, shape: out.type(of: node.inputs[1]).shape)
@@ -184,6 +184,14 @@ package enum LeastSquaresRecovery {
         }
         try out.verify()
         return out
+    }
+
+    /// `x` as a Float, 0 where it would be subnormal. A channel that is always zero on the
+    /// calibration images (dead after a ReLU) gets a solution of ~1e-40 from round-off;
+    /// as subnormal weights they cost microcode assists in every multiply that reads them.
+    static func normalOrZero(_ x: Double) -> Float {
+        let f = Float(x)
+        return abs(f) < Float.leastNormalMagnitude ? 0 : f
     }
 
     /// [a, b, inner] → [b, a, inner].
