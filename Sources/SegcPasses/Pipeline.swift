@@ -13,6 +13,7 @@ package enum Pipeline {
         FoldAffineIntoConv(),
         FuseResidualAdd(),
         FuseActivation(),
+        FlushSubnormalWeights(),
     ]
 
     /// `optimise` for a quantized source model (real int8 on the model's own grids): Q/DQ
