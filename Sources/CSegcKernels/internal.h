@@ -45,6 +45,16 @@ typedef struct {
 
 extern segc_dispatch segc_dt;
 
+#if defined(__x86_64__)
+// Intrinsic band transposes (arch/x86/wino_band_*.c) that replace loops.h's at avx2/avx512.
+void segc_band_in_avx2(int64_t rows, int64_t w, const float *src, int64_t ld, float *dst);
+void segc_band_out_avx2(int64_t rows, int64_t w, const float *src, const float *res, int64_t ld, float *y, int act,
+                        float slope);
+void segc_band_in_avx512(int64_t rows, int64_t w, const float *src, int64_t ld, float *dst);
+void segc_band_out_avx512(int64_t rows, int64_t w, const float *src, const float *res, int64_t ld, float *y, int act,
+                          float slope);
+#endif
+
 /// The conv epilogue's activation on one value: relu, prelu(slope) or none.
 static inline float segc_act(float v, int act, float slope) {
     return act == SEGC_ACT_RELU ? (v > 0.0f ? v : 0.0f) : act == SEGC_ACT_PRELU ? (v > 0.0f ? v : v * slope) : v;
