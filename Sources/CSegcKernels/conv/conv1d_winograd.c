@@ -20,7 +20,7 @@
 #include "../internal.h"
 #include <string.h>
 
-#define WINO_P 384   // tiles per GEMM (a multiple of every level's NR)
+#define WINO_P 384   // tiles per GEMM (a multiple of every level's NR: 16, 48)
 #define BAND SEGC_WINO_BAND   // rows of a horizontal band (WINO_P / BAND tiles per GEMM)
 
 static const float G[6][3] = {
@@ -42,6 +42,14 @@ typedef struct {
 } wino_ctx;
 
 static inline int64_t tile_base(const wino_ctx *c, int64_t i) { return (i / c->d) * 4 * c->d + i % c->d; }
+
+// The transforms stream short runs (a row of a plane, ~0.5-1 KiB) of many planes; each
+// run starts cold in L3 and the hardware prefetcher has no time to ramp up. Requesting
+// the next channel's runs one run ahead keeps the misses in flight (in the harness of
+// ERFNet's shapes, one thread: 64-channel 3x1 convs 6.2 -> 5.1 ms, 16-channel 3.9 -> 2.3 ms).
+static inline void prefetch_run(const float *q, int64_t n) {
+    for (int64_t e = 0; e < n; e += 16) __builtin_prefetch(q + e, 0, 3);
+}
 
 int segc_conv1d_winograd_applies(const segc_conv_params *p) {
     if (p->exact || p->groups != 1 || p->sh != 1 || p->sw != 1 || p->cin < 16 || p->cout < 16) return 0;
@@ -91,6 +99,9 @@ static void input_transform(const wino_ctx *c, int64_t p0, int64_t n, float *v, 
                 int64_t row = base + k * c->d;
                 r[k] = (row >= 0 && row < c->in_len) ? xc + row * p->w + a : zeros;
             }
+            if (ci + 1 < p->cin)
+                for (int k = 0; k < 6; k++)
+                    if (r[k] != zeros) prefetch_run(r[k] + plane, run);
             float *vj[6];
             for (int k = 0; k < 6; k++) vj[k] = V[k] + j;
             segc_dt.wino_bt(run, r, vj);
@@ -123,6 +134,11 @@ static void output_transform(const wino_ctx *c, int64_t p0, int64_t n, const flo
                 dst[o] = yc + off;
                 rr[o] = rc ? rc + off : NULL;
             }
+            if (co + 1 < p->cout)
+                for (int o = 0; o < outs; o++) {
+                    prefetch_run(dst[o] + oplane, run);
+                    if (rr[o] && rr[o] != dst[o]) prefetch_run(rr[o] + oplane, run);
+                }
             for (int k = 0; k < 6; k++) mj[k] = M[k] + j;
             segc_dt.wino_at(run, mj, dst, outs, b, rr, p->act, slope);
             j += run;
@@ -149,7 +165,9 @@ static void wino_task(void *vctx, int64_t task, int thread) {
 // Horizontal (1x3): one task per band of BAND rows. The band is transposed to
 // xt[ci][x][r], so a tile's six inputs are six contiguous runs of BAND values and the
 // vertical machinery applies; the outputs land in yt[co][x][r] (bias added) and are
-// transposed back with the residual and the activation.
+// transposed back with the residual and the activation. (Transposing lazily, column
+// ranges just ahead of each GEMM chunk so xt and yt stay in L2, was ~7 % slower: the
+// short row pieces start cold in L3 more often than whole-band rows do.)
 static void wino_band_task(void *vctx, int64_t band, int thread) {
     const wino_ctx *c = vctx;
     const segc_conv_params *p = c->p;
@@ -161,8 +179,13 @@ static void wino_band_task(void *vctx, int64_t band, int thread) {
     float *yt = xt + p->cin * p->w * BAND;
     float *scratch = yt + p->cout * p->ow * BAND;
     int64_t inoff[6 * (WINO_P / BAND)], outoff[4 * (WINO_P / BAND)];
-    for (int64_t ci = 0; ci < p->cin; ci++)
-        segc_dt.band_in(rows, p->w, c->x + (ci * p->h + y0) * p->w, p->w, xt + ci * p->w * BAND);
+    for (int64_t ci = 0; ci < p->cin; ci++) {
+        const float *src = c->x + (ci * p->h + y0) * p->w;
+        // band_in prefetches ahead along its rows; the next channel's rows start cold.
+        if (ci + 1 < p->cin)
+            for (int64_t r = 0; r < rows; r++) prefetch_run(src + (p->h + r) * p->w, SEGC_MIN(64, p->w));
+        segc_dt.band_in(rows, p->w, src, p->w, xt + ci * p->w * BAND);
+    }
     for (int64_t i0 = 0; i0 < c->nbase; i0 += per) {
         int64_t nt = SEGC_MIN(per, c->nbase - i0), n = nt * BAND;
         for (int64_t j = 0; j < nt; j++) {
