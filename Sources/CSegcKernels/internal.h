@@ -36,6 +36,12 @@ typedef struct {
     /// Horizontal Winograd bands of SEGC_WINO_BAND rows (see dispatch/loops.h).
     void (*wino_bt_band)(int64_t nt, const float *xt, const int64_t *off, float *const *v);
     void (*wino_at_band)(int64_t nt, const float *const *m, const int64_t *off, float bias, float *yt);
+    /// The same four for Winograd F(6,3): 8 input planes, 6 outputs per tile.
+    void (*wino6_bt)(int64_t n, const float *const *r, float *const *v);
+    void (*wino6_at)(int64_t n, const float *const *m, float *const *y, int outs, float bias, const float *const *res,
+                     int act, float slope);
+    void (*wino6_bt_band)(int64_t nt, const float *xt, const int64_t *off, float *const *v);
+    void (*wino6_at_band)(int64_t nt, const float *const *m, const int64_t *off, float bias, float *yt);
     void (*band_in)(int64_t rows, int64_t w, const float *src, int64_t ld, float *dst);
     void (*band_out)(int64_t rows, int64_t w, const float *src, const float *res, int64_t ld, float *y, int act,
                      float slope);
