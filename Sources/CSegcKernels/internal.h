@@ -36,6 +36,12 @@ typedef struct {
     /// Horizontal Winograd bands of SEGC_WINO_BAND rows (see dispatch/loops.h).
     void (*wino_bt_band)(int64_t nt, const float *xt, const int64_t *off, float *const *v);
     void (*wino_at_band)(int64_t nt, const float *const *m, const int64_t *off, float bias, float *yt);
+    /// The same four for Winograd F(6,3): 8 input planes, 6 outputs per tile.
+    void (*wino6_bt)(int64_t n, const float *const *r, float *const *v);
+    void (*wino6_at)(int64_t n, const float *const *m, float *const *y, int outs, float bias, const float *const *res,
+                     int act, float slope);
+    void (*wino6_bt_band)(int64_t nt, const float *xt, const int64_t *off, float *const *v);
+    void (*wino6_at_band)(int64_t nt, const float *const *m, const int64_t *off, float bias, float *yt);
     void (*band_in)(int64_t rows, int64_t w, const float *src, int64_t ld, float *dst);
     void (*band_out)(int64_t rows, int64_t w, const float *src, const float *res, int64_t ld, float *y, int act,
                      float slope);
@@ -44,6 +50,16 @@ typedef struct {
 } segc_dispatch;
 
 extern segc_dispatch segc_dt;
+
+#if defined(__x86_64__)
+// Intrinsic band transposes (arch/x86/wino_band_*.c) that replace loops.h's at avx2/avx512.
+void segc_band_in_avx2(int64_t rows, int64_t w, const float *src, int64_t ld, float *dst);
+void segc_band_out_avx2(int64_t rows, int64_t w, const float *src, const float *res, int64_t ld, float *y, int act,
+                        float slope);
+void segc_band_in_avx512(int64_t rows, int64_t w, const float *src, int64_t ld, float *dst);
+void segc_band_out_avx512(int64_t rows, int64_t w, const float *src, const float *res, int64_t ld, float *y, int act,
+                          float slope);
+#endif
 
 /// The conv epilogue's activation on one value: relu, prelu(slope) or none.
 static inline float segc_act(float v, int act, float slope) {

@@ -112,15 +112,25 @@ static void convt_task(void *vctx, int64_t t, int thread) {
     float *col = segc_ws_thread(c->ws, thread);
     float *tmp = col + kmax * c->tile;
     if (k > 0) {
-        int64_t r = 0;
-        for (int64_t ci = 0; ci < c->cin_g; ci++) {
-            const float *xp = c->x + (g * c->cin_g + ci) * p->h * p->w;
-            for (int64_t a = 0; a < ny; a++)
-                for (int64_t b = 0; b < nx; b++, r++)
-                    segc_gather(xp, p->h, p->w, gw, 1, 1, oy[a], ox[b], q0, q1, col + r * n);
-        }
         const float *wa = c->w + g * c->group_floats + group_size(p, ph, NULL);
-        segc_sgemm(c->cout_g, n, k, wa, k, col, n, tmp, n, 0, p->exact, tmp + c->cout_g * c->tile);
+        const float *xg = c->x + g * c->cin_g * p->h * p->w;
+        if (ny == 1 && nx == 1 && ox[0] == 0 && gw == p->w && oy[0] >= 0 && gh + oy[0] <= p->h) {
+            // One tap whose grid is whole input rows (ERFNet's 2x2 output conv: all four
+            // phases; 3x3 stride-2 upsamplers: phase (0, 0)): the im2col rows would be the
+            // input planes themselves, so the GEMM reads them in place (same values, same
+            // bits) instead of copying 8 MiB per phase.
+            segc_sgemm(c->cout_g, n, k, wa, k, xg + oy[0] * p->w + q0, p->h * p->w, tmp, n, 0, p->exact,
+                       tmp + c->cout_g * c->tile);
+        } else {
+            int64_t r = 0;
+            for (int64_t ci = 0; ci < c->cin_g; ci++) {
+                const float *xp = xg + ci * p->h * p->w;
+                for (int64_t a = 0; a < ny; a++)
+                    for (int64_t b = 0; b < nx; b++, r++)
+                        segc_gather(xp, p->h, p->w, gw, 1, 1, oy[a], ox[b], q0, q1, col + r * n);
+            }
+            segc_sgemm(c->cout_g, n, k, wa, k, col, n, tmp, n, 0, p->exact, tmp + c->cout_g * c->tile);
+        }
     } else {
         memset(tmp, 0, (size_t)(c->cout_g * n) * sizeof(float));
     }

@@ -58,8 +58,20 @@ static int detect(void) {
 
 void segc_dispatch_fill(int level) {
 #if defined(__x86_64__)
-    if (level >= 2) { segc_dt = table_avx512; segc_dt.gemm = &segc_gemm_avx512; return; }
-    if (level == 1) { segc_dt = table_avx2; segc_dt.gemm = &segc_gemm_avx2; return; }
+    if (level >= 2) {
+        segc_dt = table_avx512;
+        segc_dt.gemm = &segc_gemm_avx512;
+        segc_dt.band_in = segc_band_in_avx512;
+        segc_dt.band_out = segc_band_out_avx512;
+        return;
+    }
+    if (level == 1) {
+        segc_dt = table_avx2;
+        segc_dt.gemm = &segc_gemm_avx2;
+        segc_dt.band_in = segc_band_in_avx2;
+        segc_dt.band_out = segc_band_out_avx2;
+        return;
+    }
 #endif
     segc_dt = table_scalar;
     segc_dt.gemm = &segc_gemm_scalar;

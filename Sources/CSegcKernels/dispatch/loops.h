@@ -201,10 +201,130 @@ SEGC_TARGET static void SEGC_FN(band_out)(int64_t rows, int64_t w, const float *
         }
 }
 
+// Winograd F(6,3) transforms (points 0, ±1, ±2, ±1/2, ∞; conv/conv1d_winograd.c): eight
+// inputs per tile of six outputs. v[ξ] = (Bᵀ r)[ξ], factored as in NNPACK so each pair of
+// rows shares its two partial sums.
+static inline void SEGC_FN(wino6_bt_one)(float d0, float d1, float d2, float d3, float d4, float d5, float d6,
+                                         float d7, float *o) {
+    o[0] = (d0 - d6) + 5.25f * (d4 - d2);
+    o[7] = (d7 - d1) + 5.25f * (d3 - d5);
+    float a = (d2 + d6) - 4.25f * d4, b = (d1 + d5) - 4.25f * d3;
+    o[1] = a + b;
+    o[2] = a - b;
+    a = (d6 + 0.25f * d2) - 1.25f * d4;
+    b = (0.5f * d1 - 2.5f * d3) + 2.0f * d5;
+    o[3] = a + b;
+    o[4] = a - b;
+    a = (d6 + 4.0f * d2) - 5.0f * d4;
+    b = (2.0f * d1 - 2.5f * d3) + 0.5f * d5;
+    o[5] = a + b;
+    o[6] = a - b;
+}
+// (Aᵀ m)[o] for o < 6.
+static inline void SEGC_FN(wino6_at_one)(float m0, float m1, float m2, float m3, float m4, float m5, float m6,
+                                         float m7, float *y) {
+    float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4, s56 = m5 + m6, d56 = m5 - m6;
+    y[0] = ((m0 + s12) + s34) + s56;
+    y[1] = (d12 + 2.0f * d34) + 0.5f * d56;
+    y[2] = (s12 + 4.0f * s34) + 0.25f * s56;
+    y[3] = (d12 + 8.0f * d34) + 0.125f * d56;
+    y[4] = (s12 + 16.0f * s34) + 0.0625f * s56;
+    y[5] = ((d12 + 32.0f * d34) + 0.03125f * d56) + m7;
+}
+SEGC_TARGET static void SEGC_FN(wino6_bt)(int64_t n, const float *const *r, float *const *v) {
+    const float *restrict r0 = r[0], *restrict r1 = r[1], *restrict r2 = r[2], *restrict r3 = r[3],
+                *restrict r4 = r[4], *restrict r5 = r[5], *restrict r6 = r[6], *restrict r7 = r[7];
+    float *restrict v0 = v[0], *restrict v1 = v[1], *restrict v2 = v[2], *restrict v3 = v[3], *restrict v4 = v[4],
+          *restrict v5 = v[5], *restrict v6 = v[6], *restrict v7 = v[7];
+    for (int64_t e = 0; e < n; e++) {
+        float o[8];
+        SEGC_FN(wino6_bt_one)(r0[e], r1[e], r2[e], r3[e], r4[e], r5[e], r6[e], r7[e], o);
+        v0[e] = o[0]; v1[e] = o[1]; v2[e] = o[2]; v3[e] = o[3];
+        v4[e] = o[4]; v5[e] = o[5]; v6[e] = o[6]; v7[e] = o[7];
+    }
+}
+// y[o] = act((Aᵀ m)[o] + bias + res[o]) for o < outs (res[o] may be NULL or alias y[o]).
+SEGC_TARGET static void SEGC_FN(wino6_at)(int64_t n, const float *const *m, float *const *y, int outs, float bias,
+                                          const float *const *res, int act, float slope) {
+    const float *restrict m0 = m[0], *restrict m1 = m[1], *restrict m2 = m[2], *restrict m3 = m[3],
+                *restrict m4 = m[4], *restrict m5 = m[5], *restrict m6 = m[6], *restrict m7 = m[7];
+    if (outs == 6) {   // one pass: 8 loads, 6 stores per element
+        float *restrict y0 = y[0], *restrict y1 = y[1], *restrict y2 = y[2], *restrict y3 = y[3],
+              *restrict y4 = y[4], *restrict y5 = y[5];
+        if (res[0]) {
+            const float *q0 = res[0], *q1 = res[1], *q2 = res[2], *q3 = res[3], *q4 = res[4], *q5 = res[5];
+            for (int64_t e = 0; e < n; e++) {
+                float t[6];
+                SEGC_FN(wino6_at_one)(m0[e], m1[e], m2[e], m3[e], m4[e], m5[e], m6[e], m7[e], t);
+                float a0 = (t[0] + bias) + q0[e], a1 = (t[1] + bias) + q1[e], a2 = (t[2] + bias) + q2[e];
+                float a3 = (t[3] + bias) + q3[e], a4 = (t[4] + bias) + q4[e], a5 = (t[5] + bias) + q5[e];
+                y0[e] = segc_act(a0, act, slope); y1[e] = segc_act(a1, act, slope); y2[e] = segc_act(a2, act, slope);
+                y3[e] = segc_act(a3, act, slope); y4[e] = segc_act(a4, act, slope); y5[e] = segc_act(a5, act, slope);
+            }
+        } else {
+            for (int64_t e = 0; e < n; e++) {
+                float t[6];
+                SEGC_FN(wino6_at_one)(m0[e], m1[e], m2[e], m3[e], m4[e], m5[e], m6[e], m7[e], t);
+                y0[e] = segc_act(t[0] + bias, act, slope); y1[e] = segc_act(t[1] + bias, act, slope);
+                y2[e] = segc_act(t[2] + bias, act, slope); y3[e] = segc_act(t[3] + bias, act, slope);
+                y4[e] = segc_act(t[4] + bias, act, slope); y5[e] = segc_act(t[5] + bias, act, slope);
+            }
+        }
+        return;
+    }
+    for (int o = 0; o < outs; o++) {   // a tile cut by the plane's end
+        float *yo = y[o];
+        const float *ro = res[o];
+        for (int64_t e = 0; e < n; e++) {
+            float t[6];
+            SEGC_FN(wino6_at_one)(m0[e], m1[e], m2[e], m3[e], m4[e], m5[e], m6[e], m7[e], t);
+            float v = t[o] + bias;
+            if (ro) v = v + ro[e];
+            yo[e] = segc_act(v, act, slope);
+        }
+    }
+}
+// Horizontal bands (as wino_bt_band / wino_at_band): 8 input runs and 6 output runs per tile.
+SEGC_TARGET static void SEGC_FN(wino6_bt_band)(int64_t nt, const float *xt, const int64_t *off, float *const *v) {
+    for (int64_t j = 0; j < nt; j++) {
+        float x[8][SEGC_WINO_BAND];
+        for (int k = 0; k < 8; k++) {
+            int64_t o = off[8 * j + k];
+            for (int r = 0; r < SEGC_WINO_BAND; r++) x[k][r] = o >= 0 ? xt[o + r] : 0.0f;
+        }
+        float *vj[8];
+        for (int k = 0; k < 8; k++) vj[k] = v[k] + j * SEGC_WINO_BAND;
+        for (int r = 0; r < SEGC_WINO_BAND; r++) {
+            float o[8];
+            SEGC_FN(wino6_bt_one)(x[0][r], x[1][r], x[2][r], x[3][r], x[4][r], x[5][r], x[6][r], x[7][r], o);
+            for (int k = 0; k < 8; k++) vj[k][r] = o[k];
+        }
+    }
+}
+SEGC_TARGET static void SEGC_FN(wino6_at_band)(int64_t nt, const float *const *m, const int64_t *off, float bias,
+                                               float *yt) {
+    for (int64_t j = 0; j < nt; j++) {
+        const float *mj[8];
+        for (int k = 0; k < 8; k++) mj[k] = m[k] + j * SEGC_WINO_BAND;
+        float out[6][SEGC_WINO_BAND];
+        for (int r = 0; r < SEGC_WINO_BAND; r++) {
+            float t[6];
+            SEGC_FN(wino6_at_one)(mj[0][r], mj[1][r], mj[2][r], mj[3][r], mj[4][r], mj[5][r], mj[6][r], mj[7][r], t);
+            for (int o = 0; o < 6; o++) out[o][r] = t[o] + bias;
+        }
+        for (int o = 0; o < 6; o++) {
+            int64_t q = off[6 * j + o];
+            if (q < 0) continue;
+            for (int r = 0; r < SEGC_WINO_BAND; r++) yt[q + r] = out[o][r];
+        }
+    }
+}
+
 static const segc_dispatch SEGC_FN(table) = {
     SEGC_FN(bin_vv), SEGC_FN(bin_vs), SEGC_FN(bin_sv), SEGC_FN(relu), SEGC_FN(affine), SEGC_FN(epilogue),
     SEGC_FN(epilogue_res), SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid), SEGC_FN(qdq), SEGC_FN(wino_bt), SEGC_FN(wino_at),
-    SEGC_FN(wino_bt_band), SEGC_FN(wino_at_band), SEGC_FN(band_in), SEGC_FN(band_out),
+    SEGC_FN(wino_bt_band), SEGC_FN(wino_at_band), SEGC_FN(wino6_bt), SEGC_FN(wino6_at), SEGC_FN(wino6_bt_band),
+    SEGC_FN(wino6_at_band), SEGC_FN(band_in), SEGC_FN(band_out),
 };
 
 #undef SEGC_FN

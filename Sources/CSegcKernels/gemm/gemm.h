@@ -19,7 +19,7 @@
 /// Largest micro-tile of any level; workspace sizes use these so a session sized
 /// at one level can run at another.
 #define SEGC_GEMM_MR_MAX 12
-#define SEGC_GEMM_NR_MAX 32
+#define SEGC_GEMM_NR_MAX 48
 /// Depth of one packed block (B micro-panel KC x NR stays in L1).
 #define SEGC_GEMM_KC 128
 
