@@ -8,12 +8,18 @@ import SegcQuantize
 /// those commands would give, and reused by later runs (delete them to derive again).
 /// Each derived plan comes with the commands that make it, so every figure of its rows
 /// can be reproduced on its own.
-struct CompressedVariants {
+final class CompressedVariants {
     let outDir: String
     let calibDir: String
     let threads: Int
     let quiet: Bool
     let note: (String) -> Void
+    /// Plans written by this run (the pruned plan is asked for again by pruned + int8).
+    private var made: Set<String> = []
+
+    init(outDir: String, calibDir: String, threads: Int, quiet: Bool, note: @escaping (String) -> Void) {
+        self.outDir = outDir; self.calibDir = calibDir; self.threads = threads; self.quiet = quiet; self.note = note
+    }
 
     /// The plan file of `ref` (a compressed variant of the checkpoint at `checkpoint`) and
     /// the shell commands that produce it.
@@ -33,6 +39,7 @@ struct CompressedVariants {
                 let pruned = try PruneCommand.prune(base, file: checkpoint, ratio: PaperLayout.pruneRatio, global: true,
                                                     calib: calibDir, threads: threads, quiet: quiet)
                 try AtomicFile.write(path, bytes: pruned.data)
+                made.insert(path)
             }
         case .int8, .prunedInt8:
             var source = checkpoint, before = ""
@@ -50,12 +57,14 @@ struct CompressedVariants {
                                                              methodName: "percentile", percentile: 99.99, calib: calibDir,
                                                              stats: nil, out: path, quiet: quiet)
                 try AtomicFile.write(path, bytes: quantized.data)
+                made.insert(path)
             }
         }
         return (path, recipe)
     }
 
     private func reuse(_ path: String) -> Bool {
+        if made.contains(path) { return true }
         guard fileExists(path) else { return false }
         note("\(path): reusing the plan of an earlier run (delete it to derive it again)")
         return true
