@@ -51,6 +51,15 @@ public enum KernelLevel: Int, CaseIterable, Sendable, CustomStringConvertible {
         return KernelLevel(name: String(cString: segc_cpu_level())) ?? .scalar
     }
 
+    /// The int8 convolution kernel models loaded now get (weights are packed for it at
+    /// load): `"scalar"`, `"avx2/vpmaddwd"`, `"avx2/avx-vnni"`, `"avx512/vpmaddwd"` or
+    /// `"avx512/vnni"`. The VNNI ones follow the CPU (AVX-VNNI, AVX-512 VNNI) unless the
+    /// environment has `SEGC_NO_VNNI=1`; all compute the same bytes.
+    public static var int8ConvKernel: String {
+        segc_kernels_init()
+        return String(cString: segc_qconv_kernel())
+    }
+
     /// Makes every later kernel call use `level`.
     /// - Throws: `SegcError` (`.unsupported`, "this CPU has no avx512") when the CPU lacks it.
     public static func force(_ level: KernelLevel) throws(SegcError) {

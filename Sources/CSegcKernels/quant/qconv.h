@@ -20,6 +20,7 @@ enum {
     SEGC_QK_AVX2 = 1,      ///< avx2: vpmaddwd on zero-extended activation / sign-extended weight pairs
     SEGC_QK_MADD512 = 2,   ///< avx512 without VNNI: the same pairs, 512-bit
     SEGC_QK_VNNI512 = 3,   ///< avx512 with VNNI: vpdpbusd on activation quads × weight quads
+    SEGC_QK_AVXVNNI = 4,   ///< avx2 with AVX-VNNI: VEX vpdpbusd on ymm, VNNI512's weight layout
     SEGC_QK_COUNT
 };
 
@@ -62,7 +63,7 @@ typedef struct {
 
 extern const segc_qkernel segc_qk_scalar;
 #if defined(__x86_64__)
-extern const segc_qkernel segc_qk_avx2, segc_qk_madd512, segc_qk_vnni512;
+extern const segc_qkernel segc_qk_avx2, segc_qk_avxvnni, segc_qk_madd512, segc_qk_vnni512;
 #endif
 
 /// Header at the start of every packed buffer. The geometry fields the packing depends
