@@ -202,6 +202,8 @@ final class QuantConvKernelTests: XCTestCase {
         add(16, 7, 33, 16, 3, 1, 1, 1, 0)
         add(128, 8, 40, 128, 1, 3, 1, 0, 1)   // enough rows for per-task packing (quant/qconv_tiled.c)
         add(64, 32, 48, 64, 3, 1, 1, 1, 0)    // the same with a vertical halo
+        add(8, 3, 128, 8, 1, 3, 1, 0, 1)      // rows of 128: AVX-VNNI tiles 4·24 + 2·16 (segc_qtile_width)
+        add(12, 4, 28, 5, 3, 3, 1, 1, 1)      // rows of 28: 16 + 12
         add(3, 12, 30, 13, 3, 3, 2, 1, 1)
         add(16, 11, 26, 48, 3, 3, 2, 1, 1)
         add(64, 8, 17, 64, 3, 3, 2, 1, 1)

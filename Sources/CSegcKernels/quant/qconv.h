@@ -59,7 +59,18 @@ typedef struct {
     segc_qpair_fn pair;
     int mr, nr, wbytes;
     int level;   ///< dispatch level of the code (the input packing uses AVX2 from level 1)
+    /// 0, or a narrower tile width the kernel runs at full speed where a short last tile
+    /// would not (segc_qtile_width).
+    int nr2;
 } segc_qkernel;
+
+/// Pixels of the next tile of a row with `left` pixels to go: nr, except that a row
+/// ending in a short tile ends on two nr2 tiles instead when that covers it (AVX-VNNI:
+/// 128 = 4·24 + 2·16, not 5·24 + 8, whose 8-pixel tile has 4 dependency chains for 2
+/// ports and latency 5). The split depends on the width only, so results cannot change.
+static inline int64_t segc_qtile_width(const segc_qkernel *k, int64_t left) {
+    return k->nr2 && left > k->nr && left <= 2 * k->nr2 ? k->nr2 : k->nr;
+}
 
 extern const segc_qkernel segc_qk_scalar;
 #if defined(__x86_64__)

@@ -131,9 +131,10 @@ static void row_tiles(const run_ctx *c, int64_t grp, int64_t ph, int64_t co0, in
     t.rstep = ystep;
     t.ystride = tmp ? n : ohw;
     t.ystep = tmp ? 1 : ystep;
-    for (int64_t x0 = 0; x0 < n; x0 += c->k->nr) {
+    for (int64_t x0 = 0, nt; x0 < n; x0 += nt) {
+        nt = segc_qtile_width(c->k, n - x0);
         t.act = act + 4 * x0;
-        t.n = (int)SEGC_MIN(c->k->nr, n - x0);
+        t.n = (int)SEGC_MIN(nt, n - x0);
         for (int64_t cb = co0; cb < co1; cb += c->k->mr) {
             tile_block(c, grp, ph, cb, co1, &t);
             int64_t e = (grp * cout_g + cb) * ohw + yoff + x0 * ystep;

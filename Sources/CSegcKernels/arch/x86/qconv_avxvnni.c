@@ -12,8 +12,9 @@
 // Tile: MR = 4 output channels × NV·8 pixels, NV <= 3: 12 accumulators + 3 activation
 // vectors + 1 broadcast = the 16 ymm registers. Per (quad, tap) step that is 12 vpdpbusd
 // (two ports, latency 5: 12 independent chains keep both busy) for 3 activation loads and
-// 4 broadcast loads. Tiles shorter than 24 pixels (row tails: ERFNet's widths 512, 256,
-// 128 leave 8 or 16) run the NV = 1 or 2 variant, so no lanes are computed for nothing.
+// 4 broadcast loads. Tiles shorter than 24 pixels run the NV = 1 or 2 variant, so no lanes
+// are computed for nothing; rows end on 16-pixel tiles rather than an 8-pixel one where
+// they can (nr2, quant/qconv.h: ERFNet's widths 512 and 128 would leave 8).
 // Requantization: arch/x86/qconv_ymm.h, shared with the vpmaddwd tiles.
 #if defined(__x86_64__)
 #include "qconv_ymm.h"
@@ -103,5 +104,5 @@ static void avxvnni_tile(const segc_qtile *t) {
     else avxvnni_4x1(t);
 }
 
-const segc_qkernel segc_qk_avxvnni = {avxvnni_tile, NULL, 4, 24, 4, 1};
+const segc_qkernel segc_qk_avxvnni = {avxvnni_tile, NULL, 4, 24, 4, 1, 16};
 #endif
