@@ -19,7 +19,7 @@ import SegcCore
 public enum KernelLevel: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// Portable C, vectorised by the compiler for the baseline ISA.
     case scalar = 0
-    /// AVX2 + FMA (x86-64 v3).
+    /// AVX2 + FMA (x86-64 v3); int8 convolutions use AVX-VNNI when the CPU has it.
     case avx2 = 1
     /// AVX-512 F/BW/VL/DQ.
     case avx512 = 2
