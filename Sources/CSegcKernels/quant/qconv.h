@@ -62,6 +62,7 @@ typedef struct {
     /// 0, or a narrower tile width the kernel runs at full speed where a short last tile
     /// would not (segc_qtile_width).
     int nr2;
+    int pair_n;   ///< pixels per phase of a `pair` call (0: nr/2)
 } segc_qkernel;
 
 /// Pixels of the next tile of a row with `left` pixels to go: nr, except that a row

@@ -182,11 +182,11 @@ static void interleave_row(uint8_t *y, const uint8_t *const *ph, int64_t sw, int
 }
 
 /// Output row oy of a stride-2 transposed conv through the level's pair kernel: both column
-/// phases of 32 grid pixels per call, written as contiguous outputs.
+/// phases of `half` grid pixels per call (32 at avx512, 16 at avx2), written as contiguous outputs.
 static void row_pairs(const run_ctx *c, int64_t grp, int64_t ry, int64_t co0, int64_t co1, const uint8_t *act,
                       int64_t oy) {
     const segc_qconv_params *p = c->p;
-    int64_t cout_g = p->cout / p->groups, ohw = p->oh * p->ow, half = c->k->nr / 2;
+    int64_t cout_g = p->cout / p->groups, ohw = p->oh * p->ow, half = c->k->pair_n ? c->k->pair_n : c->k->nr / 2;
     int64_t gw0 = segc_qgrid(p->ow, 2, 0), gw1 = segc_qgrid(p->ow, 2, 1);
     segc_qtile t0, t1;
     tile_phase(c, ry * 2, &t0);

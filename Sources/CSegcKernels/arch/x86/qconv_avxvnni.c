@@ -93,6 +93,24 @@ VNNI_INLINE void kloop_avxvnni_4x3(const segc_qtile *t, __m256i acc[MRMAX][NVMAX
         ymm_epilogue(t, MR, NV, out);                                                                         \
     }
 
+/// Two column phases of a stride-2 transposed conv (t0: even output columns, t1: odd), 4
+/// channels × 16 phase pixels each, interleaved in registers into 32 contiguous outputs:
+/// ERFNet's last layer (T2x2/2 16->20, float logits at 512x1024) then writes its 42 MB once
+/// instead of through the phase buffer (quant/qconv_tiled.c).
+__attribute__((target(TVNNI))) static void avxvnni_pair(const segc_qtile *t0, const segc_qtile *t1) {
+    __m256i a0[MRMAX][NVMAX], a1[MRMAX][NVMAX], o0[MRMAX][NVMAX], o1[MRMAX][NVMAX];
+    ymm_init_acc(t0, 4, 2, a0);
+    ymm_init_acc(t1, 4, 2, a1);
+    kloop_avxvnni(t0, 4, 2, a0);
+    kloop_avxvnni(t1, 4, 2, a1);
+    for (int r = 0; r < 4; r++)
+        for (int v = 0; v < 2; v++) {
+            _mm256_store_si256(&o0[r][v], a0[r][v]);
+            _mm256_store_si256(&o1[r][v], a1[r][v]);
+        }
+    ymm_epilogue_pair(t0, t1, 4, 2, o0, o1);
+}
+
 DEFINE_AVXVNNI(4, 1)
 DEFINE_AVXVNNI(4, 2)
 DEFINE_AVXVNNI(4, 3)
@@ -104,5 +122,5 @@ static void avxvnni_tile(const segc_qtile *t) {
     else avxvnni_4x1(t);
 }
 
-const segc_qkernel segc_qk_avxvnni = {avxvnni_tile, NULL, 4, 24, 4, 1, 16};
+const segc_qkernel segc_qk_avxvnni = {avxvnni_tile, avxvnni_pair, 4, 24, 4, 1, 16, 16};
 #endif

@@ -69,6 +69,71 @@ INLINE256 void ymm_epilogue_rows(const segc_qtile *t, const int MR, const int NV
     }
 }
 
+/// act(acc·mult (+ residual term)) of one vector of `cnt` pixels whose residual bytes are
+/// rp[2i] (rp NULL: none). When both phases have 8 pixels here (`whole`: 16 outputs), it
+/// loads rp − hi .. rp − hi + 15, those 16 outputs' bytes, and keeps byte hi of each pair
+/// (even outputs hi 0, odd outputs hi 1): nothing outside the row is read.
+INLINE256 __m256 ymm_requant_step2(const segc_qconv_params *p, __m256i acc, __m256 m, __m256 s, const uint8_t *rp,
+                                   int hi, int cnt, int whole) {
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), m);
+    if (rp) {
+        __m256i rr;
+        if (whole) {
+            rr = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(rp - hi)));
+            rr = hi ? _mm256_srli_epi32(rr, 8) : _mm256_and_si256(rr, _mm256_set1_epi32(0xFF));
+        } else {
+            int32_t tmp[8] = {0};
+            for (int i = 0; i < cnt; i++) tmp[i] = rp[2 * i];
+            rr = _mm256_loadu_si256((const __m256i *)tmp);
+        }
+        rr = _mm256_sub_epi32(rr, _mm256_set1_epi32(p->r_zp));
+        f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rr), _mm256_set1_ps(p->r_mul)));
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    if (p->act == SEGC_ACT_RELU) f = _mm256_max_ps(f, zero);
+    else if (p->act == SEGC_ACT_PRELU) f = _mm256_blendv_ps(_mm256_mul_ps(f, s), f, _mm256_cmp_ps(f, zero, _CMP_GT_OQ));
+    return f;
+}
+
+/// Epilogue of a phase pair (segc_qpair_fn): t0->n even-column and t1->n odd-column pixels
+/// (t1->n is t0->n or one less), NV vectors each, written as t0->n + t1->n contiguous
+/// outputs from t0->y: the two phases' vectors are interleaved in registers.
+INLINE256 void ymm_epilogue_pair(const segc_qtile *t0, const segc_qtile *t1, const int MR, const int NV,
+                                 __m256i a0[MRMAX][NVMAX], __m256i a1[MRMAX][NVMAX]) {
+    const segc_qconv_params *p = t0->p;
+    for (int r = 0; r < MR; r++) {
+        if (r >= t0->rows) break;
+        const __m256 m = _mm256_set1_ps(t0->mult[r]);
+        const __m256 s = _mm256_set1_ps(p->act == SEGC_ACT_PRELU ? t0->slope[r * t0->slope_step] : 0.0f);
+        for (int v = 0; v < NV; v++) {
+            int c0 = t0->n - 8 * v, c1 = t1->n - 8 * v;
+            if (c0 <= 0) break;
+            c0 = c0 > 8 ? 8 : c0;
+            c1 = c1 > 8 ? 8 : c1 < 0 ? 0 : c1;
+            const uint8_t *r0 = t0->res ? t0->res + r * t0->rstride + 16 * v : NULL;
+            const uint8_t *r1 = t1->res ? t1->res + r * t1->rstride + 16 * v : NULL;
+            int cnt = c0 + c1;   // outputs 16v .. 16v + cnt of the row
+            __m256 f0 = ymm_requant_step2(p, a0[r][v], m, s, r0, 0, c0, cnt == 16);
+            __m256 f1 = ymm_requant_step2(p, a1[r][v], m, s, r1, 1, c1, cnt == 16);
+            int64_t e = r * t0->ystride + 16 * v;
+            // unpack within lanes, then the lanes in order: outputs 0-7 and 8-15.
+            __m256 lo = _mm256_unpacklo_ps(f0, f1), hi = _mm256_unpackhi_ps(f0, f1);
+            __m256 o0 = _mm256_permute2f128_ps(lo, hi, 0x20), o1 = _mm256_permute2f128_ps(lo, hi, 0x31);
+            if (p->out_f32 && cnt == 16) {
+                _mm256_storeu_ps((float *)t0->y + e, o0);
+                _mm256_storeu_ps((float *)t0->y + e + 8, o1);
+                continue;
+            }
+            // Tails, and uint8 outputs (quant/qconv_tiled.c pairs float outputs only; uint8
+            // ones take the phase buffer): per element, the scalar level's store.
+            float tmp[16];
+            _mm256_storeu_ps(tmp, o0);
+            _mm256_storeu_ps(tmp + 8, o1);
+            for (int i = 0; i < cnt; i++) segc_qstore(p, t0->y, e + i, tmp[i]);
+        }
+    }
+}
+
 /// Requantizes and stores the tile's valid rows and pixels from acc (a copy in memory: the
 /// loop indexes rows at run time, and indexing the live accumulators would keep them in
 /// memory, stored after every K step).
