@@ -221,6 +221,11 @@ final class QuantConvKernelTests: XCTestCase {
                             dh: 1, dw: 1, groups: 1)
         odd.transposed = true; odd.outF32 = true; odd.residual = true; odd.act = 2; odd.nslope = 6; odd.xzp = 200
         out.append(odd)
+        // Float output with a residual over whole phase pairs (the pair kernels' vector loads).
+        var paired = QConvCase(cin: 16, h: 3, w: 40, cout: 9, oh: 6, ow: 80, kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0,
+                               dh: 1, dw: 1, groups: 1)
+        paired.transposed = true; paired.outF32 = true; paired.residual = true; paired.act = 1; paired.rzp = 77
+        out.append(paired)
         return out
     }
 
