@@ -3,12 +3,14 @@
 ../shared/docs/performance.md, helpers shared with scripts/bench.py).
 
 For each round: segc's fp32 and int8 ERFNet plans at every kernel level this CPU has
-(scalar skipped unless asked), ORT's fp32 model and ORT's QDQ int8 model
+(scalar skipped unless asked; the int8 plan at avx2 also with SEGC_NO_VNNI=1 when the CPU
+has AVX-VNNI, i.e. the plain-AVX2 vpmaddwd kernel), ORT's fp32 model and ORT's QDQ int8 model
 (../shared/onnx/bench/erfnet_512x1024_int8_qdq.onnx, made by tools/ort_quantize.py), each
 in its own process, city1 input, 2 threads, warm-up then timed runs, medians. Writes
-Docs/Benchmarks-int8.md (and the raw JSON next to it).
+Docs/Benchmarks-int8.md (and the raw JSON next to it), with the int8 conv kernel each
+level used (`segc bench --json`'s int8_kernel: avx2/avx-vnni or avx2/vpmaddwd, ...).
 
-Usage: python3 scripts/bench_int8.py [--plan erfnet.int8.segc] [--rounds 3] [--levels avx2,avx512]
+Usage: python3 scripts/bench_int8.py [--plan erfnet.int8.segc] [--rounds 3] [--levels avx2,avx512] [--skip-no-vnni]
 Without --plan the int8 plan is made with `segc quantize --calib ../shared/data/fs_static/images`.
 """
 import argparse, datetime, json, os, statistics, subprocess, sys
@@ -25,6 +27,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--skip-no-vnni", action="store_true", help="no extra avx2 int8 run with SEGC_NO_VNNI=1")
     ap.add_argument("--out", default=str(bench.ROOT / "Docs" / "Benchmarks-int8.md"))
     a = ap.parse_args()
     tmp = bench.ROOT / ".build" / "bench"
@@ -41,13 +44,22 @@ def main():
     inp = bench.SHARED / "inputs/city1_512x1024.npy"
     levels = a.levels.split(",")
     common = ["--threads", str(a.threads), "--warmup", str(a.warmup), "--runs", str(a.runs), "--input", inp, "--json"]
+    # The int8 rows: (name, level, environment). avx2 runs AVX-VNNI where the CPU has it; the
+    # extra row keeps the plain-AVX2 kernel (vpmaddwd) measured on such a CPU too.
+    int8_rows = [(f"segc int8 {level}", level, []) for level in levels]
+    if "avx2" in levels and not a.skip_no_vnni and "avx_vnni" in open("/proc/cpuinfo").read():
+        int8_rows.insert(levels.index("avx2") + 1, ("segc int8 avx2 SEGC_NO_VNNI=1", "avx2", ["env", "SEGC_NO_VNNI=1"]))
     rounds = []
     for r in range(a.rounds):
         row = {}
         for level in levels:
-            for name, plan in (("segc fp32", fp32), ("segc int8", int8)):
+            bench.wait_idle()
+            row[f"segc fp32 {level}"] = bench.run_measured([bench.SEGC, "bench", fp32, "--kernels", level, *common])[0]
+            for name, lv, env in int8_rows:
+                if lv != level:
+                    continue
                 bench.wait_idle()
-                row[f"{name} {level}"] = bench.run_measured([bench.SEGC, "bench", plan, "--kernels", level, *common])[0]
+                row[name] = bench.run_measured([*env, bench.SEGC, "bench", int8, "--kernels", level, *common])[0]
         for name, model in (("ORT fp32", ort_fp32), ("ORT int8", ort_int8)):
             bench.wait_idle()
             row[name] = bench.run_measured([sys.executable, bench.SHARED / "tools/ort_bench.py", model, "--input-size",
@@ -69,11 +81,13 @@ def main():
              "medians; the table gives the median over rounds. Ratios within one run are what counts.", "",
              f"- date: {now}; CPU: {model} ({os.cpu_count()} vCPUs; flags: {isa}); ONNX Runtime {onnxruntime.__version__}",
              f"- int8 plan: `{int8.name}`, precision {q.get('precision')}, {os.path.getsize(int8) / 1e6:.2f} MB", "",
-             "| level | segc fp32 ms | segc int8 ms | int8 fps | int8 / segc fp32 | int8 / ORT int8 | ORT fp32 ms | ORT int8 ms |",
-             "|---|---|---|---|---|---|---|---|"]
-    for level in levels:
-        f, i = med[f"segc fp32 {level}"], med[f"segc int8 {level}"]
-        lines.append(f"| {level} | {f:.1f} | {i:.1f} | {1000 / i:.2f} | **{i / f:.2f}** | **{i / med['ORT int8']:.2f}** "
+             "| level | int8 conv kernel | segc fp32 ms | segc int8 ms | int8 fps | int8 / segc fp32 | int8 / ORT int8 | ORT fp32 ms | ORT int8 ms |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, level, env in int8_rows:
+        f, i = med[f"segc fp32 {level}"], med[name]
+        kernel = rounds[0][name].get("int8_kernel", "?")   # bench names it for int8 plans
+        label = level + (" (SEGC_NO_VNNI=1)" if env else "")
+        lines.append(f"| {label} | {kernel} | {f:.1f} | {i:.1f} | {1000 / i:.2f} | **{i / f:.2f}** | **{i / med['ORT int8']:.2f}** "
                      f"| {med['ORT fp32']:.1f} | {med['ORT int8']:.1f} |")
     lines += ["", "Per round (median ms):", "", "| round | " + " | ".join(rounds[0].keys()) + " |",
               "|---|" + "---|" * len(rounds[0])]

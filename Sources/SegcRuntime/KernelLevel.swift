@@ -19,7 +19,7 @@ import SegcCore
 public enum KernelLevel: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// Portable C, vectorised by the compiler for the baseline ISA.
     case scalar = 0
-    /// AVX2 + FMA (x86-64 v3).
+    /// AVX2 + FMA (x86-64 v3); int8 convolutions use AVX-VNNI when the CPU has it.
     case avx2 = 1
     /// AVX-512 F/BW/VL/DQ.
     case avx512 = 2
@@ -49,6 +49,15 @@ public enum KernelLevel: Int, CaseIterable, Sendable, CustomStringConvertible {
     public static var current: KernelLevel {
         segc_kernels_init()
         return KernelLevel(name: String(cString: segc_cpu_level())) ?? .scalar
+    }
+
+    /// The int8 convolution kernel models loaded now get (weights are packed for it at
+    /// load): `"scalar"`, `"avx2/vpmaddwd"`, `"avx2/avx-vnni"`, `"avx512/vpmaddwd"` or
+    /// `"avx512/vnni"`. The VNNI ones follow the CPU (AVX-VNNI, AVX-512 VNNI) unless the
+    /// environment has `SEGC_NO_VNNI=1`; all compute the same bytes.
+    public static var int8ConvKernel: String {
+        segc_kernels_init()
+        return String(cString: segc_qconv_kernel())
     }
 
     /// Makes every later kernel call use `level`.

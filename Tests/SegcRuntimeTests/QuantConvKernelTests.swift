@@ -202,6 +202,8 @@ final class QuantConvKernelTests: XCTestCase {
         add(16, 7, 33, 16, 3, 1, 1, 1, 0)
         add(128, 8, 40, 128, 1, 3, 1, 0, 1)   // enough rows for per-task packing (quant/qconv_tiled.c)
         add(64, 32, 48, 64, 3, 1, 1, 1, 0)    // the same with a vertical halo
+        add(8, 3, 128, 8, 1, 3, 1, 0, 1)      // rows of 128: AVX-VNNI tiles 4·24 + 2·16 (segc_qtile_width)
+        add(12, 4, 28, 5, 3, 3, 1, 1, 1)      // rows of 28: 16 + 12
         add(3, 12, 30, 13, 3, 3, 2, 1, 1)
         add(16, 11, 26, 48, 3, 3, 2, 1, 1)
         add(64, 8, 17, 64, 3, 3, 2, 1, 1)
@@ -219,6 +221,11 @@ final class QuantConvKernelTests: XCTestCase {
                             dh: 1, dw: 1, groups: 1)
         odd.transposed = true; odd.outF32 = true; odd.residual = true; odd.act = 2; odd.nslope = 6; odd.xzp = 200
         out.append(odd)
+        // Float output with a residual over whole phase pairs (the pair kernels' vector loads).
+        var paired = QConvCase(cin: 16, h: 3, w: 40, cout: 9, oh: 6, ow: 80, kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0,
+                               dh: 1, dw: 1, groups: 1)
+        paired.transposed = true; paired.outF32 = true; paired.residual = true; paired.act = 1; paired.rzp = 77
+        out.append(paired)
         return out
     }
 
@@ -229,7 +236,7 @@ final class QuantConvKernelTests: XCTestCase {
                 guard let got = runQConv(c, d, env: env) else { continue }
                 if got != want {
                     let i = got.indices.first { got[$0] != want[$0] } ?? -1
-                    XCTFail("\(what) level \(level) threads \(env.threads): first mismatch at \(i) " +
+                    XCTFail("\(what) level \(level) (\(String(cString: segc_qconv_kernel()))) threads \(env.threads): first mismatch at \(i) " +
                             "(\(i >= 0 ? got[i] : 0) vs \(i >= 0 ? want[i] : 0)) \(c)")
                     return
                 }
@@ -252,23 +259,66 @@ final class QuantConvKernelTests: XCTestCase {
         }
     }
 
-    /// AVX-512 without VNNI (vpmaddwd path), forced through SEGC_NO_VNNI at packing time.
-    func testAVX512WithoutVNNIMatches() throws {
-        guard segc_detected_cpu_level() >= 2 else { throw XCTSkip("no AVX-512") }
+    /// The SIMD levels without VNNI (vpmaddwd on int16 pairs at avx2 and avx512), forced
+    /// through SEGC_NO_VNNI at packing time: on a VNNI machine the other tests run the
+    /// VNNI kernels (AVX-VNNI at avx2, AVX-512 VNNI at avx512), this one the fallbacks.
+    func testSIMDLevelsWithoutVNNIMatch() throws {
+        guard segc_detected_cpu_level() >= 1 else { throw XCTSkip("no AVX2") }
         var r = Rng(81)
         var cases = erfnetLikeCases(&r)
-        for i in 0..<30 { cases.append(randomCase(&r, transposed: i % 3 == 2)) }
+        for i in 0..<40 { cases.append(randomCase(&r, transposed: i % 3 == 2)) }
         for (n, c) in cases.enumerated() {
             let d = QConvData(c, &r)
             _ = segc_set_cpu_level(0)
             guard let scalar = runQConv(c, d, env: envs[0]) else { continue }
             setenv("SEGC_NO_VNNI", "1", 1)
-            _ = segc_set_cpu_level(2)
-            for env in envs {
-                XCTAssertEqual(runQConv(c, d, env: env), scalar, "case \(n) threads \(env.threads) \(c)")
+            for level in Int32(1)...segc_detected_cpu_level() {
+                _ = segc_set_cpu_level(level)
+                XCTAssertEqual(String(cString: segc_qconv_kernel()), level == 1 ? "avx2/vpmaddwd" : "avx512/vpmaddwd")
+                for env in envs {
+                    XCTAssertEqual(runQConv(c, d, env: env), scalar, "case \(n) level \(level) threads \(env.threads) \(c)")
+                }
             }
             unsetenv("SEGC_NO_VNNI")
         }
+    }
+
+    /// The kernel a packing picks follows the CPU's VNNI flags (as the kernel reports them in
+    /// /proc/cpuinfo: an independent reading of CPUID) and SEGC_NO_VNNI, and the packed header
+    /// records it, so the tests above run the kernels they mean to.
+    func testKernelChoiceFollowsTheCPU() throws {
+        guard segc_detected_cpu_level() >= 1 else { throw XCTSkip("no AVX2") }
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+            throw XCTSkip("no /proc/cpuinfo")
+        }
+        let flags = Set(flagLine.split(separator: " ").map(String.init))
+        var r = Rng(5)
+        let c = erfnetLikeCases(&r)[0]
+        var p = c.params
+        let d = QConvData(c, &r)
+        /// SEGC_QK_* of a fresh packing at `level` (the header's third int32).
+        func packedKernel(_ level: Int32) -> Int32 {
+            _ = segc_set_cpu_level(level)
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: Int(segc_qconv_packed_bytes(&p, 0)), alignment: 64)
+            defer { packed.deallocate() }
+            XCTAssertEqual(segc_qconv_pack(&p, 0, d.w, d.bias, packed), 0)
+            return packed.load(fromByteOffset: 8, as: Int32.self)
+        }
+        let avxVNNI = flags.contains("avx_vnni")
+        XCTAssertEqual(packedKernel(1), avxVNNI ? 4 : 1)
+        XCTAssertEqual(String(cString: segc_qconv_kernel()), avxVNNI ? "avx2/avx-vnni" : "avx2/vpmaddwd")
+        if segc_detected_cpu_level() >= 2 {
+            let vnni512 = flags.contains("avx512_vnni")
+            XCTAssertEqual(packedKernel(2), vnni512 ? 3 : 2)
+            XCTAssertEqual(String(cString: segc_qconv_kernel()), vnni512 ? "avx512/vnni" : "avx512/vpmaddwd")
+        }
+        setenv("SEGC_NO_VNNI", "1", 1)
+        XCTAssertEqual(packedKernel(1), 1)
+        if segc_detected_cpu_level() >= 2 { XCTAssertEqual(packedKernel(2), 2) }
+        unsetenv("SEGC_NO_VNNI")
+        XCTAssertEqual(packedKernel(0), 0)
+        XCTAssertEqual(String(cString: segc_qconv_kernel()), "scalar")
     }
 
     /// A buffer packed at one level runs that level's kernel whatever the current level is.
@@ -277,11 +327,16 @@ final class QuantConvKernelTests: XCTestCase {
         let c = erfnetLikeCases(&r)[0]
         let d = QConvData(c, &r)
         let want = naiveQConv(c, d)
-        for packLevel in levels {
-            for runLevel in levels {
-                _ = segc_set_cpu_level(runLevel)
-                XCTAssertEqual(runQConv(c, d, env: envs[1], packLevel: packLevel), want, "pack \(packLevel) run \(runLevel)")
+        for noVNNI in [false, true] {
+            if noVNNI { setenv("SEGC_NO_VNNI", "1", 1) }
+            for packLevel in levels {
+                for runLevel in levels {
+                    _ = segc_set_cpu_level(runLevel)
+                    XCTAssertEqual(runQConv(c, d, env: envs[1], packLevel: packLevel), want,
+                                   "pack \(packLevel) run \(runLevel) SEGC_NO_VNNI \(noVNNI)")
+                }
             }
+            unsetenv("SEGC_NO_VNNI")
         }
         // Parameters that disagree with the packed header are rejected.
         _ = segc_set_cpu_level(segc_detected_cpu_level())

@@ -40,6 +40,22 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertTrue(inspect.stdout.contains("STAT"), inspect.stdout)
         let run = try CLI.run(["run", out, frame, "-o", dir.appendingPathComponent("l.npy").path])
         XCTAssertEqual(run.status, 0, run.stderr)
+        // bench names the int8 conv kernel of int8 plans: at avx2 AVX-VNNI where the CPU has
+        // it (/proc/cpuinfo), vpmaddwd otherwise or with SEGC_NO_VNNI=1; not for fp32 plans.
+        let bench = ["bench", out, "--kernels", "avx2", "--runs", "1", "--warmup", "0", "--json"]
+        let b = try CLI.run(bench)
+        if b.status == 0 {
+            let avxVNNI = ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains(" avx_vnni")
+            XCTAssertEqual(try CLI.json(b.stdout)["int8_kernel"] as? String, avxVNNI ? "avx2/avx-vnni" : "avx2/vpmaddwd")
+            let nv = try CLI.run(bench, environment: ["SEGC_NO_VNNI": "1"])
+            XCTAssertEqual(nv.status, 0, nv.stderr)
+            XCTAssertEqual(try CLI.json(nv.stdout)["int8_kernel"] as? String, "avx2/vpmaddwd")
+            let f = try CLI.run(["bench", plan, "--runs", "1", "--warmup", "0", "--json"])
+            XCTAssertEqual(f.status, 0, f.stderr)
+            XCTAssertNil(try CLI.json(f.stdout)["int8_kernel"])
+        } else {
+            XCTAssertTrue(b.stderr.contains("this CPU has no avx2"), b.stderr)
+        }
         let cmp = try CLI.run(["compare", plan, out, frame, "--json"])
         XCTAssertEqual(cmp.status, 0, cmp.stderr)
         XCTAssertGreaterThan(try CLI.json(cmp.stdout)["mean_agreement"] as? Double ?? 0, 0.8)

@@ -262,6 +262,11 @@ int64_t segc_qconv_packed_bytes(const segc_qconv_params *p, int transposed);
 /// zero-point term −x_zp·Σw is folded into the packed bias. The packed buffer records its
 /// level: `segc_qconv2d` runs that level's kernel whatever the current level is.
 int segc_qconv_pack(const segc_qconv_params *p, int transposed, const int8_t *w, const int32_t *bias, void *packed);
+/// The inner kernel `segc_qconv_pack` chooses now (current level, this CPU, SEGC_NO_VNNI):
+/// "scalar", "avx2/vpmaddwd", "avx2/avx-vnni", "avx512/vpmaddwd" or "avx512/vnni". The
+/// VNNI kernels need the CPU's AVX-VNNI resp. AVX-512 VNNI; SEGC_NO_VNNI=1 (read when
+/// packing) makes both levels use vpmaddwd on int16 pairs. Same results either way.
+const char *segc_qconv_kernel(void);
 /// Per-thread workspace floats (for the packed buffer's level, i.e. the current level).
 int64_t segc_qconv_ws(const segc_qconv_params *p, int transposed);
 /// Runs the quantized convolution (`transposed` as packed). `y` is uint8 or float (out_f32).

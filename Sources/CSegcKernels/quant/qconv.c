@@ -45,40 +45,50 @@ static int64_t round64(int64_t x) { return (x + 63) / 64 * 64; }
 
 static int64_t nphase(const segc_qconv_params *p, int transposed) { return transposed ? p->sh * p->sw : 1; }
 
-/// AVX-512 VNNI (CPUID leaf 7, ECX bit 11); SEGC_NO_VNNI=1 hides it so tests can run the
-/// level's other kernel. Read at packing time: the buffer then records the choice.
-static int has_vnni_cpu(void);
-static int has_vnni(void) {
-    const char *off = getenv("SEGC_NO_VNNI");
-    return !(off && off[0] == '1') && has_vnni_cpu();
-}
-
-/// The CPU itself has VNNI (whatever SEGC_NO_VNNI says): a VNNI buffer can run. Read once:
-/// CPUID exits to the hypervisor in a VM (tens of µs), and every qconv call checks this.
+/// The CPU's dot-product instructions (CPUID, read once: CPUID exits to the hypervisor in
+/// a VM, tens of µs, and every qconv call checks them). AVX-512 VNNI: leaf 7 ECX bit 11.
+/// AVX-VNNI (the VEX ymm/xmm forms, no AVX-512 needed): leaf 7 subleaf 1 EAX bit 4. OS
+/// support of the registers is the dispatch level's check (XGETBV, dispatch/cpu.c).
+enum { VNNI512 = 1, AVXVNNI = 2 };
 static int detect_vnni(void) {
 #if defined(__x86_64__)
     unsigned a, b, c, d;
     if (__get_cpuid_max(0, NULL) < 7) return 0;
     __cpuid_count(7, 0, a, b, c, d);
-    return (c >> 11) & 1;
+    int f = (c >> 11) & 1 ? VNNI512 : 0;
+    if (a >= 1) {   // leaf 7's highest subleaf
+        __cpuid_count(7, 1, a, b, c, d);
+        if ((a >> 4) & 1) f |= AVXVNNI;
+    }
+    return f;
 #else
     return 0;
 #endif
 }
-static int vnni_flag;
+static int vnni_flags;
 static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
-static void vnni_init(void) { vnni_flag = detect_vnni(); }
-static int has_vnni_cpu(void) {
+static void vnni_init(void) { vnni_flags = detect_vnni(); }
+
+/// What the CPU itself has (whatever SEGC_NO_VNNI says): which buffers can run.
+static int vnni_cpu(void) {
     pthread_once(&vnni_once, vnni_init);
-    return vnni_flag;
+    return vnni_flags;
+}
+
+/// What new packings use: SEGC_NO_VNNI=1 hides both kinds, so tests run the levels'
+/// vpmaddwd kernels on a VNNI machine. Read at packing time: the buffer records the choice.
+static int vnni_for_packing(void) {
+    const char *off = getenv("SEGC_NO_VNNI");
+    return off && off[0] == '1' ? 0 : vnni_cpu();
 }
 
 /// The level a new packing uses and its kernel.
 static int pack_kernel(int *level) {
     *level = segc_qlevel();
 #if defined(__x86_64__)
-    if (*level >= 2) return has_vnni() ? SEGC_QK_VNNI512 : SEGC_QK_MADD512;
-    if (*level == 1) return SEGC_QK_AVX2;
+    int f = vnni_for_packing();
+    if (*level >= 2) return f & VNNI512 ? SEGC_QK_VNNI512 : SEGC_QK_MADD512;
+    if (*level == 1) return f & AVXVNNI ? SEGC_QK_AVXVNNI : SEGC_QK_AVX2;
 #endif
     return SEGC_QK_SCALAR;
 }
@@ -87,6 +97,7 @@ static const segc_qkernel *tile_kernel(int kernel) {
 #if defined(__x86_64__)
     switch (kernel) {
     case SEGC_QK_AVX2: return &segc_qk_avx2;
+    case SEGC_QK_AVXVNNI: return &segc_qk_avxvnni;
     case SEGC_QK_MADD512: return &segc_qk_madd512;
     case SEGC_QK_VNNI512: return &segc_qk_vnni512;
     default: break;
@@ -94,6 +105,14 @@ static const segc_qkernel *tile_kernel(int kernel) {
 #endif
     (void)kernel;
     return &segc_qk_scalar;
+}
+
+const char *segc_qconv_kernel(void) {
+    static const char *const names[SEGC_QK_COUNT] = {
+        [SEGC_QK_SCALAR] = "scalar", [SEGC_QK_AVX2] = "avx2/vpmaddwd", [SEGC_QK_AVXVNNI] = "avx2/avx-vnni",
+        [SEGC_QK_MADD512] = "avx512/vpmaddwd", [SEGC_QK_VNNI512] = "avx512/vnni"};
+    int level;
+    return names[pack_kernel(&level)];
 }
 
 static int64_t weight_bytes(const segc_qconv_params *p, int transposed, int kernel) {
@@ -175,7 +194,11 @@ int64_t segc_qconv_ws(const segc_qconv_params *p, int transposed) {
 static int header_matches(const segc_qpack_hdr *h, const segc_qconv_params *p, int transposed) {
     if (h->magic != SEGC_QPACK_MAGIC || h->transposed != transposed) return 0;
     if (h->level < 0 || h->level > segc_detected_cpu_level() || h->kernel < 0 || h->kernel >= SEGC_QK_COUNT) return 0;
-    if (h->kernel == SEGC_QK_VNNI512 && !has_vnni_cpu()) return 0;
+    // The kernel's own instructions too (a buffer's level and kernel come from one packing,
+    // but the header is data): AVX2/AVX-512 for its level, then the VNNI extensions.
+    if (tile_kernel(h->kernel)->level > segc_detected_cpu_level()) return 0;
+    if (h->kernel == SEGC_QK_VNNI512 && !(vnni_cpu() & VNNI512)) return 0;
+    if (h->kernel == SEGC_QK_AVXVNNI && !(vnni_cpu() & AVXVNNI)) return 0;
     if (tile_kernel(h->kernel)->mr != h->mr) return 0;
     if (h->cin != p->cin || h->cout != p->cout || h->kh != p->kh || h->kw != p->kw || h->groups != p->groups ||
         h->x_zp != p->x_zp)

@@ -20,6 +20,7 @@ enum {
     SEGC_QK_AVX2 = 1,      ///< avx2: vpmaddwd on zero-extended activation / sign-extended weight pairs
     SEGC_QK_MADD512 = 2,   ///< avx512 without VNNI: the same pairs, 512-bit
     SEGC_QK_VNNI512 = 3,   ///< avx512 with VNNI: vpdpbusd on activation quads × weight quads
+    SEGC_QK_AVXVNNI = 4,   ///< avx2 with AVX-VNNI: VEX vpdpbusd on ymm, VNNI512's weight layout
     SEGC_QK_COUNT
 };
 
@@ -58,11 +59,23 @@ typedef struct {
     segc_qpair_fn pair;
     int mr, nr, wbytes;
     int level;   ///< dispatch level of the code (the input packing uses AVX2 from level 1)
+    /// 0, or a narrower tile width the kernel runs at full speed where a short last tile
+    /// would not (segc_qtile_width).
+    int nr2;
+    int pair_n;   ///< pixels per phase of a `pair` call (0: nr/2)
 } segc_qkernel;
+
+/// Pixels of the next tile of a row with `left` pixels to go: nr, except that a row
+/// ending in a short tile ends on two nr2 tiles instead when that covers it (AVX-VNNI:
+/// 128 = 4·24 + 2·16, not 5·24 + 8, whose 8-pixel tile has 4 dependency chains for 2
+/// ports and latency 5). The split depends on the width only, so results cannot change.
+static inline int64_t segc_qtile_width(const segc_qkernel *k, int64_t left) {
+    return k->nr2 && left > k->nr && left <= 2 * k->nr2 ? k->nr2 : k->nr;
+}
 
 extern const segc_qkernel segc_qk_scalar;
 #if defined(__x86_64__)
-extern const segc_qkernel segc_qk_avx2, segc_qk_madd512, segc_qk_vnni512;
+extern const segc_qkernel segc_qk_avx2, segc_qk_avxvnni, segc_qk_madd512, segc_qk_vnni512;
 #endif
 
 /// Header at the start of every packed buffer. The geometry fields the packing depends

@@ -131,9 +131,10 @@ static void row_tiles(const run_ctx *c, int64_t grp, int64_t ph, int64_t co0, in
     t.rstep = ystep;
     t.ystride = tmp ? n : ohw;
     t.ystep = tmp ? 1 : ystep;
-    for (int64_t x0 = 0; x0 < n; x0 += c->k->nr) {
+    for (int64_t x0 = 0, nt; x0 < n; x0 += nt) {
+        nt = segc_qtile_width(c->k, n - x0);
         t.act = act + 4 * x0;
-        t.n = (int)SEGC_MIN(c->k->nr, n - x0);
+        t.n = (int)SEGC_MIN(nt, n - x0);
         for (int64_t cb = co0; cb < co1; cb += c->k->mr) {
             tile_block(c, grp, ph, cb, co1, &t);
             int64_t e = (grp * cout_g + cb) * ohw + yoff + x0 * ystep;
@@ -181,11 +182,11 @@ static void interleave_row(uint8_t *y, const uint8_t *const *ph, int64_t sw, int
 }
 
 /// Output row oy of a stride-2 transposed conv through the level's pair kernel: both column
-/// phases of 32 grid pixels per call, written as contiguous outputs.
+/// phases of `half` grid pixels per call (32 at avx512, 16 at avx2), written as contiguous outputs.
 static void row_pairs(const run_ctx *c, int64_t grp, int64_t ry, int64_t co0, int64_t co1, const uint8_t *act,
                       int64_t oy) {
     const segc_qconv_params *p = c->p;
-    int64_t cout_g = p->cout / p->groups, ohw = p->oh * p->ow, half = c->k->nr / 2;
+    int64_t cout_g = p->cout / p->groups, ohw = p->oh * p->ow, half = c->k->pair_n ? c->k->pair_n : c->k->nr / 2;
     int64_t gw0 = segc_qgrid(p->ow, 2, 0), gw1 = segc_qgrid(p->ow, 2, 1);
     segc_qtile t0, t1;
     tile_phase(c, ry * 2, &t0);

@@ -72,17 +72,21 @@ struct BenchCommand: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let rss = Int(usage.ru_maxrss) * 1024
         let size = model.inputShape.count == 4 ? "\(model.inputShape[2])x\(model.inputShape[3])" : "\(model.inputShape)"
+        // Plans with int8 ops also name the int8 conv kernel (the VNNI ones depend on the CPU).
+        let int8Kernel = meta.precision == "fp32" ? nil : KernelLevel.int8ConvKernel
         if global.json {
-            print(JSON.object([
+            var fields: [(String, JSON)] = [
                 ("plan", .string(plan)), ("precision", .string(meta.precision)), ("input_size", .ints(Array(model.inputShape.suffix(2)))),
                 ("threads", .int(session.threads)), ("runs", .int(runs)), ("warmup", .int(warmup)), ("kernels", .string(KernelLevel.current.description)),
                 ("load_ms", .double(loadMs)), ("min_ms", .double(sorted[0])), ("median_ms", .double(median)),
                 ("mean_ms", .double(mean)), ("max_ms", .double(sorted[sorted.count - 1])), ("times_ms", .array(times.map { .double($0) })),
                 ("peak_rss_bytes", .int(rss)), ("allocation_counting", .bool(segc_alloc_counting_available() != 0)),
                 ("load_allocations", .int(loadAllocations)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
-            ]).text)
+            ]
+            if let int8Kernel { fields.insert(("int8_kernel", .string(int8Kernel)), at: 7) }   // after "kernels"
+            print(JSON.object(fields).text)
         } else {
-            print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(KernelLevel.current.description): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
+            print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(KernelLevel.current.description)\(int8Kernel.map { " (int8 \($0))" } ?? ""): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
         }
     }
 

@@ -1,87 +1,18 @@
 #pragma clang fp contract(off)   // requantization: multiply, then add (the scalar level's rounding)
-// AVX2 int8 conv tiles (quant/qconv_tiled.c): MR output channels × NV·8 output pixels.
-// Plain AVX2 (no AVX-VNNI): the activation quads are split into their even and odd
-// bytes zero-extended to int16 (vpand, vpsrlw) and multiplied with the sign-extended
-// weight pairs (w0, w2), (w1, w3) by vpmaddwd: exact int32 pair sums, added with vpaddd.
+// AVX2 int8 conv tiles without AVX-VNNI (quant/qconv_tiled.c): MR output channels × NV·8
+// output pixels. The activation quads are split into their even and odd bytes
+// zero-extended to int16 (vpand, vpsrlw) and multiplied with the sign-extended weight
+// pairs (w0, w2), (w1, w3) by vpmaddwd: exact int32 pair sums, added with vpaddd.
 // Not vpmaddubsw on raw u8 × s8 pairs: its int16 pair sums saturate (255·127·2 > 32767).
-// Requantization is the scalar's float formula lane-wise (see qconv_avx512.c); tails
-// and strided outputs go through a small buffer (AVX2 has no byte-masked stores).
-#include "../../quant/qconv.h"
+// CPUs with AVX-VNNI use arch/x86/qconv_avxvnni.c at this level instead (quant/qconv.c);
+// SEGC_NO_VNNI=1 keeps this one. Init and requantization: arch/x86/qconv_ymm.h.
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define T256 "avx2,fma"
-#define INLINE256 static inline __attribute__((always_inline, target(T256)))
-#define MRMAX 8
-#define NVMAX 4
-
-INLINE256 void epilogue(const segc_qtile *t, const int MR, const int NV, __m256i acc[MRMAX][NVMAX]) {
-    const segc_qconv_params *p = t->p;
-    const __m256 zero = _mm256_setzero_ps(), lo = _mm256_set1_ps((float)-p->y_zp),
-                 hi = _mm256_set1_ps((float)(255 - p->y_zp)), rmul = _mm256_set1_ps(p->r_mul);
-    const __m256i yzp = _mm256_set1_epi32(p->y_zp), rzp = _mm256_set1_epi32(p->r_zp);
-    for (int r = 0; r < MR; r++) {
-        if (r >= t->rows) break;
-        const __m256 m = _mm256_set1_ps(t->mult[r]);
-        const __m256 s = _mm256_set1_ps(p->act == SEGC_ACT_PRELU ? t->slope[r * t->slope_step] : 0.0f);
-        for (int v = 0; v < NV; v++) {
-            int cnt = t->n - 8 * v;
-            if (cnt <= 0) break;
-            int full = cnt >= 8 && t->ystep == 1, rfull = cnt >= 8 && t->rstep == 1;
-            if (cnt > 8) cnt = 8;
-            int64_t e = r * t->ystride + 8 * v * t->ystep;
-            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][v]), m);
-            if (t->res) {
-                __m256i rr;
-                const uint8_t *rp = t->res + r * t->rstride + 8 * v * t->rstep;
-                if (rfull) {
-                    rr = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)rp));
-                } else {
-                    int32_t tmp[8] = {0};
-                    for (int i = 0; i < cnt; i++) tmp[i] = rp[i * t->rstep];
-                    rr = _mm256_loadu_si256((const __m256i *)tmp);
-                }
-                rr = _mm256_sub_epi32(rr, rzp);
-                f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_cvtepi32_ps(rr), rmul));
-            }
-            if (p->act == SEGC_ACT_RELU) f = _mm256_max_ps(f, zero);   // NaN, −0 -> +0 like v > 0 ? v : 0
-            else if (p->act == SEGC_ACT_PRELU)
-                f = _mm256_blendv_ps(_mm256_mul_ps(f, s), f, _mm256_cmp_ps(f, zero, _CMP_GT_OQ));
-            if (p->out_f32) {
-                float *yp = (float *)t->y + e;
-                if (full) {
-                    _mm256_storeu_ps(yp, f);
-                } else {
-                    float tmp[8];
-                    _mm256_storeu_ps(tmp, f);
-                    for (int i = 0; i < cnt; i++) yp[i * t->ystep] = tmp[i];
-                }
-                continue;
-            }
-            f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);   // clamp commutes with rounding to integers
-            __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), yzp);
-            // 8 int32 in [0, 255] -> 8 bytes (pack within lanes, then gather the two halves).
-            __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-            __m128i b8 = _mm_packus_epi16(w16, w16);
-            uint8_t *yp = (uint8_t *)t->y + e;
-            if (full) {
-                _mm_storel_epi64((__m128i *)yp, b8);
-            } else {
-                uint8_t tmp[16];
-                _mm_storeu_si128((__m128i *)tmp, b8);
-                for (int i = 0; i < cnt; i++) yp[i * t->ystep] = tmp[i];
-            }
-        }
-    }
-}
+#include "qconv_ymm.h"
 
 #define DEFINE_MADD(MR, NV)                                                                                       \
     __attribute__((target(T256))) static void madd_##MR##x##NV(const segc_qtile *t) {                         \
         __m256i acc[MRMAX][NVMAX];                                                                              \
-        for (int r = 0; r < MR; r++) {                                                                          \
-            __m256i b = _mm256_set1_epi32(r < t->rows ? t->bias[r] : 0);                                        \
-            for (int v = 0; v < NV; v++) acc[r][v] = b;                                                         \
-        }                                                                                                       \
+        ymm_init_acc(t, MR, NV, acc);                                                                           \
         const __m256i low = _mm256_set1_epi16(0x00FF);                                                          \
         const int32_t *w = (const int32_t *)t->w;                                                               \
         for (int64_t q = 0; q < t->nq; q++) {                                                                   \
@@ -106,7 +37,7 @@ INLINE256 void epilogue(const segc_qtile *t, const int MR, const int NV, __m256i
         __m256i out[MRMAX][NVMAX];                                                                               \
         for (int r = 0; r < MR; r++)                                                                            \
             for (int v = 0; v < NV; v++) _mm256_store_si256(&out[r][v], acc[r][v]);                               \
-        epilogue(t, MR, NV, out);                                                                               \
+        ymm_epilogue(t, MR, NV, out);                                                                               \
     }
 
 DEFINE_MADD(4, 2)
