@@ -16,6 +16,7 @@
 #include "../../quant/qconv.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "prefetch.h"
 
 #define T512 "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"
 #define INLINE512 static inline __attribute__((always_inline, target(T512)))
@@ -193,12 +194,7 @@ INLINE512 void epilogue_pair(const segc_qtile *t0, const segc_qtile *t1, const i
 /// channel is more than the hardware prefetcher tracks, and each miss would stall the
 /// epilogue (1x3 64ch +residual: 2.04 -> 1.7 ms single-thread).
 INLINE512 void init_acc(const segc_qtile *t, const int MR, const int NV, __m512i acc[MRMAX][NVMAX]) {
-    if (t->res)
-        for (int r = 0; r < MR && r < t->rows; r++) {
-            const uint8_t *rp = t->res + r * t->rstride;
-            _mm_prefetch((const char *)rp, _MM_HINT_T0);
-            _mm_prefetch((const char *)(rp + (t->n - 1) * t->rstep), _MM_HINT_T0);
-        }
+    segc_prefetch_residual_u8(t->res, MR < t->rows ? MR : t->rows, t->rstride, t->n, t->rstep);
     for (int r = 0; r < MR; r++) {
         __m512i b = _mm512_set1_epi32(r < t->rows ? t->bias[r] : 0);
         for (int v = 0; v < NV; v++) acc[r][v] = b;

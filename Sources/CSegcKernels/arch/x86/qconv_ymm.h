@@ -6,6 +6,7 @@
 // outputs go through a small buffer (AVX2 has no byte-masked stores).
 #include "../../quant/qconv.h"
 #include <immintrin.h>
+#include "prefetch.h"
 
 #define T256 "avx2,fma"
 #define INLINE256 static inline __attribute__((always_inline, target(T256)))
@@ -16,12 +17,7 @@
 /// epilogue will read are prefetched while the K loop runs (one stream per output channel
 /// is more than the hardware prefetcher tracks; see qconv_avx512.c).
 INLINE256 void ymm_init_acc(const segc_qtile *t, const int MR, const int NV, __m256i acc[MRMAX][NVMAX]) {
-    if (t->res)
-        for (int r = 0; r < MR && r < t->rows; r++) {
-            const uint8_t *rp = t->res + r * t->rstride;
-            _mm_prefetch((const char *)rp, _MM_HINT_T0);
-            _mm_prefetch((const char *)(rp + (t->n - 1) * t->rstep), _MM_HINT_T0);
-        }
+    segc_prefetch_residual_u8(t->res, MR < t->rows ? MR : t->rows, t->rstride, t->n, t->rstep);
     for (int r = 0; r < MR; r++) {
         __m256i b = _mm256_set1_epi32(r < t->rows ? t->bias[r] : 0);
         for (int v = 0; v < NV; v++) acc[r][v] = b;

@@ -5,6 +5,7 @@
 #include "../../internal.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "prefetch.h"
 
 #define T256 __attribute__((target("avx2,fma")))
 
@@ -70,11 +71,7 @@ T256 void segc_band_out_avx2(int64_t rows, int64_t w, const float *src, const fl
         int64_t cw = SEGC_MIN(XC, w - c0);
         // The rows about to be written (and their residual) are short streams that start
         // cold: request them all now, they arrive while the block is transposed.
-        for (int i = 0; i < rows; i++)
-            for (int64_t x = 0; x < cw; x += 16) {
-                _mm_prefetch((const char *)(y + i * ld + c0 + x), _MM_HINT_T0);
-                if (res && res != y) _mm_prefetch((const char *)(res + i * ld + c0 + x), _MM_HINT_T0);
-            }
+        segc_prefetch_rows(y, res, rows, ld, c0, cw);
         for (int64_t x0 = 0; x0 < cw; x0 += 8)
             for (int h = 0; h < 16; h += 8) {
                 __m256 r[8];
