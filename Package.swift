@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "SegcEval", dependencies: ["SegcRuntime", "SegcCore", "CSegcKernels", "CSegcImageIO", "CWebP"]),
         // The compile pipeline (import → passes → lower → plan) as a public library.
         .target(name: "SegcCompiler", dependencies: ["SegcCore", "SegcIR", "SegcTorch", "SegcONNX", "SegcPasses",
-                                                     "SegcLower", "SegcPlan"]),
+                                                     "SegcLower", "SegcPlan", "SegcPrune"]),
         // Linked into the segc executable only: counts heap allocations for `bench`.
         .target(name: "CSegcAllocCounter"),
         .executableTarget(name: "segc", dependencies: [

@@ -2,6 +2,7 @@ import SegcCore
 import SegcIR
 import SegcTorch
 import SegcPasses
+import SegcPrune
 import SegcLower
 import SegcPlan
 import SegcONNX
@@ -93,6 +94,10 @@ package enum Compiler {
         return imported
     }
 
+    /// `convert`'s optimisation: the graph passes, then exact dead-channel removal (it needs
+    /// the channel groups of SegcPrune, so it cannot live in SegcPasses).
+    package static let optimise: [any GraphPass] = Pipeline.optimise + [RemoveDeadChannels()]
+
     /// Runs a pipeline of passes on the imported graph, recording what each did.
     package static func run(_ passes: [any GraphPass], on model: inout ImportedModel) throws(SegcError) {
         do { model.passes += try Pipeline.run(passes, on: &model.graph) } catch { throw error.inFile(model.sourceName) }
@@ -148,7 +153,7 @@ package enum Compiler {
     package static func compile(_ file: FileBytes, options: CompileOptions) throws(SegcError) -> CompileResult {
         var imported = try importModel(file, options: options)
         try run(Pipeline.legalise, on: &imported)
-        if options.optimize { try run(Pipeline.optimise, on: &imported) }
+        if options.optimize { try run(optimise, on: &imported) }
         let plan = try lower(imported, mean: options.mean, std: options.std)
         return CompileResult(imported: imported, plan: plan, passes: imported.passes)
     }

@@ -115,7 +115,7 @@ public struct SegcImportedModel: Sendable {
     /// Runs the optimisation pipeline (BatchNorm folding, operator fusion); every pass
     /// re-verifies the graph.
     public mutating func optimise() throws(SegcError) {
-        try Compiler.run(Pipeline.optimise, on: &model)
+        try Compiler.run(Compiler.optimise, on: &model)
     }
 
     /// Lowers the graph to a verified plan. `mean`/`std`: one value per input channel,

@@ -81,7 +81,12 @@ package enum ChannelPruning {
                 keep[gi] = Array(order[drop...]).sorted()
             }
         }
-        keep = keep.filter { groups.groups[$0.key].channels != $0.value.count }
+        return try prune(g, groups: groups, keep: keep)
+    }
+
+    /// Removes every channel of `groups` not in `keep` (group index → kept channels, sorted).
+    package static func prune(_ g: Graph, groups: ChannelGroups, keep: [Int: [Int]]) throws(SegcError) -> Result {
+        let keep = keep.filter { groups.groups[$0.key].channels != $0.value.count }
         let graph = try rebuild(g, groups: groups, keep: keep)
         var result = Result(graph: graph, kept: keep.keys.sorted().map { (groups.groups[$0].channels, keep[$0]!) })
         for (i, n) in g.nodes.enumerated() {

@@ -39,7 +39,7 @@ package enum QDQToInt8 {
             if case .quantizeDequantize(let q) = $0.op { q.qmin == 0 && q.qmax == 255 } else { false }
         }
         if quant.simulate || !quantized {
-            if options.optimize { try Compiler.run(Pipeline.optimise, on: &imported) }
+            if options.optimize { try Compiler.run(Compiler.optimise, on: &imported) }
             let plan = try Compiler.lower(imported, mean: options.mean, std: options.std)
             return CompileResult(imported: imported, plan: plan, passes: imported.passes)
         }

@@ -210,3 +210,32 @@ final class RecoveryTests: XCTestCase {
         XCTAssertLessThan(after, before * 0.05)
     }
 }
+
+/// `remove-dead-channels` (convert's last pass): channels whose filters are all zero and
+/// whose epilogue maps the bias to 0 go; a zero filter with a positive bias under ReLU is a
+/// constant channel, not a dead one, and stays.
+final class RemoveDeadChannelsTests: XCTestCase {
+    func testDeadChannelsGoAndTheOutputStays() throws {
+        let t = TestFloats()
+        var g = Graph()
+        let x = g.addInput("x", ValueType(.f32, [1, 3, 8, 10]))
+        var w0 = t.floats(8 * 3 * 9), b0 = t.floats(8)
+        for c in [1, 4, 6] { for i in 0..<27 { w0[c * 27 + i] = 0 } }
+        b0[1] = -0.5; b0[4] = 0; b0[6] = 0.25      // 1 and 4 are dead under ReLU, 6 is the constant 0.25
+        let w0v = g.addConstant("c0.w", Tensor(w0, shape: [8, 3, 3, 3])), b0v = g.addConstant("c0.b", Tensor(b0, shape: [8]))
+        var c0 = Conv2d(kh: 3, kw: 3, padding: (1, 1), hasBias: true)
+        c0.epilogue = Epilogue(activation: .relu)
+        let a = try g.add1(.conv2d(c0), [x, w0v, b0v], name: "c0")
+        let w1v = g.addConstant("c1.w", Tensor(t.floats(2 * 8 * 9), shape: [2, 8, 3, 3]))
+        let b1v = g.addConstant("c1.b", Tensor(t.floats(2), shape: [2]))
+        g.outputs = [try g.add1(.conv2d(Conv2d(kh: 3, kw: 3, padding: (1, 1), hasBias: true)), [a, w1v, b1v], name: "c1")]
+        try g.verify()
+        var h = g
+        try RemoveDeadChannels().run(&h)
+        try h.verify()
+        XCTAssertEqual(h.type(of: h.nodes[0].outputs[0]).shape[1], 6, "channels 1 and 4 removed, 6 kept")
+        let input = t.floats(3 * 80)
+        let want = try ReferenceInterpreter.run(g, inputs: [input])[0], got = try ReferenceInterpreter.run(h, inputs: [input])[0]
+        XCTAssertEqual(want, got)
+    }
+}
