@@ -69,7 +69,6 @@ struct StreamPipeline {
         let reportBox = ReportBox()
 
         let decoder = Thread {
-            BackgroundPriority.lowerCurrentThread()
             var index = 0
             do {
                 while decoded.waitForRoom(), let (name, bytes) = try frames.next() {
@@ -86,7 +85,6 @@ struct StreamPipeline {
             decoded.close()
         }
         let writer = Thread {
-            BackgroundPriority.lowerCurrentThread()
             while let item = inferred.pop() {
                 let t0 = Self.nowNs()
                 do { try sink.write(name: item.frame.name, logits: item.logits) } catch {
