@@ -7,7 +7,7 @@ import SegcTorch
 ///
 /// The stages are those of `segc convert`: ``importModel(contentsOf:options:)`` (or
 /// ``importModel(bytes:name:options:)``) reads the file and legalises its graph,
-/// ``SegcImportedModel/optimise()`` folds BatchNorm and fuses activations,
+/// ``SegcImportedModel/optimise()`` folds BatchNorm, fuses activations and removes dead channels,
 /// ``SegcImportedModel/lower(mean:std:)`` builds the plan, and
 /// ``SegcCompiledPlan/write(to:)`` writes it atomically. ``convert(contentsOf:options:)``
 /// does all of it at once.
@@ -112,7 +112,8 @@ public struct SegcImportedModel: Sendable {
     /// Number of graph nodes.
     public var nodeCount: Int { model.graph.nodes.count }
 
-    /// Runs the optimisation pipeline (BatchNorm folding, operator fusion); every pass
+    /// Runs the optimisation pipeline (BatchNorm folding, operator fusion, subnormal weights
+    /// to 0, exact removal of channels that are zero for every input); every pass
     /// re-verifies the graph.
     public mutating func optimise() throws(SegcError) {
         try Compiler.run(Compiler.optimise, on: &model)
