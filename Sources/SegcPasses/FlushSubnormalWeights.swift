@@ -17,13 +17,13 @@ package struct FlushSubnormalWeights: GraphPass {
 
     package func run(_ graph: inout Graph) throws(SegcError) {
         for (id, t) in graph.constants where t.dtype == .f32 {
-            var values = t.floats()
-            var changed = false
-            for i in values.indices where values[i] != 0 && abs(values[i]) < Float.leastNormalMagnitude {
-                values[i] = 0
-                changed = true
-            }
-            if changed { graph.constants[id] = Tensor(values, shape: t.shape) }
+            let values = t.floats()
+            guard values.contains(where: { $0.isSubnormal }) else { continue }
+            graph.constants[id] = Tensor(values.map(Self.flushed), shape: t.shape)
         }
     }
+
+    /// `x`, or 0 where it is subnormal. Also used where weights are made after the passes
+    /// (`prune --calib`'s least-squares refit).
+    package static func flushed(_ x: Float) -> Float { x.isSubnormal ? 0 : x }
 }

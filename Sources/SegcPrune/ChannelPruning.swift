@@ -27,25 +27,32 @@ package enum ChannelPruning {
         package var outputKept: [Int: [Int]] = [:]
     }
 
+    /// Squared L2 norm of each output channel's filter of conv / transposed conv `n`
+    /// (nil when its weight is not a constant).
+    package static func filterNorms(_ g: Graph, _ n: Node) -> [Double]? {
+        guard let w = g.constants[n.inputs[1]]?.floats() else { return nil }
+        let shape = g.type(of: n.inputs[1]).shape
+        if case .convTranspose2d = n.op {   // [cin, cout/g, kh, kw]: output channel on axis 1
+            var norms = [Double](repeating: 0, count: shape[1])
+            let per = shape[2] * shape[3]
+            for ci in 0..<shape[0] { for co in 0..<shape[1] { for k in 0..<per {
+                let v = Double(w[(ci * shape[1] + co) * per + k]); norms[co] += v * v
+            } } }
+            return norms
+        }
+        var norms = [Double](repeating: 0, count: shape[0])
+        let per = w.count / max(1, shape[0])
+        for co in 0..<shape[0] { for k in 0..<per { let v = Double(w[co * per + k]); norms[co] += v * v } }
+        return norms
+    }
+
     /// L2 importance of each channel of a group: the squared norm of every producer's
     /// filter for that channel, each producer's norms divided by their sum (so producers
     /// of different scales weigh the same), summed over producers.
     package static func importance(_ g: Graph, _ group: ChannelGroups.Group) -> [Double] {
         var imp = [Double](repeating: 0, count: group.channels)
         for p in group.producers {
-            let n = g.nodes[p]
-            guard let w = g.constants[n.inputs[1]]?.floats() else { continue }
-            let shape = g.type(of: n.inputs[1]).shape
-            var norms = [Double](repeating: 0, count: group.channels)
-            if case .convTranspose2d = n.op {   // [cin, cout/g, kh, kw]: output channel on axis 1
-                let per = shape[2] * shape[3]
-                for ci in 0..<shape[0] { for co in 0..<shape[1] { for k in 0..<per {
-                    let v = Double(w[(ci * shape[1] + co) * per + k]); norms[co] += v * v
-                } } }
-            } else {
-                let per = w.count / max(1, shape[0])
-                for co in 0..<shape[0] { for k in 0..<per { let v = Double(w[co * per + k]); norms[co] += v * v } }
-            }
+            guard let norms = filterNorms(g, g.nodes[p]) else { continue }
             let total = norms.reduce(0, +)
             for c in 0..<group.channels { imp[c] += total > 0 ? norms[c] / total : 0 }
         }

@@ -34,19 +34,13 @@ package enum LeastSquaresRecovery {
         init?(_ op: Op) {
             switch op {
             case .conv2d(let c) where c.groups == 1:
-                self.init(kh: c.kh, kw: c.kw, strideH: c.strideH, strideW: c.strideW, padTop: c.padTop, padLeft: c.padLeft,
-                          dilationH: c.dilationH, dilationW: c.dilationW, hasBias: c.hasBias, transposed: false)
+                (kh, kw, strideH, strideW, padTop, padLeft, dilationH, dilationW, hasBias, transposed) =
+                    (c.kh, c.kw, c.strideH, c.strideW, c.padTop, c.padLeft, c.dilationH, c.dilationW, c.hasBias, false)
             case .convTranspose2d(let c) where c.groups == 1:
-                self.init(kh: c.kh, kw: c.kw, strideH: c.strideH, strideW: c.strideW, padTop: c.padTop, padLeft: c.padLeft,
-                          dilationH: c.dilationH, dilationW: c.dilationW, hasBias: c.hasBias, transposed: true)
+                (kh, kw, strideH, strideW, padTop, padLeft, dilationH, dilationW, hasBias, transposed) =
+                    (c.kh, c.kw, c.strideH, c.strideW, c.padTop, c.padLeft, c.dilationH, c.dilationW, c.hasBias, true)
             default: return nil
             }
-        }
-        init(kh: Int, kw: Int, strideH: Int, strideW: Int, padTop: Int, padLeft: Int, dilationH: Int, dilationW: Int,
-             hasBias: Bool, transposed: Bool) {
-            self.kh = kh; self.kw = kw; self.strideH = strideH; self.strideW = strideW; self.padTop = padTop
-            self.padLeft = padLeft; self.dilationH = dilationH; self.dilationW = dilationW; self.hasBias = hasBias
-            self.transposed = transposed
         }
 
         /// The input position tap (ky, kx) reads for output pixel (oy, ox); nil where it
@@ -175,8 +169,9 @@ package enum LeastSquaresRecovery {
             var newW = [Float](repeating: 0, count: m * (kp - 1)), newB = [Float](repeating: 0, count: m)
             for r in 0..<m {
                 let sol = solve(l, kp, (0..<kp).map { Double(b[r * kp + $0]) })
-                for q in 0..<(kp - 1) { newW[r * (kp - 1) + q] = normalOrZero(sol[q]) }
-                newB[r] = normalOrZero(sol[kp - 1])
+                // A channel dead on every calibration image solves to ~1e-40: stored as 0.
+                for q in 0..<(kp - 1) { newW[r * (kp - 1) + q] = FlushSubnormalWeights.flushed(Float(sol[q])) }
+                newB[r] = FlushSubnormalWeights.flushed(Float(sol[kp - 1]))
             }
             if t.conv.transposed { newW = transposeFirstTwoAxes(newW, m, t.cinKept.count, t.conv.kh * t.conv.kw) }
             out.constants[node.inputs[1]] = Tensor(newW, shape: out.type(of: node.inputs[1]).shape)
@@ -184,14 +179,6 @@ package enum LeastSquaresRecovery {
         }
         try out.verify()
         return out
-    }
-
-    /// `x` as a Float, 0 where it would be subnormal. A channel that is always zero on the
-    /// calibration images (dead after a ReLU) gets a solution of ~1e-40 from round-off;
-    /// as subnormal weights they cost microcode assists in every multiply that reads them.
-    static func normalOrZero(_ x: Double) -> Float {
-        let f = Float(x)
-        return abs(f) < Float.leastNormalMagnitude ? 0 : f
     }
 
     /// [a, b, inner] → [b, a, inner].

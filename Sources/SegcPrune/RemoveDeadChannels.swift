@@ -22,11 +22,10 @@ package struct RemoveDeadChannels: GraphPass {
 
     package func run(_ graph: inout Graph) throws(SegcError) {
         let groups = ChannelGroups(graph)
-        var producerOf: [ValueID: Int] = [:]
-        for (i, n) in graph.nodes.enumerated() { for v in n.outputs { producerOf[v] = i } }
+        let producer = graph.producers()
         var keep: [Int: [Int]] = [:]
         for (gi, group) in groups.groups.enumerated() where group.prunable && !group.producers.isEmpty {
-            guard group.values.allSatisfy({ producerOf[$0].map(group.producers.contains) ?? false }) else { continue }
+            guard group.values.allSatisfy({ producer[$0.index].map(group.producers.contains) ?? false }) else { continue }
             var alive = [Bool](repeating: false, count: group.channels)
             for p in group.producers { Self.markAlive(graph.nodes[p], graph, &alive) }
             let kept = alive.indices.filter { alive[$0] }
@@ -36,35 +35,23 @@ package struct RemoveDeadChannels: GraphPass {
         graph = try ChannelPruning.prune(graph, groups: groups, keep: keep).graph
     }
 
-    /// Sets alive[c] for each output channel of conv `n` that can be non-zero.
+    /// Sets alive[c] for each output channel of conv `n` that can be non-zero: its filter
+    /// is not all zero, or its epilogue does not map the bias to 0.
     static func markAlive(_ n: Node, _ g: Graph, _ alive: inout [Bool]) {
-        let hasBias: Bool, epilogue: Epilogue, transposed: Bool
+        let hasBias: Bool, activation: Activation
         switch n.op {
-        case .conv2d(let c): hasBias = c.hasBias; epilogue = c.epilogue; transposed = false
-        case .convTranspose2d(let c): hasBias = c.hasBias; epilogue = c.epilogue; transposed = true
-        default:
-            for c in alive.indices { alive[c] = true }
-            return
+        case .conv2d(let c): hasBias = c.hasBias; activation = c.epilogue.activation
+        case .convTranspose2d(let c): hasBias = c.hasBias; activation = c.epilogue.activation
+        default: return alive = alive.map { _ in true }
         }
-        guard let w = g.constants[n.inputs[1]] else { for c in alive.indices { alive[c] = true }; return }
-        let shape = w.shape, v = w.floats(), cout = alive.count
-        let bias = hasBias ? (g.constants[n.inputs[2]]?.floats() ?? []) : []
-        for c in 0..<cout where !alive[c] {
-            var zero = true
-            if transposed {   // [Cin, Cout, kh, kw]
-                let k = shape[2] * shape[3]
-                outer: for ci in 0..<shape[0] { for j in 0..<k where v[(ci * cout + c) * k + j] != 0 { zero = false; break outer } }
-            } else {
-                let per = v.count / cout
-                for j in 0..<per where v[c * per + j] != 0 { zero = false; break }
-            }
-            let b = hasBias ? (bias.count == cout ? bias[c] : Float.nan) : 0
-            let mapsToZero: Bool
-            switch epilogue.activation {
-            case .relu: mapsToZero = b <= 0
-            case .none, .prelu: mapsToZero = b == 0
-            }
-            if !zero || !mapsToZero { alive[c] = true }
+        let bias = hasBias ? g.constants[n.inputs[2]]?.floats() : nil
+        guard let norms = ChannelPruning.filterNorms(g, n), norms.count == alive.count, !hasBias || bias?.count == alive.count else {
+            return alive = alive.map { _ in true }
+        }
+        for c in alive.indices where !alive[c] {
+            let b = bias?[c] ?? 0
+            let biasMapsToZero = activation == .relu ? b <= 0 : b == 0
+            if norms[c] != 0 || !biasMapsToZero { alive[c] = true }
         }
     }
 }

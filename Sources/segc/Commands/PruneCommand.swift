@@ -42,10 +42,10 @@ struct PruneCommand: ParsableCommand {
     var calib: String?
 
     @Option(help: "Calibration images used (evenly spaced over the sorted folder).")
-    var calibCount: Int = 8
+    var calibCount: Int = Self.defaultCalibCount
 
     @Option(help: "Ridge strength, relative to the mean diagonal of the normal equations.")
-    var ridge: Double = 1e-3
+    var ridge: Double = Self.defaultRidge
 
     @Option(name: .short, help: "Output plan (default: <stem>_pruned.segc).")
     var output: String?
@@ -73,11 +73,15 @@ struct PruneCommand: ParsableCommand {
         return Stats(macs: macs, flops: flops, parameters: params, bytes: bytes)
     }
 
+    /// Defaults of `--calib-count` and `--ridge` (also `reproduce`'s).
+    static let defaultCalibCount = 8
+    static let defaultRidge = 1e-3
+
     /// Prunes `before` (an fp32 plan read from `file`) and returns the pruned plan, serialized
     /// and verified, with what was removed. `calib`: images that drive the least-squares
     /// recovery. Shared with `reproduce` (Table 4–5's pruned rows).
-    static func prune(_ before: PlanFile, file: String, ratio: Double, global: Bool, calib: String?, calibCount: Int = 8,
-                      ridge: Double = 1e-3, threads: Int, quiet: Bool) throws -> (plan: PlanFile, data: [UInt8], result: ChannelPruning.Result) {
+    static func prune(_ before: PlanFile, file: String, ratio: Double, global: Bool, calib: String?, calibCount: Int = defaultCalibCount,
+                      ridge: Double = defaultRidge, threads: Int, quiet: Bool) throws -> (plan: PlanFile, data: [UInt8], result: ChannelPruning.Result) {
         let graph: Graph
         let result: ChannelPruning.Result
         do throws(SegcError) {

@@ -39,13 +39,13 @@ struct QuantizeCommand: ParsableCommand {
     var stats: String?
 
     @Option(help: "Calibration images used (evenly spaced over the sorted files).")
-    var calibCount: Int = 100
+    var calibCount: Int = Self.defaultCalibCount
 
     @Option(help: "Range method: minmax, percentile, entropy or mse.")
-    var method: String = "percentile"
+    var method: String = Self.defaultMethod
 
     @Option(help: "Percentile of the percentile method.")
-    var percentile: Double = 99.99
+    var percentile: Double = Self.defaultPercentile
 
     @Option(help: "Conv layers kept in fp32 (names from `segc inspect --layers`), or 'none'; default: chosen by sensitivity.")
     var fp32Layers: String?
@@ -80,8 +80,16 @@ struct QuantizeCommand: ParsableCommand {
         if !(targetAgreement >= 0 && targetAgreement <= 1) { throw ValidationError("--target-agreement must be in [0, 1]") }
     }
 
-    var calibrationMethod: CalibrationMethod {
-        switch method {
+    /// Defaults of `--calib-count`, `--method` and `--percentile` (also `reproduce`'s).
+    static let defaultCalibCount = 100
+    static let defaultMethod = "percentile"
+    static let defaultPercentile = 99.99
+
+    var calibrationMethod: CalibrationMethod { Self.calibrationMethod(method, percentile: percentile) }
+
+    /// The `--method` named `name` (validated: minmax, percentile, entropy, mse).
+    static func calibrationMethod(_ name: String, percentile: Double) -> CalibrationMethod {
+        switch name {
         case "minmax": return .minmax
         case "entropy": return .entropy
         case "mse": return .mse

@@ -44,17 +44,19 @@ final class CompressedVariants {
         case .int8, .prunedInt8:
             var source = checkpoint, before = ""
             if ref.variant == .prunedInt8 {
-                (source, before) = try plan(ModelRef(stem: ref.stem, name: ref.name, variant: .pruned), checkpoint: checkpoint)
+                (source, before) = try plan(ref.with(.pruned, name: ref.name), checkpoint: checkpoint)
                 before += " && "
             }
             recipe = before + "segc quantize \(q(source)) --calib \(calib) -o \(q(path))"
             if !reuse(path) {
                 let (base, _) = try FP32PlanInput.load(source, arch: nil, inputSize: nil, verb: "quantized")
-                let images = try CalibrationImages(calibDir, count: 100, plan: base)
+                let images = try CalibrationImages(calibDir, count: QuantizeCommand.defaultCalibCount, plan: base)
                 var options = Quantizer.Options()
+                options.method = QuantizeCommand.calibrationMethod(QuantizeCommand.defaultMethod, percentile: QuantizeCommand.defaultPercentile)
                 options.threads = threads
                 let quantized = try QuantizeCommand.quantize(base, file: source, images: images, options: options,
-                                                             methodName: "percentile", percentile: 99.99, calib: calibDir,
+                                                             methodName: QuantizeCommand.defaultMethod,
+                                                             percentile: QuantizeCommand.defaultPercentile, calib: calibDir,
                                                              stats: nil, out: path, quiet: quiet)
                 try AtomicFile.write(path, bytes: quantized.data)
                 made.insert(path)
