@@ -105,7 +105,7 @@ int64_t segc_conv_tile(int64_t k, int64_t pixels);
 // Direct conv for tiny reductions (conv/conv2d_direct.c): position-independent rounding.
 int segc_conv2d_direct_applies(const segc_conv_params *p);
 int segc_conv2d_direct(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
-                       const float *residual, const float *slope, float *y);
+                       const float *residual, const float *slope, const segc_conv_tail *tail, float *y);
 
 // 1-D Winograd F(4,3) for 3x1 / 1x3 convs (conv/conv1d_winograd.c); never in exact mode.
 int segc_conv1d_winograd_applies(const segc_conv_params *p);

@@ -28,6 +28,10 @@ package struct Step: Sendable {
     var w0: Binding = .none, w1: Binding = .none, w2: Binding = .none
     var inIdx: Binding = .none, out0: Binding = .none, outIdx: Binding = .none, out1: Binding = .none
     var fval2: Float = 0
+    /// CONV only: a fused add + activation after the epilogue (`ConvTailFusion`).
+    var tailRes: Binding = .none, tailSlope: Binding = .none
+    var tailAct: Int32 = 0
+    var tailNSlope: Int64 = 0
     /// Workspace floats: per thread and shared.
     var wsPerThread: Int = 0
     var wsShared: Int = 0

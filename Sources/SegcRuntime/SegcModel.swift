@@ -21,6 +21,8 @@ public final class SegcModel: Sendable {
     package let store: WeightStore
     /// Per plan op, what the executor needs beyond the plan (validated geometry).
     package let prepared: [PreparedOp]
+    /// Conv steps that also run the add and activation after them (`ConvTailFusion`).
+    package let convTails: [Int: Step]
 
     /// Shape of the input tensor, `[1, 3, H, W]` for the networks segc compiles.
     public let inputShape: [Int]
@@ -70,6 +72,7 @@ public final class SegcModel: Sendable {
         self.plan = plan
         self.store = try WeightStore(plan: plan, ops: checked)
         self.prepared = checked
+        self.convTails = ConvTailFusion.fusedSteps(plan: plan, prepared: checked)
         let g = plan.graph
         inputShape = g.values[g.input].shape
         outputShape = g.values[g.output].shape

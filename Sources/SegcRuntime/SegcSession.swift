@@ -24,6 +24,10 @@ public final class SegcSession {
     private let opCount: Int
     /// For each kernel call, the plan op it belongs to (observer after the last one).
     private let planIndex: UnsafeMutablePointer<Int>
+    /// The same program with `ConvTailFusion`'s conv steps (run when there is no observer).
+    private let fusedOps: UnsafeMutablePointer<segc_op>
+    private let fusedCount: Int
+    private let fusedPlanIndex: UnsafeMutablePointer<Int>
     /// First output of each plan op (pointer into the arena, element count).
     private let firstOutput: UnsafeMutablePointer<UnsafeBufferPointer<Float>>
     private let planOpCount: Int
@@ -65,6 +69,8 @@ public final class SegcSession {
                 count += op.steps.count
                 for s in op.steps { perThread = max(perThread, s.wsPerThread); shared = max(shared, s.wsShared) }
             }
+            let fusions = model.convTails
+            for s in fusions.values { perThread = max(perThread, s.wsPerThread) }
             let scratchFloats = try Checked.add(try Checked.mul(perThread, n), shared)
             try Limits.check(scratchFloats * 4, Limits.maxAllocationBytes, "workspace bytes")
             scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchFloats, 16))
@@ -90,9 +96,7 @@ public final class SegcSession {
                 case .packed: return store.packedBase + store.packedOffsets[opIndex]
                 }
             }
-            var k = 0
-            for (i, op) in model.prepared.enumerated() {
-                for s in op.steps {
+            func descriptor(_ s: Step, _ i: Int) -> segc_op {
                     var o = segc_op()
                     o.kind = s.ckind
                     o.sub = s.sub
@@ -115,7 +119,16 @@ public final class SegcSession {
                     o.out_idx = bind(s.outIdx, i)?.assumingMemoryBound(to: Int64.self)
                     o.out1 = bind(s.out1, i)?.assumingMemoryBound(to: Float.self)
                     o.fval2 = s.fval2
-                    (ops + k).initialize(to: o)
+                    o.tail.res = UnsafePointer(bind(s.tailRes, i)?.assumingMemoryBound(to: Float.self))
+                    o.tail.slope = UnsafePointer(bind(s.tailSlope, i)?.assumingMemoryBound(to: Float.self))
+                    o.tail.act = s.tailAct
+                    o.tail.nslope = s.tailNSlope
+                    return o
+            }
+            var k = 0
+            for (i, op) in model.prepared.enumerated() {
+                for s in op.steps {
+                    (ops + k).initialize(to: descriptor(s, i))
                     (planIndex + k).initialize(to: i)
                     k += 1
                 }
@@ -124,6 +137,25 @@ public final class SegcSession {
                 (firstOutput + i).initialize(to: UnsafeBufferPointer(
                     start: (arenaBase + ov.arenaOffset).assumingMemoryBound(to: Float.self),
                     count: ov.dtype == .f32 ? ov.elementCount : 0))
+            }
+            fusedCount = count - 2 * fusions.count
+            fusedOps = UnsafeMutablePointer<segc_op>.allocate(capacity: max(fusedCount, 1))
+            fusedPlanIndex = UnsafeMutablePointer<Int>.allocate(capacity: max(fusedCount, 1))
+            var f = 0, i = 0
+            while i < model.prepared.count {
+                if let s = fusions[i] {
+                    (fusedOps + f).initialize(to: descriptor(s, i))
+                    (fusedPlanIndex + f).initialize(to: i)
+                    f += 1
+                    i += 3
+                    continue
+                }
+                for s in model.prepared[i].steps {
+                    (fusedOps + f).initialize(to: descriptor(s, i))
+                    (fusedPlanIndex + f).initialize(to: i)
+                    f += 1
+                }
+                i += 1
             }
             let iv = g.values[g.input], ovv = g.values[g.output]
             input = (arena + iv.arenaOffset).assumingMemoryBound(to: Float.self)
@@ -148,6 +180,8 @@ public final class SegcSession {
         ws.deallocate()
         ops.deallocate()
         planIndex.deallocate()
+        fusedOps.deallocate()
+        fusedPlanIndex.deallocate()
         firstOutput.deallocate()
     }
 
@@ -171,9 +205,16 @@ public final class SegcSession {
         if src != UnsafePointer(self.input) { self.input.update(from: src, count: inputCount) }
         let wsp = UnsafePointer(ws)
         let obs = observer
+        if obs == nil {
+            for k in 0..<fusedCount {
+                let rc = segc_exec(pool, fusedOps + k, wsp)
+                if rc != 0 { throw kernelError(rc, planIndex: fusedPlanIndex[k]) }
+            }
+            return output
+        }
         for k in 0..<opCount {
             let rc = segc_exec(pool, ops + k, wsp)
-            if rc != 0 { throw kernelError(rc, k) }
+            if rc != 0 { throw kernelError(rc, planIndex: planIndex[k]) }
             if let obs {
                 let i = planIndex[k]
                 if k + 1 == opCount || planIndex[k + 1] != i { obs(i, firstOutput[i]) }
@@ -203,8 +244,7 @@ public final class SegcSession {
         return Array(out)
     }
 
-    private func kernelError(_ rc: Int32, _ k: Int) -> SegcError {
-        let i = planIndex[k]
+    private func kernelError(_ rc: Int32, planIndex i: Int) -> SegcError {
         let op = model.plan.graph.ops[i]
         let name = i < model.plan.sourceMap.count ? model.plan.sourceMap[i] : "op \(i) (\(op.kind.name))"
         switch rc {

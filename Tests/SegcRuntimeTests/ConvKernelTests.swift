@@ -167,6 +167,59 @@ final class ConvKernelTests: XCTestCase {
         assertClose(y, want, "in-place residual")
     }
 
+    /// segc_conv2d_tail = segc_conv2d, then add r, then relu/prelu, bit for bit (the ops it
+    /// replaces in a session), with y separate from r and with y = r; on the direct path
+    /// (exact, K <= 32), the exact GEMM and the fast GEMM (pointwise and im2col).
+    func testConvTailEqualsConvThenAddThenActivation() {
+        let cases: [(ConvCase, Int32)] = [
+            (ConvCase(cin: 16, h: 9, w: 30, cout: 24, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, act: 2, nslope: 24), 1),
+            (ConvCase(cin: 8, h: 11, w: 13, cout: 16, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1, act: 1), 1),
+            (ConvCase(cin: 32, h: 9, w: 70, cout: 40, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, act: 2, nslope: 1), 0),
+            (ConvCase(cin: 8, h: 12, w: 15, cout: 30, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1, act: 0), 0),
+        ]
+        for (n, (c, exact)) in cases.enumerated() {
+            var r = Rng(UInt64(300 + n))
+            let x = r.floats(c.cin * c.h * c.w), w = r.floats(c.cout * c.cin / c.groups * c.kh * c.kw)
+            let bias = r.floats(c.cout), slope = r.floats(c.cout), slope2 = r.floats(c.cout)
+            let oh = c.h + c.pt + c.pb - c.kh + 1, ow = c.w + c.pl + c.pr - c.kw + 1, plane = oh * ow
+            let res = r.floats(c.cout * plane)
+            var p = params(c, oh: oh, ow: ow)
+            p.exact = exact
+            XCTAssertEqual(segc_conv2d_tail_supported(&p), 1)
+            XCTAssertLessThanOrEqual(segc_conv2d_tail_ws(&p), Int64(KernelEnv.perThread))
+            for (tailAct, nslope) in [(Int32(SEGC_ACT_PRELU), c.cout), (Int32(SEGC_ACT_PRELU), 1), (Int32(SEGC_ACT_RELU), 0)] {
+                for env in [env1, env2] {
+                    var conv = [Float](repeating: .nan, count: c.cout * plane)
+                    XCTAssertEqual(segc_conv2d(env.pool, &p, x, w, bias, nil, c.act == 2 ? slope : nil, &conv, &env.ws), 0)
+                    var want = conv
+                    for i in want.indices {
+                        let v = (conv[i] + 0) + res[i]
+                        let s = nslope == 1 ? slope2[0] : slope2[i / plane]
+                        want[i] = tailAct == Int32(SEGC_ACT_RELU) ? (v > 0 ? v : 0) : (v > 0 ? v : v * s)
+                    }
+                    for aliased in [false, true] {
+                        var y = aliased ? res : [Float](repeating: .nan, count: c.cout * plane)
+                        let rc = res.withUnsafeBufferPointer { rb in
+                            slope2.withUnsafeBufferPointer { sb in
+                                y.withUnsafeMutableBufferPointer { yb in
+                                    var t = segc_conv_tail(res: aliased ? UnsafePointer(yb.baseAddress) : rb.baseAddress,
+                                                           slope: sb.baseAddress, act: tailAct, nslope: Int64(nslope))
+                                    return segc_conv2d_tail(env.pool, &p, x, w, bias, c.act == 2 ? slope : nil, &t, yb.baseAddress, &env.ws)
+                                }
+                            }
+                        }
+                        XCTAssertEqual(rc, 0)
+                        XCTAssertTrue(y.elementsEqual(want) { $0.bitPattern == $1.bitPattern },
+                                      "case \(n) exact \(exact) tail \(tailAct)/\(nslope) aliased \(aliased)")
+                    }
+                }
+            }
+        }
+        // Paths without a tail (1-D Winograd) say so, and refuse one.
+        var q = params(ConvCase(cin: 64, h: 16, w: 40, cout: 64, kh: 3, kw: 1, sh: 1, sw: 1, pt: 1, pl: 0, pb: 1, pr: 0, dh: 1, dw: 1, groups: 1), oh: 16, ow: 40)
+        XCTAssertEqual(segc_conv2d_tail_supported(&q), 0)
+    }
+
     func testConvTransposeRandomShapes() {
         var r = Rng(2)
         for i in 0..<50 { check(randomCase(&r, transposed: true), transposed: true, seed: UInt64(1000 + i)) }

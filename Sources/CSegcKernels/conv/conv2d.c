@@ -8,6 +8,7 @@
 
 typedef struct {
     const segc_conv_params *p;
+    const segc_conv_tail *tail;   // nullable
     const float *x, *w, *bias, *res, *slope;
     const float *packed;   // weights packed per group (segc_sgemm_pack_a)
     float *y;
@@ -51,6 +52,19 @@ int64_t segc_conv2d_ws(const segc_conv_params *p) {
     return k * segc_conv_tile(k, p->oh * p->ow) + exact_tile + segc_sgemm_scratch(cout_g, k);
 }
 
+/// y = tail.act(src + tail.res) on `count` channel rows of a tile (n pixels from q0): the
+/// add and the activation as their own kernels compute them (`segc_prelu` is the same
+/// epilogue_res with bias 0), so the bits are theirs. src may be y's rows.
+static void tail_rows(const conv_ctx *c, const float *src, int64_t lds, float *yt, int64_t n, int64_t co0,
+                      int64_t count, int64_t q0) {
+    const segc_conv_tail *t = c->tail;
+    for (int64_t j = 0; j < count; j++) {
+        int64_t oc = co0 + j;
+        float slope = t->act == SEGC_ACT_PRELU ? t->slope[t->nslope == 1 ? 0 : oc] : 0.0f;
+        segc_dt.epilogue_res(n, yt + j * c->ohw, src + j * lds, 0.0f, t->res + oc * c->ohw + q0, t->act, slope);
+    }
+}
+
 static void conv_task(void *vctx, int64_t t, int thread) {
     const conv_ctx *c = vctx;
     const segc_conv_params *p = c->p;
@@ -84,15 +98,27 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         // ((Σ from 0) + bias) + residual, then the activation: the reference's order.
         float *dst = yt;
         int64_t ldd = c->ohw;
-        if (c->res == c->y) { dst = scratch; ldd = n; scratch += c->cout_g * c->tile; }
+        if (c->res == c->y || (c->tail && c->tail->res == c->y)) { dst = scratch; ldd = n; scratch += c->cout_g * c->tile; }
         segc_sgemm_prepacked(mc, n, c->k, ap, b, ldb, dst, ldd, 0, 1, scratch);
         for (int64_t co = 0; co < mc; co++) {
             int64_t oc = g * c->cout_g + m0 + co;
             float bias = c->bias ? c->bias[oc] : 0.0f;
             float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : oc] : 0.0f;
-            segc_dt.epilogue_res(n, yt + co * c->ohw, dst + co * ldd, bias, c->res ? c->res + oc * c->ohw + q0 : NULL,
-                                 p->act, slope);
+            float *out = c->tail ? dst + co * ldd : yt + co * c->ohw;
+            segc_dt.epilogue_res(n, out, dst + co * ldd, bias, c->res ? c->res + oc * c->ohw + q0 : NULL, p->act, slope);
         }
+        if (c->tail) tail_rows(c, dst, ldd, yt, n, g * c->cout_g + m0, mc, q0);
+        return;
+    }
+    if (c->tail) {
+        // No residual of its own (segc_conv2d_tail): GEMM, epilogue, then the tail, from a
+        // tile buffer when the tail's operand is y itself (the GEMM would overwrite it).
+        float *dst = yt;
+        int64_t ldd = c->ohw;
+        if (c->tail->res == c->y) { dst = scratch; ldd = n; scratch += c->cout_g * c->tile; }
+        segc_sgemm_prepacked(mc, n, c->k, ap, b, ldb, dst, ldd, 0, 0, scratch);
+        segc_conv_epilogue_rows(p, dst, ldd, n, g * c->cout_g + m0, mc, c->bias, c->slope);
+        tail_rows(c, dst, ldd, yt, n, g * c->cout_g + m0, mc, q0);
         return;
     }
     if (c->res && c->res != c->y)
@@ -102,19 +128,50 @@ static void conv_task(void *vctx, int64_t t, int thread) {
     segc_conv_epilogue_rows(p, yt, c->ohw, n, g * c->cout_g + m0, mc, c->bias, c->slope);
 }
 
+int segc_conv2d_tail_supported(const segc_conv_params *p) {
+    if (conv_check(p)) return 0;
+    return segc_conv2d_direct_applies(p) || (!segc_conv1d_winograd_applies(p) && !segc_conv2d_vertical_applies(p));
+}
+
+int64_t segc_conv2d_tail_ws(const segc_conv_params *p) {
+    if (conv_check(p)) return 0;
+    int64_t ws = segc_conv2d_ws(p);
+    if (segc_conv2d_direct_applies(p) || p->exact) return ws;   // exact: the tile buffer is counted already
+    int64_t k = (p->cin / p->groups) * p->kh * p->kw;
+    return ws + (p->cout / p->groups) * segc_conv_tile(k, p->oh * p->ow);
+}
+
+static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
+                      const float *bias, const float *residual, const float *slope, const segc_conv_tail *tail,
+                      float *y, const segc_ws *ws);
+
 int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight, const float *bias,
                 const float *residual, const float *slope, float *y, const segc_ws *ws) {
+    return conv2d_run(pool, p, x, weight, bias, residual, slope, NULL, y, ws);
+}
+
+int segc_conv2d_tail(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
+                     const float *bias, const float *slope, const segc_conv_tail *tail, float *y, const segc_ws *ws) {
+    if (!tail) return conv2d_run(pool, p, x, weight, bias, NULL, slope, NULL, y, ws);
+    if (!segc_conv2d_tail_supported(p) || !tail->res) return SEGC_EINVAL;
+    if (tail->act == SEGC_ACT_PRELU && (!tail->slope || (tail->nslope != 1 && tail->nslope != p->cout))) return SEGC_EINVAL;
+    return conv2d_run(pool, p, x, weight, bias, NULL, slope, tail, y, ws);
+}
+
+static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
+                      const float *bias, const float *residual, const float *slope, const segc_conv_tail *tail,
+                      float *y, const segc_ws *ws) {
     int e = conv_check(p);
     if (e) return e;
     if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
     if (segc_conv2d_direct_applies(p))
-        return segc_conv2d_direct(pool, p, x, weight, bias, residual, slope, y);
+        return segc_conv2d_direct(pool, p, x, weight, bias, residual, slope, tail, y);
     if (segc_conv1d_winograd_applies(p))
         return segc_conv1d_winograd(pool, p, x, weight, bias, residual, slope, y, ws);
     if (segc_conv2d_vertical_applies(p))
         return segc_conv2d_vertical(pool, p, x, weight, bias, residual, slope, y, ws);
     conv_ctx c = {0};
-    c.p = p; c.x = x; c.w = weight; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
+    c.p = p; c.tail = tail; c.x = x; c.w = weight; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
     c.cin_g = p->cin / p->groups;
     c.cout_g = p->cout / p->groups;
     c.k = c.cin_g * p->kh * p->kw;
@@ -135,7 +192,7 @@ int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, cons
         c.mchunks = segc_chunks(c.cout_g, c.mrows);
     }
     {
-        int64_t need = (c.pointwise ? 0 : c.k * c.tile) + (p->exact ? c.cout_g * c.tile : 0) +
+        int64_t need = (c.pointwise ? 0 : c.k * c.tile) + ((p->exact || tail) ? c.cout_g * c.tile : 0) +
                        segc_sgemm_scratch(c.cout_g, c.k);
         if (!ws || !ws->base || ws->per_thread < need || ws->threads < segc_pool_threads(pool)) return SEGC_ENOSPC;
     }

@@ -29,6 +29,7 @@ typedef struct {
     const float *x, *w, *bias, *res, *slope;
     float *y;
     int64_t cblocks;
+    const segc_conv_tail *tail;   // nullable: y = act2(y + res2) after the epilogue
 } direct_ctx;
 
 // The body, compiled twice below (AVX2 and baseline); contraction is off, so both
@@ -88,11 +89,15 @@ typedef struct {
         float b = c->bias ? c->bias[co] : 0.0f;                                                                \
         const float *rr = c->res ? c->res + (co * p->oh + oy) * p->ow : 0;                                     \
         float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : co] : 0.0f;                     \
+        const segc_conv_tail *tl = c->tail;                                                                    \
+        const float *tr = tl ? tl->res + (co * p->oh + oy) * p->ow : 0;                                        \
+        float tslope = tl && tl->act == SEGC_ACT_PRELU ? tl->slope[tl->nslope == 1 ? 0 : co] : 0.0f;           \
         for (int64_t ox = 0; ox < p->ow; ox++) {                                                               \
             float v = acc[j][ox] + b;                                                                          \
             if (rr) v += rr[ox]; /* read before the write of the same element: aliasing y is fine */          \
             if (p->act == SEGC_ACT_RELU) v = v > 0.0f ? v : 0.0f;                                              \
             else if (p->act == SEGC_ACT_PRELU) v = v > 0.0f ? v : v * slope;                                   \
+            if (tr) v = segc_act((v + 0.0f) + tr[ox], tl->act, tslope); /* as epilogue_res: the tail's bits */ \
             yr[ox] = v;                                                                                        \
         }                                                                                                      \
     }
@@ -119,8 +124,8 @@ int segc_conv2d_direct_applies(const segc_conv_params *p) {
 }
 
 int segc_conv2d_direct(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
-                       const float *residual, const float *slope, float *y) {
-    direct_ctx c = {p, x, w, bias, residual, slope, y, (p->cout + DIRECT_CB - 1) / DIRECT_CB};
+                       const float *residual, const float *slope, const segc_conv_tail *tail, float *y) {
+    direct_ctx c = {p, x, w, bias, residual, slope, y, (p->cout + DIRECT_CB - 1) / DIRECT_CB, tail};
     void (*task)(void *, int64_t, int) = direct_task_generic;
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx2")) task = direct_task_fma;

@@ -4,7 +4,9 @@
 int segc_exec(segc_pool *pool, const segc_op *o, const segc_ws *ws) {
     const int64_t *d = o->d;
     switch (o->kind) {
-    case SEGC_OP_CONV: return segc_conv2d(pool, &o->conv, o->in0, o->w0, o->w1, o->in1, o->w2, o->out0, ws);
+    case SEGC_OP_CONV:
+        if (o->tail.res) return segc_conv2d_tail(pool, &o->conv, o->in0, o->w0, o->w1, o->w2, &o->tail, o->out0, ws);
+        return segc_conv2d(pool, &o->conv, o->in0, o->w0, o->w1, o->in1, o->w2, o->out0, ws);
     case SEGC_OP_CONVT:
         return segc_conv_transpose2d(pool, &o->conv, o->in0, o->w0, o->w1, o->in1, o->w2, o->out0, ws);
     case SEGC_OP_MAXPOOL: return segc_max_pool2d(pool, &o->pool, o->in0, o->out0, o->out_idx);

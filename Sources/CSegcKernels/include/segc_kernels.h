@@ -114,6 +114,26 @@ int64_t segc_conv2d_ws_shared(const segc_conv_params *p);
 int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
                 const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
 
+/// A tail after the conv's own epilogue: y = act(conv + res), the `add` and `relu`/`prelu`
+/// that follow a conv with its own activation (ENet's bottleneck: conv → PReLU, + main
+/// branch, PReLU). Each element is computed as the separate ops would (add, then the
+/// activation), so the result has their bits. `res` may alias y exactly; the conv must
+/// have no residual of its own.
+typedef struct {
+    const float *res;
+    const float *slope;   ///< prelu: nslope = 1 or cout
+    int32_t act;
+    int64_t nslope;
+} segc_conv_tail;
+
+/// 1 when the path `segc_conv2d` picks for `p` runs a tail (direct and GEMM paths).
+int segc_conv2d_tail_supported(const segc_conv_params *p);
+/// Per-thread workspace floats for `segc_conv2d_tail` (>= `segc_conv2d_ws`).
+int64_t segc_conv2d_tail_ws(const segc_conv_params *p);
+/// `segc_conv2d` followed by `tail` (NULL: no tail).
+int segc_conv2d_tail(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
+                     const float *bias, const float *slope, const segc_conv_tail *tail, float *y, const segc_ws *ws);
+
 /// conv_transpose2d: x [cin, h, w], weight [cin, cout/groups, kh, kw], y [cout, oh, ow]
 /// where y[co, iy*sh - pt + ky*dh, ix*sw - pl + kx*dw] += x[ci, iy, ix] * w[ci, co, ky, kx].
 /// The weight is first re-arranged once (`segc_convt_pack`) into one GEMM matrix per
@@ -340,6 +360,7 @@ typedef struct {
     int64_t d[12];
     float fval, fval2;
     segc_resize_params resize;
+    segc_conv_tail tail;   ///< CONV: applied when tail.res is set (segc_conv2d_tail)
 } segc_op;
 
 /// Runs one descriptor. Returns 0 or a negative `SEGC_E*` code.

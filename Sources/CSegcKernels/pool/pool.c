@@ -20,11 +20,52 @@ typedef struct {
     int64_t chunk;
 } pool_ctx;
 
+/// 2x2 windows, stride 2, inside the plane (ENet's index-returning pools, the
+/// commonest pool): one pass over two input rows, the four taps in row-major window
+/// order with the generic loop's rule (the first tap always, then strict >), so values
+/// and indices are the generic loop's; written for the vectoriser (selects, no branches).
+static int is_2x2_s2(const segc_pool_params *p) {
+    return p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->dh == 1 && p->dw == 1 && p->pt == 0 &&
+           p->pl == 0 && 2 * p->oh <= p->h && 2 * p->ow <= p->w;
+}
+
+static void max_2x2_row(const float *r0, const float *r1, int64_t ow, int64_t base, int64_t w, float *y,
+                        int64_t *idx) {
+    if (!idx) {
+        for (int64_t ox = 0; ox < ow; ox++) {
+            float m = r0[2 * ox];
+            m = r0[2 * ox + 1] > m ? r0[2 * ox + 1] : m;
+            m = r1[2 * ox] > m ? r1[2 * ox] : m;
+            m = r1[2 * ox + 1] > m ? r1[2 * ox + 1] : m;
+            y[ox] = m;
+        }
+        return;
+    }
+    for (int64_t ox = 0; ox < ow; ox++) {
+        float m = r0[2 * ox];
+        int64_t i = base + 2 * ox;
+        if (r0[2 * ox + 1] > m) { m = r0[2 * ox + 1]; i = base + 2 * ox + 1; }
+        if (r1[2 * ox] > m) { m = r1[2 * ox]; i = base + w + 2 * ox; }
+        if (r1[2 * ox + 1] > m) { m = r1[2 * ox + 1]; i = base + w + 2 * ox + 1; }
+        y[ox] = m;
+        idx[ox] = i;
+    }
+}
+
 static void max_task(void *vctx, int64_t t, int thread) {
     (void)thread;
     const pool_ctx *c = vctx;
     const segc_pool_params *p = c->p;
     int64_t c0 = t * c->chunk, c1 = SEGC_MIN(c0 + c->chunk, p->c);
+    if (is_2x2_s2(p)) {
+        for (int64_t ch = c0; ch < c1; ch++)
+            for (int64_t oy = 0; oy < p->oh; oy++) {
+                const float *r0 = c->x + (ch * p->h + 2 * oy) * p->w;
+                int64_t o = (ch * p->oh + oy) * p->ow;
+                max_2x2_row(r0, r0 + p->w, p->ow, 2 * oy * p->w, p->w, c->y + o, c->idx ? c->idx + o : NULL);
+            }
+        return;
+    }
     for (int64_t ch = c0; ch < c1; ch++) {
         const float *xp = c->x + ch * p->h * p->w;
         for (int64_t oy = 0; oy < p->oh; oy++) {
