@@ -12,6 +12,10 @@ struct FrameSink: Sendable {
     var scoreIsOutput: Bool
     var outputShape: [Int]
 
+    /// `--no-write`: nothing reads the logits, so the network stage does not copy them
+    /// (40 MiB a frame for ERFNet at 512x1024: a serial memcpy plus fresh pages).
+    var readsLogits: Bool { output != nil || heatmap != nil || segmentation != nil }
+
     func write(name: String, logits: [Float]) throws(SegcError) {
         let (classes, oh, ow) = (outputShape[1], outputShape[2], outputShape[3])
         let needScores = (output != nil && scoreIsOutput) || heatmap != nil

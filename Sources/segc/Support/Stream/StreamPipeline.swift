@@ -108,7 +108,10 @@ struct StreamPipeline {
             let w0 = Self.nowNs()
             guard let frame = decoded.pop() else { break }
             let t0 = Self.nowNs()
-            let logits = try frame.input.withUnsafeBufferPointer { try Array(session.run($0)) }
+            let logits = try frame.input.withUnsafeBufferPointer { x in
+                let out = try session.run(x)
+                return sink.readsLogits ? Array(out) : []
+            }
             let t1 = Self.nowNs()
             if !inferred.push(Inferred(frame: frame, logits: logits, networkMs: Self.ms(t0, t1), waitMs: Self.ms(w0, t0))) { break }
             done += 1
