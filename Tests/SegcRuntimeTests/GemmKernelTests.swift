@@ -77,12 +77,18 @@ final class GemmKernelTests: XCTestCase {
     func testExactConvIsReferenceArithmeticAtEveryLevel() {
         var r = Rng(2026)
         let env = KernelEnv(threads: 2)
-        for trial in 0..<12 {
-            let c = ConvCase(cin: r.int(4...12), h: r.int(5...20), w: r.int(5...40), cout: r.int(1...20),
+        for trial in 0..<18 {
+            var c = ConvCase(cin: r.int(4...12), h: r.int(5...20), w: r.int(5...40), cout: r.int(1...20),
                              kh: r.int(2...3), kw: r.int(2...3), sh: r.int(1...2), sw: r.int(1...2),
                              pt: r.int(0...1), pl: r.int(0...1), pb: r.int(0...1), pr: r.int(0...1),
                              dh: 1, dw: r.int(1...2), groups: 1, act: Int32(r.int(0...2)), nslope: 1, bias: true,
                              residual: trial % 2 == 1)
+            if trial >= 12 {
+                // ENet's shapes: wide rows, stride 1 (the direct path's register blocks), 1x1 and 3x3.
+                (c.cin, c.w, c.sh, c.sw, c.dw) = (trial % 3 == 0 ? 16 : 3, r.int(37...90), 1, 1, 1)
+                (c.kh, c.kw) = trial % 3 == 0 ? (1, 1) : (3, 3)
+                (c.pt, c.pl, c.pb, c.pr) = trial % 3 == 0 ? (0, 0, 0, 0) : (1, 1, 1, 1)
+            }
             let oh = (c.h + c.pt + c.pb - c.dh * (c.kh - 1) - 1) / c.sh + 1
             let ow = (c.w + c.pl + c.pr - c.dw * (c.kw - 1) - 1) / c.sw + 1
             let x = r.floats(c.cin * c.h * c.w), w = r.floats(c.cout * c.cin * c.kh * c.kw)
