@@ -1,5 +1,5 @@
 // im2col gather shared by conv2d and conv_transpose2d. Stride-1 columns copy
-// contiguous runs (memcpy) with zero fill at the borders.
+// contiguous runs (memcpy), strided columns a strided run, with zero fill at the borders.
 #include "../internal.h"
 #include <string.h>
 
@@ -24,10 +24,22 @@ void segc_gather(const float *x, int64_t h, int64_t w, int64_t gw, int64_t sy, i
                 if (b > a) memcpy(d + (a - i0), row + a + ox, (size_t)(b - a) * sizeof(float));
                 if (i1 > b) memset(d + (b - i0), 0, (size_t)(i1 - b) * sizeof(float));
             } else {
-                for (int64_t i = i0; i < i1; i++) {
-                    int64_t ix = i * sx + ox;
-                    d[i - i0] = (ix >= 0 && ix < w) ? row[ix] : 0.0f;
-                }
+                // Columns i with 0 <= i·sx + ox < w are [a, b): zero fill outside, and a
+                // branch-free strided copy inside that the compiler vectorises (the
+                // per-element bounds check kept it scalar: BiSeNet's 7x7 and 3x3 stride-2
+                // convs ran at ~55 GMAC/s, against ~100 for stride 1).
+                int64_t a = ox >= 0 ? 0 : (-ox + sx - 1) / sx;
+                int64_t b = w - 1 - ox < 0 ? 0 : (w - 1 - ox) / sx + 1;
+                a = SEGC_MIN(SEGC_MAX(a, i0), i1);
+                b = SEGC_MIN(SEGC_MAX(b, a), i1);
+                if (a > i0) memset(d, 0, (size_t)(a - i0) * sizeof(float));
+                const float *src = row + ox;
+                float *dd = d - i0;
+                if (sx == 2)
+                    for (int64_t i = a; i < b; i++) dd[i] = src[2 * i];
+                else
+                    for (int64_t i = a; i < b; i++) dd[i] = src[i * sx];
+                if (i1 > b) memset(d + (b - i0), 0, (size_t)(i1 - b) * sizeof(float));
             }
         }
         q += n;
