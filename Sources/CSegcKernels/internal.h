@@ -45,6 +45,11 @@ typedef struct {
     void (*band_in)(int64_t rows, int64_t w, const float *src, int64_t ld, float *dst);
     void (*band_out)(int64_t rows, int64_t w, const float *src, const float *res, int64_t ld, float *y, int act,
                      float slope);
+    /// 2-D Winograd F(4x4,3x3) row (de)interleaving (dispatch/loops.h, conv/conv2d_winograd.c).
+    void (*wino2_split)(int64_t n, const float *t, float *const *ph);
+    void (*wino2_merge)(int64_t n, const float *const *z, const float *res, float *y, int act, float slope);
+    /// u[ξ·ldu + e] = (G g_e Gᵀ)[ξ], e < n, tap k of g_e at g[k·ldg + e] (F(4x4,3x3) weights).
+    void (*wino2_wt)(int64_t n, const float *g, int64_t ldg, float *u, int64_t ldu);
     /// The level's GEMM micro-kernel (gemm/gemm.h); set by segc_dispatch_fill.
     const segc_gemm_arch *gemm;
 } segc_dispatch;
@@ -112,6 +117,13 @@ int segc_conv1d_winograd_applies(const segc_conv_params *p);
 int64_t segc_conv1d_winograd_ws(const segc_conv_params *p);
 int64_t segc_conv1d_winograd_shared(const segc_conv_params *p);
 int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+                         const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
+
+// 2-D Winograd F(4x4,3x3) for dense 3x3 stride-1 convs (conv/conv2d_winograd.c); never in exact mode.
+int segc_conv2d_winograd_applies(const segc_conv_params *p);
+int64_t segc_conv2d_winograd_ws(const segc_conv_params *p);
+int64_t segc_conv2d_winograd_shared(const segc_conv_params *p);
+int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
 
 // Vertical (kh x 1) convs as kh shifted sgemm calls (conv/conv2d_vertical.c).

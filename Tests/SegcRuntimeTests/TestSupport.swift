@@ -26,7 +26,7 @@ final class KernelEnv {
     let scratch: UnsafeMutablePointer<Float>
     var ws: segc_ws
     static let perThread = 1 << 21
-    static let shared = 1 << 18
+    static let shared = 1 << 20   // the Winograd path's U: 36 transformed weight matrices (128x128: 645k floats)
 
     init(threads: Int) {
         self.threads = threads

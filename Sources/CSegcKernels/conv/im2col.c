@@ -1,5 +1,5 @@
 // im2col gather shared by conv2d and conv_transpose2d. Stride-1 columns copy
-// contiguous runs (memcpy) with zero fill at the borders.
+// contiguous runs (memcpy), strided columns a strided run, with zero fill at the borders.
 #include "../internal.h"
 #include <string.h>
 

@@ -320,11 +320,88 @@ SEGC_TARGET static void SEGC_FN(wino6_at_band)(int64_t nt, const float *const *m
     }
 }
 
+// 2-D Winograd F(4x4,3x3) (conv/conv2d_winograd.c) reuses wino_bt and wino_at along both
+// axes; these two move a row between the plane's layout (4 values per tile, interleaved)
+// and the per-tile-phase layout those transforms run over.
+// ph[k][j] = t[4j + k] for j < n, k < 4.
+SEGC_TARGET static void SEGC_FN(wino2_split)(int64_t n, const float *restrict t, float *const *ph) {
+    float *restrict p0 = ph[0], *restrict p1 = ph[1], *restrict p2 = ph[2], *restrict p3 = ph[3];
+    for (int64_t j = 0; j < n; j++) {
+        p0[j] = t[4 * j]; p1[j] = t[4 * j + 1]; p2[j] = t[4 * j + 2]; p3[j] = t[4 * j + 3];
+    }
+}
+// y[e] = act(z[e % 4][e / 4] + res[e]) for e < n (res nullable, may alias y: each residual
+// is read just before the same element is written).
+SEGC_TARGET static void SEGC_FN(wino2_merge)(int64_t n, const float *const *z, const float *res, float *y, int act,
+                                             float slope) {
+    const float *restrict z0 = z[0], *restrict z1 = z[1], *restrict z2 = z[2], *restrict z3 = z[3];
+    int64_t full = n / 4;
+    if (res) {
+        for (int64_t j = 0; j < full; j++) {
+            float a0 = z0[j] + res[4 * j], a1 = z1[j] + res[4 * j + 1], a2 = z2[j] + res[4 * j + 2],
+                  a3 = z3[j] + res[4 * j + 3];
+            y[4 * j] = segc_act(a0, act, slope); y[4 * j + 1] = segc_act(a1, act, slope);
+            y[4 * j + 2] = segc_act(a2, act, slope); y[4 * j + 3] = segc_act(a3, act, slope);
+        }
+    } else {
+        float *restrict yr = y;
+        for (int64_t j = 0; j < full; j++) {
+            yr[4 * j] = segc_act(z0[j], act, slope); yr[4 * j + 1] = segc_act(z1[j], act, slope);
+            yr[4 * j + 2] = segc_act(z2[j], act, slope); yr[4 * j + 3] = segc_act(z3[j], act, slope);
+        }
+    }
+    for (int64_t e = full * 4; e < n; e++) {
+        float v = z[e % 4][e / 4];
+        if (res) v = v + res[e];
+        y[e] = segc_act(v, act, slope);
+    }
+}
+
+// G (6x3) applied to one 3-vector: F(4,3)'s weight transform (points 0, ±1, ±2, ∞).
+static inline void SEGC_FN(wino2_g)(float x0, float x1, float x2, float *o) {
+    o[0] = x0 * 0.25f;
+    o[1] = ((x0 + x1) + x2) * (-1.0f / 6);
+    o[2] = ((x0 - x1) + x2) * (-1.0f / 6);
+    o[3] = (x0 * (1.0f / 24) + x1 * (1.0f / 12)) + x2 * (1.0f / 6);
+    o[4] = (x0 * (1.0f / 24) - x1 * (1.0f / 12)) + x2 * (1.0f / 6);
+    o[5] = x2;
+}
+// u[ξ·ldu + e] = (G g_e Gᵀ)[ξ] for e < n, ξ < 36, with tap k of g_e at g[k·ldg + e].
+// Blocks of 16 through local arrays: written directly over 36 output streams the loop
+// stayed scalar (6 % of BiSeNet's samples).
+SEGC_TARGET static void SEGC_FN(wino2_wt)(int64_t n, const float *restrict g, int64_t ldg, float *restrict u,
+                                          int64_t ldu) {
+    for (int64_t e0 = 0; e0 < n; e0 += 16) {
+        int64_t m = n - e0 < 16 ? n - e0 : 16;
+        float x[9][16], out[36][16];
+        for (int k = 0; k < 9; k++)
+            for (int e = 0; e < 16; e++) x[k][e] = e < m ? g[k * ldg + e0 + e] : 0.0f;
+        for (int e = 0; e < 16; e++) {
+            float tg[6][3], o[6];
+            for (int j = 0; j < 3; j++) {
+                SEGC_FN(wino2_g)(x[j][e], x[3 + j][e], x[6 + j][e], o);
+                for (int a = 0; a < 6; a++) tg[a][j] = o[a];
+            }
+            for (int a = 0; a < 6; a++) {
+                SEGC_FN(wino2_g)(tg[a][0], tg[a][1], tg[a][2], o);
+                for (int b = 0; b < 6; b++) out[a * 6 + b][e] = o[b];
+            }
+        }
+        if (m == 16)   // constant trip count: one vector store per row, not a memcpy call
+            for (int xi = 0; xi < 36; xi++)
+                for (int e = 0; e < 16; e++) u[xi * ldu + e0 + e] = out[xi][e];
+        else
+            for (int xi = 0; xi < 36; xi++)
+                for (int e = 0; e < m; e++) u[xi * ldu + e0 + e] = out[xi][e];
+    }
+}
+
 static const segc_dispatch SEGC_FN(table) = {
     SEGC_FN(bin_vv), SEGC_FN(bin_vs), SEGC_FN(bin_sv), SEGC_FN(relu), SEGC_FN(affine), SEGC_FN(epilogue),
     SEGC_FN(epilogue_res), SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid), SEGC_FN(qdq), SEGC_FN(wino_bt), SEGC_FN(wino_at),
     SEGC_FN(wino_bt_band), SEGC_FN(wino_at_band), SEGC_FN(wino6_bt), SEGC_FN(wino6_at), SEGC_FN(wino6_bt_band),
-    SEGC_FN(wino6_at_band), SEGC_FN(band_in), SEGC_FN(band_out),
+    SEGC_FN(wino6_at_band), SEGC_FN(band_in), SEGC_FN(band_out), SEGC_FN(wino2_split), SEGC_FN(wino2_merge),
+    SEGC_FN(wino2_wt),
 };
 
 #undef SEGC_FN
