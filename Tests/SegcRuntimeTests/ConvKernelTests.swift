@@ -169,17 +169,18 @@ final class ConvKernelTests: XCTestCase {
 
     /// segc_conv2d_tail = segc_conv2d, then add r, then relu/prelu, bit for bit (the ops it
     /// replaces in a session), with y separate from r and with y = r; on the direct path
-    /// (exact, K <= 32), the exact GEMM and the fast GEMM (pointwise and im2col).
+    /// (grouped, K <= 32), the exact GEMM and the fast GEMM (pointwise and im2col).
     func testConvTailEqualsConvThenAddThenActivation() {
         let cases: [(ConvCase, Int32)] = [
             (ConvCase(cin: 16, h: 9, w: 30, cout: 24, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, act: 2, nslope: 24), 1),
+            (ConvCase(cin: 16, h: 9, w: 30, cout: 16, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 2, act: 2, nslope: 16), 1),
             (ConvCase(cin: 8, h: 11, w: 13, cout: 16, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1, act: 1), 1),
             (ConvCase(cin: 32, h: 9, w: 70, cout: 40, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, act: 2, nslope: 1), 0),
             (ConvCase(cin: 8, h: 12, w: 15, cout: 30, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1, act: 0), 0),
         ]
         for (n, (c, exact)) in cases.enumerated() {
             var r = Rng(UInt64(300 + n))
-            let x = r.floats(c.cin * c.h * c.w), w = r.floats(c.cout * c.cin / c.groups * c.kh * c.kw)
+            let x = r.floats(c.cin * c.h * c.w), w = r.floats(c.cout * (c.cin / c.groups) * c.kh * c.kw)
             let bias = r.floats(c.cout), slope = r.floats(c.cout), slope2 = r.floats(c.cout)
             let oh = c.h + c.pt + c.pb - c.kh + 1, ow = c.w + c.pl + c.pr - c.kw + 1, plane = oh * ow
             let res = r.floats(c.cout * plane)
@@ -240,7 +241,7 @@ final class ConvKernelTests: XCTestCase {
         var p = params(ConvCase(cin: 3, h: 4, w: 4, cout: 4, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 2), oh: 4, ow: 4)
         var y = [Float](repeating: 0, count: 64)
         XCTAssertEqual(segc_conv2d(env1.pool, &p, [Float](repeating: 0, count: 48), [Float](repeating: 0, count: 108), nil, nil, nil, &y, &env1.ws), Int32(SEGC_EINVAL))
-        // K = 8·3·3 = 72 > 32: the GEMM path, which needs a workspace (K ≤ 32 runs direct).
+        // Ungrouped: the GEMM path, which needs a workspace (only grouped tiny convs run direct).
         var q = params(ConvCase(cin: 8, h: 4, w: 4, cout: 4, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1), oh: 4, ow: 4)
         var tiny = segc_ws(base: env1.scratch, per_thread: 1, threads: 1, shared: nil, shared_count: 0)
         XCTAssertEqual(segc_conv2d(env1.pool, &q, [Float](repeating: 0, count: 128), [Float](repeating: 0, count: 288), nil, nil, nil, &y, &tiny), Int32(SEGC_ENOSPC))

@@ -1,6 +1,8 @@
-// Direct convolution for tiny reductions (K = cin/groups · kh · kw ≤ 32) in exact mode
-// (e.g. ENet's 3-channel first layer, upstream of its index-returning pools) and for
-// grouped convs; other small convs go through the GEMM.
+// Direct convolution for grouped convs with tiny reductions (K = cin/groups · kh · kw ≤ 32,
+// whole blocks of DIRECT_CB channels per group); every ungrouped conv goes through the GEMM,
+// whose exact mode has the same arithmetic (it was the path of ENet's exact K ≤ 32 convs until
+// the GEMM's exact micro-kernels and a vectorised strided im2col made the GEMM faster there:
+// ENet's first conv 3.7 → 2.2 ms, its 1x1 16→64 convs 2.1 → 1.7 ms, 2 threads).
 //
 // Why it exists: every output element is computed by the same sequence of rounded
 // multiplies and adds (no FMA contraction), in (ci, ky, kx) order starting from 0,
@@ -116,9 +118,9 @@ __attribute__((target("avx2"))) static void direct_task_fma(void *vctx, int64_t 
 
 int segc_conv2d_direct_applies(const segc_conv_params *p) {
     int64_t cout_g = p->groups > 0 ? p->cout / p->groups : 0;
-    // Outside exact mode an ungrouped conv is faster as GEMM (ENet's K = 16/32 1x1 convs
-    // spent 28 % of its time here); grouped ones (tiny cout per group) stay direct.
-    if (!p->exact && p->groups == 1) return 0;
+    // An ungrouped conv is faster as GEMM, exact or not (see the top); grouped ones (tiny
+    // cout per group) stay direct.
+    if (p->groups == 1) return 0;
     return (p->cin / p->groups) * p->kh * p->kw <= 32 && p->ow <= SEGC_DIRECT_MAX_OW && p->w <= SEGC_DIRECT_MAX_W &&
            p->sw <= SEGC_DIRECT_MAX_STRIDE && (p->groups == 1 || cout_g % DIRECT_CB == 0);
 }
