@@ -132,6 +132,12 @@ int64_t segc_conv2d_vertical_shared(const segc_conv_params *p);
 int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
                          const float *residual, const float *slope, float *y, const segc_ws *ws);
 
+/// The PReLU slope of output channel co for activation `act` (0 when it is not prelu):
+/// shared (nslope = 1) or per channel.
+static inline float segc_slope_of(int act, const float *slope, int64_t nslope, int64_t co) {
+    return act == SEGC_ACT_PRELU ? slope[nslope == 1 ? 0 : co] : 0.0f;
+}
+
 /// Conv epilogue over `count` output-channel rows of a tile: row j (channel co0 + j)
 /// starts at yt + j·ld and has n pixels; adds the bias, applies relu/prelu.
 static inline void segc_conv_epilogue_rows(const segc_conv_params *p, float *yt, int64_t ld, int64_t n, int64_t co0,
@@ -139,7 +145,7 @@ static inline void segc_conv_epilogue_rows(const segc_conv_params *p, float *yt,
     for (int64_t j = 0; j < count; j++) {
         int64_t oc = co0 + j;
         float b = bias ? bias[oc] : 0.0f;
-        float s = (p->act == SEGC_ACT_PRELU) ? slope[p->nslope == 1 ? 0 : oc] : 0.0f;
+        float s = segc_slope_of(p->act, slope, p->nslope, oc);
         segc_dt.epilogue(n, yt + j * ld, b, p->act, s);
     }
 }

@@ -178,7 +178,7 @@ static void output_transform(const wino_ctx *c, int64_t p0, int64_t n, const flo
         const float *M[NMAX];
         for (int k = 0; k < c->nx; k++) M[k] = m + k * mstride + co * WINO_P;
         float b = c->bias ? c->bias[co] : 0.0f;
-        float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : co] : 0.0f;
+        float slope = segc_slope_of(p->act, c->slope, p->nslope, co);
         float *yc = c->y + co * oplane;
         const float *rc = c->res ? c->res + co * oplane : NULL;
         for (int64_t j = 0; j < n;) {
@@ -277,7 +277,7 @@ static void wino_band_task(void *vctx, int64_t band, int thread) {
         }
     }
     for (int64_t co = 0; co < p->cout; co++) {
-        float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : co] : 0.0f;
+        float slope = segc_slope_of(p->act, c->slope, p->nslope, co);
         int64_t at = (co * p->oh + y0) * p->ow;
         segc_dt.band_out(rows, p->ow, yt + co * p->ow * BAND, c->res ? c->res + at : NULL, p->ow, c->y + at, p->act,
                          slope);

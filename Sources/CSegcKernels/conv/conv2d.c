@@ -66,7 +66,7 @@ static void tail_rows(const conv_ctx *c, const float *src, int64_t lds, float *y
     const segc_conv_tail *t = c->tail;
     for (int64_t j = 0; j < count; j++) {
         int64_t oc = co0 + j;
-        float slope = t->act == SEGC_ACT_PRELU ? t->slope[t->nslope == 1 ? 0 : oc] : 0.0f;
+        float slope = segc_slope_of(t->act, t->slope, t->nslope, oc);
         segc_dt.epilogue_res(n, yt + j * c->ohw, src + j * lds, 0.0f, t->res + oc * c->ohw + q0, t->act, slope);
     }
 }
@@ -109,7 +109,7 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         for (int64_t co = 0; co < mc; co++) {
             int64_t oc = g * c->cout_g + m0 + co;
             float bias = c->bias ? c->bias[oc] : 0.0f;
-            float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : oc] : 0.0f;
+            float slope = segc_slope_of(p->act, c->slope, p->nslope, oc);
             float *out = c->tail ? dst + co * ldd : yt + co * c->ohw;
             segc_dt.epilogue_res(n, out, dst + co * ldd, bias, c->res ? c->res + oc * c->ohw + q0 : NULL, p->act, slope);
         }

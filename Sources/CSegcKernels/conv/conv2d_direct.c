@@ -90,10 +90,10 @@ typedef struct {
         float *yr = c->y + (co * p->oh + oy) * p->ow;                                                          \
         float b = c->bias ? c->bias[co] : 0.0f;                                                                \
         const float *rr = c->res ? c->res + (co * p->oh + oy) * p->ow : 0;                                     \
-        float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : co] : 0.0f;                     \
+        float slope = segc_slope_of(p->act, c->slope, p->nslope, co);                                          \
         const segc_conv_tail *tl = c->tail;                                                                    \
         const float *tr = tl ? tl->res + (co * p->oh + oy) * p->ow : 0;                                        \
-        float tslope = tl && tl->act == SEGC_ACT_PRELU ? tl->slope[tl->nslope == 1 ? 0 : co] : 0.0f;           \
+        float tslope = tl ? segc_slope_of(tl->act, tl->slope, tl->nslope, co) : 0.0f;                          \
         for (int64_t ox = 0; ox < p->ow; ox++) {                                                               \
             float v = acc[j][ox] + b;                                                                          \
             if (rr) v += rr[ox]; /* read before the write of the same element: aliasing y is fine */          \

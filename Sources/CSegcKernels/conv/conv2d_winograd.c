@@ -201,7 +201,7 @@ static void output_transform(const wino2_ctx *c, int64_t p0, int64_t n, int64_t 
     for (int64_t cj = 0; cj < cb; cj++) {
         int64_t co = co0 + cj;
         float bias = c->bias ? c->bias[co] : 0.0f;
-        float slope = p->act == SEGC_ACT_PRELU ? c->slope[p->nslope == 1 ? 0 : co] : 0.0f;
+        float slope = segc_slope_of(p->act, c->slope, p->nslope, co);
         float *yc = c->y + co * oplane;
         const float *rc = c->res ? c->res + co * oplane : NULL;
         for (int64_t j = 0; j < n;) {

@@ -138,7 +138,7 @@ static void convt_task(void *vctx, int64_t t, int thread) {
     for (int64_t co = 0; co < c->cout_g; co++) {
         int64_t oc = g * c->cout_g + co;
         float bias = c->bias ? c->bias[oc] : 0.0f;
-        float slope = (p->act == SEGC_ACT_PRELU) ? c->slope[p->nslope == 1 ? 0 : oc] : 0.0f;
+        float slope = segc_slope_of(p->act, c->slope, p->nslope, oc);
         float *tr = tmp + co * n;
         if (c->res) {
             const float *rp = c->res + oc * ohw;
