@@ -18,8 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (wait_idle, run_measured, SEGC, SHARED, ROOT)
 
 
-def make(path, cmd):
-    if not path.exists():
+def make(path, cmd, source=None):
+    """Makes `path` with `segc cmd` unless it exists and is newer than the plan it derives
+    from (`source`): a cached pruned plan made from an older fp32 plan (before
+    remove-dead-channels, say) would be timed against a different baseline."""
+    stale = source is not None and path.exists() and path.stat().st_mtime < Path(source).stat().st_mtime
+    if not path.exists() or stale:
         print(f"making {path.name}: segc {' '.join(map(str, cmd))}", flush=True)
         subprocess.run([bench.SEGC, *cmd, "-o", path, "--quiet"], check=True)
 
@@ -40,9 +44,10 @@ def main():
     make(fp32, ["convert", bench.SHARED / "models/erfnet_cityscapes.pth"])
     plans = {"fp32": fp32, "pruned (per group)": d / "erfnet_pruned_group.segc",
              "pruned (global)": d / "erfnet_pruned_global.segc", "pruned (global) + int8": d / "erfnet_pruned_global.int8.segc"}
-    make(plans["pruned (per group)"], ["prune", fp32, "--ratio", "0.3", "--calib", calib])
-    make(plans["pruned (global)"], ["prune", fp32, "--ratio", "0.3", "--global", "--calib", calib])
-    make(plans["pruned (global) + int8"], ["quantize", plans["pruned (global)"], "--calib", calib])
+    make(plans["pruned (per group)"], ["prune", fp32, "--ratio", "0.3", "--calib", calib], fp32)
+    make(plans["pruned (global)"], ["prune", fp32, "--ratio", "0.3", "--global", "--calib", calib], fp32)
+    make(plans["pruned (global) + int8"], ["quantize", plans["pruned (global)"], "--calib", calib],
+         plans["pruned (global)"])
     inp = bench.SHARED / "inputs/city1_512x1024.npy"
     common = ["--threads", str(a.threads), "--warmup", str(a.warmup), "--runs", str(a.runs), "--input", inp, "--json"]
     rounds = []
