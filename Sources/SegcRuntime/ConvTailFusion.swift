@@ -54,12 +54,8 @@ enum ConvTailFusion {
               uses[c] == 1, uses[s] == 1, !outputs.contains(c), !outputs.contains(s) else { return nil }
         // The conv reads neighbourhoods of x while writing o; the tail reads r[k] just
         // before writing o[k], so o may be r itself but not a shifted overlap of it.
-        func overlaps(_ p: PlanValue, _ q: PlanValue) -> Bool {
-            p.arenaOffset < q.arenaOffset + q.byteCount && q.arenaOffset < p.arenaOffset + p.byteCount
-        }
-        let vx = g.values[x]
-        if overlaps(vo, vx) { return nil }
-        if overlaps(vo, vr) && !(vo.arenaOffset == vr.arenaOffset && vo.byteCount == vr.byteCount) { return nil }
+        if vo.overlaps(g.values[x]) { return nil }
+        if vo.overlaps(vr) && !(vo.arenaOffset == vr.arenaOffset && vo.byteCount == vr.byteCount) { return nil }
         var p = conv.conv
         guard segc_conv2d_tail_supported(&p) == 1 else { return nil }
         conv.out0 = .value(o)

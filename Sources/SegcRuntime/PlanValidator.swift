@@ -455,7 +455,7 @@ private struct OpChecker {
         let geometry = try shadow.conv()
         let (xi, x) = try input(0, .u8)
         let (oi, y) = try output(0, outF32 == 1 ? .f32 : .u8)
-        if x.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < x.arenaOffset + x.byteCount {
+        if x.overlaps(y) {
             throw unsupported("output overlaps the input")
         }
         let cout = y.shape[1]
@@ -478,7 +478,7 @@ private struct OpChecker {
             let (ri, r) = try input(1, .u8)
             if ri == xi { throw unsupported("residual aliases the input") }
             // The kernels read the residual where they write y: the same slot or none of it.
-            if r.arenaOffset != y.arenaOffset && r.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < r.arenaOffset + r.byteCount {
+            if r.arenaOffset != y.arenaOffset && r.overlaps(y) {
                 throw unsupported("residual partly overlaps the output")
             }
             if outF32 == 1 && r.arenaOffset == y.arenaOffset { throw unsupported("residual aliases a float output") }
@@ -549,7 +549,7 @@ private struct OpChecker {
             s.in1 = .value(ri)
         }
         if op.inputs.count != 1 + residual { throw fail("expected \(1 + residual) inputs") }
-        if x.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < x.arenaOffset + x.byteCount {
+        if x.overlaps(y) {
             // Convolutions read neighbourhoods of x while writing y: never in place.
             throw unsupported("output overlaps the input")
         }
@@ -596,7 +596,7 @@ private struct OpChecker {
         let eh = Self.poolOut(h, kh, sh, pt, pb, dh, ceil == 1), ew = Self.poolOut(w, kw, sw, pl, pr, dw, ceil == 1)
         if eh <= 0 || ew <= 0 { throw fail("empty output") }
         try expectShape(y, [1, c, eh, ew], "output")
-        if x.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < x.arenaOffset + x.byteCount {
+        if x.overlaps(y) {
             throw unsupported("output overlaps the input")
         }
         var p = segc_pool_params()
@@ -716,7 +716,7 @@ private struct OpChecker {
         }
         try expectShape(y, want, "output")
         if x.elementCount == 0 { throw fail("empty input") }
-        if x.arenaOffset < y.arenaOffset + y.byteCount && y.arenaOffset < x.arenaOffset + x.byteCount {
+        if x.overlaps(y) {
             throw unsupported("output overlaps the input")
         }
         var s = Step(Int32(SEGC_OP_PAD))
