@@ -100,12 +100,14 @@ static void conv_task(void *vctx, int64_t t, int thread) {
     }
     // Row panels are mr rows and m0 is a multiple of 24, so rows m0.. start a panel at any level.
     const float *ap = c->packed + g * segc_sgemm_packed_size(c->cout_g, c->k) + m0 * c->k;
-    if (p->exact) {
-        // ((Σ from 0) + bias) + residual, then the activation: the reference's order.
+    if (p->exact || c->tail) {
+        // Exact: ((Σ from 0) + bias) + residual, then the activation — the reference's order.
+        // With a tail (no residual of its own): then y = tail.act(that + tail.res). The GEMM
+        // writes a tile buffer when y is also an operand still to be read (residual or tail).
         float *dst = yt;
         int64_t ldd = c->ohw;
         if (c->res == c->y || (c->tail && c->tail->res == c->y)) { dst = scratch; ldd = n; scratch += c->cout_g * c->tile; }
-        segc_sgemm_prepacked(mc, n, c->k, ap, b, ldb, dst, ldd, 0, 1, scratch);
+        segc_sgemm_prepacked(mc, n, c->k, ap, b, ldb, dst, ldd, 0, p->exact, scratch);
         for (int64_t co = 0; co < mc; co++) {
             int64_t oc = g * c->cout_g + m0 + co;
             float bias = c->bias ? c->bias[oc] : 0.0f;
@@ -114,17 +116,6 @@ static void conv_task(void *vctx, int64_t t, int thread) {
             segc_dt.epilogue_res(n, out, dst + co * ldd, bias, c->res ? c->res + oc * c->ohw + q0 : NULL, p->act, slope);
         }
         if (c->tail) tail_rows(c, dst, ldd, yt, n, g * c->cout_g + m0, mc, q0);
-        return;
-    }
-    if (c->tail) {
-        // No residual of its own (segc_conv2d_tail): GEMM, epilogue, then the tail, from a
-        // tile buffer when the tail's operand is y itself (the GEMM would overwrite it).
-        float *dst = yt;
-        int64_t ldd = c->ohw;
-        if (c->tail->res == c->y) { dst = scratch; ldd = n; scratch += c->cout_g * c->tile; }
-        segc_sgemm_prepacked(mc, n, c->k, ap, b, ldb, dst, ldd, 0, 0, scratch);
-        segc_conv_epilogue_rows(p, dst, ldd, n, g * c->cout_g + m0, mc, c->bias, c->slope);
-        tail_rows(c, dst, ldd, yt, n, g * c->cout_g + m0, mc, q0);
         return;
     }
     if (c->res && c->res != c->y)
@@ -146,23 +137,6 @@ int64_t segc_conv2d_tail_ws(const segc_conv_params *p) {
     if (segc_conv2d_direct_applies(p) || p->exact) return ws;   // exact: the tile buffer is counted already
     int64_t k = (p->cin / p->groups) * p->kh * p->kw;
     return ws + (p->cout / p->groups) * segc_conv_tile(k, p->oh * p->ow);
-}
-
-static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
-                      const float *bias, const float *residual, const float *slope, const segc_conv_tail *tail,
-                      float *y, const segc_ws *ws);
-
-int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight, const float *bias,
-                const float *residual, const float *slope, float *y, const segc_ws *ws) {
-    return conv2d_run(pool, p, x, weight, bias, residual, slope, NULL, y, ws);
-}
-
-int segc_conv2d_tail(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
-                     const float *bias, const float *slope, const segc_conv_tail *tail, float *y, const segc_ws *ws) {
-    if (!tail) return conv2d_run(pool, p, x, weight, bias, NULL, slope, NULL, y, ws);
-    if (!segc_conv2d_tail_supported(p) || !tail->res) return SEGC_EINVAL;
-    if (tail->act == SEGC_ACT_PRELU && (!tail->slope || (tail->nslope != 1 && tail->nslope != p->cout))) return SEGC_EINVAL;
-    return conv2d_run(pool, p, x, weight, bias, NULL, slope, tail, y, ws);
 }
 
 static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
@@ -212,4 +186,17 @@ static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x
     c.packed = ws->shared;
     segc_pool_run(pool, conv_task, &c, p->groups * c.ntiles * c.mchunks);
     return SEGC_OK;
+}
+
+int segc_conv2d(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight, const float *bias,
+                const float *residual, const float *slope, float *y, const segc_ws *ws) {
+    return conv2d_run(pool, p, x, weight, bias, residual, slope, NULL, y, ws);
+}
+
+int segc_conv2d_tail(segc_pool *pool, const segc_conv_params *p, const float *x, const float *weight,
+                     const float *bias, const float *slope, const segc_conv_tail *tail, float *y, const segc_ws *ws) {
+    if (!tail) return conv2d_run(pool, p, x, weight, bias, NULL, slope, NULL, y, ws);
+    if (!segc_conv2d_tail_supported(p) || !tail->res) return SEGC_EINVAL;
+    if (tail->act == SEGC_ACT_PRELU && (!tail->slope || (tail->nslope != 1 && tail->nslope != p->cout))) return SEGC_EINVAL;
+    return conv2d_run(pool, p, x, weight, bias, NULL, slope, tail, y, ws);
 }

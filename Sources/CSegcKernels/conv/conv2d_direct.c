@@ -122,7 +122,7 @@ int segc_conv2d_direct_applies(const segc_conv_params *p) {
     // cout per group) stay direct.
     if (p->groups == 1) return 0;
     return (p->cin / p->groups) * p->kh * p->kw <= 32 && p->ow <= SEGC_DIRECT_MAX_OW && p->w <= SEGC_DIRECT_MAX_W &&
-           p->sw <= SEGC_DIRECT_MAX_STRIDE && (p->groups == 1 || cout_g % DIRECT_CB == 0);
+           p->sw <= SEGC_DIRECT_MAX_STRIDE && cout_g % DIRECT_CB == 0;
 }
 
 int segc_conv2d_direct(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
