@@ -79,10 +79,7 @@ public final class SegcSession {
             ws.initialize(to: segc_ws(base: scratch, per_thread: Int64(perThread), threads: Int32(n),
                                       shared: scratch + perThread * n, shared_count: Int64(shared)))
 
-            opCount = count
             planOpCount = g.ops.count
-            ops = UnsafeMutablePointer<segc_op>.allocate(capacity: max(count, 1))
-            planIndex = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
             firstOutput = UnsafeMutablePointer<UnsafeBufferPointer<Float>>.allocate(capacity: max(g.ops.count, 1))
             let arenaBase = arena
             let store = model.store
@@ -97,65 +94,59 @@ public final class SegcSession {
                 }
             }
             func descriptor(_ s: Step, _ i: Int) -> segc_op {
-                    var o = segc_op()
-                    o.kind = s.ckind
-                    o.sub = s.sub
-                    o.conv = s.conv
-                    o.qconv = s.qconv
-                    o.pool = s.pool
-                    withUnsafeMutableBytes(of: &o.d) { raw in
-                        let d = raw.bindMemory(to: Int64.self)
-                        for (j, v) in s.d.prefix(12).enumerated() { d[j] = v }
-                    }
-                    o.fval = s.fval
-                    o.resize = s.resize
-                    o.in0 = UnsafePointer(bind(s.in0, i)?.assumingMemoryBound(to: Float.self))
-                    o.in1 = UnsafePointer(bind(s.in1, i)?.assumingMemoryBound(to: Float.self))
-                    o.w0 = UnsafePointer(bind(s.w0, i)?.assumingMemoryBound(to: Float.self))
-                    o.w1 = UnsafePointer(bind(s.w1, i)?.assumingMemoryBound(to: Float.self))
-                    o.w2 = UnsafePointer(bind(s.w2, i)?.assumingMemoryBound(to: Float.self))
-                    o.in_idx = UnsafePointer(bind(s.inIdx, i)?.assumingMemoryBound(to: Int64.self))
-                    o.out0 = bind(s.out0, i)?.assumingMemoryBound(to: Float.self)
-                    o.out_idx = bind(s.outIdx, i)?.assumingMemoryBound(to: Int64.self)
-                    o.out1 = bind(s.out1, i)?.assumingMemoryBound(to: Float.self)
-                    o.fval2 = s.fval2
-                    o.tail.res = UnsafePointer(bind(s.tailRes, i)?.assumingMemoryBound(to: Float.self))
-                    o.tail.slope = UnsafePointer(bind(s.tailSlope, i)?.assumingMemoryBound(to: Float.self))
-                    o.tail.act = s.tailAct
-                    o.tail.nslope = s.tailNSlope
-                    return o
-            }
-            var k = 0
-            for (i, op) in model.prepared.enumerated() {
-                for s in op.steps {
-                    (ops + k).initialize(to: descriptor(s, i))
-                    (planIndex + k).initialize(to: i)
-                    k += 1
+                var o = segc_op()
+                o.kind = s.ckind
+                o.sub = s.sub
+                o.conv = s.conv
+                o.qconv = s.qconv
+                o.pool = s.pool
+                withUnsafeMutableBytes(of: &o.d) { raw in
+                    let d = raw.bindMemory(to: Int64.self)
+                    for (j, v) in s.d.prefix(12).enumerated() { d[j] = v }
                 }
+                o.fval = s.fval
+                o.resize = s.resize
+                o.in0 = UnsafePointer(bind(s.in0, i)?.assumingMemoryBound(to: Float.self))
+                o.in1 = UnsafePointer(bind(s.in1, i)?.assumingMemoryBound(to: Float.self))
+                o.w0 = UnsafePointer(bind(s.w0, i)?.assumingMemoryBound(to: Float.self))
+                o.w1 = UnsafePointer(bind(s.w1, i)?.assumingMemoryBound(to: Float.self))
+                o.w2 = UnsafePointer(bind(s.w2, i)?.assumingMemoryBound(to: Float.self))
+                o.in_idx = UnsafePointer(bind(s.inIdx, i)?.assumingMemoryBound(to: Int64.self))
+                o.out0 = bind(s.out0, i)?.assumingMemoryBound(to: Float.self)
+                o.out_idx = bind(s.outIdx, i)?.assumingMemoryBound(to: Int64.self)
+                o.out1 = bind(s.out1, i)?.assumingMemoryBound(to: Float.self)
+                o.fval2 = s.fval2
+                o.tail.res = UnsafePointer(bind(s.tailRes, i)?.assumingMemoryBound(to: Float.self))
+                o.tail.slope = UnsafePointer(bind(s.tailSlope, i)?.assumingMemoryBound(to: Float.self))
+                o.tail.act = s.tailAct
+                o.tail.nslope = s.tailNSlope
+                return o
+            }
+            /// The kernel calls of the plan, with `tails`' conv steps in place of their conv, add
+            /// and activation; and for each call, its plan op.
+            func program(_ tails: [Int: Step]) -> (UnsafeMutablePointer<segc_op>, UnsafeMutablePointer<Int>, Int) {
+                let length = count - 2 * tails.count
+                let calls = UnsafeMutablePointer<segc_op>.allocate(capacity: max(length, 1))
+                let index = UnsafeMutablePointer<Int>.allocate(capacity: max(length, 1))
+                var k = 0, i = 0
+                while i < model.prepared.count {
+                    for s in tails[i].map({ [$0] }) ?? model.prepared[i].steps {
+                        (calls + k).initialize(to: descriptor(s, i))
+                        (index + k).initialize(to: i)
+                        k += 1
+                    }
+                    i += tails[i] == nil ? 1 : 3
+                }
+                return (calls, index, length)
+            }
+            (ops, planIndex, opCount) = program([:])
+            (fusedOps, fusedPlanIndex, fusedCount) = program(fusions)
+            for i in g.ops.indices {
                 // The observer sees float32 outputs only (an int8 op's uint8 output: empty).
                 let ov = g.values[g.ops[i].outputs[0]]
                 (firstOutput + i).initialize(to: UnsafeBufferPointer(
                     start: (arenaBase + ov.arenaOffset).assumingMemoryBound(to: Float.self),
                     count: ov.dtype == .f32 ? ov.elementCount : 0))
-            }
-            fusedCount = count - 2 * fusions.count
-            fusedOps = UnsafeMutablePointer<segc_op>.allocate(capacity: max(fusedCount, 1))
-            fusedPlanIndex = UnsafeMutablePointer<Int>.allocate(capacity: max(fusedCount, 1))
-            var f = 0, i = 0
-            while i < model.prepared.count {
-                if let s = fusions[i] {
-                    (fusedOps + f).initialize(to: descriptor(s, i))
-                    (fusedPlanIndex + f).initialize(to: i)
-                    f += 1
-                    i += 3
-                    continue
-                }
-                for s in model.prepared[i].steps {
-                    (fusedOps + f).initialize(to: descriptor(s, i))
-                    (fusedPlanIndex + f).initialize(to: i)
-                    f += 1
-                }
-                i += 1
             }
             let iv = g.values[g.input], ovv = g.values[g.output]
             input = (arena + iv.arenaOffset).assumingMemoryBound(to: Float.self)
