@@ -112,38 +112,23 @@ static inline __attribute__((always_inline)) void pil_horizontal_body(const uint
     }
 }
 
+// Vertical pass, row by row into the int32 accumulator `acc` (w·ch entries; vectorises
+// along the row). Integer sums, so the same values as Pillow's per-pixel loop.
 static inline __attribute__((always_inline)) void pil_vertical_body(const uint8_t *src, int32_t w, int32_t ch,
                                                                    uint8_t *dst, int oh, int ksize, const int *bounds,
-                                                                   const int32_t *kk) {
+                                                                   const int32_t *kk, int32_t *acc) {
     size_t stride = (size_t)w * ch;
-    int32_t *acc = (int32_t *)malloc(stride * sizeof(int32_t));
-    if (acc) {
-        // Row by row into an int32 accumulator (vectorises along the row); integer sums, so
-        // the same values as Pillow's per-pixel loop below.
-        for (int yy = 0; yy < oh; yy++) {
-            const int32_t *k = &kk[(size_t)yy * ksize];
-            int ymin = bounds[yy * 2], ymax = bounds[yy * 2 + 1];
-            for (size_t i = 0; i < stride; i++) acc[i] = 1 << (PIL_PRECISION_BITS - 1);
-            for (int y = 0; y < ymax; y++) {
-                const uint8_t *row = src + (size_t)(y + ymin) * stride;
-                int32_t kv = k[y];
-                for (size_t i = 0; i < stride; i++) acc[i] += row[i] * kv;
-            }
-            uint8_t *out = dst + (size_t)yy * stride;
-            for (size_t i = 0; i < stride; i++) out[i] = pil_clip8(acc[i]);
-        }
-        free(acc);
-        return;
-    }
     for (int yy = 0; yy < oh; yy++) {
         const int32_t *k = &kk[(size_t)yy * ksize];
         int ymin = bounds[yy * 2], ymax = bounds[yy * 2 + 1];
-        uint8_t *out = dst + (size_t)yy * stride;
-        for (size_t i = 0; i < stride; i++) {
-            int32_t s = 1 << (PIL_PRECISION_BITS - 1);
-            for (int y = 0; y < ymax; y++) s += src[(size_t)(y + ymin) * stride + i] * k[y];
-            out[i] = pil_clip8(s);
+        for (size_t i = 0; i < stride; i++) acc[i] = 1 << (PIL_PRECISION_BITS - 1);
+        for (int y = 0; y < ymax; y++) {
+            const uint8_t *row = src + (size_t)(y + ymin) * stride;
+            int32_t kv = k[y];
+            for (size_t i = 0; i < stride; i++) acc[i] += row[i] * kv;
         }
+        uint8_t *out = dst + (size_t)yy * stride;
+        for (size_t i = 0; i < stride; i++) out[i] = pil_clip8(acc[i]);
     }
 }
 
@@ -154,8 +139,8 @@ static void pil_horizontal_base(const uint8_t *src, int32_t w, int32_t ch, int r
     pil_horizontal_body(src, w, ch, row0, rows, dst, ow, ksize, bounds, kk);
 }
 static void pil_vertical_base(const uint8_t *src, int32_t w, int32_t ch, uint8_t *dst, int oh, int ksize,
-                              const int *bounds, const int32_t *kk) {
-    pil_vertical_body(src, w, ch, dst, oh, ksize, bounds, kk);
+                              const int *bounds, const int32_t *kk, int32_t *acc) {
+    pil_vertical_body(src, w, ch, dst, oh, ksize, bounds, kk, acc);
 }
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) static void pil_horizontal_avx2(const uint8_t *src, int32_t w, int32_t ch, int row0,
@@ -164,8 +149,9 @@ __attribute__((target("avx2"))) static void pil_horizontal_avx2(const uint8_t *s
     pil_horizontal_body(src, w, ch, row0, rows, dst, ow, ksize, bounds, kk);
 }
 __attribute__((target("avx2"))) static void pil_vertical_avx2(const uint8_t *src, int32_t w, int32_t ch, uint8_t *dst,
-                                                               int oh, int ksize, const int *bounds, const int32_t *kk) {
-    pil_vertical_body(src, w, ch, dst, oh, ksize, bounds, kk);
+                                                               int oh, int ksize, const int *bounds, const int32_t *kk,
+                                                               int32_t *acc) {
+    pil_vertical_body(src, w, ch, dst, oh, ksize, bounds, kk, acc);
 }
 #endif
 static void pil_horizontal(const uint8_t *src, int32_t w, int32_t ch, int row0, int rows, uint8_t *dst, int ow,
@@ -176,11 +162,11 @@ static void pil_horizontal(const uint8_t *src, int32_t w, int32_t ch, int row0, 
     pil_horizontal_base(src, w, ch, row0, rows, dst, ow, ksize, bounds, kk);
 }
 static void pil_vertical(const uint8_t *src, int32_t w, int32_t ch, uint8_t *dst, int oh, int ksize,
-                         const int *bounds, const int32_t *kk) {
+                         const int *bounds, const int32_t *kk, int32_t *acc) {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2")) { pil_vertical_avx2(src, w, ch, dst, oh, ksize, bounds, kk); return; }
+    if (__builtin_cpu_supports("avx2")) { pil_vertical_avx2(src, w, ch, dst, oh, ksize, bounds, kk, acc); return; }
 #endif
-    pil_vertical_base(src, w, ch, dst, oh, ksize, bounds, kk);
+    pil_vertical_base(src, w, ch, dst, oh, ksize, bounds, kk, acc);
 }
 
 int segc_pillow_resize_bilinear(const uint8_t *src, int32_t width, int32_t height, int32_t channels,
@@ -226,7 +212,15 @@ int segc_pillow_resize_bilinear(const uint8_t *src, int32_t width, int32_t heigh
         vin = tmp;
         vin_w = out_width;
     }
-    if (need_v) pil_vertical(vin, vin_w, channels, dst, out_height, ksv, bv, kv);
+    if (need_v) {
+        int32_t *acc = (int32_t *)malloc((size_t)vin_w * channels * sizeof(int32_t));
+        if (!acc) {
+            free(tmp); free(bv); free(kv);
+            return SEGC_IMG_ENOMEM;
+        }
+        pil_vertical(vin, vin_w, channels, dst, out_height, ksv, bv, kv, acc);
+        free(acc);
+    }
     free(tmp);
     free(bv);
     free(kv);
