@@ -45,13 +45,17 @@ void segc_gather(const float *x, int64_t h, int64_t w, int64_t gw, int64_t sy, i
 }
 
 int64_t segc_conv_tile(int64_t k, int64_t pixels) {
-    // ~2 MiB of im2col per task; measured best at 1024-2048 pixels for K = 192-384 when
-    // OpenBLAS re-packed the weights on every call (now they are packed once per conv
-    // call; the sizes were kept, not re-measured).
-    int64_t t = (512 * 1024) / (k > 0 ? k : 1);
-    t = (t / 64) * 64;
+    // ~0.75 MiB of im2col per task, and a row length that is an odd number of 64-byte lines:
+    // the GEMM reads its B panels in place, kc rows `tile` floats apart, and an even
+    // number of lines maps those rows onto fewer L1 sets. One thread, avx512 (avx2):
+    // BiSeNetV1's 7x7/2 stem (k = 147) 25-29 -> 20.6 ms (43 -> 36), ERFNet's 16->48
+    // 3x3/2 downsampler (k = 144) 5.5 -> 4.1 ms (8.9 -> 6.8); the 2 MiB tiles used before
+    // filled the whole L2 of this machine.
+    int64_t t = (192 * 1024) / (k > 0 ? k : 1);
     if (t < 512) t = 512;
     if (t > 4096) t = 4096;
+    t = t / 16 * 16;
+    if ((t / 16) % 2 == 0) t -= 16;
     if (t > pixels) t = pixels;
     return t < 1 ? 1 : t;
 }

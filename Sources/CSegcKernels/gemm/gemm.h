@@ -20,8 +20,8 @@
 /// at one level can run at another.
 #define SEGC_GEMM_MR_MAX 12
 #define SEGC_GEMM_NR_MAX 48
-/// Depth of one packed block (B micro-panel KC x NR stays in L1).
-#define SEGC_GEMM_KC 128
+/// Largest depth of one k block (a B micro-panel KC x NR, 36 KiB at NR = 48, stays in L1).
+#define SEGC_GEMM_KC 192
 
 /// c[MR][NR] (row stride ldc) = (load_c ? c : 0) + Σ_k ap[k][MR]·bp[k·ldb + 0..NR).
 /// B is read in place (ldb = the matrix's row stride) for full panels, or from a
