@@ -50,6 +50,13 @@ typedef struct {
     void (*wino2_merge)(int64_t n, const float *const *z, const float *res, float *y, int act, float slope);
     /// u[ξ·ldu + e] = (G g_e Gᵀ)[ξ], e < n, tap k of g_e at g[k·ldg + e] (F(4x4,3x3) weights).
     void (*wino2_wt)(int64_t n, const float *g, int64_t ldg, float *u, int64_t ldu);
+    /// The same for 2-D Winograd F(2x2,3x3) (conv/conv2d_winograd_f2.c): 1-D F(2,3) input and
+    /// output transforms (4 planes; the output with bias only), 2-phase split / merge, weights.
+    void (*wino23_bt)(int64_t n, const float *const *r, float *const *v);
+    void (*wino23_at)(int64_t n, const float *const *m, float *const *y, int outs, float bias);
+    void (*wino22_split)(int64_t n, const float *t, float *const *ph);
+    void (*wino22_merge)(int64_t n, const float *const *z, const float *res, float *y, int act, float slope);
+    void (*wino22_wt)(int64_t n, const float *g, int64_t ldg, float *u, int64_t ldu);
     /// The level's GEMM micro-kernel (gemm/gemm.h); set by segc_dispatch_fill.
     const segc_gemm_arch *gemm;
 } segc_dispatch;
@@ -125,6 +132,13 @@ int64_t segc_conv2d_winograd_ws(const segc_conv_params *p);
 int64_t segc_conv2d_winograd_shared(const segc_conv_params *p);
 int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
+
+// 2-D Winograd F(2x2,3x3) for dense 3x3 stride-1 convs on small planes (conv/conv2d_winograd_f2.c).
+int segc_conv2d_winograd_f2_applies(const segc_conv_params *p);
+int64_t segc_conv2d_winograd_f2_ws(const segc_conv_params *p);
+int64_t segc_conv2d_winograd_f2_shared(const segc_conv_params *p);
+int segc_conv2d_winograd_f2(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+                            const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
 
 // Vertical (kh x 1) convs as kh shifted sgemm calls (conv/conv2d_vertical.c).
 int segc_conv2d_vertical_applies(const segc_conv_params *p);

@@ -1,7 +1,7 @@
 import CSegcKernels
 import XCTest
 
-/// The 2-D Winograd F(4x4,3x3) path of segc_conv2d (dense 3x3 stride-1 convs with at least
+/// The 2-D Winograd paths of segc_conv2d, F(4x4,3x3) and F(2x2,3x3) on small planes (dense 3x3 stride-1 convs with at least
 /// 16 input and output channels and 64 output tiles, not exact) against the naive direct conv, at every kernel
 /// level the CPU has; 1, 2 and 3 threads bit-identical. Tolerance: 1e-4·max|ref| (the
 /// issue allows 5e-4; the worst case seen is printed).
@@ -120,5 +120,29 @@ final class Winograd2DKernelTests: XCTestCase {
         var worst: Float = 0
         for (i, (c, inPlace)) in cases.enumerated() { worst = max(worst, check(c, seed: UInt64(300 + i), inPlace: inPlace)) }
         print("[wino2d] named cases: worst max|diff| / max|ref| = \(worst)")
+    }
+
+    /// F(2x2,3x3) on small planes (48-128 tiles of 2x2): BiSeNetV1's 512-channel stage at 16x32
+    /// (128 tiles), ragged planes with odd sizes (partial tiles in both directions),
+    /// residual aliasing y, both activations, no bias.
+    func testSmallPlanesF2() {
+        let cases: [(ConvCase, Bool)] = [
+            (ConvCase(cin: 48, h: 16, w: 32, cout: 52, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1,
+                      dh: 1, dw: 1, groups: 1, act: 1), false),
+            (ConvCase(cin: 37, h: 13, w: 17, cout: 100, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 2, pb: 0, pr: 1,
+                      dh: 1, dw: 1, groups: 1, act: 2, nslope: 100, residual: true), true),
+            (ConvCase(cin: 16, h: 17, w: 15, cout: 16, kh: 3, kw: 3, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0,
+                      dh: 1, dw: 1, groups: 1, act: 2, nslope: 1, bias: false, residual: true), false),
+            (ConvCase(cin: 200, h: 11, w: 21, cout: 120, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1,
+                      dh: 1, dw: 1, groups: 1, act: 0, residual: true), false),
+        ]
+        var worst: Float = 0
+        for (i, (c, inPlace)) in cases.enumerated() {
+            let oh = c.h + c.pt + c.pb - 2, ow = c.w + c.pl + c.pr - 2
+            let tiles = ((oh + 1) / 2) * ((ow + 1) / 2)
+            XCTAssert((48...128).contains(tiles), "case \(i): \(tiles) tiles, not F(2x2)'s range")
+            worst = max(worst, check(c, seed: UInt64(400 + i), inPlace: inPlace))
+        }
+        print("[wino2d] F(2x2) small planes: worst max|diff| / max|ref| = \(worst)")
     }
 }

@@ -396,12 +396,104 @@ SEGC_TARGET static void SEGC_FN(wino2_wt)(int64_t n, const float *restrict g, in
     }
 }
 
+// 2-D Winograd F(2x2,3x3) (conv/conv2d_winograd_f2.c), points 0, ±1, ∞:
+// Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
+// Aᵀ = [1 1 1 0; 0 1 -1 -1]. v[ξ][e] = Σ_k Bᵀ[ξ][k] r[k][e].
+SEGC_TARGET static void SEGC_FN(wino23_bt)(int64_t n, const float *const *r, float *const *v) {
+    const float *restrict r0 = r[0], *restrict r1 = r[1], *restrict r2 = r[2], *restrict r3 = r[3];
+    float *restrict v0 = v[0], *restrict v1 = v[1], *restrict v2 = v[2], *restrict v3 = v[3];
+    for (int64_t e = 0; e < n; e++) {
+        float x0 = r0[e], x1 = r1[e], x2 = r2[e], x3 = r3[e];
+        v0[e] = x0 - x2;
+        v1[e] = x1 + x2;
+        v2[e] = x2 - x1;
+        v3[e] = x1 - x3;
+    }
+}
+// y[o][e] = (Aᵀ m)[o][e] + bias for o < outs (1 or 2).
+SEGC_TARGET static void SEGC_FN(wino23_at)(int64_t n, const float *const *m, float *const *y, int outs, float bias) {
+    const float *restrict m0 = m[0], *restrict m1 = m[1], *restrict m2 = m[2], *restrict m3 = m[3];
+    float *restrict y0 = y[0];
+    if (outs == 2) {
+        float *restrict y1 = y[1];
+        for (int64_t e = 0; e < n; e++) {
+            y0[e] = (m0[e] + m1[e] + m2[e]) + bias;
+            y1[e] = (m1[e] - m2[e] - m3[e]) + bias;
+        }
+    } else {
+        for (int64_t e = 0; e < n; e++) y0[e] = (m0[e] + m1[e] + m2[e]) + bias;
+    }
+}
+// ph[k][j] = t[2j + k] for j < n, k < 2.
+SEGC_TARGET static void SEGC_FN(wino22_split)(int64_t n, const float *restrict t, float *const *ph) {
+    float *restrict p0 = ph[0], *restrict p1 = ph[1];
+    for (int64_t j = 0; j < n; j++) { p0[j] = t[2 * j]; p1[j] = t[2 * j + 1]; }
+}
+// y[e] = act(z[e % 2][e / 2] + res[e]) for e < n (res nullable, may alias y: each residual is
+// read just before the same element is written).
+SEGC_TARGET static void SEGC_FN(wino22_merge)(int64_t n, const float *const *z, const float *res, float *y, int act,
+                                              float slope) {
+    const float *restrict z0 = z[0], *restrict z1 = z[1];
+    int64_t full = n / 2;
+    if (res) {
+        for (int64_t j = 0; j < full; j++) {
+            float a0 = z0[j] + res[2 * j], a1 = z1[j] + res[2 * j + 1];
+            y[2 * j] = segc_act(a0, act, slope); y[2 * j + 1] = segc_act(a1, act, slope);
+        }
+    } else {
+        float *restrict yr = y;
+        for (int64_t j = 0; j < full; j++) {
+            yr[2 * j] = segc_act(z0[j], act, slope); yr[2 * j + 1] = segc_act(z1[j], act, slope);
+        }
+    }
+    if (n % 2) {
+        float v = z0[full];
+        if (res) v = v + res[n - 1];
+        y[n - 1] = segc_act(v, act, slope);
+    }
+}
+// G (4x3) applied to one 3-vector: F(2,3)'s weight transform.
+static inline void SEGC_FN(wino22_g)(float x0, float x1, float x2, float *o) {
+    o[0] = x0;
+    o[1] = ((x0 + x1) + x2) * 0.5f;
+    o[2] = ((x0 - x1) + x2) * 0.5f;
+    o[3] = x2;
+}
+// u[ξ·ldu + e] = (G g_e Gᵀ)[ξ] for e < n, ξ < 16, tap k of g_e at g[k·ldg + e] (as wino2_wt).
+SEGC_TARGET static void SEGC_FN(wino22_wt)(int64_t n, const float *restrict g, int64_t ldg, float *restrict u,
+                                           int64_t ldu) {
+    for (int64_t e0 = 0; e0 < n; e0 += 16) {
+        int64_t m = n - e0 < 16 ? n - e0 : 16;
+        float x[9][16], out[16][16];
+        for (int k = 0; k < 9; k++)
+            for (int e = 0; e < 16; e++) x[k][e] = e < m ? g[k * ldg + e0 + e] : 0.0f;
+        for (int e = 0; e < 16; e++) {
+            float tg[4][3], o[4];
+            for (int j = 0; j < 3; j++) {
+                SEGC_FN(wino22_g)(x[j][e], x[3 + j][e], x[6 + j][e], o);
+                for (int a = 0; a < 4; a++) tg[a][j] = o[a];
+            }
+            for (int a = 0; a < 4; a++) {
+                SEGC_FN(wino22_g)(tg[a][0], tg[a][1], tg[a][2], o);
+                for (int b = 0; b < 4; b++) out[a * 4 + b][e] = o[b];
+            }
+        }
+        if (m == 16)
+            for (int xi = 0; xi < 16; xi++)
+                for (int e = 0; e < 16; e++) u[xi * ldu + e0 + e] = out[xi][e];
+        else
+            for (int xi = 0; xi < 16; xi++)
+                for (int e = 0; e < m; e++) u[xi * ldu + e0 + e] = out[xi][e];
+    }
+}
+
 static const segc_dispatch SEGC_FN(table) = {
     SEGC_FN(bin_vv), SEGC_FN(bin_vs), SEGC_FN(bin_sv), SEGC_FN(relu), SEGC_FN(affine), SEGC_FN(epilogue),
     SEGC_FN(epilogue_res), SEGC_FN(max_rows), SEGC_FN(sum_exp), SEGC_FN(scale_rows), SEGC_FN(sigmoid), SEGC_FN(qdq), SEGC_FN(wino_bt), SEGC_FN(wino_at),
     SEGC_FN(wino_bt_band), SEGC_FN(wino_at_band), SEGC_FN(wino6_bt), SEGC_FN(wino6_at), SEGC_FN(wino6_bt_band),
     SEGC_FN(wino6_at_band), SEGC_FN(band_in), SEGC_FN(band_out), SEGC_FN(wino2_split), SEGC_FN(wino2_merge),
-    SEGC_FN(wino2_wt),
+    SEGC_FN(wino2_wt), SEGC_FN(wino23_bt), SEGC_FN(wino23_at), SEGC_FN(wino22_split), SEGC_FN(wino22_merge),
+    SEGC_FN(wino22_wt),
 };
 
 #undef SEGC_FN
