@@ -14,8 +14,9 @@ final class OtherKernelTests: XCTestCase {
 
     func testMaxAndAvgPool() {
         var r = Rng(11)
-        for iter in 0..<90 {
-            let c = r.int(1...5), h = r.int(2...17), w = r.int(2...19)
+        for iter in 0..<120 {
+            // iter 119: a row longer than the 3x3/2 fast path's column chunk (256 outputs).
+            let c = r.int(1...5), h = r.int(2...17), w = iter == 119 ? 600 : r.int(2...19)
             var kh = r.int(1...3), kw = r.int(1...4), sh = r.int(1...3), sw = r.int(1...3)
             var dh = r.int(1...2), dw = r.int(1...2)
             var pt = r.int(0...(kh / 2)), pl = r.int(0...(kw / 2)), pb = r.int(0...(kh / 2)), pr = r.int(0...(kw / 2))
@@ -23,6 +24,11 @@ final class OtherKernelTests: XCTestCase {
                 // 2x2 stride 2 unpadded (ENet's index pools: the kernel's fast path; with
                 // ceil and odd sizes, the generic path).
                 (kh, kw, sh, sw, dh, dw, pt, pl, pb, pr) = (2, 2, 2, 2, 1, 1, 0, 0, 0, 0)
+            }
+            if iter >= 90 {
+                // 3x3 stride 2 (BiSeNetV1's stem pool: the separable fast path when no indices are asked for).
+                (kh, kw, sh, sw, dh, dw) = (3, 3, 2, 2, 1, 1)
+                (pt, pl, pb, pr) = (r.int(0...1), r.int(0...1), r.int(0...1), r.int(0...1))
             }
             let ceil = r.int(0...1) == 1, incl = r.int(0...1)
             if h + pt + pb - dh * (kh - 1) - 1 < 0 || w + pl + pr - dw * (kw - 1) - 1 < 0 { continue }

@@ -52,6 +52,47 @@ static void max_2x2_row(const float *r0, const float *r1, int64_t ow, int64_t ba
     }
 }
 
+/// 3x3 windows, stride 2, no indices (BiSeNetV1's ResNet stem pool, 7 ms per frame through
+/// the generic loop's nine strided passes): the max is separable, so each of the three
+/// input rows is reduced over its three taps, then the three row results over the rows.
+/// Both passes start at −∞ and keep the earlier of equal values (`v > m`), which makes the
+/// result the row-major first maximum of the in-plane taps, as in the generic loop, bit
+/// for bit (±0 and NaN included: a NaN tap never replaces anything).
+static int is_3x3_s2(const segc_pool_params *p, const int64_t *idx) {
+    return !idx && p->kh == 3 && p->kw == 3 && p->sh == 2 && p->sw == 2 && p->dh == 1 && p->dw == 1;
+}
+
+#define ROWMAX_COLS 256
+static void max_3x3_s2_row(const segc_pool_params *p, const float *xp, int64_t oy, float *y) {
+    for (int64_t o0 = 0; o0 < p->ow; o0 += ROWMAX_COLS) {
+        int64_t n = SEGC_MIN(ROWMAX_COLS, p->ow - o0);
+        float h[3][ROWMAX_COLS];
+        for (int ky = 0; ky < 3; ky++) {
+            int64_t iy = oy * 2 - p->pt + ky;
+            float *hr = h[ky];
+            for (int64_t j = 0; j < n; j++) hr[j] = -INFINITY;
+            if (iy < 0 || iy >= p->h) continue;
+            const float *xr = xp + iy * p->w;
+            for (int kx = 0; kx < 3; kx++) {
+                int64_t lo, hi, base = kx - p->pl;
+                segc_pool_col_range(p, kx, &lo, &hi);
+                lo = SEGC_MAX(lo, o0);
+                hi = SEGC_MIN(hi, o0 + n);
+                for (int64_t ox = lo; ox < hi; ox++) {
+                    float v = xr[2 * ox + base];
+                    hr[ox - o0] = v > hr[ox - o0] ? v : hr[ox - o0];
+                }
+            }
+        }
+        for (int64_t j = 0; j < n; j++) {
+            float m = h[0][j];
+            m = h[1][j] > m ? h[1][j] : m;
+            m = h[2][j] > m ? h[2][j] : m;
+            y[o0 + j] = m;
+        }
+    }
+}
+
 static void max_task(void *vctx, int64_t t, int thread) {
     (void)thread;
     const pool_ctx *c = vctx;
@@ -64,6 +105,12 @@ static void max_task(void *vctx, int64_t t, int thread) {
                 int64_t o = (ch * p->oh + oy) * p->ow;
                 max_2x2_row(r0, r0 + p->w, p->ow, 2 * oy * p->w, p->w, c->y + o, c->idx ? c->idx + o : NULL);
             }
+        return;
+    }
+    if (is_3x3_s2(p, c->idx)) {
+        for (int64_t ch = c0; ch < c1; ch++)
+            for (int64_t oy = 0; oy < p->oh; oy++)
+                max_3x3_s2_row(p, c->x + ch * p->h * p->w, oy, c->y + (ch * p->oh + oy) * p->ow);
         return;
     }
     for (int64_t ch = c0; ch < c1; ch++) {
