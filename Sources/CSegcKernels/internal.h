@@ -99,6 +99,24 @@ static inline void segc_pool_col_range(const segc_pool_params *p, int64_t kx, in
     *lo = a; *hi = b;
 }
 
+/// Prepared conv weights (segc_conv2d_prepare): a 64-byte header naming the dispatch
+/// level's GEMM row panel, then the path's data.
+#define SEGC_PREP_HDR 16
+#define SEGC_PREP_MAGIC 0x70726570
+static inline void segc_prep_stamp(float *out) {
+    int32_t *h = (int32_t *)out;
+    for (int i = 0; i < SEGC_PREP_HDR; i++) h[i] = 0;
+    h[0] = SEGC_PREP_MAGIC;
+    h[1] = segc_dt.gemm->mr;
+}
+/// The prepared data of p when it matches the current level, else NULL (the call then
+/// prepares its weights itself).
+static inline const float *segc_prep_data(const segc_conv_params *p) {
+    if (!p->prepared) return 0;
+    const int32_t *h = (const int32_t *)p->prepared;
+    return h[0] == SEGC_PREP_MAGIC && h[1] == segc_dt.gemm->mr ? p->prepared + SEGC_PREP_HDR : 0;
+}
+
 /// Per-thread workspace region.
 static inline float *segc_ws_thread(const segc_ws *ws, int thread) {
     return ws->base + (int64_t)thread * ws->per_thread;
@@ -123,6 +141,8 @@ int segc_conv2d_direct(segc_pool *pool, const segc_conv_params *p, const float *
 int segc_conv1d_winograd_applies(const segc_conv_params *p);
 int64_t segc_conv1d_winograd_ws(const segc_conv_params *p);
 int64_t segc_conv1d_winograd_shared(const segc_conv_params *p);
+int64_t segc_conv1d_winograd_prepared(const segc_conv_params *p);
+int segc_conv1d_winograd_prepare(const segc_conv_params *p, const float *w, float *out);
 int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
 
@@ -130,6 +150,8 @@ int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float
 int segc_conv2d_winograd_applies(const segc_conv_params *p);
 int64_t segc_conv2d_winograd_ws(const segc_conv_params *p);
 int64_t segc_conv2d_winograd_shared(const segc_conv_params *p);
+int64_t segc_conv2d_winograd_prepared(const segc_conv_params *p);
+int segc_conv2d_winograd_prepare(const segc_conv_params *p, const float *w, float *out);
 int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
 
@@ -137,12 +159,16 @@ int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float
 int segc_conv2d_winograd_f2_applies(const segc_conv_params *p);
 int64_t segc_conv2d_winograd_f2_ws(const segc_conv_params *p);
 int64_t segc_conv2d_winograd_f2_shared(const segc_conv_params *p);
+int64_t segc_conv2d_winograd_f2_prepared(const segc_conv_params *p);
+int segc_conv2d_winograd_f2_prepare(const segc_conv_params *p, const float *w, float *out);
 int segc_conv2d_winograd_f2(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                             const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
 
 // Vertical (kh x 1) convs as kh shifted sgemm calls (conv/conv2d_vertical.c).
 int segc_conv2d_vertical_applies(const segc_conv_params *p);
 int64_t segc_conv2d_vertical_shared(const segc_conv_params *p);
+int64_t segc_conv2d_vertical_prepared(const segc_conv_params *p);
+int segc_conv2d_vertical_prepare(const segc_conv_params *p, const float *w, float *out);
 int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
                          const float *residual, const float *slope, float *y, const segc_ws *ws);
 

@@ -63,6 +63,11 @@ public final class FileBytes: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + offset, count: length)
     }
 
+    /// True when the bytes are a read-only private mapping of the file (pages dropped with
+    /// `madvise(MADV_DONTNEED)` come back from the file); false for an owned copy, where
+    /// dropping pages would zero them.
+    public var isFileMapping: Bool { mapped }
+
     public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     public func byte(at i: Int) -> UInt8? { i >= 0 && i < count ? base.load(fromByteOffset: i, as: UInt8.self) : nil }

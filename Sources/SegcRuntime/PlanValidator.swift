@@ -13,6 +13,11 @@ package enum Binding: Sendable, Hashable {
     case packed
 }
 
+/// The conv parameters carry one pointer, `prepared`, which a `Step` never sets (it stays
+/// nil in the model's validated steps; each session fills it in its own copy of the
+/// kernel descriptors), so sharing the validated steps across threads shares no pointer.
+extension segc_conv_params: @unchecked @retroactive Sendable {}
+
 /// One kernel call of a plan op, with every attribute checked and every pointer
 /// still symbolic (bound per session).
 package struct Step: Sendable {

@@ -1,6 +1,9 @@
 import CSegcKernels
 import SegcCore
 import SegcPlan
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A loaded, verified and prepared segmentation network.
 ///
@@ -104,6 +107,8 @@ package final class WeightStore: @unchecked Sendable {
     /// Byte offset of the packed weight for each plan op (convTranspose2d only), else -1.
     package let packedOffsets: [Int]
     private let copied: UnsafeMutableRawPointer?
+    /// The weights are read in place from a file mapping (not from a copy or an owned buffer).
+    private let fileMapped: Bool
     private let keep: PlanWeights
 
     init(plan: PlanFile, ops: [PreparedOp]) throws(SegcError) {
@@ -129,9 +134,12 @@ package final class WeightStore: @unchecked Sendable {
             total = try Checked.add(total, (bytes + 63) & ~63, "prepared weights")
         }
         var inPlace: UnsafeRawPointer? = nil
+        var fromFile = false
         if case .mapped(let file, let offset, _) = plan.weights.storage, Int(bitPattern: file.base + offset) % 64 == 0 {
             inPlace = file.base + offset
+            fromFile = file.isFileMapping
         }
+        fileMapped = fromFile
         try Limits.check(total + (inPlace == nil ? section : 0), Limits.maxAllocationBytes, "prepared weight bytes")
         if let inPlace {
             copied = nil
@@ -177,6 +185,18 @@ package final class WeightStore: @unchecked Sendable {
     deinit {
         packedBase.deallocate()
         copied?.deallocate()
+    }
+
+    /// Drops the resident pages wholly inside `ref`'s bytes when the weights are read in place
+    /// from a file mapping (read-only, private: a later read faults them back in from the
+    /// file), so a weight used only through a prepared copy stops counting in the RSS.
+    /// No-op for weights in memory (a copy, or a plan read from bytes), where it would zero them.
+    func releaseResidentPages(of ref: WeightRef) {
+        guard fileMapped else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base + ref.offset), end = start + ref.byteCount
+        let lo = (start + page - 1) / page * page, hi = end / page * page
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, Int32(MADV_DONTNEED)) }
     }
 
     /// Float pointer of a weight ref (offset checked by validation).

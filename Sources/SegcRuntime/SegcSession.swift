@@ -36,6 +36,8 @@ public final class SegcSession {
     private let output: UnsafeBufferPointer<Float>
     /// Further graph outputs (``SegcModel/outputNames`` after the first), views into the arena.
     private let extraOutputs: [UnsafeBufferPointer<Float>]
+    /// Conv weights transformed once for this session's kernels (referenced by `ops`).
+    private let preparedWeights: PreparedConvWeights
 
     /// Called after each plan op with the op's index and its first output (a view into
     /// the arena, valid during the call). `nil` by default. Used by calibration and
@@ -64,10 +66,21 @@ public final class SegcSession {
             arena = UnsafeMutableRawPointer.allocate(byteCount: max(g.arenaBytes, 64), alignment: 64)
             arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(g.arenaBytes, 64))
 
+            let prep = try PreparedConvWeights(model: model)
+            preparedWeights = prep
             var perThread = 0, shared = 0, count = 0
-            for op in model.prepared {
+            for (i, op) in model.prepared.enumerated() {
                 count += op.steps.count
-                for s in op.steps { perThread = max(perThread, s.wsPerThread); shared = max(shared, s.wsShared) }
+                for s in op.steps {
+                    perThread = max(perThread, s.wsPerThread)
+                    if s.ckind == Int32(SEGC_OP_CONV), let w = prep.pointers[i] {
+                        var p = s.conv
+                        p.prepared = w
+                        shared = max(shared, Int(segc_conv2d_ws_shared(&p)))
+                    } else {
+                        shared = max(shared, s.wsShared)
+                    }
+                }
             }
             let fusions = model.convTails
             for s in fusions.values { perThread = max(perThread, s.wsPerThread) }
@@ -98,6 +111,7 @@ public final class SegcSession {
                 o.kind = s.ckind
                 o.sub = s.sub
                 o.conv = s.conv
+                if s.ckind == Int32(SEGC_OP_CONV) { o.conv.prepared = prep.pointers[i] }
                 o.qconv = s.qconv
                 o.pool = s.pool
                 withUnsafeMutableBytes(of: &o.d) { raw in
@@ -194,6 +208,7 @@ public final class SegcSession {
             throw SegcError(.mismatch, "input has \(input.count) elements, the model expects \(inputCount)")
         }
         if src != UnsafePointer(self.input) { self.input.update(from: src, count: inputCount) }
+        try preparedWeights.refreshIfLevelChanged()
         let wsp = UnsafePointer(ws)
         let obs = observer
         if obs == nil {

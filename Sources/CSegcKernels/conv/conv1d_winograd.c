@@ -24,6 +24,7 @@
 // exact mode (upstream of index-returning pools); elsewhere the error is a few ulps of
 // the tile's inputs (tests: 5e-4·max|ref| and the argmax).
 #include "../internal.h"
+#include <stdlib.h>
 #include <string.h>
 
 // Tiles per GEMM: a multiple of every level's NR (16, 48). V and M of a chunk are
@@ -132,7 +133,12 @@ static void geometry(const segc_conv_params *p, wino_ctx *c) {
 }
 
 int64_t segc_conv1d_winograd_shared(const segc_conv_params *p) {
+    if (p->prepared) return 0;
     return NMAX * p->cout * p->cin + NMAX * segc_sgemm_packed_size(p->cout, p->cin);
+}
+
+int64_t segc_conv1d_winograd_prepared(const segc_conv_params *p) {
+    return NMAX * segc_sgemm_packed_size(p->cout, p->cin);
 }
 
 int64_t segc_conv1d_winograd_ws(const segc_conv_params *p) {
@@ -284,27 +290,45 @@ static void wino_band_task(void *vctx, int64_t band, int thread) {
     }
 }
 
-int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
-                         const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
-    if (!ws || !ws->shared || ws->shared_count < segc_conv1d_winograd_shared(p)) return SEGC_ENOSPC;
-    if (!ws->base || ws->per_thread < segc_conv1d_winograd_ws(p) || ws->threads < segc_pool_threads(pool))
-        return SEGC_ENOSPC;
-    wino_ctx c = {0};
-    geometry(p, &c);
-    const float(*G)[3] = c.t == 6 ? G6 : G4;
-    // U[ξ][co][ci] = Σ_k G[ξ][k] · w[co][ci][k] (the three taps are contiguous for 3x1 and 1x3).
-    float *u = ws->shared;
+// U[ξ][co][ci] = Σ_k G[ξ][k] · w[co][ci][k] (the three taps are contiguous for 3x1 and
+// 1x3) into `u`, then each U[ξ] packed for the GEMM into `packed`.
+static void transform_weights(const segc_conv_params *p, int t, const float *w, float *u, float *packed) {
+    const float(*G)[3] = t == 6 ? G6 : G4;
+    const int nx = t + 2;
     for (int64_t co = 0; co < p->cout; co++)
         for (int64_t ci = 0; ci < p->cin; ci++) {
             const float *g = w + (co * p->cin + ci) * 3;
-            for (int xi = 0; xi < c.nx; xi++)
+            for (int xi = 0; xi < nx; xi++)
                 u[(xi * p->cout + co) * p->cin + ci] = G[xi][0] * g[0] + G[xi][1] * g[1] + G[xi][2] * g[2];
         }
-    // Each U[ξ] packed once for every task's GEMM.
-    float *packed = u + NMAX * p->cout * p->cin;
-    for (int xi = 0; xi < c.nx; xi++)
+    for (int xi = 0; xi < nx; xi++)
         segc_sgemm_pack_a(p->cout, p->cin, u + xi * p->cout * p->cin, p->cin,
                           packed + xi * segc_sgemm_packed_size(p->cout, p->cin));
+}
+
+int segc_conv1d_winograd_prepare(const segc_conv_params *p, const float *w, float *out) {
+    float *u = malloc((size_t)(NMAX * p->cout * p->cin) * sizeof(float));
+    if (!u) return SEGC_ENOMEM;
+    transform_weights(p, pick_t(p), w, u, out);
+    free(u);
+    return SEGC_OK;
+}
+
+int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+                         const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
+    const float *prepared = segc_prep_data(p);
+    if (!prepared && (!ws || !ws->shared || ws->shared_count < NMAX * p->cout * p->cin + segc_conv1d_winograd_prepared(p)))
+        return SEGC_ENOSPC;
+    if (!ws || !ws->base || ws->per_thread < segc_conv1d_winograd_ws(p) || ws->threads < segc_pool_threads(pool))
+        return SEGC_ENOSPC;
+    wino_ctx c = {0};
+    geometry(p, &c);
+    // Each U[ξ] packed once for every task's GEMM: at load (segc_conv2d_prepare) or here.
+    const float *packed = prepared;
+    if (!packed) {
+        transform_weights(p, c.t, w, ws->shared, ws->shared + NMAX * p->cout * p->cin);
+        packed = ws->shared + NMAX * p->cout * p->cin;
+    }
     c.p = p; c.x = x; c.u = packed; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
     if (c.vertical) segc_pool_run(pool, wino_task, &c, segc_chunks(c.tiles, WINO_P));
     else segc_pool_run(pool, wino_band_task, &c, segc_chunks(p->oh, BAND));

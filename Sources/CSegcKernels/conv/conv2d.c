@@ -41,9 +41,38 @@ int64_t segc_conv2d_ws_shared(const segc_conv_params *p) {
     if (segc_conv2d_winograd_applies(p)) return segc_conv2d_winograd_shared(p);
     if (segc_conv1d_winograd_applies(p)) return segc_conv1d_winograd_shared(p);
     if (segc_conv2d_vertical_applies(p)) return segc_conv2d_vertical_shared(p);
-    // The weights, packed once per call for every task's GEMM.
+    // The weights, packed once per call for every task's GEMM (or once, prepared).
     int64_t k = (p->cin / p->groups) * p->kh * p->kw;
-    return p->groups * segc_sgemm_packed_size(p->cout / p->groups, k);
+    return p->prepared ? 0 : p->groups * segc_sgemm_packed_size(p->cout / p->groups, k);
+}
+
+int64_t segc_conv2d_prepared_size(const segc_conv_params *p) {
+    if (conv_check(p) || segc_conv2d_direct_applies(p)) return 0;
+    int64_t n;
+    if (segc_conv2d_winograd_f2_applies(p)) n = segc_conv2d_winograd_f2_prepared(p);
+    else if (segc_conv2d_winograd_applies(p)) n = segc_conv2d_winograd_prepared(p);
+    else if (segc_conv1d_winograd_applies(p)) n = segc_conv1d_winograd_prepared(p);
+    else if (segc_conv2d_vertical_applies(p)) n = segc_conv2d_vertical_prepared(p);
+    else n = p->groups * segc_sgemm_packed_size(p->cout / p->groups, (p->cin / p->groups) * p->kh * p->kw);
+    return SEGC_PREP_HDR + n;
+}
+
+int segc_conv2d_prepare(const segc_conv_params *p, const float *weight, float *prepared) {
+    int e = conv_check(p);
+    if (e) return e;
+    if (segc_conv2d_direct_applies(p) || !weight || !prepared) return SEGC_EINVAL;
+    float *out = prepared + SEGC_PREP_HDR;
+    if (segc_conv2d_winograd_f2_applies(p)) e = segc_conv2d_winograd_f2_prepare(p, weight, out);
+    else if (segc_conv2d_winograd_applies(p)) e = segc_conv2d_winograd_prepare(p, weight, out);
+    else if (segc_conv1d_winograd_applies(p)) e = segc_conv1d_winograd_prepare(p, weight, out);
+    else if (segc_conv2d_vertical_applies(p)) e = segc_conv2d_vertical_prepare(p, weight, out);
+    else {
+        int64_t cout_g = p->cout / p->groups, k = (p->cin / p->groups) * p->kh * p->kw;
+        for (int64_t g = 0; g < p->groups; g++)
+            segc_sgemm_pack_a(cout_g, k, weight + g * cout_g * k, k, out + g * segc_sgemm_packed_size(cout_g, k));
+    }
+    if (e == SEGC_OK) segc_prep_stamp(prepared);
+    return e;
 }
 
 int64_t segc_conv2d_ws(const segc_conv_params *p) {
@@ -183,11 +212,14 @@ static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x
                        segc_sgemm_scratch(c.cout_g, c.k);
         if (!ws || !ws->base || ws->per_thread < need || ws->threads < segc_pool_threads(pool)) return SEGC_ENOSPC;
     }
-    if (!ws->shared || ws->shared_count < segc_conv2d_ws_shared(p)) return SEGC_ENOSPC;
-    for (int64_t g = 0; g < p->groups; g++)
-        segc_sgemm_pack_a(c.cout_g, c.k, weight + g * c.cout_g * c.k, c.k,
-                          ws->shared + g * segc_sgemm_packed_size(c.cout_g, c.k));
-    c.packed = ws->shared;
+    c.packed = segc_prep_data(p);
+    if (!c.packed) {
+        if (!ws->shared || ws->shared_count < p->groups * segc_sgemm_packed_size(c.cout_g, c.k)) return SEGC_ENOSPC;
+        for (int64_t g = 0; g < p->groups; g++)
+            segc_sgemm_pack_a(c.cout_g, c.k, weight + g * c.cout_g * c.k, c.k,
+                              ws->shared + g * segc_sgemm_packed_size(c.cout_g, c.k));
+        c.packed = ws->shared;
+    }
     segc_pool_run(pool, conv_task, &c, p->groups * c.ntiles * c.mchunks);
     return SEGC_OK;
 }

@@ -3,8 +3,10 @@
 // shifted by ky·dh − pt rows is just a pointer offset, so the conv is kh segc_sgemm calls
 // (K = cin) accumulating into the output tile; rows whose source row falls in the
 // padding are left out of that tap's pixel range. The per-tap weight matrices
-// [cout, cin] are gathered and packed for the GEMM once per call, in the shared workspace.
+// [cout, cin] are gathered and packed for the GEMM once per call, in the shared workspace,
+// or once at load (segc_conv2d_prepare).
 #include "../internal.h"
+#include <stdlib.h>
 #include <string.h>
 
 int segc_conv2d_vertical_applies(const segc_conv_params *p) {
@@ -14,7 +16,28 @@ int segc_conv2d_vertical_applies(const segc_conv_params *p) {
 }
 
 int64_t segc_conv2d_vertical_shared(const segc_conv_params *p) {
-    return p->kh * p->cin * p->cout + p->kh * segc_sgemm_packed_size(p->cout, p->cin);
+    return p->prepared ? 0 : p->kh * p->cin * p->cout + segc_conv2d_vertical_prepared(p);
+}
+
+int64_t segc_conv2d_vertical_prepared(const segc_conv_params *p) { return p->kh * segc_sgemm_packed_size(p->cout, p->cin); }
+
+// w [cout, cin, kh, 1] -> taps[ky][cout][cin] -> GEMM panels, one block per tap.
+static void pack_taps(const segc_conv_params *p, const float *w, float *taps, float *packed) {
+    for (int64_t co = 0; co < p->cout; co++)
+        for (int64_t ci = 0; ci < p->cin; ci++)
+            for (int64_t ky = 0; ky < p->kh; ky++)
+                taps[(ky * p->cout + co) * p->cin + ci] = w[(co * p->cin + ci) * p->kh + ky];
+    for (int64_t ky = 0; ky < p->kh; ky++)
+        segc_sgemm_pack_a(p->cout, p->cin, taps + ky * p->cout * p->cin, p->cin,
+                          packed + ky * segc_sgemm_packed_size(p->cout, p->cin));
+}
+
+int segc_conv2d_vertical_prepare(const segc_conv_params *p, const float *w, float *out) {
+    float *taps = malloc((size_t)(p->kh * p->cout * p->cin) * sizeof(float));
+    if (!taps) return SEGC_ENOMEM;
+    pack_taps(p, w, taps, out);
+    free(taps);
+    return SEGC_OK;
 }
 
 typedef struct {
@@ -53,19 +76,15 @@ static void vert_task(void *vctx, int64_t t, int thread) {
 
 int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
                          const float *residual, const float *slope, float *y, const segc_ws *ws) {
-    int64_t need = segc_conv2d_vertical_shared(p);
-    if (!ws || !ws->shared || ws->shared_count < need) return SEGC_ENOSPC;
-    if (!ws->base || ws->per_thread < segc_sgemm_scratch(p->cout, p->cin) || ws->threads < segc_pool_threads(pool))
+    const float *packed = segc_prep_data(p);
+    if (!packed && (!ws || !ws->shared || ws->shared_count < p->kh * p->cin * p->cout + segc_conv2d_vertical_prepared(p)))
         return SEGC_ENOSPC;
-    // w [cout, cin, kh, 1] -> taps[ky][cout][cin] -> GEMM panels, one block per tap.
-    float *taps = ws->shared, *packed = taps + p->kh * p->cout * p->cin;
-    for (int64_t co = 0; co < p->cout; co++)
-        for (int64_t ci = 0; ci < p->cin; ci++)
-            for (int64_t ky = 0; ky < p->kh; ky++)
-                taps[(ky * p->cout + co) * p->cin + ci] = w[(co * p->cin + ci) * p->kh + ky];
-    for (int64_t ky = 0; ky < p->kh; ky++)
-        segc_sgemm_pack_a(p->cout, p->cin, taps + ky * p->cout * p->cin, p->cin,
-                          packed + ky * segc_sgemm_packed_size(p->cout, p->cin));
+    if (!ws || !ws->base || ws->per_thread < segc_sgemm_scratch(p->cout, p->cin) || ws->threads < segc_pool_threads(pool))
+        return SEGC_ENOSPC;
+    if (!packed) {
+        pack_taps(p, w, ws->shared, ws->shared + p->kh * p->cout * p->cin);
+        packed = ws->shared + p->kh * p->cout * p->cin;
+    }
     vert_ctx c = {p, x, packed, bias, residual, slope, y, ws, 0, p->oh * p->ow, p->h * p->w};
     c.tile = segc_conv_tile(p->cin, c.ohw);
     segc_pool_run(pool, vert_task, &c, segc_chunks(c.ohw, c.tile));

@@ -24,6 +24,7 @@
 // exact mode (upstream of index-returning pools). Work is split by shapes only (chunks,
 // channel blocks), so any thread count gives the same bits.
 #include "../internal.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define NX 36          // transformed values per tile
@@ -99,8 +100,12 @@ int segc_conv2d_winograd_applies(const segc_conv_params *p) {
 }
 
 int64_t segc_conv2d_winograd_shared(const segc_conv_params *p) {
-    return NX * ustride(p);
+    return p->prepared ? 0 : NX * ustride(p);
 }
+
+// Prepared once (segc_conv2d_prepare), U holds every output channel: one pass.
+static int64_t ustride_full(const segc_conv_params *p) { return segc_sgemm_packed_size(p->cout, p->cin) + 16; }
+int64_t segc_conv2d_winograd_prepared(const segc_conv_params *p) { return NX * ustride_full(p); }
 
 // The ξ planes of V and M are skewed by 64 bytes: the transforms write (read) all 36 at
 // once, and at power-of-two-ish distances they would share cache sets.
@@ -266,13 +271,35 @@ static void wino2_task(void *vctx, int64_t task, int thread) {
     }
 }
 
+int segc_conv2d_winograd_prepare(const segc_conv_params *p, const float *w, float *out) {
+    // weight_task's tap buffer: 9·cin·mr floats, one thread.
+    float *g = malloc((size_t)(9 * p->cin * SEGC_GEMM_MR_MAX) * sizeof(float));
+    if (!g) return SEGC_ENOMEM;
+    segc_ws ws = {g, 9 * p->cin * SEGC_GEMM_MR_MAX, 1, NULL, 0};
+    wino2_ctx c = {0};
+    c.p = p; c.w = w; c.u = out; c.ws = &ws; c.pass0 = 0; c.passn = p->cout; c.ustride = ustride_full(p);
+    segc_pool_run(NULL, weight_task, &c, segc_chunks(p->cout, WPANEL));
+    free(g);
+    return SEGC_OK;
+}
+
 int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
-    if (!ws || !ws->shared || ws->shared_count < segc_conv2d_winograd_shared(p)) return SEGC_ENOSPC;
-    if (!ws->base || ws->per_thread < segc_conv2d_winograd_ws(p) || ws->threads < segc_pool_threads(pool))
+    const float *prepared = segc_prep_data(p);
+    if (!prepared && (!ws || !ws->shared || ws->shared_count < NX * ustride(p))) return SEGC_ENOSPC;
+    if (!ws || !ws->base || ws->per_thread < segc_conv2d_winograd_ws(p) || ws->threads < segc_pool_threads(pool))
         return SEGC_ENOSPC;
     wino2_ctx c = {0};
     c.p = p; c.x = x; c.w = w; c.u = ws->shared; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
+    if (prepared) {
+        c.u = prepared;
+        c.pass0 = 0;
+        c.passn = p->cout;
+        geometry(p, &c);
+        c.ustride = ustride_full(p);
+        segc_pool_run(pool, wino2_task, &c, c.nchunks * c.mchunks);
+        return SEGC_OK;
+    }
     const int64_t rows = pass_rows(p);
     for (int64_t pass0 = 0; pass0 < p->cout; pass0 += rows) {
         c.pass0 = pass0;

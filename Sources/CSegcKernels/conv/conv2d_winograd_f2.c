@@ -16,9 +16,11 @@
 //   3. M[ξ] = U[ξ]·V[ξ], one GEMM per (ξ, block of output channels): U[ξ]'s block and V[ξ]
 //      are read once, weight-stationary;
 //   4. y = act(Aᵀ M A + bias + residual), by blocks of output channels.
-// U, V and M live in the shared workspace. Never in exact mode: the rounding depends on a
+// U, V and M live in the shared workspace (U prepared once instead when segc_conv2d_prepare
+// has run). Never in exact mode: the rounding depends on a
 // pixel's place in its tile.
 #include "../internal.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define NX 16        // transformed values per tile
@@ -58,10 +60,17 @@ int segc_conv2d_winograd_f2_applies(const segc_conv_params *p) {
     return NX * ustride_of(p) <= U_CAP;
 }
 
-int64_t segc_conv2d_winograd_f2_shared(const segc_conv_params *p) {
+// V and M (shared by the tasks of phases 2-4).
+static int64_t vm_floats(const segc_conv_params *p) {
     int64_t ld = ld_max(p);
-    return NX * ustride_of(p) + NX * (p->cin * ld + 16) + NX * (p->cout * ld + 16);
+    return NX * (p->cin * ld + 16) + NX * (p->cout * ld + 16);
 }
+
+int64_t segc_conv2d_winograd_f2_shared(const segc_conv_params *p) {
+    return (p->prepared ? 0 : NX * ustride_of(p)) + vm_floats(p);
+}
+
+int64_t segc_conv2d_winograd_f2_prepared(const segc_conv_params *p) { return NX * ustride_of(p); }
 
 int64_t segc_conv2d_winograd_f2_ws(const segc_conv_params *p) {
     int64_t ntx = (p->ow + 1) / 2;
@@ -175,9 +184,21 @@ static void output_task(void *vctx, int64_t t, int thread) {
     }
 }
 
+int segc_conv2d_winograd_f2_prepare(const segc_conv_params *p, const float *w, float *out) {
+    float *g = malloc((size_t)(9 * p->cin * SEGC_GEMM_MR_MAX) * sizeof(float));
+    if (!g) return SEGC_ENOMEM;
+    segc_ws ws = {g, 9 * p->cin * SEGC_GEMM_MR_MAX, 1, NULL, 0};
+    f2_ctx c = {0};
+    c.p = p; c.w = w; c.u = out; c.ws = &ws; c.ustride = ustride_of(p);
+    segc_pool_run(NULL, weight_task, &c, segc_chunks(p->cout, WPANEL));
+    free(g);
+    return SEGC_OK;
+}
+
 int segc_conv2d_winograd_f2(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                             const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
-    if (!ws || !ws->shared || ws->shared_count < segc_conv2d_winograd_f2_shared(p)) return SEGC_ENOSPC;
+    const float *prepared = segc_prep_data(p);
+    if (!ws || !ws->shared || ws->shared_count < (prepared ? 0 : NX * ustride_of(p)) + vm_floats(p)) return SEGC_ENOSPC;
     if (!ws->base || ws->per_thread < segc_conv2d_winograd_f2_ws(p) || ws->threads < segc_pool_threads(pool))
         return SEGC_ENOSPC;
     f2_ctx c = {0};
@@ -190,10 +211,10 @@ int segc_conv2d_winograd_f2(segc_pool *pool, const segc_conv_params *p, const fl
     c.ustride = ustride_of(p);
     c.vs = p->cin * c.ld + 16;
     c.ms = p->cout * c.ld + 16;
-    c.u = ws->shared;
-    c.v = c.u + NX * c.ustride;
+    c.u = prepared ? (float *)prepared : ws->shared;   // read only when prepared
+    c.v = prepared ? ws->shared : c.u + NX * c.ustride;
     c.m = c.v + NX * c.vs;
-    segc_pool_run(pool, weight_task, &c, segc_chunks(p->cout, WPANEL));
+    if (!prepared) segc_pool_run(pool, weight_task, &c, segc_chunks(p->cout, WPANEL));
     segc_pool_run(pool, input_task, &c, segc_chunks(p->cin, CI_TASK));
     segc_pool_run(pool, gemm_task, &c, NX * segc_chunks(p->cout, CB));
     segc_pool_run(pool, output_task, &c, segc_chunks(p->cout, CO_TASK));

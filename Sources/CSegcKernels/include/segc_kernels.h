@@ -31,6 +31,7 @@ enum {
     SEGC_ERANGE = -2,    ///< an index (max_unpool2d) lies outside the output plane
     SEGC_ENOSPC = -3,    ///< workspace too small
     SEGC_EUNSUP = -4,    ///< valid but not implemented (e.g. rank > 4)
+    SEGC_ENOMEM = -5,    ///< a temporary allocation failed
 };
 
 // ---------------------------------------------------------------------------
@@ -105,7 +106,20 @@ typedef struct {
     /// upstream of index-returning max pools, whose ties must not move (networks.md §2).
     int32_t exact;
     int64_t nslope;
+    /// Weights prepared once by `segc_conv2d_prepare` (conv2d only; NULL: the call
+    /// transforms and packs its weights itself, in the shared workspace).
+    const float *prepared;
 } segc_conv_params;
+
+/// Floats `segc_conv2d_prepare` writes for `p`: the weights in the form the path chosen
+/// for `p` multiplies (Winograd's transformed U, GEMM panels), 0 when that path has
+/// nothing to prepare (direct). The same at every dispatch level.
+int64_t segc_conv2d_prepared_size(const segc_conv_params *p);
+/// Transforms and packs `weight` once for the current dispatch level (the buffer records
+/// it: a call at another level takes the unprepared path). With `p->prepared` pointing at
+/// the result, `segc_conv2d` skips that work and needs less shared workspace
+/// (`segc_conv2d_ws_shared` reads `p->prepared`). Results are bit-identical either way.
+int segc_conv2d_prepare(const segc_conv_params *p, const float *weight, float *prepared);
 
 /// Per-thread workspace floats for `segc_conv2d`.
 int64_t segc_conv2d_ws(const segc_conv_params *p);
