@@ -27,7 +27,7 @@ final class GemmKernelTests: XCTestCase {
     func testSgemmIsTheOraclesChainBitForBitAtEveryLevel() {
         var r = Rng(13)
         var cases: [(Int, Int, Int)] = [(1, 1, 1), (8, 32, 128), (9, 33, 129), (16, 300, 260), (64, 257, 144), (3, 5, 0),
-                                      (24, 256, 200), (40, 512, 70)]   // ldb a multiple of 1 KiB: B panels copied
+                                      (24, 256, 200), (40, 512, 70)]   // ldb a multiple of 1 KiB
         for _ in 0..<24 { cases.append((r.int(1...40), r.int(1...300), r.int(1...300))) }
         for level in levels {
             XCTAssertEqual(segc_set_cpu_level(level), level)

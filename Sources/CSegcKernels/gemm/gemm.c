@@ -81,14 +81,13 @@ static void gemm_packed(int64_t m, int64_t n, int64_t k, const float *ap, const 
         int load_c = accumulate || k0 > 0;
         for (int64_t j0 = 0; j0 < n; j0 += nr) {
             int64_t cols = SEGC_MIN(nr, n - j0);
-            // The panel is copied contiguous (zero-padded at the right edge) when its rows,
-            // ldb apart, would alias the same few L1 sets (ldb a multiple of 1 KiB: a 1x1
-            // conv reading its input plane in place) and more than one row panel reads it:
-            // BiSeNetV1's 1x1 256->256 at 64x128, one thread, avx512 9.0 -> 8.2 ms. Copying
-            // every panel was 5-10 % slower on the other shapes.
+            // The right-edge panel is copied, zero-padded; full panels are read in place.
+            // (Copying panels whose rows alias L1 sets — ldb a multiple of 1 KiB, a 1x1 conv
+            // reading its plane — won 10 % on BiSeNetV1's 1x1 256->256 alone but lost 4 % on
+            // ENet, whose 1x1 convs have few row panels to share each copy.)
             const float *bpanel = b + k0 * ldb + j0;
             int64_t bstride = ldb;
-            if (cols < nr || (m > mr && ldb % 256 == 0)) {
+            if (cols < nr) {
                 pack_b_panel(kc, cols, bpanel, ldb, nr, bp);
                 bpanel = bp;
                 bstride = nr;
