@@ -551,6 +551,9 @@ private struct OpChecker {
             let (ri, r) = try input(1)
             try expectShape(r, y.shape, "residual")
             if ri == xi { throw unsupported("residual aliases the input") }
+            // The epilogues read each residual element where they write y: the same slot or
+            // none of it (their loops are vectorised on that assumption).
+            if r.arenaOffset != y.arenaOffset && r.overlaps(y) { throw unsupported("residual partly overlaps the output") }
             s.in1 = .value(ri)
         }
         if op.inputs.count != 1 + residual { throw fail("expected \(1 + residual) inputs") }
