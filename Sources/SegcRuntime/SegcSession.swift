@@ -8,7 +8,9 @@ import SegcPlan
 /// A session is used by one thread at a time (it is not `Sendable`); create one
 /// session per thread that runs the model. Everything a run needs is allocated when
 /// the session is created: the steady state (every `run` after the first) allocates
-/// nothing.
+/// nothing. Creation also transforms the convolution weights once for the current
+/// ``KernelLevel`` (Winograd matrices, GEMM panels; bounded to about the plan's weight
+/// size); after ``KernelLevel/force(_:)`` the next `run` redoes that in place, once.
 public final class SegcSession {
     /// The model this session runs.
     public let model: SegcModel
