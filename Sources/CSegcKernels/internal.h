@@ -2,6 +2,7 @@
 #pragma once
 #include "segc_kernels.h"
 #include <stdint.h>
+#include <string.h>
 #include "gemm/gemm.h"
 
 /// Rows per horizontal Winograd band (one AVX-512 vector).
@@ -154,6 +155,24 @@ int64_t segc_conv2d_winograd_prepared(const segc_conv_params *p);
 int segc_conv2d_winograd_prepare(const segc_conv_params *p, const float *w, float *out);
 int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
+
+/// 2-D Winograd weight transforms (F(4x4) and F(2x2)): the 3x3 taps of one row panel of mr
+/// output channels (w points at the first; rows from `live` on are zero) gathered as
+/// g[k][ci·mr + r], so segc_dt.wino2_wt / wino22_wt write each U[ξ]'s panel as one run.
+static inline void segc_wino2_gather_taps(const float *w, int64_t cin, int64_t mr, int64_t live, float *g) {
+    const int64_t n = cin * mr;
+    for (int64_t ci = 0; ci < cin; ci++)
+        for (int64_t r = 0; r < mr; r++)
+            for (int k = 0; k < 9; k++) g[k * n + ci * mr + r] = r < live ? w[(r * cin + ci) * 9 + k] : 0.0f;
+}
+
+/// 2-D Winograd input transforms: the columns of a transformed row t[0..len) (input columns
+/// xs .. xs + len) outside the plane's [a, b) are zero (all of them when b <= a).
+static inline void segc_wino2_zero_outside(float *t, int64_t xs, int64_t len, int64_t a, int64_t b) {
+    if (b <= a) { memset(t, 0, (size_t)len * sizeof(float)); return; }
+    if (a > xs) memset(t, 0, (size_t)(a - xs) * sizeof(float));
+    if (xs + len > b) memset(t + (b - xs), 0, (size_t)(xs + len - b) * sizeof(float));
+}
 
 // 2-D Winograd F(2x2,3x3) for dense 3x3 stride-1 convs on small planes (conv/conv2d_winograd_f2.c).
 int segc_conv2d_winograd_f2_applies(const segc_conv_params *p);

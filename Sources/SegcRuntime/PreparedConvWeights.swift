@@ -10,7 +10,7 @@ import SegcPlan
 /// Prepared weights are larger than the plan's (U is 1.8–4x), so they are bounded: convs
 /// are taken by prepared bytes per output pixel, largest first (small planes, where the
 /// per-call transform weighs most against the multiplies), while the total stays within
-/// `max(32 MiB, the plan's weight bytes)`. Where the plan is a mapped file, the pages of a
+/// `max(32 MiB, the plan's conv weight bytes)`. Where the plan is a mapped file, the pages of a
 /// prepared conv's original weights are released afterwards (they are re-read from the
 /// file if anything touches them again), so peak RSS grows by the difference only.
 ///
@@ -20,13 +20,13 @@ final class PreparedConvWeights {
     /// Per plan op: the prepared buffer of its conv, or nil.
     private(set) var pointers: [UnsafePointer<Float>?]
     private let buffer: UnsafeMutablePointer<Float>?
-    private let jobs: [(op: Int, params: segc_conv_params, weight: UnsafePointer<Float>, offset: Int)]
+    private let jobs: [Job]
     private var level: String
+
+    private typealias Job = (op: Int, params: segc_conv_params, weight: UnsafePointer<Float>, offset: Int)
 
     init(model: SegcModel) throws(SegcError) {
         let ops = model.prepared, g = model.plan.graph, store = model.store
-        pointers = Array(repeating: nil, count: ops.count)
-        level = KernelLevel.current.description
         var candidates: [(op: Int, floats: Int, perPixel: Double)] = []
         var weightBytes = 0
         for (i, op) in ops.enumerated() where op.kind == .conv2d {
@@ -45,28 +45,36 @@ final class PreparedConvWeights {
             total += padded
         }
         try Limits.check(total * 4, Limits.maxAllocationBytes, "prepared weight bytes")
-        buffer = total > 0
-            ? UnsafeMutableRawPointer.allocate(byteCount: total * 4, alignment: 64).bindMemory(to: Float.self, capacity: total)
-            : nil
-        var list: [(op: Int, params: segc_conv_params, weight: UnsafePointer<Float>, offset: Int)] = []
+        var list: [Job] = []
         var offset = 0
         for c in chosen.sorted(by: { $0.op < $1.op }) {
-            let ref = g.ops[c.op].weights[0]
-            list.append((c.op, ops[c.op].conv, store.pointer(ref), offset))
+            list.append((c.op, ops[c.op].conv, store.pointer(g.ops[c.op].weights[0]), offset))
             offset += c.floats
         }
-        jobs = list
-        if let buffer {
-            for j in jobs {
-                var p = j.params
-                let rc = segc_conv2d_prepare(&p, j.weight, buffer + j.offset)
-                if rc != 0 {
-                    buffer.deallocate()
-                    throw SegcError(.unsupported, "cannot prepare convolution weights (\(rc))", at: .layer("op \(j.op)"))
-                }
-                pointers[j.op] = UnsafePointer(buffer + j.offset)
+        // Everything in locals until it has worked: a throw below leaves no half-made object.
+        let buf = total > 0
+            ? UnsafeMutableRawPointer.allocate(byteCount: total * 4, alignment: 64).bindMemory(to: Float.self, capacity: total)
+            : nil
+        var ptrs = [UnsafePointer<Float>?](repeating: nil, count: ops.count)
+        if let buf {
+            do throws(SegcError) { try Self.prepare(list, into: buf) } catch { buf.deallocate(); throw error }
+            for j in list {
+                ptrs[j.op] = UnsafePointer(buf + j.offset)
                 store.releaseResidentPages(of: g.ops[j.op].weights[0])
             }
+        }
+        buffer = buf
+        jobs = list
+        pointers = ptrs
+        level = KernelLevel.current.description
+    }
+
+    /// Runs `segc_conv2d_prepare` for every job at the current dispatch level.
+    private static func prepare(_ jobs: [Job], into buffer: UnsafeMutablePointer<Float>) throws(SegcError) {
+        for j in jobs {
+            var p = j.params
+            let rc = segc_conv2d_prepare(&p, j.weight, buffer + j.offset)
+            if rc != 0 { throw SegcError(.unsupported, "cannot prepare convolution weights (\(rc))", at: .layer("op \(j.op)")) }
         }
     }
 
@@ -78,12 +86,7 @@ final class PreparedConvWeights {
     func refreshIfLevelChanged() throws(SegcError) {
         let now = KernelLevel.current.description
         if now == level { return }
-        guard let buffer else { level = now; return }
-        for j in jobs {
-            var p = j.params
-            let rc = segc_conv2d_prepare(&p, j.weight, buffer + j.offset)
-            if rc != 0 { throw SegcError(.unsupported, "cannot prepare convolution weights (\(rc))", at: .layer("op \(j.op)")) }
-        }
+        if let buffer { try Self.prepare(jobs, into: buffer) }
         level = now
     }
 }

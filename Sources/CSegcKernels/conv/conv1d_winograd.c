@@ -132,14 +132,15 @@ static void geometry(const segc_conv_params *p, wino_ctx *c) {
     }
 }
 
-int64_t segc_conv1d_winograd_shared(const segc_conv_params *p) {
-    if (p->prepared) return 0;
-    return NMAX * p->cout * p->cin + NMAX * segc_sgemm_packed_size(p->cout, p->cin);
-}
-
 int64_t segc_conv1d_winograd_prepared(const segc_conv_params *p) {
     return NMAX * segc_sgemm_packed_size(p->cout, p->cin);
 }
+
+// The unpacked U (staging for the packing) that an unprepared call puts before the packed U.
+static int64_t unpacked_u(const segc_conv_params *p) { return NMAX * p->cout * p->cin; }
+static int64_t unprepared_shared(const segc_conv_params *p) { return unpacked_u(p) + segc_conv1d_winograd_prepared(p); }
+
+int64_t segc_conv1d_winograd_shared(const segc_conv_params *p) { return p->prepared ? 0 : unprepared_shared(p); }
 
 int64_t segc_conv1d_winograd_ws(const segc_conv_params *p) {
     int64_t band = p->kh == 1 ? (p->cin * p->w + p->cout * p->ow) * BAND : 0;   // transposed band in and out
@@ -307,7 +308,7 @@ static void transform_weights(const segc_conv_params *p, int t, const float *w, 
 }
 
 int segc_conv1d_winograd_prepare(const segc_conv_params *p, const float *w, float *out) {
-    float *u = malloc((size_t)(NMAX * p->cout * p->cin) * sizeof(float));
+    float *u = malloc((size_t)unpacked_u(p) * sizeof(float));
     if (!u) return SEGC_ENOMEM;
     transform_weights(p, pick_t(p), w, u, out);
     free(u);
@@ -317,8 +318,7 @@ int segc_conv1d_winograd_prepare(const segc_conv_params *p, const float *w, floa
 int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
     const float *prepared = segc_prep_data(p);
-    if (!prepared && (!ws || !ws->shared || ws->shared_count < NMAX * p->cout * p->cin + segc_conv1d_winograd_prepared(p)))
-        return SEGC_ENOSPC;
+    if (!prepared && (!ws || !ws->shared || ws->shared_count < unprepared_shared(p))) return SEGC_ENOSPC;
     if (!ws || !ws->base || ws->per_thread < segc_conv1d_winograd_ws(p) || ws->threads < segc_pool_threads(pool))
         return SEGC_ENOSPC;
     wino_ctx c = {0};
@@ -326,8 +326,8 @@ int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float
     // Each U[ξ] packed once for every task's GEMM: at load (segc_conv2d_prepare) or here.
     const float *packed = prepared;
     if (!packed) {
-        transform_weights(p, c.t, w, ws->shared, ws->shared + NMAX * p->cout * p->cin);
-        packed = ws->shared + NMAX * p->cout * p->cin;
+        transform_weights(p, c.t, w, ws->shared, ws->shared + unpacked_u(p));
+        packed = ws->shared + unpacked_u(p);
     }
     c.p = p; c.x = x; c.u = packed; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
     if (c.vertical) segc_pool_run(pool, wino_task, &c, segc_chunks(c.tiles, WINO_P));

@@ -35,15 +35,24 @@ static int is_pointwise(const segc_conv_params *p) {
            p->ow == p->w;
 }
 
+// The im2col path's weights: one packed GEMM operand per group (segc_sgemm_pack_a), made
+// once per call in the shared workspace or once per session (segc_conv2d_prepare).
+static int64_t gemm_weight_floats(const segc_conv_params *p) {
+    return p->groups * segc_sgemm_packed_size(p->cout / p->groups, (p->cin / p->groups) * p->kh * p->kw);
+}
+static void pack_gemm_weights(const segc_conv_params *p, const float *w, float *out) {
+    int64_t cout_g = p->cout / p->groups, k = (p->cin / p->groups) * p->kh * p->kw;
+    for (int64_t g = 0; g < p->groups; g++)
+        segc_sgemm_pack_a(cout_g, k, w + g * cout_g * k, k, out + g * segc_sgemm_packed_size(cout_g, k));
+}
+
 int64_t segc_conv2d_ws_shared(const segc_conv_params *p) {
     if (conv_check(p) || segc_conv2d_direct_applies(p)) return 0;
     if (segc_conv2d_winograd_f2_applies(p)) return segc_conv2d_winograd_f2_shared(p);
     if (segc_conv2d_winograd_applies(p)) return segc_conv2d_winograd_shared(p);
     if (segc_conv1d_winograd_applies(p)) return segc_conv1d_winograd_shared(p);
     if (segc_conv2d_vertical_applies(p)) return segc_conv2d_vertical_shared(p);
-    // The weights, packed once per call for every task's GEMM (or once, prepared).
-    int64_t k = (p->cin / p->groups) * p->kh * p->kw;
-    return p->prepared ? 0 : p->groups * segc_sgemm_packed_size(p->cout / p->groups, k);
+    return p->prepared ? 0 : gemm_weight_floats(p);
 }
 
 int64_t segc_conv2d_prepared_size(const segc_conv_params *p) {
@@ -53,7 +62,7 @@ int64_t segc_conv2d_prepared_size(const segc_conv_params *p) {
     else if (segc_conv2d_winograd_applies(p)) n = segc_conv2d_winograd_prepared(p);
     else if (segc_conv1d_winograd_applies(p)) n = segc_conv1d_winograd_prepared(p);
     else if (segc_conv2d_vertical_applies(p)) n = segc_conv2d_vertical_prepared(p);
-    else n = p->groups * segc_sgemm_packed_size(p->cout / p->groups, (p->cin / p->groups) * p->kh * p->kw);
+    else n = gemm_weight_floats(p);
     return SEGC_PREP_HDR + n;
 }
 
@@ -66,11 +75,7 @@ int segc_conv2d_prepare(const segc_conv_params *p, const float *weight, float *p
     else if (segc_conv2d_winograd_applies(p)) e = segc_conv2d_winograd_prepare(p, weight, out);
     else if (segc_conv1d_winograd_applies(p)) e = segc_conv1d_winograd_prepare(p, weight, out);
     else if (segc_conv2d_vertical_applies(p)) e = segc_conv2d_vertical_prepare(p, weight, out);
-    else {
-        int64_t cout_g = p->cout / p->groups, k = (p->cin / p->groups) * p->kh * p->kw;
-        for (int64_t g = 0; g < p->groups; g++)
-            segc_sgemm_pack_a(cout_g, k, weight + g * cout_g * k, k, out + g * segc_sgemm_packed_size(cout_g, k));
-    }
+    else pack_gemm_weights(p, weight, out);
     if (e == SEGC_OK) segc_prep_stamp(prepared);
     return e;
 }
@@ -214,10 +219,8 @@ static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x
     }
     c.packed = segc_prep_data(p);
     if (!c.packed) {
-        if (!ws->shared || ws->shared_count < p->groups * segc_sgemm_packed_size(c.cout_g, c.k)) return SEGC_ENOSPC;
-        for (int64_t g = 0; g < p->groups; g++)
-            segc_sgemm_pack_a(c.cout_g, c.k, weight + g * c.cout_g * c.k, c.k,
-                              ws->shared + g * segc_sgemm_packed_size(c.cout_g, c.k));
+        if (!ws->shared || ws->shared_count < gemm_weight_floats(p)) return SEGC_ENOSPC;
+        pack_gemm_weights(p, weight, ws->shared);
         c.packed = ws->shared;
     }
     segc_pool_run(pool, conv_task, &c, p->groups * c.ntiles * c.mchunks);

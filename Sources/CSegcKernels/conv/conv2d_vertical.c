@@ -15,11 +15,13 @@ int segc_conv2d_vertical_applies(const segc_conv_params *p) {
            p->ow == p->w && p->cin >= 16;
 }
 
-int64_t segc_conv2d_vertical_shared(const segc_conv_params *p) {
-    return p->prepared ? 0 : p->kh * p->cin * p->cout + segc_conv2d_vertical_prepared(p);
-}
-
 int64_t segc_conv2d_vertical_prepared(const segc_conv_params *p) { return p->kh * segc_sgemm_packed_size(p->cout, p->cin); }
+
+// The unpacked taps (staging for the packing) that an unprepared call puts before the panels.
+static int64_t tap_floats(const segc_conv_params *p) { return p->kh * p->cin * p->cout; }
+static int64_t unprepared_shared(const segc_conv_params *p) { return tap_floats(p) + segc_conv2d_vertical_prepared(p); }
+
+int64_t segc_conv2d_vertical_shared(const segc_conv_params *p) { return p->prepared ? 0 : unprepared_shared(p); }
 
 // w [cout, cin, kh, 1] -> taps[ky][cout][cin] -> GEMM panels, one block per tap.
 static void pack_taps(const segc_conv_params *p, const float *w, float *taps, float *packed) {
@@ -33,7 +35,7 @@ static void pack_taps(const segc_conv_params *p, const float *w, float *taps, fl
 }
 
 int segc_conv2d_vertical_prepare(const segc_conv_params *p, const float *w, float *out) {
-    float *taps = malloc((size_t)(p->kh * p->cout * p->cin) * sizeof(float));
+    float *taps = malloc((size_t)tap_floats(p) * sizeof(float));
     if (!taps) return SEGC_ENOMEM;
     pack_taps(p, w, taps, out);
     free(taps);
@@ -77,13 +79,12 @@ static void vert_task(void *vctx, int64_t t, int thread) {
 int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
                          const float *residual, const float *slope, float *y, const segc_ws *ws) {
     const float *packed = segc_prep_data(p);
-    if (!packed && (!ws || !ws->shared || ws->shared_count < p->kh * p->cin * p->cout + segc_conv2d_vertical_prepared(p)))
-        return SEGC_ENOSPC;
+    if (!packed && (!ws || !ws->shared || ws->shared_count < unprepared_shared(p))) return SEGC_ENOSPC;
     if (!ws || !ws->base || ws->per_thread < segc_sgemm_scratch(p->cout, p->cin) || ws->threads < segc_pool_threads(pool))
         return SEGC_ENOSPC;
     if (!packed) {
-        pack_taps(p, w, ws->shared, ws->shared + p->kh * p->cout * p->cin);
-        packed = ws->shared + p->kh * p->cout * p->cin;
+        pack_taps(p, w, ws->shared, ws->shared + tap_floats(p));
+        packed = ws->shared + tap_floats(p);
     }
     vert_ctx c = {p, x, packed, bias, residual, slope, y, ws, 0, p->oh * p->ow, p->h * p->w};
     c.tile = segc_conv_tile(p->cin, c.ohw);

@@ -89,11 +89,7 @@ static void weight_task(void *vctx, int64_t t, int thread) {
     const int64_t panels = (rows + mr - 1) / mr, n = cin * mr;
     float *g = segc_ws_thread(c->ws, thread);
     for (int64_t pi = 0; pi < panels; pi++) {
-        int64_t live = SEGC_MIN(mr, rows - pi * mr);
-        const float *wp = c->w + (co0 + pi * mr) * cin * 9;
-        for (int64_t ci = 0; ci < cin; ci++)
-            for (int64_t r = 0; r < mr; r++)
-                for (int k = 0; k < 9; k++) g[k * n + ci * mr + r] = r < live ? wp[(r * cin + ci) * 9 + k] : 0.0f;
+        segc_wino2_gather_taps(c->w + (co0 + pi * mr) * cin * 9, cin, mr, SEGC_MIN(mr, rows - pi * mr), g);
         segc_dt.wino22_wt(n, g, n, c->u + (co0 + pi * mr) * cin, c->ustride);
     }
 }
@@ -119,12 +115,7 @@ static void input_task(void *vctx, int64_t t, int thread) {
                 tr[k] = tb + k * tl + (a - xs);
             }
             if (b > a) segc_dt.wino23_bt(b - a, r, tr);
-            for (int k = 0; k < 4; k++) {
-                float *row = tb + k * tl;
-                if (b <= a) { memset(row, 0, (size_t)len * sizeof(float)); continue; }
-                if (a > xs) memset(row, 0, (size_t)(a - xs) * sizeof(float));
-                if (xs + len > b) memset(row + (b - xs), 0, (size_t)(xs + len - b) * sizeof(float));
-            }
+            for (int k = 0; k < 4; k++) segc_wino2_zero_outside(tb + k * tl, xs, len, a, b);
             for (int ky = 0; ky < 4; ky++) {
                 float *ph[2] = {ph0, ph0 + (ntx + 2)};
                 segc_dt.wino22_split(ntx + 1, tb + ky * tl, ph);
