@@ -1,4 +1,5 @@
 import CSegcKernels
+import Dispatch
 import SegcCore
 import SegcPlan
 
@@ -229,6 +230,30 @@ public final class SegcSession {
             }
         }
         return output
+    }
+
+    /// Runs the network like ``run(_:)-(UnsafeBufferPointer<Float>)`` and adds each kernel
+    /// call's wall time (ns) to `nanoseconds[i]`, `i` the plan op it executes (a conv with a
+    /// fused tail counts as the conv). `nanoseconds` has one entry per plan op. Used by
+    /// `segc bench --profile`; the clock reads cost ~50 ns per op.
+    package func runProfiled(_ input: UnsafeBufferPointer<Float>, nanoseconds: inout [UInt64]) throws(SegcError) {
+        guard input.count == inputCount, let src = input.baseAddress else {
+            throw SegcError(.mismatch, "input has \(input.count) elements, the model expects \(inputCount)")
+        }
+        guard nanoseconds.count == planOpCount else {
+            throw SegcError(.usage, "profile has \(nanoseconds.count) entries, the plan \(planOpCount) ops")
+        }
+        if src != UnsafePointer(self.input) { self.input.update(from: src, count: inputCount) }
+        try preparedWeights.refreshIfLevelChanged()
+        let wsp = UnsafePointer(ws)
+        var t = DispatchTime.now().uptimeNanoseconds
+        for k in 0..<fusedCount {
+            let rc = segc_exec(pool, fusedOps + k, wsp)
+            if rc != 0 { throw kernelError(rc, planIndex: fusedPlanIndex[k]) }
+            let now = DispatchTime.now().uptimeNanoseconds
+            nanoseconds[fusedPlanIndex[k]] &+= now &- t
+            t = now
+        }
     }
 
     /// Output `k` of the last ``run(_:)-(UnsafeBufferPointer<Float>)`` (0: the one `run`

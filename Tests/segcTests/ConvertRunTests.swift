@@ -123,3 +123,30 @@ final class HelpTests: XCTestCase {
         }
     }
 }
+
+/// `segc bench --profile`: one time per plan op, by kind and by layer; the op times sum to
+/// about one run (the profiled runs are separate from the timed ones).
+final class BenchProfileTests: XCTestCase {
+    func testProfileCoversEveryOp() throws {
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let plan = tmp.appendingPathComponent("enet.segc").path
+        XCTAssertEqual(try CLI.run(["convert", try CLI.sharedPath("models/enet_cityscapes.pth"), "-o", plan, "--input-size", "128x256"]).status, 0)
+        let inspect = try CLI.json(try CLI.run(["inspect", plan, "--json"]).stdout)
+        let r = try CLI.run(["bench", plan, "--runs", "4", "--warmup", "1", "--threads", "2", "--profile", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try CLI.json(r.stdout)
+        let profile = try XCTUnwrap(j["profile"] as? [String: Any])
+        let ops = try XCTUnwrap(profile["ops"] as? [[String: Any]])
+        let histogram = try XCTUnwrap(inspect["ops"] as? [String: Int])
+        XCTAssertEqual(ops.count, histogram.values.reduce(0, +), "one entry per plan op")
+        let total = try XCTUnwrap(profile["total_ms"] as? Double)
+        let median = try XCTUnwrap(j["median_ms"] as? Double)
+        XCTAssertGreaterThan(total, 0.3 * median)
+        XCTAssertLessThan(total, 3 * median)
+        let kinds = try XCTUnwrap(profile["by_kind"] as? [[String: Any]])
+        XCTAssertEqual(kinds.first?["kind"] as? String, "conv2d", "convs dominate ENet")
+        let human = try CLI.run(["bench", plan, "--runs", "2", "--warmup", "0", "--profile"])
+        XCTAssertTrue(human.stdout.contains("slowest layers:"), human.stdout)
+    }
+}

@@ -2,8 +2,10 @@
 // ky with (ry + pt − ky·dh) ≡ 0 (mod sh) contribute, from input row
 // (oy + pt − ky·dh)/sh = j + off(ky) where oy = ry + sh·j. Each (group, phase) is thus
 // a stride-1 correlation over the phase grid: im2col (contiguous runs) + sgemm with a
-// weight matrix re-arranged once by `segc_convt_pack`, then a strided scatter of the
-// tile into y with the epilogue. Every output pixel is written by exactly one task.
+// weight matrix re-arranged once by `segc_convt_pack`, then the epilogue and a store of the
+// tile into y. One task computes all column phases of its rows when they share a grid
+// width, so it writes whole output rows interleaved. Every output pixel is written by
+// exactly one task.
 #include "../internal.h"
 #include <string.h>
 
@@ -80,10 +82,15 @@ static int64_t convt_tile(const segc_convt_params *p, int64_t *kmax_out) {
     return segc_conv_tile(kmax, gmax);
 }
 
+/// Column phases computed by one task: all `sw` of them when they share one grid width
+/// (ow % sw == 0), so the task writes whole output rows interleaved — each output cache line
+/// once — instead of every phase revisiting every line with strided stores.
+static int64_t phases_per_task(const segc_convt_params *p) { return p->ow % p->sw == 0 ? p->sw : 1; }
+
 int64_t segc_convt_ws(const segc_convt_params *p) {
     if (convt_check(p)) return 0;
     int64_t kmax, t = convt_tile(p, &kmax);
-    return (kmax + p->cout / p->groups) * t + segc_sgemm_scratch(p->cout / p->groups, kmax);
+    return (kmax + phases_per_task(p) * (p->cout / p->groups)) * t + segc_sgemm_scratch(p->cout / p->groups, kmax);
 }
 
 typedef struct {
@@ -91,26 +98,19 @@ typedef struct {
     const float *x, *w, *bias, *res, *slope;
     float *y;
     const segc_ws *ws;
-    int64_t tile, ntiles, cin_g, cout_g, group_floats;
+    int64_t tile, ntiles, cin_g, cout_g, group_floats, nrx;
 } convt_ctx;
 
-static void convt_task(void *vctx, int64_t t, int thread) {
-    const convt_ctx *c = vctx;
+/// The phase (ry, rx) of group g on phase-grid positions [q0, q1): its GEMM, residual and
+/// epilogue into `tmp` (cout_g rows of n = q1 − q0).
+static void convt_phase(const convt_ctx *c, int64_t g, int64_t ry, int64_t rx, int64_t q0, int64_t q1,
+                        float *col, float *tmp, float *scratch) {
     const segc_convt_params *p = c->p;
-    int64_t nph = p->sh * p->sw;
-    int64_t tile_i = t % c->ntiles, ph = (t / c->ntiles) % nph, g = t / (c->ntiles * nph);
-    int64_t ry = ph / p->sw, rx = ph % p->sw;
-    int64_t gh = grid(p->oh, p->sh, ry), gw = grid(p->ow, p->sw, rx);
-    int64_t q0 = tile_i * c->tile, q1 = SEGC_MIN(q0 + c->tile, gh * gw), n = q1 - q0;
-    if (n <= 0) return;
+    int64_t n = q1 - q0, gh = grid(p->oh, p->sh, ry), gw = grid(p->ow, p->sw, rx), ph = ry * p->sw + rx;
     int64_t ty[MAXK], oy[MAXK], tx[MAXK], ox[MAXK];
     int64_t ny = phase_taps(p->kh, p->sh, p->dh, p->pt, ry, ty, oy);
     int64_t nx = phase_taps(p->kw, p->sw, p->dw, p->pl, rx, tx, ox);
     int64_t k = c->cin_g * ny * nx;
-    int64_t kmax;
-    group_size(p, nph, &kmax);
-    float *col = segc_ws_thread(c->ws, thread);
-    float *tmp = col + kmax * c->tile;
     if (k > 0) {
         const float *wa = c->w + g * c->group_floats + group_size(p, ph, NULL);
         const float *xg = c->x + g * c->cin_g * p->h * p->w;
@@ -119,8 +119,7 @@ static void convt_task(void *vctx, int64_t t, int thread) {
             // phases; 3x3 stride-2 upsamplers: phase (0, 0)): the im2col rows would be the
             // input planes themselves, so the GEMM reads them in place (same values, same
             // bits) instead of copying 8 MiB per phase.
-            segc_sgemm(c->cout_g, n, k, wa, k, xg + oy[0] * p->w + q0, p->h * p->w, tmp, n, 0, p->exact,
-                       tmp + c->cout_g * c->tile);
+            segc_sgemm(c->cout_g, n, k, wa, k, xg + oy[0] * p->w + q0, p->h * p->w, tmp, n, 0, p->exact, scratch);
         } else {
             int64_t r = 0;
             for (int64_t ci = 0; ci < c->cin_g; ci++) {
@@ -129,7 +128,7 @@ static void convt_task(void *vctx, int64_t t, int thread) {
                     for (int64_t b = 0; b < nx; b++, r++)
                         segc_gather(xp, p->h, p->w, gw, 1, 1, oy[a], ox[b], q0, q1, col + r * n);
             }
-            segc_sgemm(c->cout_g, n, k, wa, k, col, n, tmp, n, 0, p->exact, tmp + c->cout_g * c->tile);
+            segc_sgemm(c->cout_g, n, k, wa, k, col, n, tmp, n, 0, p->exact, scratch);
         }
     } else {
         memset(tmp, 0, (size_t)(c->cout_g * n) * sizeof(float));
@@ -137,8 +136,6 @@ static void convt_task(void *vctx, int64_t t, int thread) {
     int64_t ohw = p->oh * p->ow;
     for (int64_t co = 0; co < c->cout_g; co++) {
         int64_t oc = g * c->cout_g + co;
-        float bias = c->bias ? c->bias[oc] : 0.0f;
-        float slope = segc_slope_of(p->act, c->slope, p->nslope, oc);
         float *tr = tmp + co * n;
         if (c->res) {
             const float *rp = c->res + oc * ohw;
@@ -147,17 +144,58 @@ static void convt_task(void *vctx, int64_t t, int thread) {
                 tr[q - q0] += rp[(ry + p->sh * j) * p->ow + rx + p->sw * i];
             }
         }
-        segc_dt.epilogue(n, tr, bias, p->act, slope);
-        float *yp = c->y + oc * ohw;
+        segc_dt.epilogue(n, tr, c->bias ? c->bias[oc] : 0.0f, p->act, segc_slope_of(p->act, c->slope, p->nslope, oc));
+    }
+}
+
+/// Output rows of phase positions [q0, q1) (grid width gw) for `nrx` column phases from
+/// rx0, each phase's tile `tiles[r]` (cout_g rows of n): a plain copy for stride 1, two
+/// interleaved rows for the common stride 2, a strided loop otherwise.
+static void convt_store(const convt_ctx *c, int64_t g, int64_t ry, int64_t rx0, int64_t gw, int64_t q0, int64_t q1,
+                        float *const *tiles) {
+    const segc_convt_params *p = c->p;
+    int64_t n = q1 - q0, ohw = p->oh * p->ow, sw = p->sw;
+    for (int64_t co = 0; co < c->cout_g; co++) {
+        float *yp = c->y + (g * c->cout_g + co) * ohw;
         for (int64_t q = q0; q < q1;) {
-            int64_t j = q / gw, i0 = q - j * gw, i1 = SEGC_MIN(gw, i0 + (q1 - q));
-            float *yr = yp + (ry + p->sh * j) * p->ow + rx;
-            const float *src = tr + (q - q0);
-            if (p->sw == 1) memcpy(yr + i0, src, (size_t)(i1 - i0) * sizeof(float));
-            else for (int64_t i = i0; i < i1; i++) yr[p->sw * i] = src[i - i0];
-            q += i1 - i0;
+            int64_t j = q / gw, i0 = q - j * gw, i1 = SEGC_MIN(gw, i0 + (q1 - q)), len = i1 - i0;
+            float *restrict yr = yp + (ry + p->sh * j) * p->ow + rx0 + sw * i0;
+            int64_t at = co * n + (q - q0);
+            if (sw == 1) {
+                memcpy(yr, tiles[0] + at, (size_t)len * sizeof(float));
+            } else if (c->nrx == 2) {
+                const float *restrict a = tiles[0] + at, *restrict b = tiles[1] + at;
+                for (int64_t i = 0; i < len; i++) { yr[2 * i] = a[i]; yr[2 * i + 1] = b[i]; }
+            } else {
+                for (int64_t r = 0; r < c->nrx; r++) {
+                    const float *src = tiles[r] + at;
+                    for (int64_t i = 0; i < len; i++) yr[sw * i + r] = src[i];
+                }
+            }
+            q += len;
         }
     }
+}
+
+static void convt_task(void *vctx, int64_t t, int thread) {
+    const convt_ctx *c = vctx;
+    const segc_convt_params *p = c->p;
+    int64_t groups_x = p->sw / c->nrx;
+    int64_t tile_i = t % c->ntiles, rest = t / c->ntiles;
+    int64_t rxg = rest % groups_x, ry = (rest / groups_x) % p->sh, g = rest / (groups_x * p->sh);
+    int64_t rx0 = rxg * c->nrx;
+    // With nrx > 1 every column phase has the same grid width (ow % sw == 0).
+    int64_t gh = grid(p->oh, p->sh, ry), gw = grid(p->ow, p->sw, rx0);
+    int64_t q0 = tile_i * c->tile, q1 = SEGC_MIN(q0 + c->tile, gh * gw);
+    if (q1 <= q0) return;
+    int64_t kmax;
+    group_size(p, p->sh * p->sw, &kmax);
+    float *col = segc_ws_thread(c->ws, thread);
+    float *tiles[MAXPHASES];
+    for (int64_t r = 0; r < c->nrx; r++) tiles[r] = col + kmax * c->tile + r * c->cout_g * c->tile;
+    float *scratch = col + kmax * c->tile + c->nrx * c->cout_g * c->tile;
+    for (int64_t r = 0; r < c->nrx; r++) convt_phase(c, g, ry, rx0 + r, q0, q1, col, tiles[r], scratch);
+    convt_store(c, g, ry, rx0, gw, q0, q1, tiles);
 }
 
 int segc_conv_transpose2d(segc_pool *pool, const segc_convt_params *p, const float *x, const float *packed,
@@ -171,11 +209,12 @@ int segc_conv_transpose2d(segc_pool *pool, const segc_convt_params *p, const flo
     c.cin_g = p->cin / p->groups;
     c.cout_g = p->cout / p->groups;
     c.group_floats = group_size(p, p->sh * p->sw, NULL);
+    c.nrx = phases_per_task(p);
     int64_t kmax;
     c.tile = convt_tile(p, &kmax);
     if (!ws || !ws->base || ws->per_thread < segc_convt_ws(p) || ws->threads < segc_pool_threads(pool))
         return SEGC_ENOSPC;
     c.ntiles = segc_chunks(grid(p->oh, p->sh, 0) * grid(p->ow, p->sw, 0), c.tile);
-    segc_pool_run(pool, convt_task, &c, p->groups * p->sh * p->sw * c.ntiles);
+    segc_pool_run(pool, convt_task, &c, p->groups * p->sh * (p->sw / c.nrx) * c.ntiles);
     return SEGC_OK;
 }

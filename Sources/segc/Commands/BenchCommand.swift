@@ -17,6 +17,7 @@ struct BenchCommand: ParsableCommand {
           segc bench erfnet.segc --runs 30 --warmup 5 --json
           segc bench erfnet.segc --input city1_512x1024.npy
           segc bench erfnet.segc --kernels avx2          # force a level (auto, scalar, avx2, avx512)
+          segc bench erfnet.segc --profile               # also where the time goes, per layer and op kind
         allocations_per_run counts heap allocations (malloc/calloc/realloc/memalign, interposed in
         the segc executable) during the timed runs, divided by --runs; 0 is the steady-state contract.
         """)
@@ -29,6 +30,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Input .npy (default: a fixed pseudo-random tensor in [0,1)).") var input: String?
     @Option(help: "Architecture, when PLAN is a model.") var arch: String?
     @Option(help: "Input size HxW, when PLAN is a model.") var inputSize: InputSize?
+    @Flag(help: "After the timed runs, as many profiled runs: mean time per layer (top 15) and per op kind.")
+    var profile = false
     @OptionGroup var global: GlobalOptions
     @OptionGroup var kernelOptions: KernelOptions
 
@@ -71,6 +74,7 @@ struct BenchCommand: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let rss = Int(usage.ru_maxrss) * 1024
+        let profile = try self.profile ? OpProfile.measure(session: session, model: model, input: data, runs: runs) : nil
         let size = model.inputShape.count == 4 ? "\(model.inputShape[2])x\(model.inputShape[3])" : "\(model.inputShape)"
         // Plans with int8 ops also name the int8 conv kernel (the VNNI ones depend on the CPU).
         let int8Kernel = meta.precision == "fp32" ? nil : KernelLevel.int8ConvKernel
@@ -84,9 +88,11 @@ struct BenchCommand: ParsableCommand {
                 ("load_allocations", .int(loadAllocations)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
             ]
             if let int8Kernel { fields.insert(("int8_kernel", .string(int8Kernel)), at: 7) }   // after "kernels"
+            if let profile { fields.append(("profile", profile.json)) }
             print(JSON.object(fields).text)
         } else {
             print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(KernelLevel.current.description)\(int8Kernel.map { " (int8 \($0))" } ?? ""): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
+            if let profile { print(profile.text) }
         }
     }
 
