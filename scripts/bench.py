@@ -6,7 +6,10 @@ level this CPU has (scalar, avx2, avx512; each its own process), then
 `ort_bench.py` (its own process), same input tensor, same thread count,
 >= 5 warm-up and 30 timed runs each; medians; the ratio segc median / ORT median
 (lower is better: < 1 means segc is faster) per round and level, and the median
-over rounds. Before every process the driver waits
+over rounds. When the avx2 level is measured on an AVX-512 CPU with CPUID faulting
+(`cpuid_fault` in /proc/cpuinfo), ORT runs a second time per round with AVX-512 hidden
+(scripts/cpuid_cap/cpuid_cap.c, LD_PRELOAD), so segc's avx2 level is also compared with
+ORT at AVX2, as on an AVX2 machine. Before every process the driver waits
 until the machine is idle (other processes < 15 % of one core) and it records
 the foreign CPU time during the measurement; a round disturbed by more than
 5 % foreign time is repeated. Writes Docs/Benchmarks.md (and the raw JSON next
