@@ -1,7 +1,9 @@
 // The GEMM driver: packs A (all of it, MR-row panels), reads B in place (only the
 // right-edge panel is copied, zero-padded), and runs the level's micro-kernel over the
-// tiles. Edge tiles go through a full MR x NR scratch tile, so the micro-kernel's
-// arithmetic is the same for every element (see gemm.h: position independence).
+// tiles. The last row panel of an M that MR does not divide runs the level's kernel for
+// that many rows (same per-element steps); other edge tiles go through a full MR x NR
+// scratch tile, so the arithmetic is the same for every element (see gemm.h: position
+// independence).
 #include "gemm.h"
 #include "../internal.h"
 #include <string.h>
@@ -69,6 +71,7 @@ static void gemm_packed(int64_t m, int64_t n, int64_t k, const float *ap, const 
     const segc_gemm_arch *arch = segc_dt.gemm;
     const int mr = arch->mr, nr = arch->nr;
     const segc_gemm_ukernel kernel = exact ? arch->exact : arch->fused;
+    const segc_gemm_ukernel *rows_kernels = exact ? arch->exact_rows : arch->fused_rows;
     float *bp = scratch;
     float *edge = bp + align16(SEGC_GEMM_KC * SEGC_GEMM_NR_MAX);
     // As few k blocks as fit a B panel (kc x NR) in L1, of equal depth (k = 147 is one
@@ -98,6 +101,10 @@ static void gemm_packed(int64_t m, int64_t n, int64_t k, const float *ap, const 
                 float *ct = c + m0 * ldc + j0;
                 if (rows == mr && cols == nr) {
                     kernel(kc, apanel, bpanel, bstride, ct, ldc, load_c);
+                    continue;
+                }
+                if (cols == nr && rows_kernels) {
+                    rows_kernels[rows](kc, apanel, bpanel, bstride, ct, ldc, load_c);
                     continue;
                 }
                 // Edge tile: same kernel on a full scratch tile, valid part copied.

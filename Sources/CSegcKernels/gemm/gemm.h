@@ -33,6 +33,10 @@ typedef struct {
     segc_gemm_ukernel fused;   ///< fused multiply-add (scalar level: multiply then add)
     segc_gemm_ukernel exact;   ///< multiply then add: the reference interpreter's rounding
     int mr, nr;
+    /// The same kernels for the last row panel of an M that mr does not divide:
+    /// `[rows]` (1 ≤ rows < mr) reads the same packed panel (stride mr) and loads and stores
+    /// only `rows` rows of C, in place. NULL: such tiles go through a scratch tile.
+    const segc_gemm_ukernel *fused_rows, *exact_rows;
 } segc_gemm_arch;
 
 extern const segc_gemm_arch segc_gemm_scalar;

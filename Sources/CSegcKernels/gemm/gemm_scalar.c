@@ -22,4 +22,4 @@ static void kernel_scalar(int64_t kc, const float *ap, const float *bp, int64_t 
         for (int q = 0; q < NR; q++) c[r * ldc + q] = acc[r][q];
 }
 
-const segc_gemm_arch segc_gemm_scalar = {kernel_scalar, kernel_scalar, MR, NR};
+const segc_gemm_arch segc_gemm_scalar = {kernel_scalar, kernel_scalar, MR, NR, 0, 0};

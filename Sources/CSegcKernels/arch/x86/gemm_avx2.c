@@ -12,33 +12,46 @@
 
 // One body, two arithmetic steps: FMA (fast) and multiply-then-add (exact; same bits
 // as the scalar kernel and the reference interpreter).
-#define KERNEL_BODY(STEP)                                                                                       \
-    __m256 acc[MR][2];                                                                                        \
-    for (int r = 0; r < MR; r++)                                                                               \
+#define KERNEL_BODY(STEP, ROWS)                                                                                       \
+    __m256 acc[ROWS][2];                                                                                        \
+    for (int r = 0; r < ROWS; r++)                                                                               \
         for (int v = 0; v < 2; v++) acc[r][v] = load_c ? _mm256_loadu_ps(c + r * ldc + 8 * v) : _mm256_setzero_ps(); \
     for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += ldb) {                                                  \
         __m256 b0 = _mm256_loadu_ps(bp + 0), b1 = _mm256_loadu_ps(bp + 8);  \
-        for (int r = 0; r < MR; r++) {                                                                          \
+        for (int r = 0; r < ROWS; r++) {                                                                          \
             __m256 av = _mm256_broadcast_ss(ap + r);                                                                                  \
             acc[r][0] = STEP(av, b0, acc[r][0]);  \
             acc[r][1] = STEP(av, b1, acc[r][1]);  \
         }                                                                                                      \
     }                                                                                                          \
-    for (int r = 0; r < MR; r++)                                                                               \
+    for (int r = 0; r < ROWS; r++)                                                                               \
         for (int v = 0; v < 2; v++) _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);
 
 #define STEP_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define STEP_EXACT(a, b, c) _mm256_add_ps(c, _mm256_mul_ps(a, b))
 
-__attribute__((target("avx2,fma"))) static void fused_avx2(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
-                                                          int64_t ldc, int load_c) {
-    KERNEL_BODY(STEP_FMA)
-}
+// One function per row count: the full tile (MR rows) and the last row panel of an M
+// that MR does not divide (ENet's and MiDE-Net's 16-, 20- and 32-channel convs), which
+// otherwise went through a scratch tile copied in and out of C.
+#define DEFINE_KERNELS(ROWS)                                                                                 \
+    __attribute__((target("avx2,fma"))) static void fused_##ROWS(int64_t kc, const float *ap, const float *bp, \
+                                                              int64_t ldb, float *c, int64_t ldc, int load_c) { \
+        KERNEL_BODY(STEP_FMA, ROWS)                                                                          \
+    }                                                                                                        \
+    __attribute__((target("avx2,fma"))) static void exact_##ROWS(int64_t kc, const float *ap, const float *bp, \
+                                                              int64_t ldb, float *c, int64_t ldc, int load_c) { \
+        KERNEL_BODY(STEP_EXACT, ROWS)                                                                        \
+    }
 
-__attribute__((target("avx2,fma"))) static void exact_avx2(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
-                                                          int64_t ldc, int load_c) {
-    KERNEL_BODY(STEP_EXACT)
-}
+DEFINE_KERNELS(1)
+DEFINE_KERNELS(2)
+DEFINE_KERNELS(3)
+DEFINE_KERNELS(4)
+DEFINE_KERNELS(5)
+DEFINE_KERNELS(6)
 
-const segc_gemm_arch segc_gemm_avx2 = {fused_avx2, exact_avx2, MR, NR};
+static const segc_gemm_ukernel fused_rows[MR] = {0, fused_1, fused_2, fused_3, fused_4, fused_5};
+static const segc_gemm_ukernel exact_rows[MR] = {0, exact_1, exact_2, exact_3, exact_4, exact_5};
+
+const segc_gemm_arch segc_gemm_avx2 = {fused_6, exact_6, MR, NR, fused_rows, exact_rows};
 #endif

@@ -14,34 +14,49 @@
 
 // One body, two arithmetic steps: FMA (fast) and multiply-then-add (exact; same bits
 // as the scalar kernel and the reference interpreter).
-#define KERNEL_BODY(STEP)                                                                                       \
-    __m512 acc[MR][3];                                                                                        \
-    for (int r = 0; r < MR; r++)                                                                               \
+#define KERNEL_BODY(STEP, ROWS)                                                                                       \
+    __m512 acc[ROWS][3];                                                                                        \
+    for (int r = 0; r < ROWS; r++)                                                                               \
         for (int v = 0; v < 3; v++) acc[r][v] = load_c ? _mm512_loadu_ps(c + r * ldc + 16 * v) : _mm512_setzero_ps(); \
     for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += ldb) {                                                  \
         __m512 b0 = _mm512_loadu_ps(bp + 0), b1 = _mm512_loadu_ps(bp + 16), b2 = _mm512_loadu_ps(bp + 32);  \
-        for (int r = 0; r < MR; r++) {                                                                          \
+        for (int r = 0; r < ROWS; r++) {                                                                          \
             __m512 av = _mm512_set1_ps(ap[r]);                                                                  \
             acc[r][0] = STEP(av, b0, acc[r][0]);                                                               \
             acc[r][1] = STEP(av, b1, acc[r][1]);                                                               \
             acc[r][2] = STEP(av, b2, acc[r][2]);                                                               \
         }                                                                                                      \
     }                                                                                                          \
-    for (int r = 0; r < MR; r++)                                                                               \
+    for (int r = 0; r < ROWS; r++)                                                                               \
         for (int v = 0; v < 3; v++) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
 
 #define STEP_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define STEP_EXACT(a, b, c) _mm512_add_ps(c, _mm512_mul_ps(a, b))
 
-__attribute__((target("avx512f"))) static void fused_avx512(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
-                                                          int64_t ldc, int load_c) {
-    KERNEL_BODY(STEP_FMA)
-}
+// One function per row count: the full tile (MR rows) and the last row panel of an M
+// that MR does not divide (ENet's 20-channel output conv, the odd channel counts dead-channel
+// removal leaves), which otherwise went through a scratch tile copied in and out of C.
+#define DEFINE_KERNELS(ROWS)                                                                                 \
+    __attribute__((target("avx512f"))) static void fused_##ROWS(int64_t kc, const float *ap, const float *bp, \
+                                                              int64_t ldb, float *c, int64_t ldc, int load_c) { \
+        KERNEL_BODY(STEP_FMA, ROWS)                                                                          \
+    }                                                                                                        \
+    __attribute__((target("avx512f"))) static void exact_##ROWS(int64_t kc, const float *ap, const float *bp, \
+                                                              int64_t ldb, float *c, int64_t ldc, int load_c) { \
+        KERNEL_BODY(STEP_EXACT, ROWS)                                                                        \
+    }
 
-__attribute__((target("avx512f"))) static void exact_avx512(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
-                                                          int64_t ldc, int load_c) {
-    KERNEL_BODY(STEP_EXACT)
-}
+DEFINE_KERNELS(1)
+DEFINE_KERNELS(2)
+DEFINE_KERNELS(3)
+DEFINE_KERNELS(4)
+DEFINE_KERNELS(5)
+DEFINE_KERNELS(6)
+DEFINE_KERNELS(7)
+DEFINE_KERNELS(8)
 
-const segc_gemm_arch segc_gemm_avx512 = {fused_avx512, exact_avx512, MR, NR};
+static const segc_gemm_ukernel fused_rows[MR] = {0, fused_1, fused_2, fused_3, fused_4, fused_5, fused_6, fused_7};
+static const segc_gemm_ukernel exact_rows[MR] = {0, exact_1, exact_2, exact_3, exact_4, exact_5, exact_6, exact_7};
+
+const segc_gemm_arch segc_gemm_avx512 = {fused_8, exact_8, MR, NR, fused_rows, exact_rows};
 #endif
