@@ -57,6 +57,7 @@ final class PreparedConvWeights {
             : nil
         var ptrs = [UnsafePointer<Float>?](repeating: nil, count: ops.count)
         if let buf {
+            segc_advise_huge_pages(buf, UInt64(total * 4))
             do throws(SegcError) { try Self.prepare(list, into: buf) } catch { buf.deallocate(); throw error }
             for j in list {
                 ptrs[j.op] = UnsafePointer(buf + j.offset)

@@ -67,6 +67,7 @@ public final class SegcSession {
             let g = plan.graph
             arenaBytes = g.arenaBytes
             arena = UnsafeMutableRawPointer.allocate(byteCount: max(g.arenaBytes, 64), alignment: 64)
+            segc_advise_huge_pages(arena, UInt64(max(g.arenaBytes, 64)))
             arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(g.arenaBytes, 64))
 
             let prep = try PreparedConvWeights(model: model)
@@ -90,6 +91,7 @@ public final class SegcSession {
             let scratchFloats = try Checked.add(try Checked.mul(perThread, n), shared)
             try Limits.check(scratchFloats * 4, Limits.maxAllocationBytes, "workspace bytes")
             scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchFloats, 16))
+            segc_advise_huge_pages(scratch, UInt64(max(scratchFloats, 16) * 4))
             scratch.initialize(repeating: 0, count: max(scratchFloats, 16))
             ws = UnsafeMutablePointer<segc_ws>.allocate(capacity: 1)
             ws.initialize(to: segc_ws(base: scratch, per_thread: Int64(perThread), threads: Int32(n),

@@ -49,6 +49,11 @@ int segc_set_cpu_level(int level);
 int segc_detected_cpu_level(void);
 /// Online CPUs (>= 1).
 int segc_cpu_count(void);
+/// Asks the kernel to back the 2 MiB-aligned part of [p, p + bytes) with transparent huge
+/// pages (madvise MADV_HUGEPAGE; a no-op where THP is off). Call before the memory is first
+/// touched. For the session's arena, workspace and prepared weights, which every conv walks
+/// in strides of a plane or a tile row: with 4 KiB pages those walks miss the TLB.
+void segc_advise_huge_pages(void *p, uint64_t bytes);
 /// Heap statistics for tests (glibc mallinfo2): bytes in use, mmap'd bytes, mmap'd blocks.
 void segc_heap_stats(uint64_t out[3]);
 

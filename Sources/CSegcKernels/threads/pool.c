@@ -6,6 +6,7 @@
 // Which thread runs which task varies from run to run, but tasks are independent and
 // their boundaries depend only on shapes, so results do not depend on scheduling.
 #define _GNU_SOURCE
+#include <sys/mman.h>
 #include "../internal.h"
 #include <pthread.h>
 #include <stdatomic.h>
@@ -150,6 +151,16 @@ void segc_pool_run(segc_pool *p, segc_task_fn fn, void *ctx, int64_t ntasks) {
         while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) pthread_cond_wait(&p->done_cv, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
+}
+
+void segc_advise_huge_pages(void *p, uint64_t bytes) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + (uintptr_t)bytes) & ~(huge - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p; (void)bytes;
+#endif
 }
 
 int segc_cpu_count(void) {
