@@ -10,6 +10,8 @@ package struct Quantizer {
         /// Layer names kept in fp32; `nil` = chosen by sensitivity, `[]` = none.
         package var fp32Layers: [String]? = nil
         package var targetAgreement: Double = 0.98
+        /// The target holds on every calibration image (the worst one), not on their mean.
+        package var targetEachImage = false
         /// Images used to measure each layer's sensitivity (only when the all-int8 plan
         /// misses the target).
         package var sensitivityImages = 4
@@ -27,8 +29,10 @@ package struct Quantizer {
         package var plan: PlanFile
         package var calibration: Calibration
         package var fp32Layers: [String]
-        /// Argmax agreement with the fp32 plan over the calibration images.
+        /// Argmax agreement with the fp32 plan over the calibration images (mean).
         package var calibAgreement: Double
+        /// The lowest agreement of one calibration image.
+        package var calibAgreementMin: Double = .nan
         /// (layer, agreement when only it is quantized), most sensitive first; empty when
         /// the all-int8 plan met the target (nothing to choose).
         package var sensitivity: [(layer: String, agreement: Double)]
@@ -83,22 +87,31 @@ package struct Quantizer {
             p.metadata.passes.append("quantize-int8")
             return p
         }
-        /// Agreement of `candidate` with the fp32 argmax over the images `which`.
-        func agreement(_ candidate: PlanFile, _ which: [Int], stage: String) throws -> Double {
+        /// Agreement of `candidate` with the fp32 argmax over the images `which`: the mean
+        /// and the worst image's.
+        func agreements(_ candidate: PlanFile, _ which: [Int], stage: String) throws -> (mean: Double, min: Double) {
             let session = try SegcSession(model: try SegcModel(plan: candidate), threads: options.threads)
-            var same = 0.0
+            var same = 0.0, worst = 1.0
             for (k, i) in which.enumerated() {
                 let x = try input(i)
                 let map = try x.withUnsafeBufferPointer { Agreement.argmax(try session.run($0), shape: candidate.graph.values[candidate.graph.output].shape) }
-                same += Agreement.fraction(map, cal.argmax[i])
+                let f = Agreement.fraction(map, cal.argmax[i])
+                same += f
+                worst = Swift.min(worst, f)
                 progress(stage, k + 1, which.count)
             }
-            return which.isEmpty ? 1 : same / Double(which.count)
+            return which.isEmpty ? (1, 1) : (same / Double(which.count), worst)
+        }
+        /// What the search compares with the target: the mean, or with `targetEachImage` the worst image.
+        func agreement(_ candidate: PlanFile, _ which: [Int], stage: String) throws -> Double {
+            let a = try agreements(candidate, which, stage: stage)
+            return options.targetEachImage ? a.min : a.mean
         }
         let all = Array(0..<count)
         var fp32 = forced
         var candidate = try lowered(fp32)
-        var reached = count == 0 ? Double.nan : try agreement(candidate, all, stage: "check")
+        var checked = count == 0 ? (mean: Double.nan, min: Double.nan) : try agreements(candidate, all, stage: "check")
+        let reached = options.targetEachImage ? checked.min : checked.mean
         var sensitivity: [(layer: String, agreement: Double)] = []
         if options.fp32Layers == nil && reached < options.targetAgreement {
             // Sensitivity: each layer quantized alone, on a few evenly spaced images.
@@ -113,7 +126,9 @@ package struct Quantizer {
             // the target on the loop's subset (up to 16 images): k = 1, 2, 4, … until it
             // holds, then bisection (agreement grows with k, nearly monotonically), so a
             // network needing many fp32 layers costs O(log L) trial plans, not L.
-            let loopImages = (0..<Swift.min(16, count)).map { $0 * count / Swift.min(16, count) }
+            // With `targetEachImage` every image takes part: the worst one may be any of them.
+            let loopCount = options.targetEachImage ? count : Swift.min(16, count)
+            let loopImages = (0..<loopCount).map { $0 * count / loopCount }
             let order = sensitivity.map { layers[names.firstIndex(of: $0.layer)!] }
             var plans: [Int: (PlanFile, Double)] = [:]
             func trial(_ k: Int) throws -> (PlanFile, Double) {
@@ -133,10 +148,10 @@ package struct Quantizer {
             }
             candidate = try trial(hi).0
             fp32 = forced.union(order.prefix(hi))
-            reached = try agreement(candidate, all, stage: "check")
+            checked = try agreements(candidate, all, stage: "check")
         }
         let kept = layers.filter { fp32.contains($0) }.map { Int8Lowering.name(plan, $0) }
-        return Result(plan: candidate, calibration: cal, fp32Layers: kept, calibAgreement: reached, sensitivity: sensitivity,
-                      calibrationSeconds: calSeconds)
+        return Result(plan: candidate, calibration: cal, fp32Layers: kept, calibAgreement: checked.mean,
+                      calibAgreementMin: checked.min, sensitivity: sensitivity, calibrationSeconds: calSeconds)
     }
 }

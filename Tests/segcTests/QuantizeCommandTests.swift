@@ -79,6 +79,28 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.segc").path))
     }
 
+    /// `--target-each-image`: the mixed-precision search holds the target on the worst
+    /// calibration image; without it only the mean has to reach it.
+    func testTargetEachImageHoldsOnTheWorstImage() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = try demoPlan(dir)
+        let calib = try CLI.sharedPath("data/fs_static/images")
+        var worst: [Bool: Double] = [:]
+        for each in [false, true] {
+            let out = dir.appendingPathComponent("m\(each).int8.segc").path
+            let r = try CLI.run(["quantize", plan, "--calib", calib, "--calib-count", "6", "--target-agreement", "0.995",
+                                 "-o", out, "--json", "--quiet"] + (each ? ["--target-each-image"] : []))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let j = try CLI.json(r.stdout)
+            let mean = try XCTUnwrap(j["calib_agreement"] as? Double), low = try XCTUnwrap(j["calib_agreement_min"] as? Double)
+            XCTAssertLessThanOrEqual(low, mean)
+            XCTAssertGreaterThanOrEqual(each ? low : mean, 0.995, "the target holds on \(each ? "the worst image" : "the mean")")
+            worst[each] = low
+        }
+        XCTAssertGreaterThanOrEqual(worst[true]!, worst[false]!)
+    }
+
     func testBadCalibrationInput() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -20,12 +20,13 @@ struct QuantizeCommand: ParsableCommand {
           segc quantize erfnet.segc --calib ../shared/data/fs_static/images --method entropy --json
           segc quantize ../shared/models/midenet_distilled.pth --calib frames/ -o mide.int8.segc
           segc quantize enet.segc --calib frames/ --fp32-layers none          # every conv in int8
+          segc quantize midenet.segc --calib frames/ --target-each-image      # >= 98 % on every image, not on average
           segc quantize erfnet.segc --stats erfnet.int8.segc --method entropy --fp32-layers none -o e2.segc
                                                         # another method from the stored histograms, no images
         Weights are int8 per output channel, activations uint8 per tensor, biases int32; the
         logits come out in float32. If the all-int8 plan agrees with the fp32 plan on fewer than
-        --target-agreement of the calibration pixels (argmax), the most sensitive convolutions
-        return to fp32 (precision "mixed"). The calibration histograms are kept in the plan's
+        --target-agreement of the calibration pixels (argmax; with --target-each-image, on the
+        worst single image), the most sensitive convolutions return to fp32 (precision "mixed"). The calibration histograms are kept in the plan's
         STAT section. On any error no output file is written.
         """)
 
@@ -52,6 +53,9 @@ struct QuantizeCommand: ParsableCommand {
 
     @Option(help: "Argmax agreement with the fp32 plan the mixed-precision search aims for.")
     var targetAgreement: Double = 0.98
+
+    @Flag(help: "The target must hold on every calibration image (the worst one), not on their mean.")
+    var targetEachImage = false
 
     @Flag(help: "Do not fold the rounded weights' mean error into the biases (bias correction).")
     var noBiasCorrection = false
@@ -109,6 +113,7 @@ struct QuantizeCommand: ParsableCommand {
         var opts = Quantizer.Options()
         opts.method = calibrationMethod
         opts.targetAgreement = targetAgreement
+        opts.targetEachImage = targetEachImage
         opts.threads = globalOptions.threads ?? 0
         opts.biasCorrection = !noBiasCorrection
         if let stats { opts.storedHistograms = try StatSection.histograms(in: try FileBytes(contentsOf: stats), for: plan) }
@@ -128,6 +133,7 @@ struct QuantizeCommand: ParsableCommand {
                 ("calib_images", .int(imageCount)),
                 ("fp32_layers", .array(result.fp32Layers.map { .string($0) })),
                 ("calib_agreement", result.calibAgreement.isNaN ? .null : .double(result.calibAgreement)),
+                ("calib_agreement_min", result.calibAgreementMin.isNaN ? .null : .double(result.calibAgreementMin)),
                 ("sensitivity", .array(result.sensitivity.map { .object([("layer", .string($0.layer)), ("agreement", .double($0.agreement))]) })),
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
                 ("calibration_seconds", .double(result.calibrationSeconds)),
@@ -136,7 +142,7 @@ struct QuantizeCommand: ParsableCommand {
         }
         print("\(out): \(q.metadata.precision), \(method) on \(imageCount) images\(stats == nil ? "" : " + stored histograms"), \(String(format2: Double(bytesBefore) / 1e6)) MB -> \(String(format2: Double(data.count) / 1e6)) MB")
         if !result.calibAgreement.isNaN {
-            print("  argmax agreement with fp32 on the calibration images: \(String(format2: 100 * result.calibAgreement)) %")
+            print("  argmax agreement with fp32 on the calibration images: \(String(format2: 100 * result.calibAgreement)) % (worst image \(String(format2: 100 * result.calibAgreementMin)) %)")
         }
         if !result.fp32Layers.isEmpty { print("  fp32 layers: \(result.fp32Layers.joined(separator: ", "))") }
     }
@@ -165,6 +171,8 @@ extension QuantizeCommand {
             "calib_images": .number(Double(imageCount)),
             "fp32_layers": .array(result.fp32Layers.map { .string($0) }),
             "calib_agreement": result.calibAgreement.isNaN ? .null : .number(result.calibAgreement),
+            "calib_agreement_min": result.calibAgreementMin.isNaN ? .null : .number(result.calibAgreementMin),
+            "target_each_image": .bool(opts.targetEachImage),
             "bias_correction": .bool(opts.biasCorrection), "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
         ])
         let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
