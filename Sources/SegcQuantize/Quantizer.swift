@@ -6,7 +6,7 @@ import SegcRuntime
 /// the layers that return to fp32 (product.md §3.5).
 package struct Quantizer {
     package struct Options: Sendable {
-        package var method: CalibrationMethod = .percentile(99.99)
+        package var method: CalibrationMethod = .mse
         /// Layer names kept in fp32; `nil` = chosen by sensitivity, `[]` = none.
         package var fp32Layers: [String]? = nil
         package var targetAgreement: Double = 0.98

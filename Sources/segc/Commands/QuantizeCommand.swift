@@ -86,7 +86,7 @@ struct QuantizeCommand: ParsableCommand {
 
     /// Defaults of `--calib-count`, `--method` and `--percentile` (also `reproduce`'s).
     static let defaultCalibCount = 100
-    static let defaultMethod = "percentile"
+    static let defaultMethod = "mse"
     static let defaultPercentile = 99.99
 
     var calibrationMethod: CalibrationMethod { Self.calibrationMethod(method, percentile: percentile) }
