@@ -53,6 +53,7 @@ int segc_cpu_count(void);
 /// pages (madvise MADV_HUGEPAGE; a no-op where THP is off). Call before the memory is first
 /// touched. For the session's arena, workspace and prepared weights, which every conv walks
 /// in strides of a plane or a tile row: with 4 KiB pages those walks miss the TLB.
+/// `SEGC_HUGE_PAGES=0` in the environment turns it off (steadier session creation).
 void segc_advise_huge_pages(void *p, uint64_t bytes);
 /// Heap statistics for tests (glibc mallinfo2): bytes in use, mmap'd bytes, mmap'd blocks.
 void segc_heap_stats(uint64_t out[3]);

@@ -155,6 +155,11 @@ void segc_pool_run(segc_pool *p, segc_task_fn fn, void *ctx, int64_t ntasks) {
 
 void segc_advise_huge_pages(void *p, uint64_t bytes) {
 #ifdef MADV_HUGEPAGE
+    // SEGC_HUGE_PAGES=0 opts out: the kernel zeroes (and at times compacts memory for) each
+    // 2 MiB page at first touch, so session creation usually gets faster but now and then
+    // stalls for 0.1-1 s; a one-shot `segc run` may prefer the steady 4 KiB start.
+    const char *env = getenv("SEGC_HUGE_PAGES");
+    if (env && env[0] == '0') return;
     const uintptr_t huge = (uintptr_t)2 << 20;
     uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + (uintptr_t)bytes) & ~(huge - 1);
     if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
