@@ -25,7 +25,7 @@ final class PreparedConvWeights {
 
     private typealias Job = (op: Int, params: segc_conv_params, weight: UnsafePointer<Float>, offset: Int)
 
-    init(model: SegcModel) throws(SegcError) {
+    init(model: SegcModel, hugePages: Bool = true) throws(SegcError) {
         let ops = model.prepared, g = model.plan.graph, store = model.store
         var candidates: [(op: Int, floats: Int, perPixel: Double)] = []
         var weightBytes = 0
@@ -57,7 +57,7 @@ final class PreparedConvWeights {
             : nil
         var ptrs = [UnsafePointer<Float>?](repeating: nil, count: ops.count)
         if let buf {
-            segc_advise_huge_pages(buf, UInt64(total * 4))
+            if hugePages { segc_advise_huge_pages(buf, UInt64(total * 4)) }
             do throws(SegcError) { try Self.prepare(list, into: buf) } catch { buf.deallocate(); throw error }
             for j in list {
                 ptrs[j.op] = UnsafePointer(buf + j.offset)

@@ -150,3 +150,27 @@ final class BenchProfileTests: XCTestCase {
         XCTAssertTrue(human.stdout.contains("slowest layers:"), human.stdout)
     }
 }
+
+/// Huge pages in a fresh process: `segc bench` reports the process's AnonHugePages; with THP
+/// in `madvise` mode (Debian's default) a session gets them, and `SEGC_HUGE_PAGES=0` keeps
+/// 4 KiB pages. Same medians' order of magnitude, same output either way (HugePagesTests).
+final class BenchHugePagesTests: XCTestCase {
+    func testHugePagesOnByDefaultOffWithTheEnvironment() throws {
+        let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? ""
+        guard mode.contains("[madvise]") else { throw XCTSkip("THP mode is not madvise here: \(mode)") }
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let plan = tmp.appendingPathComponent("enet.segc").path
+        XCTAssertEqual(try CLI.run(["convert", try CLI.sharedPath("models/enet_cityscapes.pth"), "-o", plan, "--input-size", "256x512"]).status, 0)
+        var huge: [String: Int] = [:]
+        for setting in ["default", "0"] {
+            let r = try CLI.run(["bench", plan, "--runs", "1", "--warmup", "0", "--threads", "2", "--json"],
+                                environment: setting == "0" ? ["SEGC_HUGE_PAGES": "0"] : [:])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            huge[setting] = try XCTUnwrap(try CLI.json(r.stdout)["anon_huge_pages_bytes"] as? Int)
+        }
+        print("[hugepages] enet 256x512 bench: AnonHugePages default \(huge["default"]!) bytes, SEGC_HUGE_PAGES=0 \(huge["0"]!)")
+        XCTAssertGreaterThan(huge["default"]!, 0)
+        XCTAssertEqual(huge["0"], 0)
+    }
+}

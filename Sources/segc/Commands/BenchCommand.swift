@@ -71,6 +71,7 @@ struct BenchCommand: ParsableCommand {
         let sorted = times.sorted()
         let median = Self.median(sorted)
         let mean = times.reduce(0, +) / Double(times.count)
+        let hugeBytes = Self.anonHugePagesBytes()
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let rss = Int(usage.ru_maxrss) * 1024
@@ -84,7 +85,7 @@ struct BenchCommand: ParsableCommand {
                 ("threads", .int(session.threads)), ("runs", .int(runs)), ("warmup", .int(warmup)), ("kernels", .string(KernelLevel.current.description)),
                 ("load_ms", .double(loadMs)), ("min_ms", .double(sorted[0])), ("median_ms", .double(median)),
                 ("mean_ms", .double(mean)), ("max_ms", .double(sorted[sorted.count - 1])), ("times_ms", .array(times.map { .double($0) })),
-                ("peak_rss_bytes", .int(rss)), ("allocation_counting", .bool(segc_alloc_counting_available() != 0)),
+                ("peak_rss_bytes", .int(rss)), ("anon_huge_pages_bytes", hugeBytes.map { .int($0) } ?? .null), ("allocation_counting", .bool(segc_alloc_counting_available() != 0)),
                 ("load_allocations", .int(loadAllocations)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
             ]
             if let int8Kernel { fields.insert(("int8_kernel", .string(int8Kernel)), at: 7) }   // after "kernels"
@@ -94,6 +95,17 @@ struct BenchCommand: ParsableCommand {
             print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(KernelLevel.current.description)\(int8Kernel.map { " (int8 \($0))" } ?? ""): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
             if let profile { print(profile.text) }
         }
+    }
+
+    /// Anonymous memory on transparent huge pages in this process now (Linux
+    /// `/proc/self/smaps_rollup`), nil where that file is missing: shows whether the session's
+    /// arena got huge pages (`SEGC_HUGE_PAGES=0` turns them off).
+    static func anonHugePagesBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/smaps_rollup", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("AnonHugePages:") {
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
+        }
+        return nil
     }
 
     /// The fixed pseudo-random input in [0, 1) (xorshift): the same tensor on every run

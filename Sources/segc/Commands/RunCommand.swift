@@ -69,7 +69,8 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try kernelOptions.apply(for: plan)
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
-        let session = try SegcSession(model: model, threads: global.threads ?? 0)
+        // A few frames: 4 KiB pages start steadily; a folder's worth: huge pages pay back.
+        let session = try SegcSession(model: model, threads: global.threads ?? 0, hugePages: inputs.count > 4)
         let inShape = model.inputShape, outShape = model.outputShape
         guard inShape.count == 4 else { throw SegcError(.unsupported, "plan input is not NCHW", file: plan) }
         let (h, w) = (inShape[2], inShape[3])
