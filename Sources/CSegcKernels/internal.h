@@ -174,6 +174,24 @@ static inline void segc_wino2_zero_outside(float *t, int64_t xs, int64_t len, in
     if (xs + len > b) memset(t + (b - xs), 0, (size_t)(xs + len - b) * sizeof(float));
 }
 
+/// 2-D Winograd input transforms, first pass: `bt` (the level's 1-D Bᵀ, F(4,3) or F(2,3))
+/// down the `nrows` input rows from `top` of plane xc (h x w; rows outside it read `zeros`),
+/// over input columns [a, b), into the t rows tb + k·tl, each covering input columns
+/// xs .. xs + len; the columns outside [a, b) are zero.
+static inline void segc_wino2_rows_bt(void (*bt)(int64_t, const float *const *, float *const *), int nrows,
+                                      const float *xc, int64_t h, int64_t w, int64_t top, int64_t xs, int64_t len,
+                                      int64_t a, int64_t b, const float *zeros, float *tb, int64_t tl) {
+    const float *r[6];
+    float *tr[6];
+    for (int k = 0; k < nrows; k++) {
+        int64_t row = top + k;
+        r[k] = (row >= 0 && row < h) ? xc + row * w + a : zeros;
+        tr[k] = tb + k * tl + (a - xs);
+    }
+    if (b > a) bt(b - a, r, tr);
+    for (int k = 0; k < nrows; k++) segc_wino2_zero_outside(tb + k * tl, xs, len, a, b);
+}
+
 // 2-D Winograd F(2x2,3x3) for dense 3x3 stride-1 convs on small planes (conv/conv2d_winograd_f2.c).
 int segc_conv2d_winograd_f2_applies(const segc_conv_params *p);
 int64_t segc_conv2d_winograd_f2_ws(const segc_conv_params *p);

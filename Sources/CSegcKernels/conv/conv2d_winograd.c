@@ -166,15 +166,7 @@ static void input_transform(const wino2_ctx *c, int64_t p0, int64_t n, float *v,
             // Input columns xs .. xs + 4·run + 2 (zero outside [0, w)); t rows hold 4(run + 1).
             int64_t xs = 4 * tx - p->pl, len = 4 * run + 4;
             int64_t a = SEGC_MAX(xs, 0), b = SEGC_MIN(xs + 4 * run + 2, p->w);
-            const float *r[6];
-            float *tr[6];
-            for (int k = 0; k < 6; k++) {
-                int64_t row = 4 * ty - p->pt + k;
-                r[k] = (row >= 0 && row < p->h) ? xc + row * p->w + a : zeros;
-                tr[k] = tb + k * tl + (a - xs);
-            }
-            if (b > a) segc_dt.wino_bt(b - a, r, tr);
-            for (int k = 0; k < 6; k++) segc_wino2_zero_outside(tb + k * tl, xs, len, a, b);
+            segc_wino2_rows_bt(segc_dt.wino_bt, 6, xc, p->h, p->w, 4 * ty - p->pt, xs, len, a, b, zeros, tb, tl);
             for (int ky = 0; ky < 6; ky++) {
                 float *ph[4] = {ph0, ph0 + (chunk + 2), ph0 + 2 * (chunk + 2), ph0 + 3 * (chunk + 2)};
                 segc_dt.wino2_split(run + 1, tb + ky * tl, ph);

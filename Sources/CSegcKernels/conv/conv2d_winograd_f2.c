@@ -107,15 +107,7 @@ static void input_task(void *vctx, int64_t t, int thread) {
     for (int64_t ci = t * CI_TASK; ci < SEGC_MIN(p->cin, (t + 1) * CI_TASK); ci++) {
         const float *xc = c->x + ci * plane;
         for (int64_t ty = 0; ty < c->nty; ty++) {
-            const float *r[4];
-            float *tr[4];
-            for (int k = 0; k < 4; k++) {
-                int64_t row = 2 * ty - p->pt + k;
-                r[k] = (row >= 0 && row < p->h) ? xc + row * p->w + a : zeros;
-                tr[k] = tb + k * tl + (a - xs);
-            }
-            if (b > a) segc_dt.wino23_bt(b - a, r, tr);
-            for (int k = 0; k < 4; k++) segc_wino2_zero_outside(tb + k * tl, xs, len, a, b);
+            segc_wino2_rows_bt(segc_dt.wino23_bt, 4, xc, p->h, p->w, 2 * ty - p->pt, xs, len, a, b, zeros, tb, tl);
             for (int ky = 0; ky < 4; ky++) {
                 float *ph[2] = {ph0, ph0 + (ntx + 2)};
                 segc_dt.wino22_split(ntx + 1, tb + ky * tl, ph);

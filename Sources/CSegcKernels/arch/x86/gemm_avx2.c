@@ -2,6 +2,7 @@
 // 2 loads of B and 6 broadcasts of A per step, 15 of the 16 ymm registers. (4 x 24
 // needed 17 and spilled an accumulator to the stack: 50 vs ~? GFLOP/s.)
 #include "../../gemm/gemm.h"
+#include "gemm_rows.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -30,25 +31,12 @@
 #define STEP_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define STEP_EXACT(a, b, c) _mm256_add_ps(c, _mm256_mul_ps(a, b))
 
-// One function per row count: the full tile (MR rows) and the last row panel of an M
-// that MR does not divide (ENet's and MiDE-Net's 16-, 20- and 32-channel convs), which
-// otherwise went through a scratch tile copied in and out of C.
-#define DEFINE_KERNELS(ROWS)                                                                                 \
-    __attribute__((target("avx2,fma"))) static void fused_##ROWS(int64_t kc, const float *ap, const float *bp, \
-                                                              int64_t ldb, float *c, int64_t ldc, int load_c) { \
-        KERNEL_BODY(STEP_FMA, ROWS)                                                                          \
-    }                                                                                                        \
-    __attribute__((target("avx2,fma"))) static void exact_##ROWS(int64_t kc, const float *ap, const float *bp, \
-                                                              int64_t ldb, float *c, int64_t ldc, int load_c) { \
-        KERNEL_BODY(STEP_EXACT, ROWS)                                                                        \
-    }
-
-DEFINE_KERNELS(1)
-DEFINE_KERNELS(2)
-DEFINE_KERNELS(3)
-DEFINE_KERNELS(4)
-DEFINE_KERNELS(5)
-DEFINE_KERNELS(6)
+SEGC_GEMM_ROW_KERNELS("avx2,fma", 1)
+SEGC_GEMM_ROW_KERNELS("avx2,fma", 2)
+SEGC_GEMM_ROW_KERNELS("avx2,fma", 3)
+SEGC_GEMM_ROW_KERNELS("avx2,fma", 4)
+SEGC_GEMM_ROW_KERNELS("avx2,fma", 5)
+SEGC_GEMM_ROW_KERNELS("avx2,fma", 6)
 
 static const segc_gemm_ukernel fused_rows[MR] = {0, fused_1, fused_2, fused_3, fused_4, fused_5};
 static const segc_gemm_ukernel exact_rows[MR] = {0, exact_1, exact_2, exact_3, exact_4, exact_5};

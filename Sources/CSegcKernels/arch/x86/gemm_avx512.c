@@ -4,6 +4,7 @@
 // padded 64 rows to 72 and 16 to 24, so ERFNet's 64-channel Winograd GEMMs ran at ~140
 // instead of ~160 GFLOP/s and its 16-channel ones at ~80 instead of ~150 (one core).
 #include "../../gemm/gemm.h"
+#include "gemm_rows.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -33,27 +34,14 @@
 #define STEP_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define STEP_EXACT(a, b, c) _mm512_add_ps(c, _mm512_mul_ps(a, b))
 
-// One function per row count: the full tile (MR rows) and the last row panel of an M
-// that MR does not divide (ENet's 20-channel output conv, the odd channel counts dead-channel
-// removal leaves), which otherwise went through a scratch tile copied in and out of C.
-#define DEFINE_KERNELS(ROWS)                                                                                 \
-    __attribute__((target("avx512f"))) static void fused_##ROWS(int64_t kc, const float *ap, const float *bp, \
-                                                              int64_t ldb, float *c, int64_t ldc, int load_c) { \
-        KERNEL_BODY(STEP_FMA, ROWS)                                                                          \
-    }                                                                                                        \
-    __attribute__((target("avx512f"))) static void exact_##ROWS(int64_t kc, const float *ap, const float *bp, \
-                                                              int64_t ldb, float *c, int64_t ldc, int load_c) { \
-        KERNEL_BODY(STEP_EXACT, ROWS)                                                                        \
-    }
-
-DEFINE_KERNELS(1)
-DEFINE_KERNELS(2)
-DEFINE_KERNELS(3)
-DEFINE_KERNELS(4)
-DEFINE_KERNELS(5)
-DEFINE_KERNELS(6)
-DEFINE_KERNELS(7)
-DEFINE_KERNELS(8)
+SEGC_GEMM_ROW_KERNELS("avx512f", 1)
+SEGC_GEMM_ROW_KERNELS("avx512f", 2)
+SEGC_GEMM_ROW_KERNELS("avx512f", 3)
+SEGC_GEMM_ROW_KERNELS("avx512f", 4)
+SEGC_GEMM_ROW_KERNELS("avx512f", 5)
+SEGC_GEMM_ROW_KERNELS("avx512f", 6)
+SEGC_GEMM_ROW_KERNELS("avx512f", 7)
+SEGC_GEMM_ROW_KERNELS("avx512f", 8)
 
 static const segc_gemm_ukernel fused_rows[MR] = {0, fused_1, fused_2, fused_3, fused_4, fused_5, fused_6, fused_7};
 static const segc_gemm_ukernel exact_rows[MR] = {0, exact_1, exact_2, exact_3, exact_4, exact_5, exact_6, exact_7};
