@@ -160,17 +160,15 @@ def main():
                     segc[level], _, foreign[level] = run_measured(
                         [SEGC, "bench", plans[n], "--threads", str(args.threads), "--warmup", str(args.warmup),
                          "--runs", str(args.runs), "--input", inp, "--kernels", level, "--json"])
+                ort = [sys.executable, SHARED / "tools" / "ort_bench.py", onnx_path(n), "--threads", str(args.threads),
+                       "--input-size", "512x1024", "--warmup", str(args.warmup), "--runs", str(args.runs), "--input", inp, "--json"]
                 wait_idle()
-                o, _, fo = run_measured([sys.executable, SHARED / "tools" / "ort_bench.py", onnx_path(n), "--threads",
-                                         str(args.threads), "--input-size", "512x1024", "--warmup", str(args.warmup),
-                                         "--runs", str(args.runs), "--input", inp, "--json"])
+                o, _, fo = run_measured(ort)
                 o2 = None
                 if cap_so:
                     # The same peer on the CPU as an AVX2 machine shows it (AVX-512 hidden).
                     wait_idle()
-                    o2, _, fo2 = run_measured([sys.executable, SHARED / "tools" / "ort_bench.py", onnx_path(n), "--threads",
-                                               str(args.threads), "--input-size", "512x1024", "--warmup", str(args.warmup),
-                                               "--runs", str(args.runs), "--input", inp, "--json"], env=capped_env(cap_so, "avx2"))
+                    o2, _, fo2 = run_measured(ort, env=capped_env(cap_so, "avx2"))
                     fo = max(fo, fo2 * o["median_ms"] / o2["median_ms"])
                 disturbed = fo > 0.05 * o["median_ms"] * args.runs / 1000 * 2 or any(
                     foreign[l] > 0.05 * segc[l]["median_ms"] * args.runs / 1000 * 2 for l in levels)

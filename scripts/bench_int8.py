@@ -68,14 +68,14 @@ def main():
                     continue
                 bench.wait_idle()
                 row[name] = bench.run_measured([*env, bench.SEGC, "bench", int8, "--kernels", level, *common])[0]
+        def ort(model):
+            return [sys.executable, bench.SHARED / "tools/ort_bench.py", model, "--input-size", "512x1024", *common]
         for name, model in (("ORT fp32", ort_fp32), ("ORT int8", ort_int8)):
             bench.wait_idle()
-            row[name] = bench.run_measured([sys.executable, bench.SHARED / "tools/ort_bench.py", model, "--input-size",
-                                            "512x1024", *common])[0]
+            row[name] = bench.run_measured(ort(model))[0]
         for name, cap in ort_capped:
             bench.wait_idle()
-            row[name] = bench.run_measured([sys.executable, bench.SHARED / "tools/ort_bench.py", ort_int8, "--input-size",
-                                            "512x1024", *common], env=bench.capped_env(cap_so, cap))[0]
+            row[name] = bench.run_measured(ort(ort_int8), env=bench.capped_env(cap_so, cap))[0]
         rounds.append(row)
         print(f"round {r}: " + ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in row.items()), flush=True)
     med = {k: statistics.median(rr[k]["median_ms"] for rr in rounds) for k in rounds[0]}

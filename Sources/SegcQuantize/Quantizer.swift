@@ -103,15 +103,15 @@ package struct Quantizer {
             return which.isEmpty ? (1, 1) : (same / Double(which.count), worst)
         }
         /// What the search compares with the target: the mean, or with `targetEachImage` the worst image.
+        func criterion(_ a: (mean: Double, min: Double)) -> Double { options.targetEachImage ? a.min : a.mean }
         func agreement(_ candidate: PlanFile, _ which: [Int], stage: String) throws -> Double {
-            let a = try agreements(candidate, which, stage: stage)
-            return options.targetEachImage ? a.min : a.mean
+            criterion(try agreements(candidate, which, stage: stage))
         }
         let all = Array(0..<count)
         var fp32 = forced
         var candidate = try lowered(fp32)
         var checked = count == 0 ? (mean: Double.nan, min: Double.nan) : try agreements(candidate, all, stage: "check")
-        let reached = options.targetEachImage ? checked.min : checked.mean
+        let reached = criterion(checked)
         var sensitivity: [(layer: String, agreement: Double)] = []
         if options.fp32Layers == nil && reached < options.targetAgreement {
             // Sensitivity: each layer quantized alone, on a few evenly spaced images.

@@ -214,12 +214,7 @@ public final class SegcSession {
 
     /// Typed-throws form of ``run(_:)-(UnsafeBufferPointer<Float>)``.
     package func runTyped(_ input: UnsafeBufferPointer<Float>) throws(SegcError) -> UnsafeBufferPointer<Float> {
-        guard input.count == inputCount, let src = input.baseAddress else {
-            throw SegcError(.mismatch, "input has \(input.count) elements, the model expects \(inputCount)")
-        }
-        if src != UnsafePointer(self.input) { self.input.update(from: src, count: inputCount) }
-        try preparedWeights.refreshIfLevelChanged()
-        let wsp = UnsafePointer(ws)
+        let wsp = try prepareRun(input)
         let obs = observer
         if obs == nil {
             for k in 0..<fusedCount {
@@ -239,20 +234,26 @@ public final class SegcSession {
         return output
     }
 
+    /// What every run does first: checks the input's size, copies it into the arena (unless
+    /// it is already there) and re-prepares the conv weights after a level change.
+    private func prepareRun(_ input: UnsafeBufferPointer<Float>) throws(SegcError) -> UnsafePointer<segc_ws> {
+        guard input.count == inputCount, let src = input.baseAddress else {
+            throw SegcError(.mismatch, "input has \(input.count) elements, the model expects \(inputCount)")
+        }
+        if src != UnsafePointer(self.input) { self.input.update(from: src, count: inputCount) }
+        try preparedWeights.refreshIfLevelChanged()
+        return UnsafePointer(ws)
+    }
+
     /// Runs the network like ``run(_:)-(UnsafeBufferPointer<Float>)`` and adds each kernel
     /// call's wall time (ns) to `nanoseconds[i]`, `i` the plan op it executes (a conv with a
     /// fused tail counts as the conv). `nanoseconds` has one entry per plan op. Used by
     /// `segc bench --profile`; the clock reads cost ~50 ns per op.
     package func runProfiled(_ input: UnsafeBufferPointer<Float>, nanoseconds: inout [UInt64]) throws(SegcError) {
-        guard input.count == inputCount, let src = input.baseAddress else {
-            throw SegcError(.mismatch, "input has \(input.count) elements, the model expects \(inputCount)")
-        }
         guard nanoseconds.count == planOpCount else {
             throw SegcError(.usage, "profile has \(nanoseconds.count) entries, the plan \(planOpCount) ops")
         }
-        if src != UnsafePointer(self.input) { self.input.update(from: src, count: inputCount) }
-        try preparedWeights.refreshIfLevelChanged()
-        let wsp = UnsafePointer(ws)
+        let wsp = try prepareRun(input)
         var t = DispatchTime.now().uptimeNanoseconds
         for k in 0..<fusedCount {
             let rc = segc_exec(pool, fusedOps + k, wsp)
