@@ -58,6 +58,9 @@ typedef struct {
     void (*wino22_split)(int64_t n, const float *t, float *const *ph);
     void (*wino22_merge)(int64_t n, const float *const *z, const float *res, float *y, int act, float slope);
     void (*wino22_wt)(int64_t n, const float *g, int64_t ldg, float *u, int64_t ldu);
+    /// y[2i] = a[i], y[2i+1] = b[i], i < n, with non-temporal stores (y 8-byte aligned; the
+    /// caller issues the store fence).
+    void (*interleave2_nt)(int64_t n, const float *a, const float *b, float *y);
     /// The level's GEMM micro-kernel (gemm/gemm.h); set by segc_dispatch_fill.
     const segc_gemm_arch *gemm;
 } segc_dispatch;

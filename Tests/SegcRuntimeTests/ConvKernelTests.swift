@@ -123,15 +123,22 @@ final class ConvKernelTests: XCTestCase {
         let res: [Float]? = c.residual ? r.floats(probeY.count) : nil
         let (want, _, _) = transposed ? naiveConvT(c, x: x, w: w, bias: bias, res: res, slope: slope)
                                       : naiveConv(c, x: x, w: w, bias: bias, res: res, slope: slope)
-        var outs: [[Float]] = []
-        for env in [env1, env2, env3] {
-            let (y, rc) = runConv(c, transposed: transposed, env: env, x: x, w: w, bias: bias, res: res, slope: slope, oh: oh, ow: ow)
-            XCTAssertEqual(rc, 0, "\(c)")
-            outs.append(y)
+        // Every level this CPU has (the kernels' paths differ per level: GEMM micro-kernels,
+        // transforms, non-temporal stores), each with 1, 2 and 3 threads.
+        let was = Int32(segc_detected_cpu_level())
+        defer { _ = segc_set_cpu_level(was) }
+        for level in 0...was {
+            _ = segc_set_cpu_level(level)
+            var outs: [[Float]] = []
+            for env in [env1, env2, env3] {
+                let (y, rc) = runConv(c, transposed: transposed, env: env, x: x, w: w, bias: bias, res: res, slope: slope, oh: oh, ow: ow)
+                XCTAssertEqual(rc, 0, "\(c)")
+                outs.append(y)
+            }
+            assertClose(outs[0], want, tol: 1e-4, "\(transposed ? "convT" : "conv") level \(level) \(c)")
+            XCTAssertEqual(outs[0], outs[1], "level \(level): threads 1 vs 2 not bit-identical: \(c)")
+            XCTAssertEqual(outs[0], outs[2], "level \(level): threads 1 vs 3 not bit-identical: \(c)")
         }
-        assertClose(outs[0], want, tol: 1e-4, "\(transposed ? "convT" : "conv") \(c)")
-        XCTAssertEqual(outs[0], outs[1], "threads 1 vs 2 not bit-identical: \(c)")
-        XCTAssertEqual(outs[0], outs[2], "threads 1 vs 3 not bit-identical: \(c)")
     }
 
     func testConvRandomShapes() {
@@ -149,6 +156,8 @@ final class ConvKernelTests: XCTestCase {
             ConvCase(cin: 24, h: 9, w: 70, cout: 40, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, act: 2, nslope: 40),
             ConvCase(cin: 8, h: 11, w: 12, cout: 8, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 8, act: 2, nslope: 1),
             ConvCase(cin: 4, h: 64, w: 96, cout: 6, kh: 3, kw: 3, sh: 1, sw: 1, pt: 2, pl: 0, pb: 0, pr: 2, dh: 2, dw: 1, groups: 1),
+            // Pointwise on a plane of 1024 pixels with K >= 48: B copied into the column buffer.
+            ConvCase(cin: 64, h: 32, w: 96, cout: 20, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, act: 2, nslope: 20, residual: true),
         ]
         for (i, c) in cases.enumerated() { check(c, transposed: false, seed: UInt64(100 + i)) }
     }
@@ -177,6 +186,9 @@ final class ConvKernelTests: XCTestCase {
             (ConvCase(cin: 8, h: 11, w: 13, cout: 16, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1, act: 1), 1),
             (ConvCase(cin: 32, h: 9, w: 70, cout: 40, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, act: 2, nslope: 1), 0),
             (ConvCase(cin: 8, h: 12, w: 15, cout: 30, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1, act: 0), 0),
+            // Pointwise with its B tile copied (plane 1024, K 64), exact and fast.
+            (ConvCase(cin: 64, h: 16, w: 64, cout: 16, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, act: 2, nslope: 16), 1),
+            (ConvCase(cin: 64, h: 16, w: 64, cout: 16, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, act: 1), 0),
         ]
         for (n, (c, exact)) in cases.enumerated() {
             var r = Rng(UInt64(300 + n))
@@ -233,6 +245,8 @@ final class ConvKernelTests: XCTestCase {
             ConvCase(cin: 16, h: 8, w: 16, cout: 20, kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1),
             // Kernel smaller than the stride: phases without taps (bias only).
             ConvCase(cin: 3, h: 5, w: 6, cout: 4, kh: 1, kw: 2, sh: 3, sw: 3, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, groups: 1, residual: true, oph: 2, opw: 1),
+            // A 16 MiB output (ENet's logits are 40 MiB): stored with non-temporal stores.
+            ConvCase(cin: 2, h: 512, w: 512, cout: 4, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, pb: 1, pr: 1, dh: 1, dw: 1, groups: 1, act: 1, oph: 1, opw: 1),
         ]
         for (i, c) in cases.enumerated() { check(c, transposed: true, seed: UInt64(200 + i)) }
     }

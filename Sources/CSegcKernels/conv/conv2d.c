@@ -20,6 +20,7 @@ typedef struct {
     int64_t tile, ntiles, k, cin_g, cout_g, ohw, hw;
     int64_t mrows, mchunks;   // output-channel chunks per tile (small planes, many channels)
     int pointwise;
+    int copy_b;   // pointwise: B copied into the column buffer (plane stride aliases cache sets)
 } conv_ctx;
 
 static int conv_check(const segc_conv_params *p) {
@@ -33,6 +34,16 @@ static int conv_check(const segc_conv_params *p) {
 static int is_pointwise(const segc_conv_params *p) {
     return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 && p->oh == p->h &&
            p->ow == p->w;
+}
+
+/// A 1x1 conv reads its B operand (the input planes) in place, kc rows one plane apart. When
+/// the plane is a multiple of 4 KiB (every power-of-two feature map: ENet's 128x256 is
+/// 128 KiB) those rows share one L1 set and one L2 set, so the row panels of A re-fetch B
+/// from L3 on every pass; the tile is then copied into the column buffer, whose row length
+/// is an odd number of cache lines (segc_conv_tile).
+static int pointwise_copies_b(const segc_conv_params *p) {
+    int64_t k = p->cin / p->groups;
+    return is_pointwise(p) && k >= 48 && (p->h * p->w) % 1024 == 0;
 }
 
 // The im2col path's weights: one packed GEMM operand per group (segc_sgemm_pack_a), made
@@ -90,7 +101,7 @@ int64_t segc_conv2d_ws(const segc_conv_params *p) {
     if (segc_conv2d_vertical_applies(p)) return segc_sgemm_scratch(p->cout, p->cin);
     // Exact mode with a residual that aliases y: the GEMM writes into a tile-sized buffer.
     int64_t exact_tile = p->exact ? cout_g * segc_conv_tile(k, p->oh * p->ow) : 0;
-    if (is_pointwise(p)) return exact_tile + segc_sgemm_scratch(cout_g, k);
+    if (is_pointwise(p) && !pointwise_copies_b(p)) return exact_tile + segc_sgemm_scratch(cout_g, k);
     return k * segc_conv_tile(k, p->oh * p->ow) + exact_tile + segc_sgemm_scratch(cout_g, k);
 }
 
@@ -117,9 +128,16 @@ static void conv_task(void *vctx, int64_t t, int thread) {
     float *scratch = segc_ws_thread(c->ws, thread);
     const float *b;
     int64_t ldb;
-    if (c->pointwise) {
+    if (c->pointwise && !c->copy_b) {
         b = c->x + g * c->cin_g * c->hw + q0;
         ldb = c->hw;
+    } else if (c->pointwise) {
+        float *col = scratch;
+        const float *xg = c->x + g * c->cin_g * c->hw + q0;
+        for (int64_t ci = 0; ci < c->cin_g; ci++) memcpy(col + ci * n, xg + ci * c->hw, (size_t)n * sizeof(float));
+        b = col;
+        ldb = n;
+        scratch += c->k * c->tile;
     } else {
         float *col = scratch;
         int64_t r = 0;
@@ -199,6 +217,7 @@ static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x
     c.ohw = p->oh * p->ow;
     c.hw = p->h * p->w;
     c.pointwise = is_pointwise(p);
+    c.copy_b = pointwise_copies_b(p);
     c.tile = segc_conv_tile(c.k, c.ohw);
     c.ntiles = segc_chunks(c.ohw, c.tile);
     // A small plane gives fewer pixel tiles than a machine has cores (ResNet-18's 16x32
@@ -213,7 +232,7 @@ static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x
         c.mchunks = segc_chunks(c.cout_g, c.mrows);
     }
     {
-        int64_t need = (c.pointwise ? 0 : c.k * c.tile) + ((p->exact || tail) ? c.cout_g * c.tile : 0) +
+        int64_t need = (c.pointwise && !c.copy_b ? 0 : c.k * c.tile) + ((p->exact || tail) ? c.cout_g * c.tile : 0) +
                        segc_sgemm_scratch(c.cout_g, c.k);
         if (!ws || !ws->base || ws->per_thread < need || ws->threads < segc_pool_threads(pool)) return SEGC_ENOSPC;
     }

@@ -8,6 +8,9 @@
 // exactly one task.
 #include "../internal.h"
 #include <string.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #define MAXK 64
 #define MAXPHASES 256
@@ -99,6 +102,7 @@ typedef struct {
     float *y;
     const segc_ws *ws;
     int64_t tile, ntiles, cin_g, cout_g, group_floats, nrx;
+    int stream;   // output stored with non-temporal stores (larger than the caches)
 } convt_ctx;
 
 /// The phase (ry, rx) of group g on phase-grid positions [q0, q1): its GEMM, residual and
@@ -163,6 +167,8 @@ static void convt_store(const convt_ctx *c, int64_t g, int64_t ry, int64_t rx0, 
             int64_t at = co * n + (q - q0);
             if (sw == 1) {
                 memcpy(yr, tiles[0] + at, (size_t)len * sizeof(float));
+            } else if (c->nrx == 2 && c->stream && !((uintptr_t)yr & 7)) {
+                segc_dt.interleave2_nt(len, tiles[0] + at, tiles[1] + at, yr);
             } else if (c->nrx == 2) {
                 const float *restrict a = tiles[0] + at, *restrict b = tiles[1] + at;
                 for (int64_t i = 0; i < len; i++) { yr[2 * i] = a[i]; yr[2 * i + 1] = b[i]; }
@@ -196,6 +202,9 @@ static void convt_task(void *vctx, int64_t t, int thread) {
     float *scratch = col + kmax * c->tile + c->nrx * c->cout_g * c->tile;
     for (int64_t r = 0; r < c->nrx; r++) convt_phase(c, g, ry, rx0 + r, q0, q1, col, tiles[r], scratch);
     convt_store(c, g, ry, rx0, gw, q0, q1, tiles);
+#if defined(__x86_64__)
+    if (c->stream) _mm_sfence();   // non-temporal stores are weakly ordered: drain before the pool's barrier
+#endif
 }
 
 int segc_conv_transpose2d(segc_pool *pool, const segc_convt_params *p, const float *x, const float *packed,
@@ -210,6 +219,9 @@ int segc_conv_transpose2d(segc_pool *pool, const segc_convt_params *p, const flo
     c.cout_g = p->cout / p->groups;
     c.group_floats = group_size(p, p->sh * p->sw, NULL);
     c.nrx = phases_per_task(p);
+    // The output would not stay in the caches for its consumer anyway (16 MiB; ENet's and
+    // ERFNet's logits are 40 MiB at 512x1024).
+    c.stream = (double)p->cout * (double)p->oh * (double)p->ow * sizeof(float) >= 16.0 * 1024 * 1024;
     int64_t kmax;
     c.tile = convt_tile(p, &kmax);
     if (!ws || !ws->base || ws->per_thread < segc_convt_ws(p) || ws->threads < segc_pool_threads(pool))

@@ -54,12 +54,39 @@ SEGC_TARGET static void SEGC_FN(epilogue)(int64_t n, float *restrict y, float bi
 // samples) down the scalar loop.
 SEGC_TARGET static void SEGC_FN(epilogue_res)(int64_t n, float *y, const float *src, float bias, const float *res,
                                               int act, float slope) {
+    if (!res) {
 #pragma clang loop vectorize(assume_safety)
-    for (int64_t i = 0; i < n; i++) {
-        float v = src[i] + bias;
-        if (res) v = v + res[i];
-        y[i] = segc_act(v, act, slope);
+        for (int64_t i = 0; i < n; i++) y[i] = segc_act(src[i] + bias, act, slope);
+        return;
     }
+    for (int64_t i0 = 0; i0 < n; i0 += 64) {
+        for (int64_t d = 0; d < 64; d += 16) __builtin_prefetch(res + i0 + d + 1024);
+        int64_t i1 = i0 + 64 < n ? i0 + 64 : n;
+#pragma clang loop vectorize(assume_safety)
+        for (int64_t i = i0; i < i1; i++) {
+            float v = src[i] + bias;
+            v = v + res[i];
+            y[i] = segc_act(v, act, slope);
+        }
+    }
+}
+// y[2i] = a[i], y[2i+1] = b[i] with non-temporal stores (y 8-byte aligned): a stride-2
+// transposed conv writing a plane too large to stay in cache (ENet's and ERFNet's logits,
+// 40 MiB) skips the read-for-ownership of every output line. The caller fences.
+SEGC_TARGET static void SEGC_FN(interleave2_nt)(int64_t n, const float *restrict a, const float *restrict b,
+                                                float *restrict y) {
+    typedef float v4 __attribute__((ext_vector_type(4)));
+    typedef float v8 __attribute__((ext_vector_type(8)));
+    int64_t i = 0;
+    for (; i < n && ((uintptr_t)(y + 2 * i) & 31); i++) { y[2 * i] = a[i]; y[2 * i + 1] = b[i]; }
+    for (; i + 4 <= n; i += 4) {
+        v4 va, vb;
+        __builtin_memcpy(&va, a + i, sizeof va);
+        __builtin_memcpy(&vb, b + i, sizeof vb);
+        v8 v = __builtin_shufflevector(va, vb, 0, 4, 1, 5, 2, 6, 3, 7);
+        __builtin_nontemporal_store(v, (v8 *)(y + 2 * i));
+    }
+    for (; i < n; i++) { y[2 * i] = a[i]; y[2 * i + 1] = b[i]; }
 }
 SEGC_TARGET static void SEGC_FN(max_rows)(int64_t n, const float *restrict x, float *restrict m) {
     for (int64_t i = 0; i < n; i++) m[i] = x[i] > m[i] ? x[i] : m[i];
@@ -498,7 +525,7 @@ static const segc_dispatch SEGC_FN(table) = {
     SEGC_FN(wino_bt_band), SEGC_FN(wino_at_band), SEGC_FN(wino6_bt), SEGC_FN(wino6_at), SEGC_FN(wino6_bt_band),
     SEGC_FN(wino6_at_band), SEGC_FN(band_in), SEGC_FN(band_out), SEGC_FN(wino2_split), SEGC_FN(wino2_merge),
     SEGC_FN(wino2_wt), SEGC_FN(wino23_bt), SEGC_FN(wino23_at), SEGC_FN(wino22_split), SEGC_FN(wino22_merge),
-    SEGC_FN(wino22_wt),
+    SEGC_FN(wino22_wt), SEGC_FN(interleave2_nt),
 };
 
 #undef SEGC_FN
