@@ -56,13 +56,19 @@ def main():
         for name, plan in plans.items():
             bench.wait_idle()
             row[name] = bench.run_measured([bench.SEGC, "bench", plan, *common])[0]["median_ms"]
+        # bench, stream, bench: the stream run is compared with the mean of the bench runs on
+        # either side of it, so a drift of the host during the round moves both sides alike.
+        bench.wait_idle()
+        before = bench.run_measured([bench.SEGC, "bench", fp32, *common])[0]["median_ms"]
         bench.wait_idle()
         stream = bench.run_measured([bench.SEGC, "stream", fp32, calib, "--no-write", "--threads", str(a.threads),
                                      "--json", "--quiet"])[0]
         bench.wait_idle()
-        beside = bench.run_measured([bench.SEGC, "bench", fp32, *common])[0]["median_ms"]
+        after = bench.run_measured([bench.SEGC, "bench", fp32, *common])[0]["median_ms"]
         row["stream"] = stream
-        row["bench beside stream"] = beside
+        row["bench before stream"] = before
+        row["bench after stream"] = after
+        row["bench beside stream"] = (before + after) / 2
         rounds.append(row)
         print(f"round {r}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in row.items() if isinstance(v, float))
               + f", stream {stream['fps']:.2f} fps", flush=True)
@@ -78,7 +84,7 @@ def main():
              "Written by `scripts/bench_prune_stream.py` (do not edit by hand). `segc bench` of each plan, interleaved,",
              f"`inputs/city1_512x1024.npy`, {a.threads} threads, {a.warmup} warm-up + {a.runs} timed runs, medians; the",
              "table gives the median over rounds. Then, per round, `segc stream --no-write` over `data/fs_static/images`",
-             "next to a `segc bench` of the same fp32 plan.", "",
+             "between two `segc bench` runs of the same fp32 plan (bench fps beside = from the mean of their medians).", "",
              f"- date: {now}; CPU: {model} ({os.cpu_count()} vCPUs); kernel level: auto", "",
              "| plan | bytes | median ms | speed-up vs fp32 |", "|---|---|---|---|"]
     for name, plan in plans.items():
