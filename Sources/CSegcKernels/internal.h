@@ -204,6 +204,16 @@ int segc_conv2d_winograd_f2_prepare(const segc_conv_params *p, const float *w, f
 int segc_conv2d_winograd_f2(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                             const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
 
+// Dilated 3x3 convs (d = 2..8, same padding) as an undilated conv over a mosaic of their
+// polyphase sub-planes, run by a 2-D Winograd path (conv/conv2d_dilated.c).
+int segc_conv2d_dilated_applies(const segc_conv_params *p);
+int64_t segc_conv2d_dilated_ws(const segc_conv_params *p);
+int64_t segc_conv2d_dilated_shared(const segc_conv_params *p);
+int64_t segc_conv2d_dilated_prepared(const segc_conv_params *p);
+int segc_conv2d_dilated_prepare(const segc_conv_params *p, const float *w, float *out);
+int segc_conv2d_dilated(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
+                        const float *residual, const float *slope, float *y, const segc_ws *ws);
+
 // Vertical (kh x 1) convs as kh shifted sgemm calls (conv/conv2d_vertical.c).
 int segc_conv2d_vertical_applies(const segc_conv_params *p);
 int64_t segc_conv2d_vertical_shared(const segc_conv_params *p);

@@ -47,7 +47,7 @@ final class Winograd2DKernelTests: XCTestCase {
         var r = Rng(seed)
         let x = r.floats(c.cin * c.h * c.w), w = r.floats(c.cout * c.cin * 9)
         let bias = r.floats(c.cout), slope = r.floats(c.cout)
-        let oh = c.h + c.pt + c.pb - 2, ow = c.w + c.pl + c.pr - 2
+        let oh = c.h + c.pt + c.pb - 2 * c.dh, ow = c.w + c.pl + c.pr - 2 * c.dw
         let res: [Float]? = c.residual ? r.floats(c.cout * oh * ow) : nil
         let (want, _, _) = naiveConv(c, x: x, w: w, bias: bias, res: res, slope: slope)
         // The path taken: im2col's shared workspace is the packed weights, Winograd's the packed U[ξ].
@@ -122,6 +122,32 @@ final class Winograd2DKernelTests: XCTestCase {
         print("[wino2d] named cases: worst max|diff| / max|ref| = \(worst)")
     }
 
+    /// Dilated 3x3 convs (same padding, d = 2..8) through the mosaic of their polyphase sub-planes
+    /// (conv/conv2d_dilated.c) into F(4x4) or F(2x2): ENet's 32-channel 64x128 stage at d = 2, 4, 8
+    /// (the d = 8 mosaic is 73x137), residual aliasing y, both activations, no bias; d = 16 and
+    /// unequal dilations stay on im2col (the check would fail: it asserts the Winograd workspace).
+    func testDilatedThroughMosaic() {
+        func dilated(_ cin: Int, _ h: Int, _ w: Int, _ cout: Int, _ d: Int) -> ConvCase {
+            ConvCase(cin: cin, h: h, w: w, cout: cout, kh: 3, kw: 3, sh: 1, sw: 1, pt: d, pl: d, pb: d, pr: d,
+                     dh: d, dw: d, groups: 1)
+        }
+        var cases: [(ConvCase, Bool)] = []
+        var c = dilated(32, 64, 128, 32, 2); c.act = 2; c.nslope = 32; cases.append((c, false))
+        c = dilated(32, 64, 128, 32, 4); c.act = 2; c.nslope = 1; c.residual = true; cases.append((c, true))
+        c = dilated(32, 64, 128, 32, 8); c.act = 1; c.bias = false; cases.append((c, false))
+        c = dilated(24, 48, 40, 20, 2); c.residual = true; cases.append((c, false))
+        c = dilated(16, 30, 42, 17, 3); c.act = 1; cases.append((c, false))
+        var worst: Float = 0
+        for (i, (c, inPlace)) in cases.enumerated() {
+            var p = params(c, oh: c.h, ow: c.w)
+            XCTAssertEqual(segc_conv2d_tail_supported(&p), 0, "the mosaic path has no tail: \(c)")
+            worst = max(worst, check(c, seed: UInt64(500 + i), inPlace: inPlace))
+        }
+        var p = params(dilated(32, 64, 128, 32, 16), oh: 64, ow: 128)
+        XCTAssertEqual(segc_conv2d_ws_shared(&p), Int64((32 + 12) * 32 * 9), "d = 16 should stay on im2col")
+        print("[wino2d] dilated through the mosaic: worst max|diff| / max|ref| = \(worst)")
+    }
+
     /// F(2x2,3x3) on small planes (48-128 tiles of 2x2): BiSeNetV1's 512-channel stage at 16x32
     /// (128 tiles), ragged planes with odd sizes (partial tiles in both directions),
     /// residual aliasing y, both activations, no bias.
@@ -138,7 +164,7 @@ final class Winograd2DKernelTests: XCTestCase {
         ]
         var worst: Float = 0
         for (i, (c, inPlace)) in cases.enumerated() {
-            let oh = c.h + c.pt + c.pb - 2, ow = c.w + c.pl + c.pr - 2
+            let oh = c.h + c.pt + c.pb - 2 * c.dh, ow = c.w + c.pl + c.pr - 2 * c.dw
             let tiles = ((oh + 1) / 2) * ((ow + 1) / 2)
             XCTAssert((48...128).contains(tiles), "case \(i): \(tiles) tiles, not F(2x2)'s range")
             worst = max(worst, check(c, seed: UInt64(400 + i), inPlace: inPlace))

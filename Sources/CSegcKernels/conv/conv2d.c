@@ -3,7 +3,8 @@
 // applied on the tile while it is in cache. A residual is copied into the tile and
 // the GEMM accumulates onto it. segc_sgemm is position-independent (gemm/gemm.h), so
 // tiles may be ragged: equal input patches still give equal outputs.
-// Special cases dispatched first: direct (tiny reductions), 2-D Winograd F(2x2,3x3) for
+// Special cases dispatched first: direct (tiny reductions), dilated 3x3 as an undilated conv
+// over a mosaic of its polyphase sub-planes (conv2d_dilated.c), 2-D Winograd F(2x2,3x3) for
 // dense 3x3 stride-1 convs on small planes (conv2d_winograd_f2.c) and F(4x4,3x3) on the
 // others (conv2d_winograd.c; BiSeNet's ResNet-18, 2-3x faster than im2col on its shapes), 1-D Winograd for 3x1/1x3 (conv1d_winograd.c), vertical kh x 1.
 // Neither Winograd path runs in exact mode: their rounding depends on the position in a tile.
@@ -59,6 +60,7 @@ static void pack_gemm_weights(const segc_conv_params *p, const float *w, float *
 
 int64_t segc_conv2d_ws_shared(const segc_conv_params *p) {
     if (conv_check(p) || segc_conv2d_direct_applies(p)) return 0;
+    if (segc_conv2d_dilated_applies(p)) return segc_conv2d_dilated_shared(p);
     if (segc_conv2d_winograd_f2_applies(p)) return segc_conv2d_winograd_f2_shared(p);
     if (segc_conv2d_winograd_applies(p)) return segc_conv2d_winograd_shared(p);
     if (segc_conv1d_winograd_applies(p)) return segc_conv1d_winograd_shared(p);
@@ -69,7 +71,8 @@ int64_t segc_conv2d_ws_shared(const segc_conv_params *p) {
 int64_t segc_conv2d_prepared_size(const segc_conv_params *p) {
     if (conv_check(p) || segc_conv2d_direct_applies(p)) return 0;
     int64_t n;
-    if (segc_conv2d_winograd_f2_applies(p)) n = segc_conv2d_winograd_f2_prepared(p);
+    if (segc_conv2d_dilated_applies(p)) n = segc_conv2d_dilated_prepared(p);
+    else if (segc_conv2d_winograd_f2_applies(p)) n = segc_conv2d_winograd_f2_prepared(p);
     else if (segc_conv2d_winograd_applies(p)) n = segc_conv2d_winograd_prepared(p);
     else if (segc_conv1d_winograd_applies(p)) n = segc_conv1d_winograd_prepared(p);
     else if (segc_conv2d_vertical_applies(p)) n = segc_conv2d_vertical_prepared(p);
@@ -82,7 +85,8 @@ int segc_conv2d_prepare(const segc_conv_params *p, const float *weight, float *p
     if (e) return e;
     if (segc_conv2d_direct_applies(p) || !weight || !prepared) return SEGC_EINVAL;
     float *out = prepared + SEGC_PREP_HDR;
-    if (segc_conv2d_winograd_f2_applies(p)) e = segc_conv2d_winograd_f2_prepare(p, weight, out);
+    if (segc_conv2d_dilated_applies(p)) e = segc_conv2d_dilated_prepare(p, weight, out);
+    else if (segc_conv2d_winograd_f2_applies(p)) e = segc_conv2d_winograd_f2_prepare(p, weight, out);
     else if (segc_conv2d_winograd_applies(p)) e = segc_conv2d_winograd_prepare(p, weight, out);
     else if (segc_conv1d_winograd_applies(p)) e = segc_conv1d_winograd_prepare(p, weight, out);
     else if (segc_conv2d_vertical_applies(p)) e = segc_conv2d_vertical_prepare(p, weight, out);
@@ -95,6 +99,7 @@ int64_t segc_conv2d_ws(const segc_conv_params *p) {
     if (conv_check(p)) return 0;
     if (segc_conv2d_direct_applies(p)) return 0;
     int64_t k = (p->cin / p->groups) * p->kh * p->kw, cout_g = p->cout / p->groups;
+    if (segc_conv2d_dilated_applies(p)) return segc_conv2d_dilated_ws(p);
     if (segc_conv2d_winograd_f2_applies(p)) return segc_conv2d_winograd_f2_ws(p);
     if (segc_conv2d_winograd_applies(p)) return segc_conv2d_winograd_ws(p);
     if (segc_conv1d_winograd_applies(p)) return segc_conv1d_winograd_ws(p);
@@ -181,8 +186,9 @@ static void conv_task(void *vctx, int64_t t, int thread) {
 
 int segc_conv2d_tail_supported(const segc_conv_params *p) {
     if (conv_check(p)) return 0;
-    return segc_conv2d_direct_applies(p) || (!segc_conv2d_winograd_f2_applies(p) && !segc_conv2d_winograd_applies(p) && !segc_conv1d_winograd_applies(p) &&
-                                             !segc_conv2d_vertical_applies(p));
+    return segc_conv2d_direct_applies(p) ||
+           (!segc_conv2d_dilated_applies(p) && !segc_conv2d_winograd_f2_applies(p) && !segc_conv2d_winograd_applies(p) &&
+            !segc_conv1d_winograd_applies(p) && !segc_conv2d_vertical_applies(p));
 }
 
 int64_t segc_conv2d_tail_ws(const segc_conv_params *p) {
@@ -201,6 +207,8 @@ static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x
     if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
     if (segc_conv2d_direct_applies(p))
         return segc_conv2d_direct(pool, p, x, weight, bias, residual, slope, tail, y);
+    if (segc_conv2d_dilated_applies(p))
+        return segc_conv2d_dilated(pool, p, x, weight, bias, residual, slope, y, ws);
     if (segc_conv2d_winograd_f2_applies(p))
         return segc_conv2d_winograd_f2(pool, p, x, weight, bias, residual, slope, y, ws);
     if (segc_conv2d_winograd_applies(p))
