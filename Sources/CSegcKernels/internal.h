@@ -61,6 +61,10 @@ typedef struct {
     /// y[2i] = a[i], y[2i+1] = b[i], i < n, with non-temporal stores (y 8-byte aligned; the
     /// caller issues the store fence).
     void (*interleave2_nt)(int64_t n, const float *a, const float *b, float *y);
+    /// y = act2((act(src + bias) + 0) + res): a conv's epilogue and its fused tail in one pass
+    /// (y may be src or res exactly).
+    void (*epilogue_tail)(int64_t n, float *y, const float *src, float bias, int act, float slope, const float *res,
+                          int act2, float slope2);
     /// The level's GEMM micro-kernel (gemm/gemm.h); set by segc_dispatch_fill.
     const segc_gemm_arch *gemm;
 } segc_dispatch;

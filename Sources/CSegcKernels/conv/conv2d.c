@@ -110,19 +110,6 @@ int64_t segc_conv2d_ws(const segc_conv_params *p) {
     return k * segc_conv_tile(k, p->oh * p->ow) + exact_tile + segc_sgemm_scratch(cout_g, k);
 }
 
-/// y = tail.act(src + tail.res) on `count` channel rows of a tile (n pixels from q0): the
-/// add and the activation as their own kernels compute them (`segc_prelu` is the same
-/// epilogue_res with bias 0), so the bits are theirs. src may be y's rows.
-static void tail_rows(const conv_ctx *c, const float *src, int64_t lds, float *yt, int64_t n, int64_t co0,
-                      int64_t count, int64_t q0) {
-    const segc_conv_tail *t = c->tail;
-    for (int64_t j = 0; j < count; j++) {
-        int64_t oc = co0 + j;
-        float slope = segc_slope_of(t->act, t->slope, t->nslope, oc);
-        segc_dt.epilogue_res(n, yt + j * c->ohw, src + j * lds, 0.0f, t->res + oc * c->ohw + q0, t->act, slope);
-    }
-}
-
 static void conv_task(void *vctx, int64_t t, int thread) {
     const conv_ctx *c = vctx;
     const segc_conv_params *p = c->p;
@@ -167,14 +154,23 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         int64_t ldd = c->ohw;
         if (c->res == c->y || (c->tail && c->tail->res == c->y)) { dst = scratch; ldd = n; scratch += c->cout_g * c->tile; }
         segc_sgemm_prepacked(mc, n, c->k, ap, b, ldb, dst, ldd, 0, p->exact, scratch);
+        if (c->tail) {   // one pass: the conv's epilogue, then the tail's add and activation
+            const segc_conv_tail *t = c->tail;
+            for (int64_t co = 0; co < mc; co++) {
+                int64_t oc = g * c->cout_g + m0 + co;
+                segc_dt.epilogue_tail(n, yt + co * c->ohw, dst + co * ldd, c->bias ? c->bias[oc] : 0.0f, p->act,
+                                      segc_slope_of(p->act, c->slope, p->nslope, oc), t->res + oc * c->ohw + q0,
+                                      t->act, segc_slope_of(t->act, t->slope, t->nslope, oc));
+            }
+            return;
+        }
         for (int64_t co = 0; co < mc; co++) {
             int64_t oc = g * c->cout_g + m0 + co;
             float bias = c->bias ? c->bias[oc] : 0.0f;
             float slope = segc_slope_of(p->act, c->slope, p->nslope, oc);
-            float *out = c->tail ? dst + co * ldd : yt + co * c->ohw;
-            segc_dt.epilogue_res(n, out, dst + co * ldd, bias, c->res ? c->res + oc * c->ohw + q0 : NULL, p->act, slope);
+            segc_dt.epilogue_res(n, yt + co * c->ohw, dst + co * ldd, bias, c->res ? c->res + oc * c->ohw + q0 : NULL,
+                                 p->act, slope);
         }
-        if (c->tail) tail_rows(c, dst, ldd, yt, n, g * c->cout_g + m0, mc, q0);
         return;
     }
     if (c->res && c->res != c->y)

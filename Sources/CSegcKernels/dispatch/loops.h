@@ -70,6 +70,19 @@ SEGC_TARGET static void SEGC_FN(epilogue_res)(int64_t n, float *y, const float *
         }
     }
 }
+// A conv with a fused tail (conv/conv2d.c): y = act2((act(src + bias) + 0) + res) in one
+// pass — the conv's epilogue, then the add and the activation exactly as segc_conv2d_tail
+// defines them (epilogue_res with bias 0, so the "+ 0" stays: it turns −0 into +0).
+SEGC_TARGET static void SEGC_FN(epilogue_tail)(int64_t n, float *y, const float *src, float bias, int act, float slope,
+                                               const float *res, int act2, float slope2) {
+#pragma clang loop vectorize(assume_safety)
+    for (int64_t i = 0; i < n; i++) {
+        float v = segc_act(src[i] + bias, act, slope);
+        v = v + 0.0f;
+        v = v + res[i];
+        y[i] = segc_act(v, act2, slope2);
+    }
+}
 // y[2i] = a[i], y[2i+1] = b[i] with non-temporal stores (y 8-byte aligned): a stride-2
 // transposed conv writing a plane too large to stay in cache (ENet's and ERFNet's logits,
 // 40 MiB) skips the read-for-ownership of every output line. The caller fences.
@@ -525,7 +538,7 @@ static const segc_dispatch SEGC_FN(table) = {
     SEGC_FN(wino_bt_band), SEGC_FN(wino_at_band), SEGC_FN(wino6_bt), SEGC_FN(wino6_at), SEGC_FN(wino6_bt_band),
     SEGC_FN(wino6_at_band), SEGC_FN(band_in), SEGC_FN(band_out), SEGC_FN(wino2_split), SEGC_FN(wino2_merge),
     SEGC_FN(wino2_wt), SEGC_FN(wino23_bt), SEGC_FN(wino23_at), SEGC_FN(wino22_split), SEGC_FN(wino22_merge),
-    SEGC_FN(wino22_wt), SEGC_FN(interleave2_nt),
+    SEGC_FN(wino22_wt), SEGC_FN(interleave2_nt), SEGC_FN(epilogue_tail),
 };
 
 #undef SEGC_FN
