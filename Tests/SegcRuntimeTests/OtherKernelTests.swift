@@ -257,4 +257,32 @@ final class OtherKernelTests: XCTestCase {
         _ = segc_set_cpu_level(was)
         XCTAssertEqual(fast, slow)
     }
+
+    /// The pool runs every task of every job exactly once, and the caller returns only after
+    /// all of them: many short jobs on pools larger than the machine (workers often
+    /// descheduled when a job is published, so the caller closes jobs they never joined),
+    /// each task adding its job's number to its slot; a slot written twice, missed, or written
+    /// after segc_pool_run returned shows in the totals.
+    func testThreadPoolRunsEveryTaskOnce() {
+        for threads in [2, 3, 8] {
+            guard let pool = segc_pool_create(Int32(threads)) else { return XCTFail("pool") }
+            defer { segc_pool_destroy(pool) }
+            let slots = UnsafeMutablePointer<Int64>.allocate(capacity: 64)
+            defer { slots.deallocate() }
+            var rng = Rng(UInt64(threads))
+            var bad = 0
+            for job in 1...20_000 {
+                let n = rng.int(1...64)
+                slots.initialize(repeating: 0, count: 64)
+                slots[63] = Int64(job)   // the task adds slots[63] to its own slot (n < 64: read only)
+                let tasks = min(n, 63)
+                segc_pool_run(pool, { ctx, t, _ in
+                    let s = ctx!.assumingMemoryBound(to: Int64.self)
+                    s[Int(t)] &+= s[63]
+                }, slots, Int64(tasks))
+                for t in 0..<64 where slots[t] != (t < tasks || t == 63 ? Int64(job) : 0) { bad += 1 }
+            }
+            XCTAssertEqual(bad, 0, "\(threads) threads: slots run twice, missed or late")
+        }
+    }
 }

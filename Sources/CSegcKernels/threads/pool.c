@@ -1,7 +1,14 @@
 // Fixed-size thread pool: workers are created once; `segc_pool_run` publishes a job
 // (function pointer + context + task count) through a generation counter, every
 // thread (the caller included) takes task numbers from an atomic counter, and the
-// caller waits until all workers are done. Nothing is allocated per call.
+// caller waits until the workers that joined the job are done. Nothing is allocated
+// per call.
+//
+// A worker joins a job through `state` (generation << 32 | CLOSED | workers inside): it
+// enters only while the job is open, and the caller closes the job once it has drained
+// the tasks and no worker is inside. So a worker that was descheduled when the job was
+// published (`segc stream`'s decoder on the other core, a stolen vCPU) costs nothing:
+// the caller runs its share instead of waiting for it to wake up just to find no work.
 //
 // Which thread runs which task varies from run to run, but tasks are independent and
 // their boundaries depend only on shapes, so results do not depend on scheduling.
@@ -21,6 +28,8 @@
 
 /// Spin iterations before sleeping (a few microseconds: ops are dispatched back to back).
 #define SEGC_SPIN 4000
+#define STATE_CLOSED ((uint64_t)1 << 31)
+#define STATE_INSIDE ((uint64_t)0x7fffffff)
 
 typedef struct {
     segc_pool *pool;
@@ -34,13 +43,35 @@ struct segc_pool {
     pthread_mutex_t mu;
     pthread_cond_t start_cv, done_cv;
     _Atomic uint64_t generation;
-    _Atomic int pending;     // workers still busy with the current generation
+    _Atomic uint64_t state;  // generation (low 32 bits) << 32 | STATE_CLOSED | workers inside the job
+    _Atomic int waiting;     // the caller sleeps on done_cv until the last worker leaves
     _Atomic int stop;
     segc_task_fn fn;
     void *ctx;
     int64_t ntasks;
     _Atomic int64_t next;
 };
+
+/// Enters the job of generation g if it is still open (1), else 0.
+static int enter_job(segc_pool *p, uint64_t g) {
+    uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+    for (;;) {
+        if ((s >> 32) != (g & 0xffffffffu) || (s & STATE_CLOSED)) return 0;
+        if (atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acq_rel, memory_order_acquire))
+            return 1;
+    }
+}
+
+/// Leaves the job; the last worker out wakes a caller that went to sleep waiting for it.
+static void leave_job(segc_pool *p) {
+    // seq_cst pairs with the caller's store of `waiting` then load of `state` (no lost wakeup).
+    uint64_t before = atomic_fetch_sub_explicit(&p->state, 1, memory_order_seq_cst);
+    if ((before & STATE_INSIDE) == 1 && atomic_load_explicit(&p->waiting, memory_order_seq_cst)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->done_cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
 
 static void drain(segc_pool *p, int thread) {
     segc_task_fn fn = p->fn;
@@ -72,12 +103,9 @@ static void *worker_main(void *arg) {
         }
         if (atomic_load(&p->stop)) return NULL;
         seen = g;
+        if (!enter_job(p, g)) continue;   // closed already: the caller ran every task
         drain(p, wa->index);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done_cv);
-            pthread_mutex_unlock(&p->mu);
-        }
+        leave_job(p);
     }
 }
 
@@ -92,7 +120,8 @@ segc_pool *segc_pool_create(int threads) {
     pthread_cond_init(&p->start_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
     atomic_init(&p->generation, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->state, STATE_CLOSED);
+    atomic_init(&p->waiting, 0);
     atomic_init(&p->stop, 0);
     atomic_init(&p->next, 0);
     if (threads > 1) {
@@ -135,21 +164,39 @@ void segc_pool_run(segc_pool *p, segc_task_fn fn, void *ctx, int64_t ntasks) {
         for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
         return;
     }
+    // The previous job is closed with nobody inside, so no worker reads these while they change.
     p->fn = fn;
     p->ctx = ctx;
     p->ntasks = ntasks;
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending, p->threads - 1, memory_order_relaxed);
+    uint64_t g = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->state, (g & 0xffffffffu) << 32, memory_order_release);   // open, nobody inside
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store_explicit(&p->generation, g, memory_order_release);
     pthread_cond_broadcast(&p->start_cv);
     pthread_mutex_unlock(&p->mu);
     drain(p, 0);
-    for (int i = 0; i < SEGC_SPIN && atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) SEGC_PAUSE();
-    if (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+    // Every task is claimed; close the job as soon as no worker is inside (one may still be
+    // running its last task). Workers that arrive later find it closed.
+    uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+    for (int i = 0;; i++) {
+        if ((s & STATE_INSIDE) == 0 &&
+            atomic_compare_exchange_weak_explicit(&p->state, &s, s | STATE_CLOSED, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return;
+        if ((s & STATE_INSIDE) == 0) continue;   // the CAS failed spuriously or a worker just entered: retry
+        if (i < SEGC_SPIN) {
+            SEGC_PAUSE();
+            s = atomic_load_explicit(&p->state, memory_order_acquire);
+            continue;
+        }
         pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) pthread_cond_wait(&p->done_cv, &p->mu);
+        atomic_store_explicit(&p->waiting, 1, memory_order_seq_cst);
+        while ((atomic_load_explicit(&p->state, memory_order_seq_cst) & STATE_INSIDE) != 0)
+            pthread_cond_wait(&p->done_cv, &p->mu);
+        atomic_store_explicit(&p->waiting, 0, memory_order_relaxed);
         pthread_mutex_unlock(&p->mu);
+        s = atomic_load_explicit(&p->state, memory_order_acquire);
     }
 }
 
