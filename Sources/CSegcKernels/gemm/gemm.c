@@ -85,9 +85,9 @@ static void gemm_packed(int64_t m, int64_t n, int64_t k, const float *ap, const 
         for (int64_t j0 = 0; j0 < n; j0 += nr) {
             int64_t cols = SEGC_MIN(nr, n - j0);
             // The right-edge panel is copied, zero-padded; full panels are read in place.
-            // (Copying panels whose rows alias L1 sets — ldb a multiple of 1 KiB, a 1x1 conv
-            // reading its plane — won 10 % on BiSeNetV1's 1x1 256->256 alone but lost 4 % on
-            // ENet, whose 1x1 convs have few row panels to share each copy.)
+            // (Copying each panel whose rows alias cache sets here — ldb a multiple of 1 KiB —
+            // won 10 % on BiSeNetV1's 1x1 256->256 alone but lost 4 % on ENet. conv2d.c copies
+            // the whole tile of such a 1x1 conv instead, when K >= 48: pointwise_copies_b.)
             const float *bpanel = b + k0 * ldb + j0;
             int64_t bstride = ldb;
             if (cols < nr) {
