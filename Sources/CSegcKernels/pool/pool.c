@@ -63,32 +63,44 @@ static int is_3x3_s2(const segc_pool_params *p, const int64_t *idx) {
 }
 
 #define ROWMAX_COLS 256
-static void max_3x3_s2_row(const segc_pool_params *p, const float *xp, int64_t oy, float *y) {
+/// The three taps of input row iy for output columns [o0, o0 + n), from −∞ (−∞ everywhere when
+/// the row is padding).
+static void max_3_cols(const segc_pool_params *p, const float *xp, int64_t iy, int64_t o0, int64_t n, float *hr) {
+    for (int64_t j = 0; j < n; j++) hr[j] = -INFINITY;
+    if (iy < 0 || iy >= p->h) return;
+    const float *xr = xp + iy * p->w;
+    for (int kx = 0; kx < 3; kx++) {
+        int64_t lo, hi, base = kx - p->pl;
+        segc_pool_col_range(p, kx, &lo, &hi);
+        lo = SEGC_MAX(lo, o0);
+        hi = SEGC_MIN(hi, o0 + n);
+        for (int64_t ox = lo; ox < hi; ox++) {
+            float v = xr[2 * ox + base];
+            hr[ox - o0] = v > hr[ox - o0] ? v : hr[ox - o0];
+        }
+    }
+}
+
+/// One channel: output row oy takes input rows 2·oy − pt .. + 2, so each output row shares its
+/// first input row's column maxima with the previous output row's last (computed once).
+static void max_3x3_s2_plane(const segc_pool_params *p, const float *xp, float *yp) {
     for (int64_t o0 = 0; o0 < p->ow; o0 += ROWMAX_COLS) {
         int64_t n = SEGC_MIN(ROWMAX_COLS, p->ow - o0);
-        float h[3][ROWMAX_COLS];
-        for (int ky = 0; ky < 3; ky++) {
-            int64_t iy = oy * 2 - p->pt + ky;
-            float *hr = h[ky];
-            for (int64_t j = 0; j < n; j++) hr[j] = -INFINITY;
-            if (iy < 0 || iy >= p->h) continue;
-            const float *xr = xp + iy * p->w;
-            for (int kx = 0; kx < 3; kx++) {
-                int64_t lo, hi, base = kx - p->pl;
-                segc_pool_col_range(p, kx, &lo, &hi);
-                lo = SEGC_MAX(lo, o0);
-                hi = SEGC_MIN(hi, o0 + n);
-                for (int64_t ox = lo; ox < hi; ox++) {
-                    float v = xr[2 * ox + base];
-                    hr[ox - o0] = v > hr[ox - o0] ? v : hr[ox - o0];
-                }
+        float buf[3][ROWMAX_COLS];
+        float *h0 = buf[0], *h1 = buf[1], *h2 = buf[2];
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            int64_t iy = oy * 2 - p->pt;
+            if (oy == 0) max_3_cols(p, xp, iy, o0, n, h0);
+            else { float *t = h0; h0 = h2; h2 = t; }   // the previous output row's third input row
+            max_3_cols(p, xp, iy + 1, o0, n, h1);
+            max_3_cols(p, xp, iy + 2, o0, n, h2);
+            float *y = yp + oy * p->ow + o0;
+            for (int64_t j = 0; j < n; j++) {
+                float m = h0[j];
+                m = h1[j] > m ? h1[j] : m;
+                m = h2[j] > m ? h2[j] : m;
+                y[j] = m;
             }
-        }
-        for (int64_t j = 0; j < n; j++) {
-            float m = h[0][j];
-            m = h[1][j] > m ? h[1][j] : m;
-            m = h[2][j] > m ? h[2][j] : m;
-            y[o0 + j] = m;
         }
     }
 }
@@ -108,9 +120,7 @@ static void max_task(void *vctx, int64_t t, int thread) {
         return;
     }
     if (is_3x3_s2(p, c->idx)) {
-        for (int64_t ch = c0; ch < c1; ch++)
-            for (int64_t oy = 0; oy < p->oh; oy++)
-                max_3x3_s2_row(p, c->x + ch * p->h * p->w, oy, c->y + (ch * p->oh + oy) * p->ow);
+        for (int64_t ch = c0; ch < c1; ch++) max_3x3_s2_plane(p, c->x + ch * p->h * p->w, c->y + ch * p->oh * p->ow);
         return;
     }
     for (int64_t ch = c0; ch < c1; ch++) {
