@@ -145,23 +145,24 @@ int segc_conv2d_direct_applies(const segc_conv_params *p);
 int segc_conv2d_direct(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
                        const float *residual, const float *slope, const segc_conv_tail *tail, float *y);
 
-// 1-D Winograd F(4,3) for 3x1 / 1x3 convs (conv/conv1d_winograd.c); never in exact mode.
-int segc_conv1d_winograd_applies(const segc_conv_params *p);
-int64_t segc_conv1d_winograd_ws(const segc_conv_params *p);
-int64_t segc_conv1d_winograd_shared(const segc_conv_params *p);
-int64_t segc_conv1d_winograd_prepared(const segc_conv_params *p);
-int segc_conv1d_winograd_prepare(const segc_conv_params *p, const float *w, float *out);
-int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
-                         const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
-
-// 2-D Winograd F(4x4,3x3) for dense 3x3 stride-1 convs (conv/conv2d_winograd.c); never in exact mode.
-int segc_conv2d_winograd_applies(const segc_conv_params *p);
-int64_t segc_conv2d_winograd_ws(const segc_conv_params *p);
-int64_t segc_conv2d_winograd_shared(const segc_conv_params *p);
-int64_t segc_conv2d_winograd_prepared(const segc_conv_params *p);
-int segc_conv2d_winograd_prepare(const segc_conv_params *p, const float *w, float *out);
-int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
-                         const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
+// The special-case conv2d paths, tried in this order before im2col (conv/conv2d.c): dilated
+// 3x3 as an undilated conv over a mosaic of its polyphase sub-planes (conv2d_dilated.c),
+// 2-D Winograd F(2x2,3x3) on small planes (conv2d_winograd_f2.c) and F(4x4,3x3)
+// (conv2d_winograd.c) for dense 3x3 stride-1 convs, 1-D Winograd for 3x1 / 1x3
+// (conv1d_winograd.c), kh x 1 as kh shifted GEMMs (conv2d_vertical.c). None runs in exact mode.
+// A path that `applies` sizes its per-thread and shared workspace (floats), its prepared
+// weights (floats after the header), prepares them once per session, and runs.
+typedef struct {
+    int (*applies)(const segc_conv_params *p);
+    int64_t (*ws)(const segc_conv_params *p);
+    int64_t (*shared)(const segc_conv_params *p);
+    int64_t (*prepared)(const segc_conv_params *p);
+    int (*prepare)(const segc_conv_params *p, const float *w, float *out);
+    int (*run)(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
+               const float *residual, const float *slope, float *y, const segc_ws *ws);
+} segc_conv_path;
+extern const segc_conv_path segc_conv2d_dilated_path, segc_conv2d_winograd_f2_path, segc_conv2d_winograd_path,
+    segc_conv1d_winograd_path, segc_conv2d_vertical_path;
 
 /// 2-D Winograd weight transforms (F(4x4) and F(2x2)): the 3x3 taps of one row panel of mr
 /// output channels (w points at the first; rows from `live` on are zero) gathered as
@@ -198,33 +199,6 @@ static inline void segc_wino2_rows_bt(void (*bt)(int64_t, const float *const *, 
     if (b > a) bt(b - a, r, tr);
     for (int k = 0; k < nrows; k++) segc_wino2_zero_outside(tb + k * tl, xs, len, a, b);
 }
-
-// 2-D Winograd F(2x2,3x3) for dense 3x3 stride-1 convs on small planes (conv/conv2d_winograd_f2.c).
-int segc_conv2d_winograd_f2_applies(const segc_conv_params *p);
-int64_t segc_conv2d_winograd_f2_ws(const segc_conv_params *p);
-int64_t segc_conv2d_winograd_f2_shared(const segc_conv_params *p);
-int64_t segc_conv2d_winograd_f2_prepared(const segc_conv_params *p);
-int segc_conv2d_winograd_f2_prepare(const segc_conv_params *p, const float *w, float *out);
-int segc_conv2d_winograd_f2(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
-                            const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws);
-
-// Dilated 3x3 convs (d = 2..8, same padding) as an undilated conv over a mosaic of their
-// polyphase sub-planes, run by a 2-D Winograd path (conv/conv2d_dilated.c).
-int segc_conv2d_dilated_applies(const segc_conv_params *p);
-int64_t segc_conv2d_dilated_ws(const segc_conv_params *p);
-int64_t segc_conv2d_dilated_shared(const segc_conv_params *p);
-int64_t segc_conv2d_dilated_prepared(const segc_conv_params *p);
-int segc_conv2d_dilated_prepare(const segc_conv_params *p, const float *w, float *out);
-int segc_conv2d_dilated(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
-                        const float *residual, const float *slope, float *y, const segc_ws *ws);
-
-// Vertical (kh x 1) convs as kh shifted sgemm calls (conv/conv2d_vertical.c).
-int segc_conv2d_vertical_applies(const segc_conv_params *p);
-int64_t segc_conv2d_vertical_shared(const segc_conv_params *p);
-int64_t segc_conv2d_vertical_prepared(const segc_conv_params *p);
-int segc_conv2d_vertical_prepare(const segc_conv_params *p, const float *w, float *out);
-int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
-                         const float *residual, const float *slope, float *y, const segc_ws *ws);
 
 /// The PReLU slope of output channel co for activation `act` (0 when it is not prelu):
 /// shared (nslope = 1) or per channel.

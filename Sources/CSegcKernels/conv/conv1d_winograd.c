@@ -88,7 +88,7 @@ static void zero_tail(float *v, int64_t rows, int64_t n, int64_t ncols) {
         for (int64_t r = 0; r < rows; r++) memset(v + r * WINO_P + n, 0, (size_t)(ncols - n) * sizeof(float));
 }
 
-int segc_conv1d_winograd_applies(const segc_conv_params *p) {
+static int segc_conv1d_winograd_applies(const segc_conv_params *p) {
     // Below 32 channels the per-ξ GEMMs are too small to pay for the transforms: ERFNet's
     // 16-channel 1x3 / 3x1 convs at 256x512 took 3.6 / 3.0 ms on one thread this way and
     // 2.7 / 2.4–2.9 ms through im2col or the vertical path; at 32 channels Winograd wins
@@ -132,7 +132,7 @@ static void geometry(const segc_conv_params *p, wino_ctx *c) {
     }
 }
 
-int64_t segc_conv1d_winograd_prepared(const segc_conv_params *p) {
+static int64_t segc_conv1d_winograd_prepared(const segc_conv_params *p) {
     return NMAX * segc_sgemm_packed_size(p->cout, p->cin);
 }
 
@@ -140,9 +140,9 @@ int64_t segc_conv1d_winograd_prepared(const segc_conv_params *p) {
 static int64_t unpacked_u(const segc_conv_params *p) { return NMAX * p->cout * p->cin; }
 static int64_t unprepared_shared(const segc_conv_params *p) { return unpacked_u(p) + segc_conv1d_winograd_prepared(p); }
 
-int64_t segc_conv1d_winograd_shared(const segc_conv_params *p) { return p->prepared ? 0 : unprepared_shared(p); }
+static int64_t segc_conv1d_winograd_shared(const segc_conv_params *p) { return p->prepared ? 0 : unprepared_shared(p); }
 
-int64_t segc_conv1d_winograd_ws(const segc_conv_params *p) {
+static int64_t segc_conv1d_winograd_ws(const segc_conv_params *p) {
     int64_t band = p->kh == 1 ? (p->cin * p->w + p->cout * p->ow) * BAND : 0;   // transposed band in and out
     return NMAX * (p->cin + p->cout) * WINO_P + SEGC_MAX(p->w, p->h) + band + segc_sgemm_scratch(p->cout, p->cin);
 }
@@ -307,7 +307,7 @@ static void transform_weights(const segc_conv_params *p, int t, const float *w, 
                           packed + xi * segc_sgemm_packed_size(p->cout, p->cin));
 }
 
-int segc_conv1d_winograd_prepare(const segc_conv_params *p, const float *w, float *out) {
+static int segc_conv1d_winograd_prepare(const segc_conv_params *p, const float *w, float *out) {
     float *u = malloc((size_t)unpacked_u(p) * sizeof(float));
     if (!u) return SEGC_ENOMEM;
     transform_weights(p, pick_t(p), w, u, out);
@@ -315,7 +315,7 @@ int segc_conv1d_winograd_prepare(const segc_conv_params *p, const float *w, floa
     return SEGC_OK;
 }
 
-int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+static int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
     const float *prepared = segc_prep_data(p);
     if (!prepared && (!ws || !ws->shared || ws->shared_count < unprepared_shared(p))) return SEGC_ENOSPC;
@@ -334,3 +334,12 @@ int segc_conv1d_winograd(segc_pool *pool, const segc_conv_params *p, const float
     else segc_pool_run(pool, wino_band_task, &c, segc_chunks(p->oh, BAND));
     return SEGC_OK;
 }
+
+const segc_conv_path segc_conv1d_winograd_path = {
+    .applies = segc_conv1d_winograd_applies,
+    .ws = segc_conv1d_winograd_ws,
+    .shared = segc_conv1d_winograd_shared,
+    .prepared = segc_conv1d_winograd_prepared,
+    .prepare = segc_conv1d_winograd_prepare,
+    .run = segc_conv1d_winograd,
+};

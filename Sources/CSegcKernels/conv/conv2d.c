@@ -3,11 +3,10 @@
 // applied on the tile while it is in cache. A residual is copied into the tile and
 // the GEMM accumulates onto it. segc_sgemm is position-independent (gemm/gemm.h), so
 // tiles may be ragged: equal input patches still give equal outputs.
-// Special cases dispatched first: direct (tiny reductions), dilated 3x3 as an undilated conv
-// over a mosaic of its polyphase sub-planes (conv2d_dilated.c), 2-D Winograd F(2x2,3x3) for
-// dense 3x3 stride-1 convs on small planes (conv2d_winograd_f2.c) and F(4x4,3x3) on the
-// others (conv2d_winograd.c; BiSeNet's ResNet-18, 2-3x faster than im2col on its shapes), 1-D Winograd for 3x1/1x3 (conv1d_winograd.c), vertical kh x 1.
-// Neither Winograd path runs in exact mode: their rounding depends on the position in a tile.
+// Special cases dispatched first: direct (tiny reductions), then the special paths of
+// internal.h (segc_conv_path, in order: dilated mosaic, 2-D Winograd F(2x2) and F(4x4,3x3) —
+// BiSeNet's ResNet-18, 2-3x faster than im2col on its shapes —, 1-D Winograd, vertical kh x 1).
+// No Winograd path runs in exact mode: their rounding depends on the position in a tile.
 #include "../internal.h"
 #include <string.h>
 
@@ -58,26 +57,28 @@ static void pack_gemm_weights(const segc_conv_params *p, const float *w, float *
         segc_sgemm_pack_a(cout_g, k, w + g * cout_g * k, k, out + g * segc_sgemm_packed_size(cout_g, k));
 }
 
+/// The special-case path that runs p (internal.h: segc_conv_path), or NULL for im2col. The
+/// direct path is checked before this by every caller (its interface takes a tail).
+static const segc_conv_path *special_path(const segc_conv_params *p) {
+    static const segc_conv_path *const paths[] = {&segc_conv2d_dilated_path, &segc_conv2d_winograd_f2_path,
+                                                  &segc_conv2d_winograd_path, &segc_conv1d_winograd_path,
+                                                  &segc_conv2d_vertical_path};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (paths[i]->applies(p)) return paths[i];
+    return NULL;
+}
+
 int64_t segc_conv2d_ws_shared(const segc_conv_params *p) {
     if (conv_check(p) || segc_conv2d_direct_applies(p)) return 0;
-    if (segc_conv2d_dilated_applies(p)) return segc_conv2d_dilated_shared(p);
-    if (segc_conv2d_winograd_f2_applies(p)) return segc_conv2d_winograd_f2_shared(p);
-    if (segc_conv2d_winograd_applies(p)) return segc_conv2d_winograd_shared(p);
-    if (segc_conv1d_winograd_applies(p)) return segc_conv1d_winograd_shared(p);
-    if (segc_conv2d_vertical_applies(p)) return segc_conv2d_vertical_shared(p);
+    const segc_conv_path *path = special_path(p);
+    if (path) return path->shared(p);
     return p->prepared ? 0 : gemm_weight_floats(p);
 }
 
 int64_t segc_conv2d_prepared_size(const segc_conv_params *p) {
     if (conv_check(p) || segc_conv2d_direct_applies(p)) return 0;
-    int64_t n;
-    if (segc_conv2d_dilated_applies(p)) n = segc_conv2d_dilated_prepared(p);
-    else if (segc_conv2d_winograd_f2_applies(p)) n = segc_conv2d_winograd_f2_prepared(p);
-    else if (segc_conv2d_winograd_applies(p)) n = segc_conv2d_winograd_prepared(p);
-    else if (segc_conv1d_winograd_applies(p)) n = segc_conv1d_winograd_prepared(p);
-    else if (segc_conv2d_vertical_applies(p)) n = segc_conv2d_vertical_prepared(p);
-    else n = gemm_weight_floats(p);
-    return SEGC_PREP_HDR + n;
+    const segc_conv_path *path = special_path(p);
+    return SEGC_PREP_HDR + (path ? path->prepared(p) : gemm_weight_floats(p));
 }
 
 int segc_conv2d_prepare(const segc_conv_params *p, const float *weight, float *prepared) {
@@ -85,11 +86,8 @@ int segc_conv2d_prepare(const segc_conv_params *p, const float *weight, float *p
     if (e) return e;
     if (segc_conv2d_direct_applies(p) || !weight || !prepared) return SEGC_EINVAL;
     float *out = prepared + SEGC_PREP_HDR;
-    if (segc_conv2d_dilated_applies(p)) e = segc_conv2d_dilated_prepare(p, weight, out);
-    else if (segc_conv2d_winograd_f2_applies(p)) e = segc_conv2d_winograd_f2_prepare(p, weight, out);
-    else if (segc_conv2d_winograd_applies(p)) e = segc_conv2d_winograd_prepare(p, weight, out);
-    else if (segc_conv1d_winograd_applies(p)) e = segc_conv1d_winograd_prepare(p, weight, out);
-    else if (segc_conv2d_vertical_applies(p)) e = segc_conv2d_vertical_prepare(p, weight, out);
+    const segc_conv_path *path = special_path(p);
+    if (path) e = path->prepare(p, weight, out);
     else pack_gemm_weights(p, weight, out);
     if (e == SEGC_OK) segc_prep_stamp(prepared);
     return e;
@@ -99,11 +97,8 @@ int64_t segc_conv2d_ws(const segc_conv_params *p) {
     if (conv_check(p)) return 0;
     if (segc_conv2d_direct_applies(p)) return 0;
     int64_t k = (p->cin / p->groups) * p->kh * p->kw, cout_g = p->cout / p->groups;
-    if (segc_conv2d_dilated_applies(p)) return segc_conv2d_dilated_ws(p);
-    if (segc_conv2d_winograd_f2_applies(p)) return segc_conv2d_winograd_f2_ws(p);
-    if (segc_conv2d_winograd_applies(p)) return segc_conv2d_winograd_ws(p);
-    if (segc_conv1d_winograd_applies(p)) return segc_conv1d_winograd_ws(p);
-    if (segc_conv2d_vertical_applies(p)) return segc_sgemm_scratch(p->cout, p->cin);
+    const segc_conv_path *path = special_path(p);
+    if (path) return path->ws(p);
     // Exact mode with a residual that aliases y: the GEMM writes into a tile-sized buffer.
     int64_t exact_tile = p->exact ? cout_g * segc_conv_tile(k, p->oh * p->ow) : 0;
     if (is_pointwise(p) && !pointwise_copies_b(p)) return exact_tile + segc_sgemm_scratch(cout_g, k);
@@ -182,9 +177,7 @@ static void conv_task(void *vctx, int64_t t, int thread) {
 
 int segc_conv2d_tail_supported(const segc_conv_params *p) {
     if (conv_check(p)) return 0;
-    return segc_conv2d_direct_applies(p) ||
-           (!segc_conv2d_dilated_applies(p) && !segc_conv2d_winograd_f2_applies(p) && !segc_conv2d_winograd_applies(p) &&
-            !segc_conv1d_winograd_applies(p) && !segc_conv2d_vertical_applies(p));
+    return segc_conv2d_direct_applies(p) || !special_path(p);
 }
 
 int64_t segc_conv2d_tail_ws(const segc_conv_params *p) {
@@ -203,16 +196,8 @@ static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x
     if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
     if (segc_conv2d_direct_applies(p))
         return segc_conv2d_direct(pool, p, x, weight, bias, residual, slope, tail, y);
-    if (segc_conv2d_dilated_applies(p))
-        return segc_conv2d_dilated(pool, p, x, weight, bias, residual, slope, y, ws);
-    if (segc_conv2d_winograd_f2_applies(p))
-        return segc_conv2d_winograd_f2(pool, p, x, weight, bias, residual, slope, y, ws);
-    if (segc_conv2d_winograd_applies(p))
-        return segc_conv2d_winograd(pool, p, x, weight, bias, residual, slope, y, ws);
-    if (segc_conv1d_winograd_applies(p))
-        return segc_conv1d_winograd(pool, p, x, weight, bias, residual, slope, y, ws);
-    if (segc_conv2d_vertical_applies(p))
-        return segc_conv2d_vertical(pool, p, x, weight, bias, residual, slope, y, ws);
+    const segc_conv_path *path = special_path(p);
+    if (path) return path->run(pool, p, x, weight, bias, residual, slope, y, ws);
     conv_ctx c = {0};
     c.p = p; c.tail = tail; c.x = x; c.w = weight; c.bias = bias; c.res = residual; c.slope = slope; c.y = y; c.ws = ws;
     c.cin_g = p->cin / p->groups;

@@ -23,8 +23,9 @@ typedef struct {
     int64_t mh, mw;      // input mosaic (output mosaic: mh - 2 x mw - 2)
 } mosaic_geom;
 
-/// The mosaic conv q of p when p is a dilated conv this path takes (0 otherwise).
-static int mosaic_of(const segc_conv_params *p, segc_conv_params *q, mosaic_geom *g) {
+/// The mosaic conv q of p and the Winograd path that runs it, when p is a dilated conv this
+/// path takes (NULL otherwise).
+static const segc_conv_path *mosaic_of(const segc_conv_params *p, segc_conv_params *q, mosaic_geom *g) {
     if (p->exact || p->groups != 1 || p->kh != 3 || p->kw != 3 || p->sh != 1 || p->sw != 1) return 0;
     int64_t d = p->dh;
     if (d < 2 || d > DILATED_MAX_D || p->dw != d || p->pt != d || p->pl != d) return 0;
@@ -35,13 +36,15 @@ static int mosaic_of(const segc_conv_params *p, segc_conv_params *q, mosaic_geom
     segc_conv_params r = *p;
     r.h = m.mh; r.w = m.mw; r.oh = m.mh - 2; r.ow = m.mw - 2;
     r.pt = 0; r.pl = 0; r.dh = 1; r.dw = 1;
-    if (!segc_conv2d_winograd_f2_applies(&r) && !segc_conv2d_winograd_applies(&r)) return 0;
-    if (q) *q = r;
-    if (g) *g = m;
-    return 1;
+    const segc_conv_path *inner = segc_conv2d_winograd_f2_path.applies(&r)   ? &segc_conv2d_winograd_f2_path
+                                  : segc_conv2d_winograd_path.applies(&r) ? &segc_conv2d_winograd_path
+                                                                          : NULL;
+    if (inner && q) *q = r;
+    if (inner && g) *g = m;
+    return inner;
 }
 
-int segc_conv2d_dilated_applies(const segc_conv_params *p) { return mosaic_of(p, NULL, NULL); }
+static int segc_conv2d_dilated_applies(const segc_conv_params *p) { return mosaic_of(p, NULL, NULL) != NULL; }
 
 static int64_t mosaic_in_floats(const segc_conv_params *p, const mosaic_geom *g) { return p->cin * g->mh * g->mw; }
 static int64_t mosaic_out_floats(const segc_conv_params *p, const mosaic_geom *g) {
@@ -49,36 +52,31 @@ static int64_t mosaic_out_floats(const segc_conv_params *p, const mosaic_geom *g
 }
 static int64_t align16(int64_t n) { return (n + 15) / 16 * 16; }
 
-int64_t segc_conv2d_dilated_ws(const segc_conv_params *p) {
+static int64_t segc_conv2d_dilated_ws(const segc_conv_params *p) {
     segc_conv_params q;
-    if (!mosaic_of(p, &q, NULL)) return 0;
-    return segc_conv2d_winograd_f2_applies(&q) ? segc_conv2d_winograd_f2_ws(&q) : segc_conv2d_winograd_ws(&q);
-}
-
-static int64_t inner_shared(const segc_conv_params *q) {
-    return segc_conv2d_winograd_f2_applies(q) ? segc_conv2d_winograd_f2_shared(q) : segc_conv2d_winograd_shared(q);
+    const segc_conv_path *inner = mosaic_of(p, &q, NULL);
+    return inner ? inner->ws(&q) : 0;
 }
 
 /// Shared workspace: the inner Winograd conv's, then the input, residual and output mosaics.
-int64_t segc_conv2d_dilated_shared(const segc_conv_params *p) {
+static int64_t segc_conv2d_dilated_shared(const segc_conv_params *p) {
     segc_conv_params q;
     mosaic_geom g;
-    if (!mosaic_of(p, &q, &g)) return 0;
-    return align16(inner_shared(&q)) + align16(mosaic_in_floats(p, &g)) + 2 * align16(mosaic_out_floats(p, &g));
+    const segc_conv_path *inner = mosaic_of(p, &q, &g);
+    if (!inner) return 0;
+    return align16(inner->shared(&q)) + align16(mosaic_in_floats(p, &g)) + 2 * align16(mosaic_out_floats(p, &g));
 }
 
-int64_t segc_conv2d_dilated_prepared(const segc_conv_params *p) {
+static int64_t segc_conv2d_dilated_prepared(const segc_conv_params *p) {
     segc_conv_params q;
-    if (!mosaic_of(p, &q, NULL)) return 0;
-    return segc_conv2d_winograd_f2_applies(&q) ? segc_conv2d_winograd_f2_prepared(&q)
-                                                : segc_conv2d_winograd_prepared(&q);
+    const segc_conv_path *inner = mosaic_of(p, &q, NULL);
+    return inner ? inner->prepared(&q) : 0;
 }
 
-int segc_conv2d_dilated_prepare(const segc_conv_params *p, const float *w, float *out) {
+static int segc_conv2d_dilated_prepare(const segc_conv_params *p, const float *w, float *out) {
     segc_conv_params q;
-    if (!mosaic_of(p, &q, NULL)) return SEGC_EINVAL;
-    return segc_conv2d_winograd_f2_applies(&q) ? segc_conv2d_winograd_f2_prepare(&q, w, out)
-                                                : segc_conv2d_winograd_prepare(&q, w, out);
+    const segc_conv_path *inner = mosaic_of(p, &q, NULL);
+    return inner ? inner->prepare(&q, w, out) : SEGC_EINVAL;
 }
 
 typedef struct {
@@ -123,25 +121,32 @@ static void mosaic_copy(segc_pool *pool, const mosaic_geom *g, int64_t channels,
     segc_pool_run(pool, mosaic_copy_task, &c, channels);
 }
 
-int segc_conv2d_dilated(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+static int segc_conv2d_dilated(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                         const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
     segc_conv_params q;
     mosaic_geom g;
-    if (!mosaic_of(p, &q, &g)) return SEGC_EINVAL;
+    const segc_conv_path *inner = mosaic_of(p, &q, &g);
+    if (!inner) return SEGC_EINVAL;
     if (!ws || !ws->shared || ws->shared_count < segc_conv2d_dilated_shared(p)) return SEGC_ENOSPC;
-    int64_t inner = align16(inner_shared(&q));
-    float *min = ws->shared + inner, *mres = min + align16(mosaic_in_floats(p, &g));
+    float *min = ws->shared + align16(inner->shared(&q)), *mres = min + align16(mosaic_in_floats(p, &g));
     float *mout = mres + align16(mosaic_out_floats(p, &g));
     mosaic_copy(pool, &g, p->cin, x, min, 0, 1);
     // The residual may be y itself: it is read into its mosaic before y is written.
     if (residual) mosaic_copy(pool, &g, p->cout, residual, mres, 0, 0);
     segc_ws inner_ws = *ws;
-    inner_ws.shared_count = inner_shared(&q);
+    inner_ws.shared_count = inner->shared(&q);
     q.prepared = p->prepared;
-    int e = segc_conv2d_winograd_f2_applies(&q)
-                ? segc_conv2d_winograd_f2(pool, &q, min, w, bias, residual ? mres : NULL, slope, mout, &inner_ws)
-                : segc_conv2d_winograd(pool, &q, min, w, bias, residual ? mres : NULL, slope, mout, &inner_ws);
+    int e = inner->run(pool, &q, min, w, bias, residual ? mres : NULL, slope, mout, &inner_ws);
     if (e) return e;
     mosaic_copy(pool, &g, p->cout, mout, y, 1, 0);
     return SEGC_OK;
 }
+
+const segc_conv_path segc_conv2d_dilated_path = {
+    .applies = segc_conv2d_dilated_applies,
+    .ws = segc_conv2d_dilated_ws,
+    .shared = segc_conv2d_dilated_shared,
+    .prepared = segc_conv2d_dilated_prepared,
+    .prepare = segc_conv2d_dilated_prepare,
+    .run = segc_conv2d_dilated,
+};

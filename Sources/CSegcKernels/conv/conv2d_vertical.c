@@ -9,19 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-int segc_conv2d_vertical_applies(const segc_conv_params *p) {
+static int segc_conv2d_vertical_applies(const segc_conv_params *p) {
     // Not in exact mode: tap-major accumulation is not the reference's (ci, ky) order.
     return !p->exact && p->kw == 1 && p->kh > 1 && p->sh == 1 && p->sw == 1 && p->pl == 0 && p->dw == 1 && p->groups == 1 &&
            p->ow == p->w && p->cin >= 16;
 }
 
-int64_t segc_conv2d_vertical_prepared(const segc_conv_params *p) { return p->kh * segc_sgemm_packed_size(p->cout, p->cin); }
+static int64_t segc_conv2d_vertical_ws(const segc_conv_params *p) { return segc_sgemm_scratch(p->cout, p->cin); }
+static int64_t segc_conv2d_vertical_prepared(const segc_conv_params *p) {
+    return p->kh * segc_sgemm_packed_size(p->cout, p->cin);
+}
 
 // The unpacked taps (staging for the packing) that an unprepared call puts before the panels.
 static int64_t tap_floats(const segc_conv_params *p) { return p->kh * p->cin * p->cout; }
 static int64_t unprepared_shared(const segc_conv_params *p) { return tap_floats(p) + segc_conv2d_vertical_prepared(p); }
 
-int64_t segc_conv2d_vertical_shared(const segc_conv_params *p) { return p->prepared ? 0 : unprepared_shared(p); }
+static int64_t segc_conv2d_vertical_shared(const segc_conv_params *p) { return p->prepared ? 0 : unprepared_shared(p); }
 
 // w [cout, cin, kh, 1] -> taps[ky][cout][cin] -> GEMM panels, one block per tap.
 static void pack_taps(const segc_conv_params *p, const float *w, float *taps, float *packed) {
@@ -34,7 +37,7 @@ static void pack_taps(const segc_conv_params *p, const float *w, float *taps, fl
                           packed + ky * segc_sgemm_packed_size(p->cout, p->cin));
 }
 
-int segc_conv2d_vertical_prepare(const segc_conv_params *p, const float *w, float *out) {
+static int segc_conv2d_vertical_prepare(const segc_conv_params *p, const float *w, float *out) {
     float *taps = malloc((size_t)tap_floats(p) * sizeof(float));
     if (!taps) return SEGC_ENOMEM;
     pack_taps(p, w, taps, out);
@@ -76,11 +79,12 @@ static void vert_task(void *vctx, int64_t t, int thread) {
     segc_conv_epilogue_rows(p, yt, c->ohw, n, 0, p->cout, c->bias, c->slope);
 }
 
-int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w, const float *bias,
-                         const float *residual, const float *slope, float *y, const segc_ws *ws) {
+static int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+                                const float *bias, const float *residual, const float *slope, float *y,
+                                const segc_ws *ws) {
     const float *packed = segc_prep_data(p);
     if (!packed && (!ws || !ws->shared || ws->shared_count < unprepared_shared(p))) return SEGC_ENOSPC;
-    if (!ws || !ws->base || ws->per_thread < segc_sgemm_scratch(p->cout, p->cin) || ws->threads < segc_pool_threads(pool))
+    if (!ws || !ws->base || ws->per_thread < segc_conv2d_vertical_ws(p) || ws->threads < segc_pool_threads(pool))
         return SEGC_ENOSPC;
     if (!packed) {
         pack_taps(p, w, ws->shared, ws->shared + tap_floats(p));
@@ -91,3 +95,12 @@ int segc_conv2d_vertical(segc_pool *pool, const segc_conv_params *p, const float
     segc_pool_run(pool, vert_task, &c, segc_chunks(c.ohw, c.tile));
     return SEGC_OK;
 }
+
+const segc_conv_path segc_conv2d_vertical_path = {
+    .applies = segc_conv2d_vertical_applies,
+    .ws = segc_conv2d_vertical_ws,
+    .shared = segc_conv2d_vertical_shared,
+    .prepared = segc_conv2d_vertical_prepared,
+    .prepare = segc_conv2d_vertical_prepare,
+    .run = segc_conv2d_vertical,
+};

@@ -86,7 +86,7 @@ static void geometry(const segc_conv_params *p, wino2_ctx *c) {
     c->ustride = ustride(p);
 }
 
-int segc_conv2d_winograd_applies(const segc_conv_params *p) {
+static int segc_conv2d_winograd_applies(const segc_conv_params *p) {
     if (p->exact || p->groups != 1 || p->kh != 3 || p->kw != 3) return 0;
     if (p->sh != 1 || p->sw != 1 || p->dh != 1 || p->dw != 1) return 0;
     // Thin convs: the transforms (per channel) weigh more against the multiplies saved (per
@@ -99,13 +99,13 @@ int segc_conv2d_winograd_applies(const segc_conv_params *p) {
     return ((p->oh + 3) / 4) * ((p->ow + 3) / 4) >= 32;
 }
 
-int64_t segc_conv2d_winograd_shared(const segc_conv_params *p) {
+static int64_t segc_conv2d_winograd_shared(const segc_conv_params *p) {
     return p->prepared ? 0 : NX * ustride(p);
 }
 
 // Prepared once (segc_conv2d_prepare), U holds every output channel: one pass.
 static int64_t ustride_full(const segc_conv_params *p) { return segc_sgemm_packed_size(p->cout, p->cin) + 16; }
-int64_t segc_conv2d_winograd_prepared(const segc_conv_params *p) { return NX * ustride_full(p); }
+static int64_t segc_conv2d_winograd_prepared(const segc_conv_params *p) { return NX * ustride_full(p); }
 
 // The ξ planes of V and M are skewed by 64 bytes: the transforms write (read) all 36 at
 // once, and at power-of-two-ish distances they would share cache sets.
@@ -125,7 +125,7 @@ static int64_t ws_layout(const segc_conv_params *p, int64_t chunk, int64_t cb, i
     return o;
 }
 
-int64_t segc_conv2d_winograd_ws(const segc_conv_params *p) {
+static int64_t segc_conv2d_winograd_ws(const segc_conv_params *p) {
     int64_t off[8], chunk = chunk_tiles(p);
     return ws_layout(p, chunk, block_rows(chunk), off);
 }
@@ -254,7 +254,7 @@ static void wino2_task(void *vctx, int64_t task, int thread) {
     }
 }
 
-int segc_conv2d_winograd_prepare(const segc_conv_params *p, const float *w, float *out) {
+static int segc_conv2d_winograd_prepare(const segc_conv_params *p, const float *w, float *out) {
     // weight_task's tap buffer: 9·cin·mr floats, one thread.
     float *g = malloc((size_t)(9 * p->cin * SEGC_GEMM_MR_MAX) * sizeof(float));
     if (!g) return SEGC_ENOMEM;
@@ -266,7 +266,7 @@ int segc_conv2d_winograd_prepare(const segc_conv_params *p, const float *w, floa
     return SEGC_OK;
 }
 
-int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+static int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                          const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
     const float *prepared = segc_prep_data(p);
     if (!prepared && (!ws || !ws->shared || ws->shared_count < NX * ustride(p))) return SEGC_ENOSPC;
@@ -293,3 +293,12 @@ int segc_conv2d_winograd(segc_pool *pool, const segc_conv_params *p, const float
     }
     return SEGC_OK;
 }
+
+const segc_conv_path segc_conv2d_winograd_path = {
+    .applies = segc_conv2d_winograd_applies,
+    .ws = segc_conv2d_winograd_ws,
+    .shared = segc_conv2d_winograd_shared,
+    .prepared = segc_conv2d_winograd_prepared,
+    .prepare = segc_conv2d_winograd_prepare,
+    .run = segc_conv2d_winograd,
+};

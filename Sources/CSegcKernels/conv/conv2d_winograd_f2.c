@@ -48,7 +48,7 @@ static int64_t ld_max(const segc_conv_params *p) {
 // Skewed by 64 bytes: the 16 planes are written (read) together and would share cache sets.
 static int64_t ustride_of(const segc_conv_params *p) { return segc_sgemm_packed_size(p->cout, p->cin) + 16; }
 
-int segc_conv2d_winograd_f2_applies(const segc_conv_params *p) {
+static int segc_conv2d_winograd_f2_applies(const segc_conv_params *p) {
     if (p->exact || p->groups != 1 || p->kh != 3 || p->kw != 3) return 0;
     if (p->sh != 1 || p->sw != 1 || p->dh != 1 || p->dw != 1) return 0;
     if (p->cin < 16 || p->cout < 16) return 0;
@@ -66,13 +66,13 @@ static int64_t vm_floats(const segc_conv_params *p) {
     return NX * (p->cin * ld + 16) + NX * (p->cout * ld + 16);
 }
 
-int64_t segc_conv2d_winograd_f2_shared(const segc_conv_params *p) {
+static int64_t segc_conv2d_winograd_f2_shared(const segc_conv_params *p) {
     return (p->prepared ? 0 : NX * ustride_of(p)) + vm_floats(p);
 }
 
-int64_t segc_conv2d_winograd_f2_prepared(const segc_conv_params *p) { return NX * ustride_of(p); }
+static int64_t segc_conv2d_winograd_f2_prepared(const segc_conv_params *p) { return NX * ustride_of(p); }
 
-int64_t segc_conv2d_winograd_f2_ws(const segc_conv_params *p) {
+static int64_t segc_conv2d_winograd_f2_ws(const segc_conv_params *p) {
     int64_t ntx = (p->ow + 1) / 2;
     int64_t g = 9 * p->cin * SEGC_GEMM_MR_MAX;                        // weight taps of one row panel
     int64_t in = 4 * (2 * ntx + 4) + 2 * (ntx + 2) + p->w + 16;        // t rows, phases, zeros
@@ -167,7 +167,7 @@ static void output_task(void *vctx, int64_t t, int thread) {
     }
 }
 
-int segc_conv2d_winograd_f2_prepare(const segc_conv_params *p, const float *w, float *out) {
+static int segc_conv2d_winograd_f2_prepare(const segc_conv_params *p, const float *w, float *out) {
     float *g = malloc((size_t)(9 * p->cin * SEGC_GEMM_MR_MAX) * sizeof(float));
     if (!g) return SEGC_ENOMEM;
     segc_ws ws = {g, 9 * p->cin * SEGC_GEMM_MR_MAX, 1, NULL, 0};
@@ -178,7 +178,7 @@ int segc_conv2d_winograd_f2_prepare(const segc_conv_params *p, const float *w, f
     return SEGC_OK;
 }
 
-int segc_conv2d_winograd_f2(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
+static int segc_conv2d_winograd_f2(segc_pool *pool, const segc_conv_params *p, const float *x, const float *w,
                             const float *bias, const float *residual, const float *slope, float *y, const segc_ws *ws) {
     const float *prepared = segc_prep_data(p);
     if (!ws || !ws->shared || ws->shared_count < (prepared ? 0 : NX * ustride_of(p)) + vm_floats(p)) return SEGC_ENOSPC;
@@ -203,3 +203,12 @@ int segc_conv2d_winograd_f2(segc_pool *pool, const segc_conv_params *p, const fl
     segc_pool_run(pool, output_task, &c, segc_chunks(p->cout, CO_TASK));
     return SEGC_OK;
 }
+
+const segc_conv_path segc_conv2d_winograd_f2_path = {
+    .applies = segc_conv2d_winograd_f2_applies,
+    .ws = segc_conv2d_winograd_f2_ws,
+    .shared = segc_conv2d_winograd_f2_shared,
+    .prepared = segc_conv2d_winograd_f2_prepared,
+    .prepare = segc_conv2d_winograd_f2_prepare,
+    .run = segc_conv2d_winograd_f2,
+};
