@@ -133,12 +133,24 @@ static inline float *segc_ws_thread(const segc_ws *ws, int thread) {
 /// Splits n items into chunks of `chunk`: number of chunks.
 static inline int64_t segc_chunks(int64_t n, int64_t chunk) { return n <= 0 ? 0 : (n + chunk - 1) / chunk; }
 
+/// A chunk of at most `pref` items (a multiple of `align`) that splits n into nearly equal
+/// chunks, as many as a multiple of `threads`, when rounding allows: the pool hands tasks
+/// to whichever thread is free, so the last one decides when a job ends (ENet's 1x1 convs
+/// at 64x128 ran as 5 tiles of 1520 pixels and one of 592 on 2 threads; the caller waited
+/// ~3 ms per inference for the other thread's last tile). Only task boundaries move, and
+/// every path that uses it computes each output the same way in any task: bits do not
+/// depend on the thread count.
+int64_t segc_balanced_chunk(int64_t n, int64_t pref, int64_t align, int threads);
+
 /// im2col gather of one plane: for grid pixels q in [q0, q1) of a grid `gw` wide,
 /// dst[q - q0] = x[j*sy + oy, i*sx + ox] (j = q / gw, i = q % gw), 0 outside [0,h)x[0,w).
 void segc_gather(const float *x, int64_t h, int64_t w, int64_t gw, int64_t sy, int64_t sx, int64_t oy,
                  int64_t ox, int64_t q0, int64_t q1, float *dst);
 /// Output pixels per conv task for a GEMM with depth k (depends on shapes only).
 int64_t segc_conv_tile(int64_t k, int64_t pixels);
+/// segc_conv_tile balanced for `threads` (segc_balanced_chunk); never larger, so workspaces
+/// sized by segc_conv_tile hold it.
+int64_t segc_conv_tile_for(int64_t k, int64_t pixels, int threads);
 
 // Direct conv for tiny reductions (conv/conv2d_direct.c): position-independent rounding.
 int segc_conv2d_direct_applies(const segc_conv_params *p);

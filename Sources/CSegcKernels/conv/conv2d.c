@@ -207,7 +207,7 @@ static int conv2d_run(segc_pool *pool, const segc_conv_params *p, const float *x
     c.hw = p->h * p->w;
     c.pointwise = is_pointwise(p);
     c.copy_b = pointwise_copies_b(p);
-    c.tile = segc_conv_tile(c.k, c.ohw);
+    c.tile = segc_conv_tile_for(c.k, c.ohw, segc_pool_threads(pool));
     c.ntiles = segc_chunks(c.ohw, c.tile);
     // A small plane gives fewer pixel tiles than a machine has cores (ResNet-18's 16x32
     // stage: one tile, one busy thread); then the output channels are split too, in chunks

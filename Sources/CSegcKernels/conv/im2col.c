@@ -59,3 +59,14 @@ int64_t segc_conv_tile(int64_t k, int64_t pixels) {
     if (t > pixels) t = pixels;
     return t < 1 ? 1 : t;
 }
+
+int64_t segc_conv_tile_for(int64_t k, int64_t pixels, int threads) {
+    int64_t pref = segc_conv_tile(k, pixels), t = segc_balanced_chunk(pixels, pref, 16, threads);
+    // Keep the odd number of cache lines per row (above) when a neighbour gives the same count.
+    if (t < pref && (t / 16) % 2 == 0) {
+        int64_t count = segc_chunks(pixels, t);
+        if (t + 16 <= pref && segc_chunks(pixels, t + 16) == count) t += 16;
+        else if (t > 16 && segc_chunks(pixels, t - 16) == count) t -= 16;
+    }
+    return t;
+}
