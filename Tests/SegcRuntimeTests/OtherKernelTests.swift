@@ -285,4 +285,30 @@ final class OtherKernelTests: XCTestCase {
             XCTAssertEqual(bad, 0, "\(threads) threads: slots run twice, missed or late")
         }
     }
+
+    /// Each thread starts on its own contiguous share of the tasks (thread i: tasks
+    /// [i·n/T, (i+1)·n/T)), and a stalled thread's share is taken over from the back: every
+    /// task sleeps 1 ms and the worker's first task 150 ms, so the caller (thread 0) runs its
+    /// own half in order (nobody can steal it: the worker is asleep) and then all of the
+    /// worker's share but the task it is sleeping in.
+    func testThreadPoolSharesAndSteals() {
+        guard let pool = segc_pool_create(2) else { return XCTFail("pool") }
+        defer { segc_pool_destroy(pool) }
+        let n = 40
+        let ran = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+        defer { ran.deallocate() }
+        for _ in 0..<3 {
+            ran.initialize(repeating: -1, count: n)
+            segc_pool_run(pool, { ctx, t, thread in
+                let r = ctx!.assumingMemoryBound(to: Int32.self)
+                usleep(t == 20 && thread == 1 ? 150_000 : 1_000)
+                r[Int(t)] = thread
+            }, ran, Int64(n))
+            let byThread = (0..<n).map { ran[$0] }
+            XCTAssertFalse(byThread.contains(-1), "a task did not run")
+            XCTAssertEqual(Array(byThread[0..<20]), Array(repeating: 0, count: 20), "the caller's share: \(byThread)")
+            // The worker ran task 20 (its share's front) if it joined, nothing else.
+            XCTAssertEqual(Array(byThread[21...]), Array(repeating: 0, count: 19), "stolen from the back: \(byThread)")
+        }
+    }
 }
