@@ -16,8 +16,11 @@ package struct Quantizer {
         /// misses the target).
         package var sensitivityImages = 4
         package var threads = 0
-        /// Fold the mean error of the rounded weights into each int8 conv's bias.
+        /// Fold the mean error of each int8 conv's output into its bias (`BiasCorrection`).
         package var biasCorrection = true
+        /// What bias correction measures (`BiasCorrection.Mode`; `.weights`, the default: the
+        /// empirical modes did not improve the study figures, Notes session 9).
+        package var biasCorrectionMode: BiasCorrection.Mode = .weights
         /// Histograms from an earlier calibration of the same plan (a `STAT` section): the
         /// grids come from them. With no images (`count` 0) nothing runs: no agreement, no
         /// sensitivity, no bias correction, and `fp32Layers` must be given.
@@ -80,12 +83,54 @@ package struct Quantizer {
         // on the uint8 grid (scale 1/255), so the first layer sees the frame unchanged.
         if let h = cal.histograms[plan.graph.input] { grids[plan.graph.input] = CalibrationMethod.minmax.params(h) }
 
+        /// Means of the int8 convs' uint8 inputs (source value → per channel), measured by
+        /// empirical bias correction on the plan with the `forced` fp32 layers, then (when the
+        /// search keeps more in fp32) on the chosen plan; every candidate is lowered with them.
+        var quantizedMeans: [Int: [Double]] = [:]
+        let mode = options.biasCorrection && count > 0 && !cal.channelMeans.isEmpty ? options.biasCorrectionMode : .weights
         func lowered(_ fp32: Set<Int>) throws -> PlanFile {
-            var p = try Int8Lowering.lower(plan, grids: grids, fp32Layers: fp32,
-                                           channelMeans: options.biasCorrection ? cal.channelMeans : [:])
+            try lowering(fp32).plan
+        }
+        func lowering(_ fp32: Set<Int>) throws -> (plan: PlanFile, convInputs: [Int: Int8Lowering.ConvInput]) {
+            var (p, inputs) = try Int8Lowering.lowerReporting(plan, grids: grids, fp32Layers: fp32,
+                                                              channelMeans: options.biasCorrection ? cal.channelMeans : [:],
+                                                              quantizedMeans: quantizedMeans)
             p.metadata.precision = fp32.isEmpty ? "int8" : "mixed"
             p.metadata.passes.append("quantize-int8")
-            return p
+            return (p, inputs)
+        }
+        /// Empirical bias correction of the plan with fp32 layers `fp32` (sets `quantizedMeans`).
+        func correct(_ fp32: Set<Int>) throws {
+            if mode == .weights { return }
+            let inputs = try lowering(fp32).convInputs
+            quantizedMeans = try BiasCorrection.measureLocal(plan, convInputs: inputs, images: Array(0..<count),
+                                                             threads: options.threads, input: input,
+                                                             progress: { progress("bias correction (local)", $0, $1) })
+            if mode == .local { return }
+            // Sequential: the convs' inputs in graph order, one pass each (the network input's
+            // local means are exact); each pass runs the int8 plan corrected so far, up to the
+            // input's producer. The images are decoded once when they fit in 1 GiB.
+            let inputBytes = plan.graph.values[plan.graph.input].elementCount * 4
+            var cache: [Int: [Float]] = [:]
+            let cacheable = inputBytes * count <= 1 << 30
+            let image: (Int) throws -> [Float] = { i in
+                if let x = cache[i] { return x }
+                let x = try input(i)
+                if cacheable { cache[i] = x }
+                return x
+            }
+            var firstReader: [Int: Int] = [:]
+            for (i, op) in plan.graph.ops.enumerated() where inputs[op.inputs[0]] != nil && firstReader[op.inputs[0]] == nil {
+                firstReader[op.inputs[0]] = i
+            }
+            let order = inputs.keys.filter { $0 != plan.graph.input }.sorted { firstReader[$0, default: -1] < firstReader[$1, default: -1] }
+            for (k, v) in order.enumerated() {
+                let (p, now) = try lowering(fp32)
+                let measured = try BiasCorrection.measure(p, convInputs: now.filter { $0.key == v }, images: Array(0..<count),
+                                                          threads: options.threads, input: image,
+                                                          progress: { progress("bias correction \(k + 1)/\(order.count)", $0, $1) })
+                if let m = measured[v] { quantizedMeans[v] = m }
+            }
         }
         /// Agreement of `candidate` with the fp32 argmax over the images `which`: the mean
         /// and the worst image's.
@@ -109,6 +154,7 @@ package struct Quantizer {
         }
         let all = Array(0..<count)
         var fp32 = forced
+        try correct(fp32)
         var candidate = try lowered(fp32)
         var checked = count == 0 ? (mean: Double.nan, min: Double.nan) : try agreements(candidate, all, stage: "check")
         let reached = criterion(checked)
@@ -148,6 +194,11 @@ package struct Quantizer {
             }
             candidate = try trial(hi).0
             fp32 = forced.union(order.prefix(hi))
+            if mode != .weights {
+                // The fp32 layers change the error the int8 convs after them see: measure again.
+                try correct(fp32)
+                candidate = try lowered(fp32)
+            }
             checked = try agreements(candidate, all, stage: "check")
         }
         let kept = layers.filter { fp32.contains($0) }.map { Int8Lowering.name(plan, $0) }

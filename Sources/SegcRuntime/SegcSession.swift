@@ -33,6 +33,8 @@ public final class SegcSession {
     private let fusedPlanIndex: UnsafeMutablePointer<Int>
     /// First output of each plan op (pointer into the arena, element count).
     private let firstOutput: UnsafeMutablePointer<UnsafeBufferPointer<Float>>
+    /// First output of each plan op when it is uint8 (empty otherwise), for `byteObserver`.
+    private let firstByteOutput: [UnsafeBufferPointer<UInt8>]
     private let planOpCount: Int
     private let input: UnsafeMutablePointer<Float>
     private let inputCount: Int
@@ -46,6 +48,14 @@ public final class SegcSession {
     /// the arena, valid during the call). `nil` by default. Used by calibration and
     /// pruning, which need every op's activations.
     package var observer: ((Int, UnsafeBufferPointer<Float>) -> Void)?
+
+    /// Like `observer`, for ops whose first output is uint8 (int8 plans): called after each
+    /// such op with its index and the bytes. Used by bias correction (`SegcQuantize`).
+    package var byteObserver: ((Int, UnsafeBufferPointer<UInt8>) -> Void)?
+
+    /// With an observer: stop after this plan op (the output is then not computed). For
+    /// measurements that need only the first part of the network.
+    package var stopAfter: Int?
 
     /// Creates a session.
     ///
@@ -172,6 +182,11 @@ public final class SegcSession {
                     start: (arenaBase + ov.arenaOffset).assumingMemoryBound(to: Float.self),
                     count: ov.dtype == .f32 ? ov.elementCount : 0))
             }
+            firstByteOutput = g.ops.map { op in
+                let ov = g.values[op.outputs[0]]
+                return UnsafeBufferPointer(start: (arenaBase + ov.arenaOffset).assumingMemoryBound(to: UInt8.self),
+                                           count: ov.dtype == .u8 ? ov.elementCount : 0)
+            }
             let iv = g.values[g.input], ovv = g.values[g.output]
             input = (arena + iv.arenaOffset).assumingMemoryBound(to: Float.self)
             inputCount = iv.elementCount
@@ -215,8 +230,8 @@ public final class SegcSession {
     /// Typed-throws form of ``run(_:)-(UnsafeBufferPointer<Float>)``.
     package func runTyped(_ input: UnsafeBufferPointer<Float>) throws(SegcError) -> UnsafeBufferPointer<Float> {
         let wsp = try prepareRun(input)
-        let obs = observer
-        if obs == nil {
+        let obs = observer, bytes = byteObserver
+        if obs == nil && bytes == nil {
             for k in 0..<fusedCount {
                 let rc = segc_exec(pool, fusedOps + k, wsp)
                 if rc != 0 { throw kernelError(rc, planIndex: fusedPlanIndex[k]) }
@@ -226,9 +241,11 @@ public final class SegcSession {
         for k in 0..<opCount {
             let rc = segc_exec(pool, ops + k, wsp)
             if rc != 0 { throw kernelError(rc, planIndex: planIndex[k]) }
-            if let obs {
-                let i = planIndex[k]
-                if k + 1 == opCount || planIndex[k + 1] != i { obs(i, firstOutput[i]) }
+            let i = planIndex[k]
+            if k + 1 == opCount || planIndex[k + 1] != i {
+                obs?(i, firstOutput[i])
+                if let bytes, !firstByteOutput[i].isEmpty { bytes(i, firstByteOutput[i]) }
+                if i == stopAfter { break }
             }
         }
         return output

@@ -46,10 +46,19 @@ final class Int8PassTests: XCTestCase {
         try SegcSession(model: try SegcModel(plan: plan), threads: threads).run(x)
     }
 
-    func checkAgainstSimulation(_ path: String, name: String) throws {
+    /// `biasCorrection`: quantized by `Quantizer` with that bias correction (every conv int8)
+    /// instead of the bare pass without bias correction.
+    func checkAgainstSimulation(_ path: String, name: String, biasCorrection: BiasCorrection.Mode? = nil) throws {
         let plan = try compile(path)
         let inputs = try frames(plan, count: 4)
-        let (q, _) = try quantized(plan, inputs: inputs)
+        var (q, _) = try quantized(plan, inputs: inputs)
+        if let mode = biasCorrection {
+            var o = Quantizer.Options()
+            o.method = .percentile(99.99)
+            o.fp32Layers = []
+            o.biasCorrectionMode = mode
+            q = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+        }
         // Written and read back: the plan verifies.
         let bytes = try PlanWriter.serialize(q)
         let back = try PlanReader.read(FileBytes(bytes: bytes, name: "\(name).int8.segc"))
@@ -87,6 +96,11 @@ final class Int8PassTests: XCTestCase {
 
     func testMiDENetMatchesItsSimulation() throws {
         try checkAgainstSimulation(Self.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path, name: "midenet")
+    }
+
+    func testMiDENetWithBiasCorrectionMatchesItsSimulation() throws {
+        try checkAgainstSimulation(Self.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path, name: "midenet+bc",
+                                   biasCorrection: .sequential)
     }
 
     func testERFNetMatchesItsSimulation() throws {

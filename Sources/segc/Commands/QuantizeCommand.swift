@@ -57,8 +57,11 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "The target must hold on every calibration image (the worst one), not on their mean.")
     var targetEachImage = false
 
-    @Flag(help: "Do not fold the rounded weights' mean error into the biases (bias correction).")
+    @Flag(help: "Do not fold the int8 convs' mean output error into their biases (bias correction).")
     var noBiasCorrection = false
+
+    @Option(help: "What bias correction corrects: weights (the rounded weights' error), local (also each conv's input grid, one more fp32 run per image) or sequential (everything upstream, layer by layer: one int8 run per image and conv).")
+    var biasCorrection: String = BiasCorrection.Mode.weights.rawValue
 
     @Option(name: .short, help: "Output plan (default: ./<stem>.int8.segc).")
     var output: String?
@@ -77,6 +80,9 @@ struct QuantizeCommand: ParsableCommand {
             throw ValidationError("--stats without --calib cannot measure sensitivity: give --fp32-layers (names or 'none')")
         }
         if calibCount < 1 { throw ValidationError("--calib-count must be at least 1") }
+        if BiasCorrection.Mode(rawValue: biasCorrection) == nil {
+            throw ValidationError("unknown --bias-correction '\(biasCorrection)' (weights, local, sequential)")
+        }
         if !["minmax", "percentile", "entropy", "mse"].contains(method) {
             throw ValidationError("unknown --method '\(method)' (minmax, percentile, entropy, mse)")
         }
@@ -116,6 +122,7 @@ struct QuantizeCommand: ParsableCommand {
         opts.targetEachImage = targetEachImage
         opts.threads = globalOptions.threads ?? 0
         opts.biasCorrection = !noBiasCorrection
+        opts.biasCorrectionMode = BiasCorrection.Mode(rawValue: biasCorrection) ?? .weights
         if let stats { opts.storedHistograms = try StatSection.histograms(in: try FileBytes(contentsOf: stats), for: plan) }
         if let fp32Layers {
             opts.fp32Layers = fp32Layers == "none" ? [] : fp32Layers.split(separator: ",").map { String($0).trimmingSpaces }
@@ -173,7 +180,9 @@ extension QuantizeCommand {
             "calib_agreement": result.calibAgreement.isNaN ? .null : .number(result.calibAgreement),
             "calib_agreement_min": result.calibAgreementMin.isNaN ? .null : .number(result.calibAgreementMin),
             "target_each_image": .bool(opts.targetEachImage),
-            "bias_correction": .bool(opts.biasCorrection), "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
+            "bias_correction": .bool(opts.biasCorrection),
+            "bias_correction_mode": opts.biasCorrection && imageCount > 0 ? .string(opts.biasCorrectionMode.rawValue) : .null,
+            "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
         ])
         let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
         let data: [UInt8]

@@ -1,0 +1,150 @@
+import XCTest
+import SegcCore
+import SegcPlan
+import SegcRuntime
+import SegcQuantize
+
+/// Empirical bias correction (`BiasCorrection.swift`): the per-channel correction formula,
+/// and on a small synthetic network whose int8 output has a known mean shift (the second
+/// conv reads an activation whose grid clips its tail), the corrected biases remove it.
+final class BiasCorrectionTests: XCTestCase {
+    /// Δb = Σ W·mean(x) − Σ Ŵ·mean(x̂) per output channel, by hand.
+    func testDeltaOfAConvByHand() {
+        let w: [Float] = [0.5, 0.3, -1.0, 0.26]              // [cout 2, cin 2, 1, 1]
+        let q = QuantizedWeights.conv(w, shape: [2, 2, 1, 1])
+        func rounded(_ x: Float, _ maxAbs: Float) -> Double { Double((x * 127 / maxAbs).rounded()) * Double(maxAbs) / 127 }
+        let wq = [rounded(0.5, 0.5), rounded(0.3, 0.5), rounded(-1.0, 1.0), rounded(0.26, 1.0)]
+        XCTAssertNotEqual(wq[1], 0.3, "the test needs a rounding error")
+        let m = [2.0, 3.0], mq = [1.9, 3.2]
+        // Weights only (no measured input means): Σ (W − Ŵ)·mean(x).
+        let d0 = BiasCorrection.delta(w, shape: [2, 2, 1, 1], transposed: false, groups: 1, quantized: q,
+                                      inputMeans: m, quantizedInputMeans: nil, inputPixels: 64, outputPixels: 64)
+        XCTAssertEqual(d0[0], (0.5 - wq[0]) * 2 + (Double(Float(0.3)) - wq[1]) * 3, accuracy: 1e-7)
+        XCTAssertEqual(d0[1], (-1.0 - wq[2]) * 2 + (Double(Float(0.26)) - wq[3]) * 3, accuracy: 1e-7)
+        // With the uint8 input's measured means.
+        let d1 = BiasCorrection.delta(w, shape: [2, 2, 1, 1], transposed: false, groups: 1, quantized: q,
+                                      inputMeans: m, quantizedInputMeans: mq, inputPixels: 64, outputPixels: 64)
+        XCTAssertEqual(d1[0], 0.5 * 2 + Double(Float(0.3)) * 3 - (wq[0] * 1.9 + wq[1] * 3.2), accuracy: 1e-6)
+        XCTAssertEqual(d1[1], -1.0 * 2 + Double(Float(0.26)) * 3 - (wq[2] * 1.9 + wq[3] * 3.2), accuracy: 1e-6)
+        // Depthwise (groups 2): each output channel reads its own input channel only.
+        let dw = BiasCorrection.delta([0.3, 0.26], shape: [2, 1, 1, 1], transposed: false, groups: 2,
+                                      quantized: QuantizedWeights.conv([0.3, 0.26], shape: [2, 1, 1, 1]),
+                                      inputMeans: m, quantizedInputMeans: mq, inputPixels: 64, outputPixels: 64)
+        XCTAssertEqual(dw[0], Double(Float(0.3)) * (2 - 1.9), accuracy: 1e-6)   // 0.3 and 0.26 are their channels' maxima
+        XCTAssertEqual(dw[1], Double(Float(0.26)) * (3 - 3.2), accuracy: 1e-6)
+        // A transposed conv with stride 2 writes each input pixel's taps once over 4× the
+        // pixels: its output mean carries 1/4 of the tap sum.
+        let t = BiasCorrection.delta([0.5, 0.3, -1.0, 0.26], shape: [1, 1, 2, 2], transposed: true, groups: 1,
+                                     quantized: QuantizedWeights.convTranspose([0.5, 0.3, -1.0, 0.26], shape: [1, 1, 2, 2], groups: 1),
+                                     inputMeans: [2], quantizedInputMeans: [1.5], inputPixels: 16, outputPixels: 64)
+        let tq = [rounded(0.5, 1), rounded(0.3, 1), rounded(-1, 1), rounded(0.26, 1)]
+        let sum = Double(Float(0.5) + Float(0.3) - 1 + Float(0.26))
+        XCTAssertEqual(t[0], (sum * 2 - tq.reduce(0, +) * 1.5) / 4, accuracy: 1e-6)
+    }
+
+    /// input [1,3,H,W] → conv 3→4 3x3 + ReLU → conv 4→3 1x1 (logits). The first conv's
+    /// output has a heavy tail that a 95th-percentile grid clips, so the second conv's uint8
+    /// input has a lower mean than the fp32 one and the int8 logits a negative mean shift.
+    static func network(h: Int = 24, w: Int = 32) -> PlanFile {
+        var values: [PlanValue] = [], ops: [PlanOp] = [], bytes: [UInt8] = []
+        func value(_ s: [Int]) -> Int { values.append(PlanValue(dtype: .f32, shape: s, arenaOffset: 0)); return values.count - 1 }
+        func weight(_ d: [Float], _ s: [Int]) -> WeightRef {
+            while bytes.count % 64 != 0 { bytes.append(0) }
+            let r = WeightRef(offset: bytes.count, dtype: .f32, shape: s)
+            for f in d { withUnsafeBytes(of: f.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+            return r
+        }
+        var seed: UInt64 = 7
+        func rnd() -> Float {   // uniform in [−1, 1)
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(seed >> 40) / Float(1 << 23) - 1
+        }
+        let x = value([1, 3, h, w]), y1 = value([1, 4, h, w]), y2 = value([1, 3, h, w])
+        let w1 = (0..<(4 * 3 * 9)).map { _ in rnd() * 0.4 }, b1: [Float] = [0.05, -0.1, 0.2, 0.0]
+        let w2 = (0..<(3 * 4)).map { _ in 0.5 + abs(rnd()) }, b2: [Float] = [0.1, -0.2, 0.3]
+        let c1: [Int64] = [3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0], c2: [Int64] = [1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0]
+        ops.append(PlanOp(kind: .conv2d, inputs: [x], outputs: [y1], weights: [weight(w1, [4, 3, 3, 3]), weight(b1, [4])], ints: c1, algorithm: .gemm))
+        ops.append(PlanOp(kind: .conv2d, inputs: [y1], outputs: [y2], weights: [weight(w2, [3, 4, 1, 1]), weight(b2, [3])], ints: c2, algorithm: .gemm))
+        var off = 0
+        for i in values.indices { values[i].arenaOffset = off; off += (values[i].byteCount + 63) & ~63 }
+        var meta = PlanMetadata()
+        meta.inputShape = values[x].shape
+        meta.outputShape = values[y2].shape
+        meta.classes = 3
+        meta.mean = [0, 0, 0]; meta.std = [1, 1, 1]
+        return PlanFile(metadata: meta, graph: PlanGraph(values: values, ops: ops, input: x, output: y2, arenaBytes: off),
+                        weights: PlanWeights(owned: bytes), sourceMap: ["conv1", "conv2"])
+    }
+
+    /// Images in [0, 1] with bright spots (the heavy tail of the first conv's output).
+    static func images(_ plan: PlanFile, count: Int) -> [[Float]] {
+        let n = plan.graph.values[plan.graph.input].elementCount
+        var seed: UInt64 = 99
+        func u() -> Float {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(seed >> 40) / Float(1 << 24)
+        }
+        return (0..<count).map { _ in (0..<n).map { _ in let v = u(); return v > 0.97 ? 1 : v * 0.3 } }
+    }
+
+    /// Per-channel mean of (int8 logits − fp32 logits) over the images.
+    func meanError(_ q: PlanFile, _ plan: PlanFile, _ inputs: [[Float]]) throws -> [Double] {
+        let a = try SegcSession(model: try SegcModel(plan: q), threads: 1)
+        let b = try SegcSession(model: try SegcModel(plan: plan), threads: 1)
+        let s = plan.graph.values[plan.graph.output].shape, hw = s[2] * s[3]
+        var e = [Double](repeating: 0, count: s[1])
+        for x in inputs {
+            let got = Array(try a.run(x)), want = Array(try b.run(x))
+            for c in 0..<s[1] { for i in (c * hw)..<((c + 1) * hw) { e[c] += Double(got[i] - want[i]) } }
+        }
+        return e.map { $0 / Double(inputs.count * hw) }
+    }
+
+    func quantize(_ plan: PlanFile, _ inputs: [[Float]], mode: BiasCorrection.Mode, correction: Bool = true) throws -> PlanFile {
+        var o = Quantizer.Options()
+        o.method = .percentile(95)
+        o.fp32Layers = []
+        o.threads = 1
+        o.biasCorrection = correction
+        o.biasCorrectionMode = mode
+        return try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+    }
+
+    func testCorrectedBiasesRemoveTheMeanShiftOfAClippedActivation() throws {
+        let plan = Self.network()
+        let inputs = Self.images(plan, count: 6)
+        let off = try meanError(try quantize(plan, inputs, mode: .weights, correction: false), plan, inputs)
+        let weightsOnly = try meanError(try quantize(plan, inputs, mode: .weights), plan, inputs)
+        let local = try meanError(try quantize(plan, inputs, mode: .local), plan, inputs)
+        let sequential = try meanError(try quantize(plan, inputs, mode: .sequential), plan, inputs)
+        print("[bias correction] mean logit error per channel: none \(off), weights only \(weightsOnly), local \(local), sequential \(sequential)")
+        let shift = off.map(abs).max()!
+        // The setup has a real shift, and correcting the rounded weights alone leaves it.
+        XCTAssertGreaterThan(shift, 0.01)
+        XCTAssertGreaterThan(weightsOnly.map(abs).max()!, 0.5 * shift)
+        // Measured on the calibration images, the corrected plans' output means match fp32's
+        // up to the int32 bias rounding and the output's own rounding.
+        XCTAssertLessThan(local.map(abs).max()!, 0.1 * shift)
+        XCTAssertLessThan(sequential.map(abs).max()!, 0.1 * shift)
+    }
+
+    /// The measured uint8 means of a conv that reads the (exact) network input equal the
+    /// local ones (nothing upstream), and the runtime's uint8 observer sees every int8 conv input.
+    func testMeasuredMeansOfTheInt8PlanMatchTheLocalOnesAtTheInput() throws {
+        let plan = Self.network()
+        let inputs = Self.images(plan, count: 3)
+        let cal = try Calibration.run(plan: plan, count: inputs.count, threads: 1, input: { inputs[$0] })
+        var grids: [Int: QuantParams] = [:]
+        for (v, h) in cal.histograms { grids[v] = CalibrationMethod.percentile(95).params(h) }
+        grids[plan.graph.input] = CalibrationMethod.minmax.params(cal.histograms[plan.graph.input]!)
+        let (q, convInputs) = try Int8Lowering.lowerReporting(plan, grids: grids, fp32Layers: [], channelMeans: cal.channelMeans)
+        XCTAssertEqual(Set(convInputs.keys), [plan.graph.input, plan.graph.ops[1].inputs[0]])
+        let local = try BiasCorrection.measureLocal(plan, convInputs: convInputs, images: [0, 1, 2], threads: 1, input: { inputs[$0] })
+        let measured = try BiasCorrection.measure(q, convInputs: convInputs, images: [0, 1, 2], threads: 1, input: { inputs[$0] })
+        XCTAssertEqual(Set(measured.keys), Set(convInputs.keys))
+        for (a, b) in zip(local[plan.graph.input]!, measured[plan.graph.input]!) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        // The clipped activation: both below the fp32 mean.
+        let v = plan.graph.ops[1].inputs[0]
+        for c in 0..<4 { XCTAssertLessThan(local[v]![c], cal.channelMeans[v]![c] + 1e-6) }
+    }
+}
