@@ -58,6 +58,17 @@ struct StreamPipeline {
     }
 
     static func nowNs() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Gives the calling thread the lowest CPU priority (nice 19; on Linux `setpriority` with
+    /// who = 0 applies to the calling thread only). The decoder and the writer need a few
+    /// percent of a core per frame; at the network's priority they preempted one of its two
+    /// threads mid-task, and the other thread then waited at the end of that op for the task
+    /// to resume — the whole network stalled for every slice the decoder ran. At nice 19 they
+    /// run when a network thread is idle (between ops, waiting for the next frame).
+    static func yieldToNetwork() {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+    }
+
     static func ms(_ a: UInt64, _ b: UInt64) -> Double { Double(b &- a) / 1e6 }
 
     func run() throws -> Report {
@@ -69,6 +80,7 @@ struct StreamPipeline {
         let reportBox = ReportBox()
 
         let decoder = Thread {
+            Self.yieldToNetwork()
             var index = 0
             do {
                 while decoded.waitForRoom(), let (name, bytes) = try frames.next() {
@@ -85,6 +97,7 @@ struct StreamPipeline {
             decoded.close()
         }
         let writer = Thread {
+            Self.yieldToNetwork()
             while let item = inferred.pop() {
                 let t0 = Self.nowNs()
                 do { try sink.write(name: item.frame.name, logits: item.logits) } catch {
