@@ -17,7 +17,9 @@
 // the caller runs its share instead of waiting for it to wake up just to find no work.
 //
 // Which thread runs which task varies from run to run, but tasks are independent and
-// their boundaries depend only on shapes, so results do not depend on scheduling.
+// every kernel computes each output the same way whatever task holds it (task boundaries
+// depend on shapes and, through segc_balanced_chunk, on the thread count), so results do
+// not depend on scheduling or on the number of threads.
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include "../internal.h"
