@@ -134,10 +134,10 @@ static inline float *segc_ws_thread(const segc_ws *ws, int thread) {
 static inline int64_t segc_chunks(int64_t n, int64_t chunk) { return n <= 0 ? 0 : (n + chunk - 1) / chunk; }
 
 /// A chunk of at most `pref` items (a multiple of `align`) that splits n into nearly equal
-/// chunks, as many as a multiple of `threads`, when rounding allows: the pool hands tasks
-/// to whichever thread is free, so the last one decides when a job ends (ENet's 1x1 convs
-/// at 64x128 ran as 5 tiles of 1520 pixels and one of 592 on 2 threads; the caller waited
-/// ~3 ms per inference for the other thread's last tile). Only task boundaries move, and
+/// chunks, as many as a multiple of `threads`, when rounding allows: the pool gives each
+/// thread an equal number of tasks (threads/pool.c) and a job ends with its busiest thread
+/// (ENet's 1x1 convs at 64x128 ran as 5 tiles of 1520 pixels and one of 592 on 2 threads;
+/// 9 tiles of 4080 at 128x256 left one thread 5 and the other 4). Only task boundaries move, and
 /// every path that uses it computes each output the same way in any task: bits do not
 /// depend on the thread count.
 int64_t segc_balanced_chunk(int64_t n, int64_t pref, int64_t align, int threads);
