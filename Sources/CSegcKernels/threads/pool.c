@@ -63,7 +63,6 @@ struct segc_pool {
     _Atomic int stop;
     segc_task_fn fn;
     void *ctx;
-    int64_t ntasks;
     share *shares;   // one per thread
 };
 
@@ -197,7 +196,6 @@ void segc_pool_run(segc_pool *p, segc_task_fn fn, void *ctx, int64_t ntasks) {
     // The previous job is closed with nobody inside, so no worker reads these while they change.
     p->fn = fn;
     p->ctx = ctx;
-    p->ntasks = ntasks;
     for (int i = 0; i < p->threads; i++)
         atomic_store_explicit(&p->shares[i].range,
                               (uint64_t)(ntasks * i / p->threads) << 32 | (uint64_t)(ntasks * (i + 1) / p->threads),
