@@ -121,13 +121,15 @@ package enum BiasCorrection {
         }
         session.observer = nil
         var means: [Int: [Double]] = [:]
-        for (v, s) in sums {
-            let ci = convInputs[v]!, shape = g.values[v].shape
-            let n = Double(images.count * shape[2] * shape[3])
-            let zp = Double(ci.grid.zeroPoint), scale = Double(ci.grid.scale)
-            means[v] = s.map { ($0 / n - zp) * scale }
-        }
+        for (v, s) in sums { means[v] = dequantizedMeans(s, of: g.values[v].shape, grid: convInputs[v]!.grid, images: images.count) }
         return means
+    }
+
+    /// Per-channel means of uint8 codes, dequantized: (Σq / (images·H·W) − zero point) · scale.
+    private static func dequantizedMeans(_ sums: [Double], of shape: [Int], grid: QuantParams, images: Int) -> [Double] {
+        let n = Double(images * shape[2] * shape[3])
+        let zp = Double(grid.zeroPoint), scale = Double(grid.scale)
+        return sums.map { ($0 / n - zp) * scale }
     }
 
     /// Runs the lowered plan on the images and returns, for each source value an int8 conv
@@ -168,10 +170,7 @@ package enum BiasCorrection {
         var means: [Int: [Double]] = [:]
         for (source, ci) in convInputs {
             guard let s = sums[ci.value] else { continue }
-            let shape = g.values[ci.value].shape
-            let n = Double(images.count * shape[2] * shape[3])
-            let zp = Double(ci.grid.zeroPoint), scale = Double(ci.grid.scale)
-            means[source] = s.map { (Double($0) / n - zp) * scale }
+            means[source] = dequantizedMeans(s.map(Double.init), of: g.values[ci.value].shape, grid: ci.grid, images: images.count)
         }
         return means
     }
