@@ -87,6 +87,8 @@ typedef struct {
     int64_t cchunk, cchunks;       // output channels per task (a multiple of mr)
     int64_t ntaps[SEGC_QMAXPHASES], tap0[SEGC_QMAXPHASES];   // per phase: taps, first in toff
     int64_t wph[SEGC_QMAXPHASES];  // per phase: byte offset of its weights in a group
+    int64_t bbytes[SEGC_QMAXPHASES];   // per phase: bytes of one mr-row weight block
+    int64_t cout_g;                // output channels per group
     int64_t gwbytes;               // bytes of one group's weights
     int64_t toff[SEGC_QMAXK * SEGC_QMAXK];
     const segc_ws *ws;
@@ -107,12 +109,14 @@ static void tile_phase(const run_ctx *c, int64_t ph, segc_qtile *t) {
     t->slope_step = p->act == SEGC_ACT_PRELU && p->nslope != 1;
 }
 
-/// Tile fields of output channels [cb, cb + rows) of group grp, phase ph.
-static void tile_block(const run_ctx *c, int64_t grp, int64_t ph, int64_t cb, int64_t co1, segc_qtile *t) {
+/// Tile fields of output channels [cb, cb + rows) of group grp, phase ph; cb is weight
+/// block blk·mr (passed in: a division per tile showed in the profile).
+static void tile_block(const run_ctx *c, int64_t grp, int64_t ph, int64_t cb, int64_t blk, int64_t co1,
+                       segc_qtile *t) {
     const segc_qconv_params *p = c->p;
-    int64_t oc = grp * (p->cout / p->groups) + cb;
+    int64_t oc = grp * c->cout_g + cb;
     t->rows = (int)SEGC_MIN(c->k->mr, co1 - cb);
-    t->w = c->w + grp * c->gwbytes + c->wph[ph] + (cb / c->k->mr) * segc_qblock_bytes(p, c->k, c->ntaps[ph]);
+    t->w = c->w + grp * c->gwbytes + c->wph[ph] + blk * c->bbytes[ph];
     t->bias = c->bias + ph * p->cout + oc;
     t->mult = c->mult + oc;
     t->slope = p->act == SEGC_ACT_PRELU ? c->slope + (t->slope_step ? oc : 0) : NULL;
@@ -124,7 +128,7 @@ static void tile_block(const run_ctx *c, int64_t grp, int64_t ph, int64_t cb, in
 static void row_tiles(const run_ctx *c, int64_t grp, int64_t ph, int64_t co0, int64_t co1, const uint8_t *act,
                       int64_t qstride, int64_t n, int64_t yoff, int64_t ystep, uint8_t *tmp) {
     const segc_qconv_params *p = c->p;
-    int64_t cout_g = p->cout / p->groups, ohw = p->oh * p->ow;
+    int64_t cout_g = c->cout_g, ohw = p->oh * p->ow, mr = c->k->mr;
     segc_qtile t;
     tile_phase(c, ph, &t);
     t.qstride = qstride;
@@ -135,8 +139,8 @@ static void row_tiles(const run_ctx *c, int64_t grp, int64_t ph, int64_t co0, in
         nt = segc_qtile_width(c->k, n - x0);
         t.act = act + 4 * x0;
         t.n = (int)SEGC_MIN(nt, n - x0);
-        for (int64_t cb = co0; cb < co1; cb += c->k->mr) {
-            tile_block(c, grp, ph, cb, co1, &t);
+        for (int64_t cb = co0, blk = co0 / mr; cb < co1; cb += mr, blk++) {
+            tile_block(c, grp, ph, cb, blk, co1, &t);
             int64_t e = (grp * cout_g + cb) * ohw + yoff + x0 * ystep;
             t.res = c->res ? c->res + e : NULL;
             t.y = tmp ? tmp + ((cb - co0) * n + x0) * c->esize : c->y + e * c->esize;
@@ -197,9 +201,9 @@ static void row_pairs(const run_ctx *c, int64_t grp, int64_t ry, int64_t co0, in
         t0.act = t1.act = act + 4 * x0;
         t0.n = (int)SEGC_MIN(half, gw0 - x0);
         t1.n = (int)SEGC_MAX(0, SEGC_MIN(half, gw1 - x0));
-        for (int64_t cb = co0; cb < co1; cb += c->k->mr) {
-            tile_block(c, grp, ry * 2, cb, co1, &t0);
-            tile_block(c, grp, ry * 2 + 1, cb, co1, &t1);
+        for (int64_t cb = co0, blk = co0 / c->k->mr; cb < co1; cb += c->k->mr, blk++) {
+            tile_block(c, grp, ry * 2, cb, blk, co1, &t0);
+            tile_block(c, grp, ry * 2 + 1, cb, blk, co1, &t1);
             int64_t e = (grp * cout_g + cb) * ohw + oy * p->ow + 2 * x0;
             t0.res = c->res ? c->res + e : NULL;
             t1.res = c->res ? c->res + e + 1 : NULL;
@@ -265,6 +269,7 @@ static void tap_tables(run_ctx *c) {
         c->ntaps[0] = n;
         c->tap0[0] = 0;
         c->wph[0] = 0;
+        c->bbytes[0] = segc_qblock_bytes(p, c->k, n);
         return;
     }
     int64_t ty[SEGC_QMAXK], oy[SEGC_QMAXK], tx[SEGC_QMAXK], ox[SEGC_QMAXK], n = 0, wb = 0;
@@ -274,7 +279,8 @@ static void tap_tables(run_ctx *c) {
         c->tap0[ph] = n;
         c->ntaps[ph] = ny * nx;
         c->wph[ph] = wb;
-        wb += segc_qblocks(p, c->k) * segc_qblock_bytes(p, c->k, ny * nx);
+        c->bbytes[ph] = segc_qblock_bytes(p, c->k, ny * nx);
+        wb += segc_qblocks(p, c->k) * c->bbytes[ph];
         for (int64_t a = 0; a < ny; a++)
             for (int64_t b = 0; b < nx; b++) c->toff[n++] = (oy[a] - g->y0) * g->pitch + (ox[b] - g->x0) * 4;
     }
@@ -301,6 +307,7 @@ int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transp
     c.gwbytes = segc_qblocks(p, k) * segc_qblock_bytes(p, k, p->kh * p->kw);
     c.ws = ws;
     c.tmp_off = tmp_offset(p, transposed);
+    c.cout_g = p->cout / p->groups;
     tap_tables(&c);
 
     c.x = x;
