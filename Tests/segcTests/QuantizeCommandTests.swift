@@ -31,6 +31,17 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try CLI.json(r.stdout)
         XCTAssertEqual(j["precision"] as? String, "int8")
+        // A machine without VNNI is told that int8 will not be faster there (not with --quiet).
+        let vnni = (j["int8_kernel"] as? String ?? "").hasSuffix("vnni")
+        XCTAssertEqual(r.stderr.contains("note: this CPU has no VNNI"), !vnni, r.stderr)
+        let noVNNI = try CLI.run(["quantize", plan, "--calib", calib.path, "-o", dir.appendingPathComponent("n.segc").path,
+                                  "--fp32-layers", "none"], environment: ["SEGC_NO_VNNI": "1"])
+        XCTAssertEqual(noVNNI.status, 0, noVNNI.stderr)
+        XCTAssertTrue(noVNNI.stderr.contains("note: this CPU has no VNNI (int8 kernel "), noVNNI.stderr)
+        let quietNoVNNI = try CLI.run(["quantize", plan, "--calib", calib.path, "-o", dir.appendingPathComponent("n.segc").path,
+                                       "--fp32-layers", "none", "--quiet"], environment: ["SEGC_NO_VNNI": "1"])
+        XCTAssertEqual(quietNoVNNI.status, 0, quietNoVNNI.stderr)
+        XCTAssertEqual(quietNoVNNI.stderr, "")
         XCTAssertEqual(j["calib_images"] as? Int, 3)
         XCTAssertGreaterThan(j["calib_agreement"] as? Double ?? 0, 0.8)
         XCTAssertLessThan(j["bytes_after"] as? Int ?? .max, j["bytes_before"] as? Int ?? 0)
