@@ -283,6 +283,58 @@ final class QuantConvKernelTests: XCTestCase {
         }
     }
 
+    /// Integer Winograd F(4,3) (quant/qconv_wino.c) at plain AVX2: the 3x1 and 1x3 convs it
+    /// takes (vertical at any dilation, horizontal at dilation 1 and multiples of 8), odd
+    /// channel counts, residual, prelu, float output, and the extreme data its int32 bound
+    /// is for (cin 512, inputs 0/255, weights −128/127): the scalar level's bytes exactly.
+    func testWinogradOneDimensionalConvsMatch() throws {
+        guard segc_detected_cpu_level() >= 1 else { throw XCTSkip("no AVX2") }
+        var r = Rng(44)
+        func conv(_ cin: Int, _ h: Int, _ w: Int, _ cout: Int, vertical: Bool, d: Int) -> QConvCase {
+            var c = QConvCase(cin: cin, h: h, w: w, cout: cout, oh: h, ow: w, kh: vertical ? 3 : 1, kw: vertical ? 1 : 3,
+                              sh: 1, sw: 1, pt: vertical ? d : 0, pl: vertical ? 0 : d, dh: vertical ? d : 1,
+                              dw: vertical ? 1 : d, groups: 1)
+            c.act = Int32(r.int(0...2)); c.nslope = r.int(0...1) == 0 ? 1 : cout
+            c.xzp = Int32(r.int(0...255)); c.yzp = Int32(r.int(0...40)); c.rzp = Int32(r.int(0...255))
+            c.residual = r.int(0...1) == 1; c.outF32 = r.int(0...4) == 0
+            return c
+        }
+        var cases = [conv(64, 8, 32, 64, vertical: true, d: 1), conv(37, 16, 16, 13, vertical: true, d: 2),
+                     conv(8, 64, 16, 6, vertical: true, d: 16), conv(128, 16, 48, 128, vertical: true, d: 4),
+                     conv(64, 3, 64, 64, vertical: false, d: 1), conv(9, 2, 64, 7, vertical: false, d: 8),
+                     conv(5, 3, 128, 11, vertical: false, d: 16), conv(61, 4, 192, 59, vertical: false, d: 1),
+                     conv(512, 4, 16, 5, vertical: true, d: 1), conv(512, 2, 64, 5, vertical: false, d: 1)]
+        cases[2].outF32 = true; cases[5].act = 2; cases[5].nslope = 7
+        for (n, c) in cases.enumerated() {
+            var p = c.params
+            var datas = [QConvData(c, &r)]
+            if c.cin == 512 {   // the bound: |24·y| at its largest (all 255 against all −128, and 0/255 stripes)
+                var e = QConvData(c, &r)
+                e.x = e.x.indices.map { _ in 255 }; e.w = e.w.map { _ in -128 }
+                datas.append(e)
+                e.x = e.x.indices.map { UInt8(($0 / 3) % 2 == 0 ? 255 : 0) }; e.w = e.w.indices.map { $0 % 2 == 0 ? 127 : -128 }
+                datas.append(e)
+            }
+            for d in datas {
+                _ = segc_set_cpu_level(0)
+                guard let scalar = runQConv(c, d, env: envs[0]) else { continue }
+                XCTAssertEqual(scalar, naiveQConv(c, d), "case \(n): scalar vs definition")
+                setenv("SEGC_NO_VNNI", "1", 1)
+                defer { unsetenv("SEGC_NO_VNNI") }
+                _ = segc_set_cpu_level(1)
+                // The packing carries the transformed weights (header field wino_off, byte 144 of
+                // segc_qpack_hdr in quant/qconv.h), so the comparison below ran that path.
+                let packed = UnsafeMutableRawPointer.allocate(byteCount: Int(segc_qconv_packed_bytes(&p, 0)), alignment: 64)
+                defer { packed.deallocate() }
+                XCTAssertEqual(segc_qconv_pack(&p, 0, d.w, d.bias, packed), 0)
+                XCTAssertGreaterThan(packed.load(fromByteOffset: 144, as: Int64.self), 0, "case \(n): no Winograd weights")
+                for env in envs {
+                    XCTAssertEqual(runQConv(c, d, env: env), scalar, "case \(n) threads \(env.threads) \(c)")
+                }
+            }
+        }
+    }
+
     /// The kernel a packing picks follows the CPU's VNNI flags (as the kernel reports them in
     /// /proc/cpuinfo: an independent reading of CPUID) and SEGC_NO_VNNI, and the packed header
     /// records it, so the tests above run the kernels they mean to.

@@ -115,8 +115,15 @@ const char *segc_qconv_kernel(void) {
     return names[pack_kernel(&level)];
 }
 
+/// Whether a packing for `kernel` adds the Winograd weights: plain AVX2 only (with VNNI
+/// the direct vpdpbusd tiles are faster than any int16 scheme).
+static int with_wino(const segc_qconv_params *p, int transposed, int kernel) {
+    return kernel == SEGC_QK_AVX2 && segc_qwino_fits(p, transposed);
+}
+
 static int64_t weight_bytes(const segc_qconv_params *p, int transposed, int kernel) {
-    return segc_qconv_tiled_wbytes(p, transposed, tile_kernel(kernel));
+    int64_t b = segc_qconv_tiled_wbytes(p, transposed, tile_kernel(kernel));
+    return with_wino(p, transposed, kernel) ? round64(b) + round64(segc_qwino_wbytes(p)) : b;
 }
 
 int64_t segc_qconv_packed_bytes(const segc_qconv_params *p, int transposed) {
@@ -176,17 +183,21 @@ int segc_qconv_pack(const segc_qconv_params *p, int transposed, const int8_t *w,
     h.bias_off = SEGC_QPACK_HDR;
     h.w_off = h.bias_off + round64(h.nphase * p->cout * 4);
     h.total = h.w_off + round64(weight_bytes(p, transposed, kernel));
+    if (with_wino(p, transposed, kernel))
+        h.wino_off = h.w_off + round64(segc_qconv_tiled_wbytes(p, transposed, tile_kernel(kernel)));
     uint8_t *base = packed;
     memset(base, 0, (size_t)h.total);
     memcpy(base, &h, sizeof h);
     fold_bias(p, transposed, w, bias, (int32_t *)(base + h.bias_off));
     segc_qconv_tiled_pack(p, transposed, tile_kernel(kernel), w, base + h.w_off);
+    if (h.wino_off) segc_qwino_pack(p, w, (int32_t *)(base + h.wino_off));
     return SEGC_OK;
 }
 
 int64_t segc_qconv_ws(const segc_qconv_params *p, int transposed) {
     if (qconv_check(p, transposed)) return 0;
-    return segc_qconv_tiled_ws(p, transposed);
+    int64_t ws = segc_qconv_tiled_ws(p, transposed);
+    return segc_qwino_fits(p, transposed) ? SEGC_MAX(ws, segc_qwino_ws(p)) : ws;
 }
 
 /// The packed buffer must have been packed for these parameters (the fields its layout
@@ -217,5 +228,12 @@ int segc_qconv2d(segc_pool *pool, const segc_qconv_params *p, int transposed, co
     if (p->act == SEGC_ACT_PRELU && !slope) return SEGC_EINVAL;
     const segc_qpack_hdr *h = packed;
     if (!header_matches(h, p, transposed)) return SEGC_EINVAL;
+#if defined(__x86_64__)
+    // A buffer packed with Winograd weights runs them when the conv still qualifies (the
+    // header does not record the geometry the direct layout does not depend on).
+    if (h->kernel == SEGC_QK_AVX2 && h->wino_off > 0 && segc_qwino_fits(p, transposed) &&
+        h->wino_off + segc_qwino_wbytes(p) <= h->total)
+        return segc_qwino_run(pool, p, x, h, mult, residual, slope, y, ws);
+#endif
     return segc_qconv_tiled_run(pool, p, transposed, x, h, tile_kernel(h->kernel), mult, residual, slope, y, ws);
 }

@@ -92,7 +92,21 @@ typedef struct {
     int64_t bias_off;     ///< int32 [nphase][cout] folded bias
     int64_t w_off;        ///< weights (layout per kernel)
     int64_t total;        ///< bytes of the whole buffer
+    int64_t wino_off;     ///< 0, or the Winograd F(4,3) weights (SEGC_QK_AVX2, quant/qconv_wino.c)
 } segc_qpack_hdr;
+
+/// Integer Winograd F(4,3) for 3x1 / 1x3 convs at plain AVX2 (quant/qconv_wino.c,
+/// arch/x86/qconv_wino_avx2.c): whether a conv qualifies, its transformed weights'
+/// bytes and layout, lanes per task and per-thread workspace (in 4-byte units).
+int segc_qwino_fits(const segc_qconv_params *p, int transposed);
+int64_t segc_qwino_wbytes(const segc_qconv_params *p);
+void segc_qwino_pack(const segc_qconv_params *p, const int8_t *w, int32_t *u);
+int64_t segc_qwino_lanes(const segc_qconv_params *p);
+int64_t segc_qwino_ws(const segc_qconv_params *p);
+#if defined(__x86_64__)
+int segc_qwino_run(segc_pool *pool, const segc_qconv_params *p, const uint8_t *x, const segc_qpack_hdr *h,
+                   const float *mult, const uint8_t *residual, const float *slope, void *y, const segc_ws *ws);
+#endif
 
 /// Taps of output phase r along one axis of a transposed conv: count, kernel indices and
 /// input offsets (output o = r + s·j reads input j + off[t] through tap tap[t]).

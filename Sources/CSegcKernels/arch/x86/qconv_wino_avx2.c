@@ -1,0 +1,237 @@
+#pragma clang fp contract(off)   // requantization: multiply, then add (the scalar level's rounding)
+// Integer Winograd F(4,3) for int8 3x1 / 1x3 convs at plain AVX2 (no VNNI): why it is
+// exact and which convs qualify, quant/qconv_wino.c. One task per "tile row" (vertical:
+// 4 output rows d apart, the columns are the lanes; horizontal: one output row, its ow/4
+// tiles are the lanes):
+//   1. input transform: for every channel pair, V[i][pair][lane] = BT·x (int16 pairs),
+//      x the 6 input rows (vertical) or the 6 columns of each tile (horizontal, gathered),
+//      x_zp outside the image as the direct kernels pad;
+//   2. per 4 output channels × 16 lanes and each of the 6 points, the K loop over channel
+//      pairs: M[i] = Σ vpmaddwd(V[i][pair], U[i][pair]) (the vpmaddwd tile of
+//      qconv_avx2.c, 2 int16 products per instruction, no activation split);
+//   3. output transform 24·y = AT·M, y = (24·y >> 3)·3⁻¹ (exact, mod 2^32), + the folded
+//      bias, then the shared requantization (qconv_ymm.h) of the 4 output rows / columns.
+#if defined(__x86_64__)
+#include "qconv_ymm.h"
+#include <string.h>
+
+typedef struct {
+    const segc_qconv_params *p;
+    const uint8_t *x, *res;
+    const int32_t *u, *bias;
+    const float *mult, *slope;
+    uint8_t *y;
+    int64_t esize, np, nl, nb, d;
+    int vertical;
+    const segc_ws *ws;
+} wino_ctx;
+
+/// V[0..5] = BT · X[0..5] on int16 lanes (|V| <= 2040: no overflow).
+INLINE256 void input_transform(const __m256i X[6], __m256i V[6]) {
+    __m256i x1x2 = _mm256_add_epi16(X[1], X[2]), x3x4 = _mm256_add_epi16(X[3], X[4]);
+    V[0] = _mm256_add_epi16(_mm256_sub_epi16(_mm256_slli_epi16(_mm256_sub_epi16(X[0], X[2]), 2), X[2]), X[4]);
+    V[1] = _mm256_sub_epi16(x3x4, _mm256_slli_epi16(x1x2, 2));   // −4x1 − 4x2 + x3 + x4
+    __m256i x1mx3 = _mm256_sub_epi16(X[1], X[3]);
+    V[2] = _mm256_add_epi16(_mm256_sub_epi16(_mm256_slli_epi16(_mm256_sub_epi16(X[1], X[2]), 2), X[3]), X[4]);
+    V[3] = _mm256_sub_epi16(_mm256_sub_epi16(X[4], X[2]), _mm256_slli_epi16(x1mx3, 1));   // −2x1 − x2 + 2x3 + x4
+    V[4] = _mm256_add_epi16(_mm256_sub_epi16(X[4], X[2]), _mm256_slli_epi16(x1mx3, 1));   // 2x1 − x2 − 2x3 + x4
+    V[5] = _mm256_add_epi16(_mm256_sub_epi16(_mm256_slli_epi16(x1mx3, 2), X[3]), X[5]);   // 4x1 − 5x3 + x5
+}
+
+/// 8 pixels of channels a and b as int16 pairs (a0 b0 a1 b1 …).
+INLINE256 __m256i pairs8(const uint8_t *a, const uint8_t *b) {
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)a), _mm_loadl_epi64((const __m128i *)b)));
+}
+
+/// Step 1, vertical: tile rows base + j·d, inputs rows base + (i − 1)·d.
+__attribute__((target(T256))) static void transform_vertical(const wino_ctx *c, int64_t base, int32_t *V,
+                                                             const uint8_t *zprow) {
+    const segc_qconv_params *p = c->p;
+    for (int64_t cp = 0; cp < c->np; cp++) {
+        const uint8_t *ra[6], *rb[6];
+        for (int i = 0; i < 6; i++) {
+            int64_t row = base + (i - 1) * c->d;
+            int in = row >= 0 && row < p->h;
+            ra[i] = in ? c->x + ((2 * cp) * p->h + row) * p->w : zprow;
+            rb[i] = in && 2 * cp + 1 < p->cin ? c->x + ((2 * cp + 1) * p->h + row) * p->w : zprow;
+        }
+        for (int64_t l = 0; l < p->w; l += 8) {
+            __m256i X[6], Vv[6];
+            for (int i = 0; i < 6; i++) X[i] = pairs8(ra[i] + l, rb[i] + l);
+            input_transform(X, Vv);
+            for (int i = 0; i < 6; i++) _mm256_store_si256((__m256i *)(V + (i * c->np + cp) * c->nl + l), Vv[i]);
+        }
+    }
+}
+
+/// Horizontal lane geometry: lane group g (8 tiles) starts at column base(g); lane l's
+/// tile has outputs base + off(l) + j·step and inputs base + off(l) + (i − 1)·step.
+/// d = 1: tiles of 4 adjacent columns (off = 4l, step 1); d a multiple of 8: 8 adjacent
+/// tiles of one 4d-column block (off = l, step d).
+static int64_t hgroup_base(const wino_ctx *c, int64_t g) {
+    if (c->d == 1) return 32 * g;
+    int64_t per = c->d / 8;
+    return 4 * c->d * (g / per) + 8 * (g % per);
+}
+
+/// Step 1, horizontal: output row `row`; a padded row of channel pairs, then the gathers.
+__attribute__((target(T256))) static void transform_horizontal(const wino_ctx *c, int64_t row, int32_t *V,
+                                                               int32_t *prow) {
+    const segc_qconv_params *p = c->p;
+    const int64_t d = c->d, step = d == 1 ? 1 : d;
+    const int32_t zz = (int32_t)((uint32_t)p->x_zp << 16 | (uint32_t)p->x_zp);
+    const __m256i lanes4 = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    for (int64_t cp = 0; cp < c->np; cp++) {
+        const uint8_t *a = c->x + ((2 * cp) * p->h + row) * p->w;
+        const uint8_t *b = 2 * cp + 1 < p->cin ? c->x + ((2 * cp + 1) * p->h + row) * p->w : a;
+        for (int64_t k = 0; k < d; k++) prow[k] = prow[d + p->w + k] = zz;   // x_zp outside the row
+        for (int64_t l = 0; l < p->w; l += 8) _mm256_storeu_si256((__m256i *)(prow + d + l), pairs8(a + l, b + l));
+        for (int64_t g = 0; g < c->nl / 8; g++) {
+            const int32_t *at = prow + d + hgroup_base(c, g);
+            __m256i X[6], Vv[6];
+            for (int i = 0; i < 6; i++)
+                X[i] = d == 1 ? _mm256_i32gather_epi32((const int *)(at + (i - 1)), lanes4, 4)
+                              : _mm256_loadu_si256((const __m256i *)(at + (i - 1) * step));
+            input_transform(X, Vv);
+            for (int i = 0; i < 6; i++) _mm256_store_si256((__m256i *)(V + (i * c->np + cp) * c->nl + 8 * g), Vv[i]);
+        }
+    }
+}
+
+/// Step 2: M[i][r][v] = Σ_pairs V[i][pair][l0 + 8v ..] · U[block][i][pair][r], r < 4, v < 2.
+__attribute__((target(T256))) static void products(const wino_ctx *c, const int32_t *V, int64_t l0, int64_t blk,
+                                                   __m256i M[6][4][2]) {
+    for (int i = 0; i < 6; i++) {
+        __m256i acc[4][2];
+        for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        const int32_t *u = c->u + (blk * 6 + i) * c->np * 4;
+        const int32_t *v = V + i * c->np * c->nl + l0;
+        for (int64_t cp = 0; cp < c->np; cp++, u += 4, v += c->nl) {
+            __m256i v0 = _mm256_load_si256((const __m256i *)v), v1 = _mm256_load_si256((const __m256i *)(v + 8));
+            for (int r = 0; r < 4; r++) {
+                __m256i w = _mm256_set1_epi32(u[r]);
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(v0, w));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(v1, w));
+            }
+        }
+        for (int r = 0; r < 4; r++) { M[i][r][0] = acc[r][0]; M[i][r][1] = acc[r][1]; }
+    }
+}
+
+/// Step 3's integer part: Y[j][r][v] = AT·M / 24 + bias (exact: see quant/qconv_wino.c).
+INLINE256 void output_transform(__m256i M[6][4][2], const int32_t *bias, int rows, __m256i Y[4][4][2]) {
+    const __m256i inv3 = _mm256_set1_epi32((int32_t)0xAAAAAAABu);   // 3·0xAAAAAAAB = 1 mod 2^32
+    for (int r = 0; r < 4; r++) {
+        __m256i b = _mm256_set1_epi32(r < rows ? bias[r] : 0);
+        for (int v = 0; v < 2; v++) {
+            __m256i t1 = _mm256_add_epi32(M[1][r][v], M[2][r][v]), t2 = _mm256_sub_epi32(M[1][r][v], M[2][r][v]);
+            __m256i t3 = _mm256_add_epi32(M[3][r][v], M[4][r][v]), t4 = _mm256_sub_epi32(M[3][r][v], M[4][r][v]);
+            __m256i y24[4] = {_mm256_add_epi32(_mm256_add_epi32(M[0][r][v], t1), t3),
+                              _mm256_add_epi32(t2, _mm256_slli_epi32(t4, 1)),
+                              _mm256_add_epi32(t1, _mm256_slli_epi32(t3, 2)),
+                              _mm256_add_epi32(_mm256_add_epi32(t2, _mm256_slli_epi32(t4, 3)), M[5][r][v])};
+            for (int j = 0; j < 4; j++)
+                Y[j][r][v] = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_srai_epi32(y24[j], 3), inv3), b);
+        }
+    }
+}
+
+/// Requantizes acc (rows × nv vectors of 8 lanes) into the output at element offset e.
+INLINE256 void store_tile(const wino_ctx *c, int64_t blk, int rows, int64_t e, int n, const int nv,
+                          __m256i acc[MRMAX][NVMAX]) {
+    const segc_qconv_params *p = c->p;
+    int64_t oc = 4 * blk, ohw = p->oh * p->ow;
+    segc_qtile t = {0};
+    t.rows = rows;
+    t.n = n;
+    t.mult = c->mult + oc;
+    t.slope_step = p->act == SEGC_ACT_PRELU && p->nslope != 1;
+    t.slope = p->act == SEGC_ACT_PRELU ? c->slope + (t.slope_step ? oc : 0) : NULL;
+    t.res = c->res ? c->res + oc * ohw + e : NULL;
+    t.rstride = t.ystride = ohw;
+    t.rstep = t.ystep = 1;
+    t.y = c->y + (oc * ohw + e) * c->esize;
+    t.p = p;
+    ymm_epilogue(&t, 4, nv, acc);
+}
+
+/// 4x8 int32 transpose: lane l of a[j] (tile l, output j) to o[l / 2] lane 4·(l % 2) + j.
+INLINE256 void transpose4x8(const __m256i a[4], __m256i o[4]) {
+    __m256i t0 = _mm256_unpacklo_epi32(a[0], a[1]), t1 = _mm256_unpackhi_epi32(a[0], a[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(a[2], a[3]), t3 = _mm256_unpackhi_epi32(a[2], a[3]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    o[0] = _mm256_permute2x128_si256(u0, u1, 0x20);
+    o[1] = _mm256_permute2x128_si256(u2, u3, 0x20);
+    o[2] = _mm256_permute2x128_si256(u0, u1, 0x31);
+    o[3] = _mm256_permute2x128_si256(u2, u3, 0x31);
+}
+
+__attribute__((target(T256))) static void wino_task(void *vctx, int64_t task, int thread) {
+    const wino_ctx *c = vctx;
+    const segc_qconv_params *p = c->p;
+    uint8_t *ws = (uint8_t *)(((uintptr_t)segc_ws_thread(c->ws, thread) + 63) & ~(uintptr_t)63);
+    int32_t *V = (int32_t *)ws;
+    uint8_t *rowbuf = ws + (6 * c->np * c->nl * 4 + 63) / 64 * 64;
+    int64_t base = 0;
+    if (c->vertical) {
+        base = 4 * c->d * (task / c->d) + task % c->d;   // tile rows base + j·d
+        memset(rowbuf, p->x_zp, (size_t)p->w);
+        transform_vertical(c, base, V, rowbuf);
+    } else {
+        transform_horizontal(c, task, V, (int32_t *)rowbuf);
+    }
+    for (int64_t l0 = 0; l0 < c->nl; l0 += 16)
+        for (int64_t blk = 0; blk < c->nb; blk++) {
+            int rows = (int)SEGC_MIN(4, p->cout - 4 * blk);
+            __m256i M[6][4][2], Y[4][4][2];
+            products(c, V, l0, blk, M);
+            output_transform(M, c->bias + 4 * blk, rows, Y);
+            __m256i acc[MRMAX][NVMAX];
+            if (c->vertical) {
+                for (int j = 0; j < 4; j++) {
+                    for (int r = 0; r < 4; r++) { acc[r][0] = Y[j][r][0]; acc[r][1] = Y[j][r][1]; }
+                    store_tile(c, blk, rows, (base + j * c->d) * p->ow + l0, 16, 2, acc);
+                }
+            } else if (c->d == 1) {   // lanes are tiles of 4 adjacent columns: transpose to pixels
+                for (int v = 0; v < 2; v++) {
+                    for (int r = 0; r < 4; r++) {
+                        __m256i a[4] = {Y[0][r][v], Y[1][r][v], Y[2][r][v], Y[3][r][v]};
+                        transpose4x8(a, acc[r]);
+                    }
+                    store_tile(c, blk, rows, task * p->ow + 4 * (l0 + 8 * v), 32, 4, acc);
+                }
+            } else {   // lanes are 8 adjacent columns of each of the 4 outputs
+                for (int v = 0; v < 2; v++)
+                    for (int j = 0; j < 4; j++) {
+                        for (int r = 0; r < 4; r++) acc[r][0] = Y[j][r][v];
+                        store_tile(c, blk, rows, task * p->ow + hgroup_base(c, l0 / 8 + v) + j * c->d, 8, 1, acc);
+                    }
+            }
+        }
+}
+
+int segc_qwino_run(segc_pool *pool, const segc_qconv_params *p, const uint8_t *x, const segc_qpack_hdr *h,
+                   const float *mult, const uint8_t *residual, const float *slope, void *y, const segc_ws *ws) {
+    if (!ws || !ws->base || ws->per_thread < segc_qwino_ws(p) || ws->threads < segc_pool_threads(pool))
+        return SEGC_ENOSPC;
+    wino_ctx c;
+    c.p = p;
+    c.x = x;
+    c.res = residual;
+    c.u = (const int32_t *)((const uint8_t *)h + h->wino_off);
+    c.bias = (const int32_t *)((const uint8_t *)h + h->bias_off);
+    c.mult = mult;
+    c.slope = slope;
+    c.y = y;
+    c.esize = p->out_f32 ? 4 : 1;
+    c.np = (p->cin + 1) / 2;
+    c.nl = segc_qwino_lanes(p);
+    c.nb = (p->cout + 3) / 4;
+    c.vertical = p->kh == 3;
+    c.d = c.vertical ? p->dh : p->dw;
+    c.ws = ws;
+    segc_pool_run(pool, wino_task, &c, c.vertical ? p->oh / 4 : p->oh);
+    return SEGC_OK;
+}
+#endif
