@@ -284,7 +284,7 @@ final class QuantConvKernelTests: XCTestCase {
     }
 
     /// Integer Winograd F(4,3) (quant/qconv_wino.c) at plain AVX2: the 3x1 and 1x3 convs it
-    /// takes (vertical at any dilation, horizontal at dilation 1 and multiples of 8), odd
+    /// takes (vertical at any dilation, horizontal at dilations 1, 2, 4 and multiples of 8), odd
     /// channel counts, residual, prelu, float output, and the extreme data its int32 bound
     /// is for (cin 512, inputs 0/255, weights −128/127): the scalar level's bytes exactly.
     func testWinogradOneDimensionalConvsMatch() throws {
@@ -303,7 +303,8 @@ final class QuantConvKernelTests: XCTestCase {
                      conv(8, 64, 16, 6, vertical: true, d: 16), conv(128, 16, 48, 128, vertical: true, d: 4),
                      conv(64, 3, 64, 64, vertical: false, d: 1), conv(9, 2, 64, 7, vertical: false, d: 8),
                      conv(5, 3, 128, 11, vertical: false, d: 16), conv(61, 4, 192, 59, vertical: false, d: 1),
-                     conv(512, 4, 16, 5, vertical: true, d: 1), conv(512, 2, 64, 5, vertical: false, d: 1)]
+                     conv(512, 4, 16, 5, vertical: true, d: 1), conv(512, 2, 64, 5, vertical: false, d: 1),
+                     conv(33, 3, 64, 17, vertical: false, d: 2), conv(128, 2, 128, 128, vertical: false, d: 4)]
         cases[2].outF32 = true; cases[5].act = 2; cases[5].nslope = 7
         for (n, c) in cases.enumerated() {
             var p = c.params

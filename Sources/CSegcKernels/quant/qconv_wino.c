@@ -24,7 +24,7 @@ int segc_qwino_fits(const segc_qconv_params *p, int transposed) {
         return p->pl == 0 && p->pt == p->dh && p->ow % 16 == 0 && p->oh % (4 * p->dh) == 0;
     if (p->kh == 1 && p->kw == 3)   // horizontal: 16 tiles (lanes) per vector pair, see the run
         return p->pt == 0 && p->pl == p->dw && p->ow % 64 == 0 &&
-               (p->dw == 1 || (p->dw % 8 == 0 && p->ow % (4 * p->dw) == 0));
+               (p->dw == 1 || p->dw == 2 || p->dw == 4 || (p->dw % 8 == 0 && p->ow % (4 * p->dw) == 0));
     return 0;
 }
 

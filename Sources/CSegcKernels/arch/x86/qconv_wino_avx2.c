@@ -64,23 +64,27 @@ __attribute__((target(T256))) static void transform_vertical(const wino_ctx *c, 
     }
 }
 
-/// Horizontal lane geometry: lane group g (8 tiles) starts at column base(g); lane l's
-/// tile has outputs base + off(l) + j·step and inputs base + off(l) + (i − 1)·step.
-/// d = 1: tiles of 4 adjacent columns (off = 4l, step 1); d a multiple of 8: 8 adjacent
-/// tiles of one 4d-column block (off = l, step d).
+/// Horizontal lane geometry: the tiles of dilation d are the 4 columns q, q + d, q + 2d,
+/// q + 3d of each 4d-column block. Lane group g (8 tiles) starts at column base(g); lane l's
+/// tile has outputs base + off(l) + j·d and inputs base + off(l) + (i − 1)·d.
+/// d = 1, 2, 4: the d tiles of 8 / d blocks, 32 columns (off = 4d·(l / d) + l % d);
+/// d a multiple of 8: 8 adjacent tiles of one block (off = l).
 static int64_t hgroup_base(const wino_ctx *c, int64_t g) {
-    if (c->d == 1) return 32 * g;
+    if (c->d < 8) return 32 * g;
     int64_t per = c->d / 8;
     return 4 * c->d * (g / per) + 8 * (g % per);
 }
+static int64_t hlane_off(const wino_ctx *c, int l) { return c->d < 8 ? 4 * c->d * (l / c->d) + l % c->d : l; }
 
 /// Step 1, horizontal: output row `row`; a padded row of channel pairs, then the gathers.
 __attribute__((target(T256))) static void transform_horizontal(const wino_ctx *c, int64_t row, int32_t *V,
                                                                int32_t *prow) {
     const segc_qconv_params *p = c->p;
-    const int64_t d = c->d, step = d == 1 ? 1 : d;
+    const int64_t d = c->d;
     const int32_t zz = (int32_t)((uint32_t)p->x_zp << 16 | (uint32_t)p->x_zp);
-    const __m256i lanes4 = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    int32_t off[8];
+    for (int l = 0; l < 8; l++) off[l] = (int32_t)hlane_off(c, l);
+    const __m256i lanes = _mm256_loadu_si256((const __m256i *)off);
     for (int64_t cp = 0; cp < c->np; cp++) {
         const uint8_t *a = c->x + ((2 * cp) * p->h + row) * p->w;
         const uint8_t *b = 2 * cp + 1 < p->cin ? c->x + ((2 * cp + 1) * p->h + row) * p->w : a;
@@ -90,8 +94,8 @@ __attribute__((target(T256))) static void transform_horizontal(const wino_ctx *c
             const int32_t *at = prow + d + hgroup_base(c, g);
             __m256i X[6], Vv[6];
             for (int i = 0; i < 6; i++)
-                X[i] = d == 1 ? _mm256_i32gather_epi32((const int *)(at + (i - 1)), lanes4, 4)
-                              : _mm256_loadu_si256((const __m256i *)(at + (i - 1) * step));
+                X[i] = d < 8 ? _mm256_i32gather_epi32((const int *)(at + (i - 1) * d), lanes, 4)
+                             : _mm256_loadu_si256((const __m256i *)(at + (i - 1) * d));
             input_transform(X, Vv);
             for (int i = 0; i < 6; i++) _mm256_store_si256((__m256i *)(V + (i * c->np + cp) * c->nl + 8 * g), Vv[i]);
         }
@@ -200,6 +204,18 @@ __attribute__((target(T256))) static void wino_task(void *vctx, int64_t task, in
                         transpose4x8(a, acc[r]);
                     }
                     store_tile(c, blk, rows, task * p->ow + 4 * (l0 + 8 * v), 32, 4, acc);
+                }
+            } else if (c->d < 8) {   // d = 2, 4: put the 4 outputs of 8 tiles in column order via memory
+                for (int v = 0; v < 2; v++) {
+                    int32_t tmp[4][32] __attribute__((aligned(32)));
+                    for (int r = 0; r < 4; r++) {
+                        int32_t lanes[4][8] __attribute__((aligned(32)));
+                        for (int j = 0; j < 4; j++) _mm256_store_si256((__m256i *)lanes[j], Y[j][r][v]);
+                        for (int l = 0; l < 8; l++)
+                            for (int j = 0; j < 4; j++) tmp[r][hlane_off(c, l) + j * c->d] = lanes[j][l];
+                        for (int k = 0; k < 4; k++) acc[r][k] = _mm256_load_si256((const __m256i *)(tmp[r] + 8 * k));
+                    }
+                    store_tile(c, blk, rows, task * p->ow + 32 * (l0 / 8 + v), 32, 4, acc);
                 }
             } else {   // lanes are 8 adjacent columns of each of the 4 outputs
                 for (int v = 0; v < 2; v++)
