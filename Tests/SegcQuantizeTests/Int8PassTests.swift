@@ -109,6 +109,28 @@ final class Int8PassTests: XCTestCase {
         try checkAgainstSimulation(path, name: "erfnet")
     }
 
+    /// ERFNet's int8 plan at plain AVX2 (SEGC_NO_VNNI=1: the integer Winograd 3x1 / 1x3
+    /// convs where the shapes allow, vpmaddwd elsewhere) gives the scalar level's bits.
+    func testERFNetPlainAVX2MatchesTheScalarLevel() throws {
+        let path = Self.shared + "/models/erfnet_cityscapes.pth"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "needs ../shared")
+        guard KernelLevel.best.rawValue >= KernelLevel.avx2.rawValue else { throw XCTSkip("no AVX2") }
+        let plan = try compile(path, h: 128, w: 256)
+        let inputs = try frames(plan, count: 2)
+        let (q, _) = try quantized(plan, inputs: inputs)
+        let was = KernelLevel.current
+        defer { try? KernelLevel.force(was); unsetenv("SEGC_NO_VNNI") }
+        try KernelLevel.force(.scalar)
+        let want = try run(q, inputs[0])
+        setenv("SEGC_NO_VNNI", "1", 1)   // read when the session packs its weights
+        try KernelLevel.force(.avx2)
+        XCTAssertEqual(KernelLevel.int8ConvKernel, "avx2/vpmaddwd")
+        for threads in [1, 2] {
+            let got = try run(q, inputs[0], threads: threads)
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "threads \(threads)")
+        }
+    }
+
     func testENetMatchesItsSimulation() throws {
         let path = Self.shared + "/models/enet_cityscapes.pth"
         try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "needs ../shared")
