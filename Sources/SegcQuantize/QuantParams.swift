@@ -15,6 +15,12 @@ package struct QuantParams: Sendable, Hashable, CustomStringConvertible {
         zeroPoint = Int(min(max((-a / scale).rounded(.toNearestOrEven), 0), 255))
     }
 
+    /// The grid over `[lo·f, hi·f]` (f >= 1): the same zero, a coarser step, no clipping
+    /// of values up to f times the calibrated range.
+    package func widened(by f: Float) -> QuantParams {
+        f == 1 ? self : QuantParams(lo: lo * f, hi: hi * f)
+    }
+
     /// The real range the grid represents.
     package var lo: Float { Float(0 - zeroPoint) * scale }
     package var hi: Float { Float(255 - zeroPoint) * scale }

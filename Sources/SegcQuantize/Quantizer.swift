@@ -25,6 +25,10 @@ package struct Quantizer {
         /// grids come from them. With no images (`count` 0) nothing runs: no agreement, no
         /// sensitivity, no bias correction, and `fp32Layers` must be given.
         package var storedHistograms: [Int: Histogram]? = nil
+        /// Every activation grid's range (but the network input's) widened by this factor
+        /// (`QuantParams.widened`): room for content beyond the calibration images, the
+        /// anomalies anomaly segmentation looks for (Notes, session 10). 1 = as calibrated.
+        package var headroom: Float = 1
         package init() {}
     }
 
@@ -78,7 +82,7 @@ package struct Quantizer {
         let calElapsed = ContinuousClock.now - calStart
         let calSeconds = Double(calElapsed.components.seconds) + Double(calElapsed.components.attoseconds) / 1e18
         var grids: [Int: QuantParams] = [:]
-        for (v, h) in cal.histograms { grids[v] = options.method.params(h) }
+        for (v, h) in cal.histograms { grids[v] = options.method.params(h).widened(by: options.headroom) }
         // The network input is never clipped: an image scaled to [0, 1] then lands exactly
         // on the uint8 grid (scale 1/255), so the first layer sees the frame unchanged.
         if let h = cal.histograms[plan.graph.input] { grids[plan.graph.input] = CalibrationMethod.minmax.params(h) }

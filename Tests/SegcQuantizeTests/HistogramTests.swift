@@ -26,6 +26,26 @@ final class HistogramTests: XCTestCase {
         XCTAssertEqual(h.max, 7)
     }
 
+    /// `--headroom`: the widened grid keeps zero exact, scales the range, and no longer
+    /// clips a value up to that factor beyond the calibrated maximum.
+    func testWidenedGridKeepsZeroAndStopsClipping() {
+        let relu = QuantParams(lo: 0, hi: 2.55)
+        XCTAssertEqual(relu.widened(by: 1), relu)
+        let w = relu.widened(by: 2)
+        XCTAssertEqual(w.zeroPoint, 0)
+        XCTAssertEqual(w.hi, 5.1, accuracy: 1e-5)
+        XCTAssertEqual(w.scale, 2 * relu.scale, accuracy: 1e-7)
+        func q(_ p: QuantParams, _ x: Float) -> Float {   // quantize, dequantize
+            Float(Swift.min(Swift.max(Int((x / p.scale).rounded(.toNearestOrEven)) + p.zeroPoint, 0), 255) - p.zeroPoint) * p.scale
+        }
+        XCTAssertEqual(q(relu, 4.5), 2.55, accuracy: 1e-5)   // clipped at the calibrated max
+        XCTAssertEqual(q(w, 4.5), 4.5, accuracy: w.scale / 2)
+        let signed = QuantParams(lo: -1, hi: 3).widened(by: 1.5)
+        XCTAssertEqual(signed.lo, -1.5, accuracy: 2 * signed.scale)
+        XCTAssertEqual(signed.hi, 4.5, accuracy: 2 * signed.scale)
+        XCTAssertEqual(Float(0 - signed.zeroPoint) * signed.scale + Float(signed.zeroPoint) * signed.scale, 0)
+    }
+
     func testGridAlwaysRepresentsZero() {
         let p = QuantParams(lo: 2, hi: 6)        // all positive: widened to [0, 6]
         XCTAssertEqual(p.zeroPoint, 0)

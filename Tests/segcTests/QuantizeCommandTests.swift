@@ -38,6 +38,17 @@ final class QuantizeCommandTests: XCTestCase {
                                   "--fp32-layers", "none"], environment: ["SEGC_NO_VNNI": "1"])
         XCTAssertEqual(noVNNI.status, 0, noVNNI.stderr)
         XCTAssertTrue(noVNNI.stderr.contains("note: this CPU has no VNNI (int8 kernel "), noVNNI.stderr)
+        // --headroom: recorded, validated.
+        let wide = try CLI.run(["quantize", plan, "--calib", calib.path, "-o", dir.appendingPathComponent("h.segc").path,
+                                "--fp32-layers", "none", "--headroom", "2", "--json", "--quiet"])
+        XCTAssertEqual(wide.status, 0, wide.stderr)
+        XCTAssertEqual(try CLI.json(wide.stdout)["headroom"] as? Double, 2)
+        XCTAssertGreaterThan(try CLI.json(wide.stdout)["calib_agreement"] as? Double ?? 0, 0.8)
+        let narrow = try CLI.run(["quantize", plan, "--calib", calib.path, "-o", dir.appendingPathComponent("h2.segc").path,
+                                  "--headroom", "0.5"])
+        XCTAssertNotEqual(narrow.status, 0)
+        XCTAssertTrue(narrow.stderr.contains("--headroom must be in [1, 16]"), narrow.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("h2.segc").path))
         let quietNoVNNI = try CLI.run(["quantize", plan, "--calib", calib.path, "-o", dir.appendingPathComponent("n.segc").path,
                                        "--fp32-layers", "none", "--quiet"], environment: ["SEGC_NO_VNNI": "1"])
         XCTAssertEqual(quietNoVNNI.status, 0, quietNoVNNI.stderr)

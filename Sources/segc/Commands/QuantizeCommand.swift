@@ -48,6 +48,9 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Percentile of the percentile method.")
     var percentile: Double = Self.defaultPercentile
 
+    @Option(help: "Widen every activation range by this factor (>= 1), so content beyond the calibration images (anomalies) is not clipped; costs resolution.")
+    var headroom: Double = 1
+
     @Option(help: "Conv layers kept in fp32 (names from `segc inspect --layers`), or 'none'; default: chosen by sensitivity.")
     var fp32Layers: String?
 
@@ -87,6 +90,7 @@ struct QuantizeCommand: ParsableCommand {
             throw ValidationError("unknown --method '\(method)' (minmax, percentile, entropy, mse)")
         }
         if !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
+        if !(headroom >= 1 && headroom <= 16) { throw ValidationError("--headroom must be in [1, 16]") }
         if !(targetAgreement >= 0 && targetAgreement <= 1) { throw ValidationError("--target-agreement must be in [0, 1]") }
     }
 
@@ -127,6 +131,7 @@ struct QuantizeCommand: ParsableCommand {
         var opts = Quantizer.Options()
         opts.method = calibrationMethod
         opts.targetAgreement = targetAgreement
+        opts.headroom = Float(headroom)
         opts.targetEachImage = targetEachImage
         opts.threads = globalOptions.threads ?? 0
         opts.biasCorrection = !noBiasCorrection
@@ -154,7 +159,7 @@ struct QuantizeCommand: ParsableCommand {
                 ("calib_agreement_min", result.calibAgreementMin.isNaN ? .null : .double(result.calibAgreementMin)),
                 ("sensitivity", .array(result.sensitivity.map { .object([("layer", .string($0.layer)), ("agreement", .double($0.agreement))]) })),
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
-                ("calibration_seconds", .double(result.calibrationSeconds)),
+                ("calibration_seconds", .double(result.calibrationSeconds)), ("headroom", .double(headroom)),
                 ("int8_kernel", .string(KernelLevel.int8ConvKernel)),
             ]).text)
             return
@@ -192,6 +197,7 @@ extension QuantizeCommand {
             "calib_agreement": result.calibAgreement.isNaN ? .null : .number(result.calibAgreement),
             "calib_agreement_min": result.calibAgreementMin.isNaN ? .null : .number(result.calibAgreementMin),
             "target_each_image": .bool(opts.targetEachImage),
+            "headroom": .number(Double(opts.headroom)),
             "bias_correction": .bool(opts.biasCorrection),
             "bias_correction_mode": opts.biasCorrection && imageCount > 0 ? .string(opts.biasCorrectionMode.rawValue) : .null,
             "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
