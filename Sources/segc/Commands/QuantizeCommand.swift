@@ -63,6 +63,15 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "What bias correction corrects: weights (the rounded weights' error), local (also each conv's input grid, one more fp32 run per image) or sequential (everything upstream, layer by layer: one int8 run per image and conv).")
     var biasCorrection: String = BiasCorrection.Mode.weights.rawValue
 
+    @Flag(help: "Equalize the activation ranges across conv -> conv channel pairs before calibrating (same fp32 function; needs --calib).")
+    var equalize = false
+
+    @Option(help: "With --equalize: s_c = a_c^alpha / w_c^(1-alpha) (a: channel range, w: the next conv's relative weight range).")
+    var equalizeAlpha: Double = ChannelEqualization.Options().alpha
+
+    @Option(help: "With --equalize: no channel is scaled by more than this factor (or less than its inverse).")
+    var equalizeClamp: Double = ChannelEqualization.Options().clamp
+
     @Option(name: .short, help: "Output plan (default: ./<stem>.int8.segc).")
     var output: String?
 
@@ -88,6 +97,11 @@ struct QuantizeCommand: ParsableCommand {
         }
         if !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
         if !(targetAgreement >= 0 && targetAgreement <= 1) { throw ValidationError("--target-agreement must be in [0, 1]") }
+        if equalize && (calib == nil || stats != nil) {
+            throw ValidationError("--equalize needs --calib and no --stats (it measures the channel ranges on the images, and stored histograms describe unequalized activations)")
+        }
+        if !(equalizeAlpha >= 0 && equalizeAlpha <= 1) { throw ValidationError("--equalize-alpha must be in [0, 1]") }
+        if !(equalizeClamp >= 1) { throw ValidationError("--equalize-clamp must be at least 1") }
     }
 
     /// Defaults of `--calib-count`, `--method` and `--percentile` (also `reproduce`'s).
@@ -124,6 +138,7 @@ struct QuantizeCommand: ParsableCommand {
         opts.biasCorrection = !noBiasCorrection
         opts.biasCorrectionMode = BiasCorrection.Mode(rawValue: biasCorrection) ?? .weights
         if let stats { opts.storedHistograms = try StatSection.histograms(in: try FileBytes(contentsOf: stats), for: plan) }
+        if equalize { opts.equalization = ChannelEqualization.Options(alpha: equalizeAlpha, clamp: equalizeClamp) }
         if let fp32Layers {
             opts.fp32Layers = fp32Layers == "none" ? [] : fp32Layers.split(separator: ",").map { String($0).trimmingSpaces }
         }
@@ -144,6 +159,7 @@ struct QuantizeCommand: ParsableCommand {
                 ("sensitivity", .array(result.sensitivity.map { .object([("layer", .string($0.layer)), ("agreement", .double($0.agreement))]) })),
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
                 ("calibration_seconds", .double(result.calibrationSeconds)),
+                ("equalized_pairs", result.equalization.map { .int($0.pairs.count) } ?? .null),
             ]).text)
             return
         }
@@ -182,6 +198,8 @@ extension QuantizeCommand {
             "target_each_image": .bool(opts.targetEachImage),
             "bias_correction": .bool(opts.biasCorrection),
             "bias_correction_mode": opts.biasCorrection && imageCount > 0 ? .string(opts.biasCorrectionMode.rawValue) : .null,
+            "equalization": opts.equalization.map { .object(["alpha": .number($0.alpha), "clamp": .number($0.clamp),
+                                                             "pairs": .number(Double(result.equalization?.pairs.count ?? 0))]) } ?? .null,
             "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
         ])
         let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
