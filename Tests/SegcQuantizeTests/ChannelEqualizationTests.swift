@@ -4,8 +4,8 @@ import SegcPlan
 import SegcRuntime
 import SegcQuantize
 
-/// Cross-layer channel equalization (`ChannelEqualization.swift`): which conv pairs it
-/// rewrites, that the rewritten fp32 plan computes the same function, that it evens the
+/// Cross-layer channel equalization (`ChannelEqualization.swift`): which channels it ties
+/// together and rescales, that the rewritten fp32 plan computes the same function, that it evens the
 /// intermediate channel ranges, and that the int8 plan of a network with very uneven
 /// channels gets closer to fp32.
 final class ChannelEqualizationTests: XCTestCase {
@@ -67,7 +67,7 @@ final class ChannelEqualizationTests: XCTestCase {
 
     /// input [1,3,16,20] → conv1 3→6 3x3 + ReLU (rows × `factors`) → max pool 2x2 → depthwise
     /// conv2 3x3 + ReLU (channel c × 1 / factors[c], so every channel matters downstream) →
-    /// conv3 6→3 1x1 (logits). Pairs: conv1 → pool → conv2, conv2 → conv3.
+    /// conv3 6→3 1x1 (logits). Groups: conv1 → pool → conv2 and conv2 → conv3, one per channel.
     static func network() -> PlanFile {
         var b = Builder()
         let x = b.value([1, 3, 16, 20])
@@ -100,24 +100,59 @@ final class ChannelEqualizationTests: XCTestCase {
         return m
     }
 
-    func testPairsFollowSingleConsumerChainsThroughMaxPool() {
+    /// conv1's channels pass through the max pool to conv2 (one group per channel); conv2's
+    /// channels go to conv3 (one group each); the input and the logits stay unscaled.
+    func testGroupsFollowChannelsThroughMaxPool() {
         let plan = Self.network()
-        let pairs = ChannelEqualization.pairs(plan)
-        XCTAssertEqual(pairs.map { [$0.producer, $0.consumer] }, [[0, 2], [2, 3]])
-        XCTAssertEqual(pairs[0].value, plan.graph.ops[0].outputs[0])
+        let gr = ChannelEqualization.groups(plan)
+        let g = plan.graph
+        let y1 = g.ops[0].outputs[0], p = g.ops[1].outputs[0], y2 = g.ops[2].outputs[0]
+        XCTAssertEqual(gr.values, [y1, p, y2])
+        XCTAssertEqual(gr.count, 12)
+        for c in 0..<6 {
+            XCTAssertNotNil(gr.groupOf(y1, c))
+            XCTAssertEqual(gr.groupOf(y1, c), gr.groupOf(p, c))
+            XCTAssertNotEqual(gr.groupOf(y1, c), gr.groupOf(y2, c))
+        }
+        XCTAssertNil(gr.groupOf(g.input, 0))
+        XCTAssertNil(gr.groupOf(g.output, 0))
     }
 
-    /// A value read by two ops (a residual) is not equalized; a conv that adds a residual is
-    /// not a producer, but may be a consumer (its residual input is untouched).
-    func testResidualsAndSharedValuesAreLeftAlone() {
+    /// A conv's fused residual ties its output to its residual input (one scale for the
+    /// stream); a value that also feeds an op that cannot absorb a scale (here an add) is
+    /// left alone, and so is everything tied to it.
+    func testResidualStreamsShareOneScaleAndOtherReadersPinThem() throws {
         var b = Builder()
         let x = b.value([1, 3, 8, 8])
-        let a = b.conv(x, 4, k: 3, act: 1, name: "a")                   // read by b and as c's residual
-        let y = b.conv(a, 4, k: 3, act: 1, name: "b")                   // → c's input: a pair
-        let r = b.conv(y, 4, k: 3, act: 1, residual: a, name: "c")      // adds a residual: not a producer
+        let a = b.conv(x, 4, k: 3, act: 1, name: "a")                   // the stream: read by b, c's residual
+        let y = b.conv(a, 4, k: 3, act: 1, name: "b")
+        let r = b.conv(y, 4, k: 3, act: 1, residual: a, name: "c")      // stream + residual
         let z = b.conv(r, 2, k: 1, act: 0, name: "d")
-        let pairs = ChannelEqualization.pairs(b.plan(input: x, output: z))
-        XCTAssertEqual(pairs.map { [$0.producer, $0.consumer] }, [[1, 2]])
+        let plan = b.plan(input: x, output: z)
+        let gr = ChannelEqualization.groups(plan)
+        XCTAssertEqual(gr.values, [a, y, r])
+        for c in 0..<4 { XCTAssertEqual(gr.groupOf(a, c), gr.groupOf(r, c)) }
+        // The same function after equalization, residual included.
+        let inputs = Self.images(plan, count: 3)
+        let want = try run(plan, inputs)
+        let (eq, report) = try ChannelEqualization.equalize(plan, images: 3, options: .init(alpha: 1, clamp: 100), threads: 1,
+                                                            input: { inputs[$0] })
+        XCTAssertEqual(report.groups, 8)
+        XCTAssertEqual(report.scales[a], report.scales[r])
+        XCTAssertLessThan(maxDiff(try run(eq, inputs), want), 1e-5 * want.flatMap { $0 }.map(abs).max()!)
+
+        // The stream also read by an add (which cannot absorb a scale): a and r stay 1, b's output is still free.
+        var b2 = Builder()
+        let x2 = b2.value([1, 3, 8, 8])
+        let a2 = b2.conv(x2, 4, k: 3, act: 1, name: "a")
+        let y2 = b2.conv(a2, 4, k: 3, act: 1, name: "b")
+        let r2 = b2.conv(y2, 4, k: 3, act: 1, residual: a2, name: "c")
+        let s2 = b2.value([1, 4, 8, 8])
+        b2.ops.append(PlanOp(kind: .add, inputs: [r2, a2], outputs: [s2]))
+        b2.names.append("add")
+        let z2 = b2.conv(s2, 2, k: 1, act: 0, name: "d")
+        let gr2 = ChannelEqualization.groups(b2.plan(input: x2, output: z2))
+        XCTAssertEqual(gr2.values, [y2])
     }
 
     /// The equalized fp32 plan computes the same logits (only float rounding differs), and a
@@ -130,7 +165,7 @@ final class ChannelEqualizationTests: XCTestCase {
         for alpha in [0.5, 1.0] {
             let (eq, report) = try ChannelEqualization.equalize(plan, images: 4, options: .init(alpha: alpha, clamp: 100), threads: 1,
                                                                 input: { inputs[$0] })
-            XCTAssertEqual(report.pairs.count, 2)
+            XCTAssertEqual(report.groups, 12)
             XCTAssertEqual(eq.graph, plan.graph, "only weights change")
             let scales = report.scales[plan.graph.ops[0].outputs[0]]!
             XCTAssertGreaterThan(scales.max()! / scales.min()!, 5, "the test needs real scales")
@@ -138,14 +173,14 @@ final class ChannelEqualizationTests: XCTestCase {
             print("[equalization] alpha \(alpha): max |diff| \(d) of max |logit| \(top); scales \(scales)")
             XCTAssertLessThan(d, 1e-5 * top)
         }
-        // Scaling conv1's rows without conv2's columns changes the function.
-        let pairs = ChannelEqualization.pairs(plan)
+        // Scaling conv1's rows without conv2's columns changes the function: the check is sharp.
+        let y1 = plan.graph.ops[0].outputs[0], p = plan.graph.ops[1].outputs[0]
         let s: [Float] = [1, 0.05, 2, 0.2, 1, 0.5]
-        let half = ChannelEqualization.apply(plan, pairs: [pairs[0]], scales: [pairs[0].value: s])
-        XCTAssertLessThan(maxDiff(try run(half, inputs), want), 1e-5 * top)
+        let both = ChannelEqualization.apply(plan) { v, c in v == y1 || v == p ? s[c] : nil }
+        XCTAssertLessThan(maxDiff(try run(both, inputs), want), 1e-5 * top)
         // Put conv2's original weights back: conv1 stays divided, conv2 no longer compensates.
         let conv2 = plan.graph.ops[2].weights[0]
-        var bytes = half.weights.withBytes { Array($0) }
+        var bytes = both.weights.withBytes { Array($0) }
         plan.weights.withBytes { raw in
             for i in 0..<(conv2.byteCount) { bytes[conv2.offset + i] = raw[conv2.offset + i] }
         }
@@ -189,7 +224,7 @@ final class ChannelEqualizationTests: XCTestCase {
             o.threads = 1
             o.equalization = eq
             let q = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] })
-            XCTAssertEqual(q.equalization?.pairs.count ?? 0, eq == nil ? 0 : 2)
+            XCTAssertEqual(q.equalization?.groups ?? 0, eq == nil ? 0 : 12)
             var e = 0.0, n = 0
             for (x, y) in zip(try run(q.plan, inputs), want) { for (p, r) in zip(x, y) { e += Double((p - r) * (p - r)); n += 1 } }
             return (e / Double(n)).squareRoot()

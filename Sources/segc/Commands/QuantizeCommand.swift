@@ -159,7 +159,8 @@ struct QuantizeCommand: ParsableCommand {
                 ("sensitivity", .array(result.sensitivity.map { .object([("layer", .string($0.layer)), ("agreement", .double($0.agreement))]) })),
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
                 ("calibration_seconds", .double(result.calibrationSeconds)),
-                ("equalized_pairs", result.equalization.map { .int($0.pairs.count) } ?? .null),
+                ("equalized_groups", result.equalization.map { .int($0.groups) } ?? .null),
+                ("equalized_values", result.equalization.map { .int($0.values.count) } ?? .null),
             ]).text)
             return
         }
@@ -199,7 +200,7 @@ extension QuantizeCommand {
             "bias_correction": .bool(opts.biasCorrection),
             "bias_correction_mode": opts.biasCorrection && imageCount > 0 ? .string(opts.biasCorrectionMode.rawValue) : .null,
             "equalization": opts.equalization.map { .object(["alpha": .number($0.alpha), "clamp": .number($0.clamp),
-                                                             "pairs": .number(Double(result.equalization?.pairs.count ?? 0))]) } ?? .null,
+                                                             "groups": .number(Double(result.equalization?.groups ?? 0))]) } ?? .null,
             "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
         ])
         let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
