@@ -21,6 +21,7 @@ struct QuantizeCommand: ParsableCommand {
           segc quantize ../shared/models/midenet_distilled.pth --calib frames/ -o mide.int8.segc
           segc quantize enet.segc --calib frames/ --fp32-layers none          # every conv in int8
           segc quantize midenet.segc --calib frames/ --target-each-image      # >= 98 % on every image, not on average
+          segc quantize erfnet.segc --calib frames/ --fp32-layers none --equalize   # all-int8, channel ranges evened first
           segc quantize erfnet.segc --stats erfnet.int8.segc --method entropy --fp32-layers none -o e2.segc
                                                         # another method from the stored histograms, no images
         Weights are int8 per output channel, activations uint8 per tensor, biases int32; the
