@@ -44,7 +44,7 @@ package struct Quantizer {
         package var sensitivity: [(layer: String, agreement: Double)]
         /// Wall time of the calibration pass alone (images decoded, fp32 runs, histograms).
         package var calibrationSeconds: Double = 0
-        /// Channel equalization: its pairs and scales (nil when off).
+        /// Channel equalization: its groups and scales (nil when off).
         package var equalization: ChannelEqualization.Report? = nil
     }
 

@@ -64,10 +64,10 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "What bias correction corrects: weights (the rounded weights' error), local (also each conv's input grid, one more fp32 run per image) or sequential (everything upstream, layer by layer: one int8 run per image and conv).")
     var biasCorrection: String = BiasCorrection.Mode.weights.rawValue
 
-    @Flag(help: "Equalize the activation ranges across conv -> conv channel pairs before calibrating (same fp32 function; needs --calib).")
+    @Flag(help: "Equalize the activation channel ranges before calibrating: conv weights rescaled across tied channels, residual streams included (same fp32 function; needs --calib).")
     var equalize = false
 
-    @Option(help: "With --equalize: s_c = a_c^alpha / w_c^(1-alpha) (a: channel range, w: the next conv's relative weight range).")
+    @Option(help: "With --equalize: s = r^alpha / w^(1-alpha) (r: relative channel range, w: the reading convs' relative weight range).")
     var equalizeAlpha: Double = ChannelEqualization.Options().alpha
 
     @Option(help: "With --equalize: no channel is scaled by more than this factor (or less than its inverse).")
