@@ -6,12 +6,12 @@ and fs_static (segc eval), and plan bytes. Prints Markdown tables.
 
 Usage: scripts/quant_study.py [--nets erfnet,enet,...] [--methods percentile,entropy,minmax]
                               [--fp32-layers none|auto] [--out DIR]
-Everything runs through the segc binary (.build/release/segc); Python only drives it."""
+Everything runs through the segc binary (.build/release/segc, or $SEGC); Python only drives it."""
 import argparse, json, os, subprocess, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-SEGC = os.path.join(ROOT, ".build/release/segc")
+SEGC = os.environ.get("SEGC") or os.path.join(ROOT, ".build/release/segc")
 NETS = {"erfnet": "erfnet_cityscapes.pth", "enet": "enet_cityscapes.pth",
         "midenet": "midenet_distilled.pth", "bisenetv1": "bisenetv1_calibrated_random.pth"}
 

@@ -29,6 +29,9 @@ package struct Quantizer {
         /// (`QuantParams.widened`): room for content beyond the calibration images, the
         /// anomalies anomaly segmentation looks for (Notes, session 10). 1 = as calibrated.
         package var headroom: Float = 1
+        /// Cross-layer channel equalization of the activation ranges before calibration
+        /// (`ChannelEqualization`); nil = off. Needs calibration images, not stored histograms.
+        package var equalization: ChannelEqualization.Options? = nil
         package init() {}
     }
 
@@ -45,16 +48,33 @@ package struct Quantizer {
         package var sensitivity: [(layer: String, agreement: Double)]
         /// Wall time of the calibration pass alone (images decoded, fp32 runs, histograms).
         package var calibrationSeconds: Double = 0
+        /// Channel equalization: its groups and scales (nil when off).
+        package var equalization: ChannelEqualization.Report? = nil
     }
 
     /// - Parameters:
     ///   - input: the preprocessed tensor of calibration image `i` (`0..<count`).
     ///   - progress: (stage, done, total).
-    package static func quantize(_ plan: PlanFile, count: Int, options: Options,
+    package static func quantize(_ source: PlanFile, count: Int, options: Options,
                                  input: @escaping (Int) throws -> [Float],
                                  progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
-        if plan.metadata.precision != "fp32" || plan.graph.ops.contains(where: { $0.kind.isRealInt8 || $0.kind == .quantizeDequantize }) {
-            throw SegcError(.unsupported, "only fp32 plans can be quantized (this one is \(plan.metadata.precision))")
+        if source.metadata.precision != "fp32" || source.graph.ops.contains(where: { $0.kind.isRealInt8 || $0.kind == .quantizeDequantize }) {
+            throw SegcError(.unsupported, "only fp32 plans can be quantized (this one is \(source.metadata.precision))")
+        }
+        // Channel equalization rewrites the fp32 weights (same function, same graph) before
+        // anything is measured; everything below works on the equalized plan.
+        let plan: PlanFile
+        var equalization: ChannelEqualization.Report? = nil
+        if let eq = options.equalization {
+            guard count > 0, options.storedHistograms == nil else {
+                throw SegcError(.usage, "channel equalization needs the calibration images (stored histograms describe the unequalized activations)")
+            }
+            let r = try ChannelEqualization.equalize(source, images: count, options: eq, threads: options.threads, input: input,
+                                                     progress: { progress("equalize", $0, $1) })
+            plan = r.plan
+            equalization = r.report
+        } else {
+            plan = source
         }
         let layers = Int8Lowering.layers(plan)
         let names = layers.map { Int8Lowering.name(plan, $0) }
@@ -207,6 +227,7 @@ package struct Quantizer {
         }
         let kept = layers.filter { fp32.contains($0) }.map { Int8Lowering.name(plan, $0) }
         return Result(plan: candidate, calibration: cal, fp32Layers: kept, calibAgreement: checked.mean,
-                      calibAgreementMin: checked.min, sensitivity: sensitivity, calibrationSeconds: calSeconds)
+                      calibAgreementMin: checked.min, sensitivity: sensitivity, calibrationSeconds: calSeconds,
+                      equalization: equalization)
     }
 }

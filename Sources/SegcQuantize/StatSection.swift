@@ -46,7 +46,11 @@ package enum StatSection {
     /// The histograms stored in the plan file `bytes` (verified first), checked to come from
     /// the fp32 plan `source`.
     package static func histograms(in bytes: FileBytes, for source: PlanFile) throws(SegcError) -> [Int: Histogram] {
-        _ = try PlanReader.read(bytes)   // every checksum and rule, STAT's CRC included
+        let plan = try PlanReader.read(bytes)   // every checksum and rule, STAT's CRC included
+        if case .object(let q)? = plan.metadata.quantization, let eq = q["equalization"], eq != .null {
+            // Same graph, other weights: the histograms are of the equalized activations.
+            throw SegcError(.mismatch, "its histograms were taken on a channel-equalized plan (--equalize)", file: bytes.name)
+        }
         guard let e = try PlanReader.sections(bytes).first(where: { $0.tag == tag }) else {
             throw SegcError(.unsupported, "no STAT section (only plans written by `segc quantize` have one)", file: bytes.name)
         }

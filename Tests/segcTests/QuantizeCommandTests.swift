@@ -101,6 +101,38 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.segc").path))
     }
 
+    /// `--equalize`: quantizes (groups reported in JSON and META), agrees with the fp32 plan,
+    /// and is refused with `--stats`; an equalized plan's histograms are refused by `--stats`.
+    func testEqualizeRunsAndItsHistogramsAreNotReused() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = try demoPlan(dir)
+        let calib = dir.appendingPathComponent("calib")
+        try FileManager.default.createDirectory(at: calib, withIntermediateDirectories: true)
+        for k in 0..<2 { try FileManager.default.copyItem(atPath: frame, toPath: calib.appendingPathComponent("f\(k).jpg").path) }
+        let out = dir.appendingPathComponent("eq.int8.segc").path
+        let r = try CLI.run(["quantize", plan, "--calib", calib.path, "--fp32-layers", "none", "--equalize", "--equalize-alpha", "0.75",
+                             "-o", out, "--json", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try CLI.json(r.stdout)
+        XCTAssertGreaterThan(j["equalized_groups"] as? Int ?? 0, 0)
+        XCTAssertGreaterThan(j["calib_agreement"] as? Double ?? 0, 0.8)
+        // META.quantization (JSON text in the plan) records it.
+        let meta = String(decoding: try Data(contentsOf: URL(fileURLWithPath: out)), as: UTF8.self)
+        XCTAssertTrue(meta.contains("\"equalization\":{\"alpha\":0.75,\"clamp\":16,\"groups\":"), "META.quantization.equalization")
+        let cmp = try CLI.run(["compare", plan, out, frame, "--json"])
+        XCTAssertEqual(cmp.status, 0, cmp.stderr)
+        XCTAssertGreaterThan(try CLI.json(cmp.stdout)["mean_agreement"] as? Double ?? 0, 0.8)
+        let y = dir.appendingPathComponent("y.segc").path
+        let reuse = try CLI.run(["quantize", plan, "--stats", out, "--fp32-layers", "none", "-o", y])
+        assertCleanError(reuse, "stats of an equalized plan")
+        XCTAssertTrue(reuse.stderr.contains("channel-equalized"), reuse.stderr)
+        let both = try CLI.run(["quantize", plan, "--calib", calib.path, "--stats", out, "--equalize", "-o", y])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("--equalize needs --calib and no --stats"), both.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: y))
+    }
+
     /// `--target-each-image`: the mixed-precision search holds the target on the worst
     /// calibration image; without it only the mean has to reach it.
     func testTargetEachImageHoldsOnTheWorstImage() throws {

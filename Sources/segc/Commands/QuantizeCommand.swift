@@ -21,6 +21,7 @@ struct QuantizeCommand: ParsableCommand {
           segc quantize ../shared/models/midenet_distilled.pth --calib frames/ -o mide.int8.segc
           segc quantize enet.segc --calib frames/ --fp32-layers none          # every conv in int8
           segc quantize midenet.segc --calib frames/ --target-each-image      # >= 98 % on every image, not on average
+          segc quantize erfnet.segc --calib frames/ --fp32-layers none --equalize   # all-int8, channel ranges evened first
           segc quantize erfnet.segc --stats erfnet.int8.segc --method entropy --fp32-layers none -o e2.segc
                                                         # another method from the stored histograms, no images
         Weights are int8 per output channel, activations uint8 per tensor, biases int32; the
@@ -66,6 +67,15 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "What bias correction corrects: weights (the rounded weights' error), local (also each conv's input grid, one more fp32 run per image) or sequential (everything upstream, layer by layer: one int8 run per image and conv).")
     var biasCorrection: String = BiasCorrection.Mode.weights.rawValue
 
+    @Flag(help: "Equalize the activation channel ranges before calibrating: conv weights rescaled across tied channels, residual streams included (same fp32 function; needs --calib).")
+    var equalize = false
+
+    @Option(help: "With --equalize: s = r^alpha / w^(1-alpha) (r: relative channel range, w: the reading convs' relative weight range).")
+    var equalizeAlpha: Double = ChannelEqualization.Options().alpha
+
+    @Option(help: "With --equalize: no channel is scaled by more than this factor (or less than its inverse).")
+    var equalizeClamp: Double = ChannelEqualization.Options().clamp
+
     @Option(name: .short, help: "Output plan (default: ./<stem>.int8.segc).")
     var output: String?
 
@@ -92,6 +102,11 @@ struct QuantizeCommand: ParsableCommand {
         if !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
         if !(headroom >= 1 && headroom <= 16) { throw ValidationError("--headroom must be in [1, 16]") }
         if !(targetAgreement >= 0 && targetAgreement <= 1) { throw ValidationError("--target-agreement must be in [0, 1]") }
+        if equalize && (calib == nil || stats != nil) {
+            throw ValidationError("--equalize needs --calib and no --stats (it measures the channel ranges on the images, and stored histograms describe unequalized activations)")
+        }
+        if !(equalizeAlpha >= 0 && equalizeAlpha <= 1) { throw ValidationError("--equalize-alpha must be in [0, 1]") }
+        if !(equalizeClamp >= 1) { throw ValidationError("--equalize-clamp must be at least 1") }
     }
 
     /// Defaults of `--calib-count`, `--method` and `--percentile` (also `reproduce`'s).
@@ -137,6 +152,7 @@ struct QuantizeCommand: ParsableCommand {
         opts.biasCorrection = !noBiasCorrection
         opts.biasCorrectionMode = BiasCorrection.Mode(rawValue: biasCorrection) ?? .weights
         if let stats { opts.storedHistograms = try StatSection.histograms(in: try FileBytes(contentsOf: stats), for: plan) }
+        if equalize { opts.equalization = ChannelEqualization.Options(alpha: equalizeAlpha, clamp: equalizeClamp) }
         if let fp32Layers {
             opts.fp32Layers = fp32Layers == "none" ? [] : fp32Layers.split(separator: ",").map { String($0).trimmingSpaces }
         }
@@ -161,6 +177,8 @@ struct QuantizeCommand: ParsableCommand {
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
                 ("calibration_seconds", .double(result.calibrationSeconds)), ("headroom", .double(headroom)),
                 ("int8_kernel", .string(KernelLevel.int8ConvKernel)),
+                ("equalized_groups", result.equalization.map { .int($0.groups) } ?? .null),
+                ("equalized_values", result.equalization.map { .int($0.values.count) } ?? .null),
             ]).text)
             return
         }
@@ -200,6 +218,8 @@ extension QuantizeCommand {
             "headroom": .number(Double(opts.headroom)),
             "bias_correction": .bool(opts.biasCorrection),
             "bias_correction_mode": opts.biasCorrection && imageCount > 0 ? .string(opts.biasCorrectionMode.rawValue) : .null,
+            "equalization": opts.equalization.map { .object(["alpha": .number($0.alpha), "clamp": .number($0.clamp),
+                                                             "groups": .number(Double(result.equalization?.groups ?? 0))]) } ?? .null,
             "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
         ])
         let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
