@@ -283,11 +283,11 @@ final class QuantConvKernelTests: XCTestCase {
         }
     }
 
-    /// Integer Winograd F(4,3) (quant/qconv_wino.c) at plain AVX2: the 3x1 and 1x3 convs it
+    /// Integer Winograd F(4,3) and F(2x2,3x3) (quant/qconv_wino.c) at plain AVX2: the 3x1, 1x3 and 3x3 convs it
     /// takes (vertical at any dilation, horizontal at dilations 1, 2, 4 and multiples of 8), odd
     /// channel counts, residual, prelu, float output, and the extreme data its int32 bound
     /// is for (cin 512, inputs 0/255, weights −128/127): the scalar level's bytes exactly.
-    func testWinogradOneDimensionalConvsMatch() throws {
+    func testWinogradConvsMatch() throws {
         guard segc_detected_cpu_level() >= 1 else { throw XCTSkip("no AVX2") }
         var r = Rng(44)
         func conv(_ cin: Int, _ h: Int, _ w: Int, _ cout: Int, vertical: Bool, d: Int) -> QConvCase {
@@ -306,6 +306,14 @@ final class QuantConvKernelTests: XCTestCase {
                      conv(512, 4, 16, 5, vertical: true, d: 1), conv(512, 2, 64, 5, vertical: false, d: 1),
                      conv(33, 3, 64, 17, vertical: false, d: 2), conv(128, 2, 128, 128, vertical: false, d: 4)]
         cases[2].outF32 = true; cases[5].act = 2; cases[5].nslope = 7
+        // F(2x2,3x3): 3x3, stride 1, padding 1, even heights, widths multiples of 32.
+        func conv3x3(_ cin: Int, _ h: Int, _ w: Int, _ cout: Int) -> QConvCase {
+            var c = conv(cin, h, w, cout, vertical: true, d: 1)
+            c.kw = 3; c.pl = 1
+            return c
+        }
+        cases += [conv3x3(16, 6, 32, 16), conv3x3(37, 4, 64, 13), conv3x3(128, 8, 32, 64), conv3x3(3, 2, 96, 5),
+                  conv3x3(512, 2, 32, 5)]
         for (n, c) in cases.enumerated() {
             var p = c.params
             var datas = [QConvData(c, &r)]

@@ -25,20 +25,43 @@ int segc_qwino_fits(const segc_qconv_params *p, int transposed) {
     if (p->kh == 1 && p->kw == 3)   // horizontal: 16 tiles (lanes) per vector pair, see the run
         return p->pt == 0 && p->pl == p->dw && p->ow % 64 == 0 &&
                (p->dw == 1 || p->dw == 2 || p->dw == 4 || (p->dw % 8 == 0 && p->ow % (4 * p->dw) == 0));
+    if (p->kh == 3 && p->kw == 3)   // F(2x2,3x3): 2x2 output tiles, 16 per vector pair (32 columns)
+        return p->dh == 1 && p->dw == 1 && p->pt == 1 && p->pl == 1 && p->oh % 2 == 0 && p->ow % 32 == 0;
     return 0;
 }
+
+/// F(2x2,3x3) (Lavin & Gray, points 0, ±1, ∞), weight transform times 2 per axis: U = G2·w·G2ᵀ
+/// with |U| <= 9·128 = 1152; the input transform BT·x·B gives |V| <= 4·255 = 1020; 4·y =
+/// AT·M·A is exact in int32 while 4·9·cin·255·128 < 2^31 (cin <= 512 above), y = 4·y >> 2.
+const int8_t segc_wino2d_g2[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+
+/// Transform points per tile: 6 (F(4,3)) or 16 (F(2x2,3x3)).
+static int points(const segc_qconv_params *p) { return p->kh == 3 && p->kw == 3 ? 16 : 6; }
 
 static int64_t nblocks(const segc_qconv_params *p) { return (p->cout + 3) / 4; }
 static int64_t npairs(const segc_qconv_params *p) { return (p->cin + 1) / 2; }
 
-int64_t segc_qwino_wbytes(const segc_qconv_params *p) { return nblocks(p) * 6 * npairs(p) * 4 * 4; }
+int64_t segc_qwino_wbytes(const segc_qconv_params *p) { return nblocks(p) * points(p) * npairs(p) * 4 * 4; }
+
+/// Transformed weight i of output channel o, input channel c.
+static int16_t transformed(const segc_qconv_params *p, const int8_t *w, int64_t o, int64_t c, int i) {
+    if (points(p) == 6) {
+        const int8_t *wk = w + (o * p->cin + c) * 3;   // [cout][cin][3]: kh·kw = 3
+        return (int16_t)(segc_wino_g24[i][0] * wk[0] + segc_wino_g24[i][1] * wk[1] + segc_wino_g24[i][2] * wk[2]);
+    }
+    const int8_t *wk = w + (o * p->cin + c) * 9;   // [cout][cin][3][3]
+    int a = i / 4, b = i % 4, s = 0;
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) s += segc_wino2d_g2[a][ky] * wk[ky * 3 + kx] * segc_wino2d_g2[b][kx];
+    return (int16_t)s;
+}
 
 void segc_qwino_pack(const segc_qconv_params *p, const int8_t *w, int32_t *u) {
     // u[block][point][pair][row]: the int16 pair (U[2·pair], U[2·pair + 1]) of output
     // channel 4·block + row, one 32-bit broadcast per row in the kernel's K loop.
-    int64_t nb = nblocks(p), np = npairs(p);
+    int64_t nb = nblocks(p), np = npairs(p), npt = points(p);
     for (int64_t b = 0; b < nb; b++)
-        for (int64_t i = 0; i < 6; i++)
+        for (int64_t i = 0; i < npt; i++)
             for (int64_t cp = 0; cp < np; cp++)
                 for (int64_t r = 0; r < 4; r++) {
                     int64_t o = 4 * b + r;
@@ -46,20 +69,20 @@ void segc_qwino_pack(const segc_qconv_params *p, const int8_t *w, int32_t *u) {
                     for (int h = 0; h < 2; h++) {
                         int64_t c = 2 * cp + h;
                         if (o >= p->cout || c >= p->cin) continue;
-                        const int8_t *wk = w + (o * p->cin + c) * 3;   // [cout][cin][3]: kh·kw = 3
-                        v[h] = (int16_t)(segc_wino_g24[i][0] * wk[0] + segc_wino_g24[i][1] * wk[1] +
-                                         segc_wino_g24[i][2] * wk[2]);
+                        v[h] = transformed(p, w, o, c, (int)i);
                     }
-                    u[((b * 6 + i) * np + cp) * 4 + r] = (int32_t)(((uint32_t)(uint16_t)v[1] << 16) | (uint16_t)v[0]);
+                    u[((b * npt + i) * np + cp) * 4 + r] = (int32_t)(((uint32_t)(uint16_t)v[1] << 16) | (uint16_t)v[0]);
                 }
 }
 
 /// Lanes (tiles) of one task: vertical, the columns of its 4 output rows; horizontal, the
-/// ow / 4 tiles of its output row.
-int64_t segc_qwino_lanes(const segc_qconv_params *p) { return p->kh == 3 ? p->ow : p->ow / 4; }
+/// ow / 4 tiles of its output row; 3x3, the ow / 2 tiles of its 2 output rows.
+int64_t segc_qwino_lanes(const segc_qconv_params *p) {
+    return p->kh == 3 && p->kw == 3 ? p->ow / 2 : p->kh == 3 ? p->ow : p->ow / 4;
+}
 
 int64_t segc_qwino_ws(const segc_qconv_params *p) {
-    int64_t v = 6 * npairs(p) * segc_qwino_lanes(p) * 4;     // transformed input, int16 pairs
-    int64_t row = (p->ow + 2 * p->dw + 64) * 4;               // one padded row of channel pairs
-    return (64 + v + 64 + row + 64 + 6 * 8 * 32 + 64 + 3) / 4;   // + the 6 product tiles, alignment
+    int64_t v = points(p) * npairs(p) * segc_qwino_lanes(p) * 4;   // transformed input, int16 pairs
+    int64_t row = 4 * (p->ow + 2 * p->dw + 64) * 4;                  // up to 4 padded rows of channel pairs
+    return (64 + v + 64 + row + 64 + 3) / 4;
 }

@@ -12,19 +12,9 @@
 //   3. output transform 24·y = AT·M, y = (24·y >> 3)·3⁻¹ (exact, mod 2^32), + the folded
 //      bias, then the shared requantization (qconv_ymm.h) of the 4 output rows / columns.
 #if defined(__x86_64__)
-#include "qconv_ymm.h"
+#include "qconv_wino_ymm.h"
 #include <string.h>
 
-typedef struct {
-    const segc_qconv_params *p;
-    const uint8_t *x, *res;
-    const int32_t *u, *bias;
-    const float *mult, *slope;
-    uint8_t *y;
-    int64_t esize, np, nl, nb, d;
-    int vertical;
-    const segc_ws *ws;
-} wino_ctx;
 
 /// V[0..5] = BT · X[0..5] on int16 lanes (|V| <= 2040: no overflow).
 INLINE256 void input_transform(const __m256i X[6], __m256i V[6]) {
@@ -38,10 +28,6 @@ INLINE256 void input_transform(const __m256i X[6], __m256i V[6]) {
     V[5] = _mm256_add_epi16(_mm256_sub_epi16(_mm256_slli_epi16(x1mx3, 2), X[3]), X[5]);   // 4x1 − 5x3 + x5
 }
 
-/// 8 pixels of channels a and b as int16 pairs (a0 b0 a1 b1 …).
-INLINE256 __m256i pairs8(const uint8_t *a, const uint8_t *b) {
-    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)a), _mm_loadl_epi64((const __m128i *)b)));
-}
 
 /// Step 1, vertical: tile rows base + j·d, inputs rows base + (i − 1)·d.
 __attribute__((target(T256))) static void transform_vertical(const wino_ctx *c, int64_t base, int32_t *V,
@@ -102,26 +88,6 @@ __attribute__((target(T256))) static void transform_horizontal(const wino_ctx *c
     }
 }
 
-/// Step 2: M[i][r][v] = Σ_pairs V[i][pair][l0 + 8v ..] · U[block][i][pair][r], r < 4, v < 2.
-__attribute__((target(T256))) static void products(const wino_ctx *c, const int32_t *V, int64_t l0, int64_t blk,
-                                                   __m256i M[6][4][2]) {
-    for (int i = 0; i < 6; i++) {
-        __m256i acc[4][2];
-        for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-        const int32_t *u = c->u + (blk * 6 + i) * c->np * 4;
-        const int32_t *v = V + i * c->np * c->nl + l0;
-        for (int64_t cp = 0; cp < c->np; cp++, u += 4, v += c->nl) {
-            __m256i v0 = _mm256_load_si256((const __m256i *)v), v1 = _mm256_load_si256((const __m256i *)(v + 8));
-            for (int r = 0; r < 4; r++) {
-                __m256i w = _mm256_set1_epi32(u[r]);
-                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(v0, w));
-                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(v1, w));
-            }
-        }
-        for (int r = 0; r < 4; r++) { M[i][r][0] = acc[r][0]; M[i][r][1] = acc[r][1]; }
-    }
-}
-
 /// Step 3's integer part: Y[j][r][v] = AT·M / 24 + bias (exact: see quant/qconv_wino.c).
 INLINE256 void output_transform(__m256i M[6][4][2], const int32_t *bias, int rows, __m256i Y[4][4][2]) {
     const __m256i inv3 = _mm256_set1_epi32((int32_t)0xAAAAAAABu);   // 3·0xAAAAAAAB = 1 mod 2^32
@@ -138,25 +104,6 @@ INLINE256 void output_transform(__m256i M[6][4][2], const int32_t *bias, int row
                 Y[j][r][v] = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_srai_epi32(y24[j], 3), inv3), b);
         }
     }
-}
-
-/// Requantizes acc (rows × nv vectors of 8 lanes) into the output at element offset e.
-INLINE256 void store_tile(const wino_ctx *c, int64_t blk, int rows, int64_t e, int n, const int nv,
-                          __m256i acc[MRMAX][NVMAX]) {
-    const segc_qconv_params *p = c->p;
-    int64_t oc = 4 * blk, ohw = p->oh * p->ow;
-    segc_qtile t = {0};
-    t.rows = rows;
-    t.n = n;
-    t.mult = c->mult + oc;
-    t.slope_step = p->act == SEGC_ACT_PRELU && p->nslope != 1;
-    t.slope = p->act == SEGC_ACT_PRELU ? c->slope + (t.slope_step ? oc : 0) : NULL;
-    t.res = c->res ? c->res + oc * ohw + e : NULL;
-    t.rstride = t.ystride = ohw;
-    t.rstep = t.ystep = 1;
-    t.y = c->y + (oc * ohw + e) * c->esize;
-    t.p = p;
-    ymm_epilogue(&t, 4, nv, acc);
 }
 
 /// 4x8 int32 transpose: lane l of a[j] (tile l, output j) to o[l / 2] lane 4·(l % 2) + j.
@@ -189,13 +136,13 @@ __attribute__((target(T256))) static void wino_task(void *vctx, int64_t task, in
         for (int64_t blk = 0; blk < c->nb; blk++) {
             int rows = (int)SEGC_MIN(4, p->cout - 4 * blk);
             __m256i M[6][4][2], Y[4][4][2];
-            products(c, V, l0, blk, M);
+            wino_products(c, V, l0, blk, 6, M);
             output_transform(M, c->bias + 4 * blk, rows, Y);
             __m256i acc[MRMAX][NVMAX];
             if (c->vertical) {
                 for (int j = 0; j < 4; j++) {
                     for (int r = 0; r < 4; r++) { acc[r][0] = Y[j][r][0]; acc[r][1] = Y[j][r][1]; }
-                    store_tile(c, blk, rows, (base + j * c->d) * p->ow + l0, 16, 2, acc);
+                    wino_store(c, blk, rows, (base + j * c->d) * p->ow + l0, 16, 2, acc);
                 }
             } else if (c->d == 1) {   // lanes are tiles of 4 adjacent columns: transpose to pixels
                 for (int v = 0; v < 2; v++) {
@@ -203,7 +150,7 @@ __attribute__((target(T256))) static void wino_task(void *vctx, int64_t task, in
                         __m256i a[4] = {Y[0][r][v], Y[1][r][v], Y[2][r][v], Y[3][r][v]};
                         transpose4x8(a, acc[r]);
                     }
-                    store_tile(c, blk, rows, task * p->ow + 4 * (l0 + 8 * v), 32, 4, acc);
+                    wino_store(c, blk, rows, task * p->ow + 4 * (l0 + 8 * v), 32, 4, acc);
                 }
             } else if (c->d < 8) {   // d = 2, 4: put the 4 outputs of 8 tiles in column order via memory
                 for (int v = 0; v < 2; v++) {
@@ -215,13 +162,13 @@ __attribute__((target(T256))) static void wino_task(void *vctx, int64_t task, in
                             for (int j = 0; j < 4; j++) tmp[r][hlane_off(c, l) + j * c->d] = lanes[j][l];
                         for (int k = 0; k < 4; k++) acc[r][k] = _mm256_load_si256((const __m256i *)(tmp[r] + 8 * k));
                     }
-                    store_tile(c, blk, rows, task * p->ow + 32 * (l0 / 8 + v), 32, 4, acc);
+                    wino_store(c, blk, rows, task * p->ow + 32 * (l0 / 8 + v), 32, 4, acc);
                 }
             } else {   // lanes are 8 adjacent columns of each of the 4 outputs
                 for (int v = 0; v < 2; v++)
                     for (int j = 0; j < 4; j++) {
                         for (int r = 0; r < 4; r++) acc[r][0] = Y[j][r][v];
-                        store_tile(c, blk, rows, task * p->ow + hgroup_base(c, l0 / 8 + v) + j * c->d, 8, 1, acc);
+                        wino_store(c, blk, rows, task * p->ow + hgroup_base(c, l0 / 8 + v) + j * c->d, 8, 1, acc);
                     }
             }
         }
@@ -247,7 +194,8 @@ int segc_qwino_run(segc_pool *pool, const segc_qconv_params *p, const uint8_t *x
     c.vertical = p->kh == 3;
     c.d = c.vertical ? p->dh : p->dw;
     c.ws = ws;
-    segc_pool_run(pool, wino_task, &c, c.vertical ? p->oh / 4 : p->oh);
+    if (p->kh == 3 && p->kw == 3) segc_pool_run(pool, segc_qwino2d_task, &c, p->oh / 2);
+    else segc_pool_run(pool, wino_task, &c, c.vertical ? p->oh / 4 : p->oh);
     return SEGC_OK;
 }
 #endif
