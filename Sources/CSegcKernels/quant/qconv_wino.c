@@ -1,6 +1,6 @@
-// Integer Winograd F(4,3) for the int8 3x1 and 1x3 convs on CPUs without VNNI (the
-// arithmetic: arch/x86/qconv_wino_avx2.c). Here: which convs qualify, the transformed
-// weights and the workspace.
+// Integer Winograd F(4,3) for the int8 3x1 and 1x3 convs, and F(2x2,3x3) for 3x3 ones,
+// on CPUs without VNNI (the arithmetic: arch/x86/qconv_wino_avx2.c, qconv_wino2d_avx2.c).
+// Here: which convs qualify, the transformed weights and the workspace.
 //
 // Why: without VNNI the exact int8 product is vpmaddwd on int16 pairs, about fp32 speed
 // (ERFNet int8 1.09x its fp32 plan at plain AVX2). F(4,3) computes 4 outputs of a 3-tap

@@ -115,7 +115,7 @@ struct QuantizeCommand: ParsableCommand {
     static let defaultPercentile = 99.99
 
     /// The int8 conv kernel this machine would run the plan with when it is one without
-    /// VNNI (exact `vpmaddwd` pairs: about fp32 speed but for the Winograd 3x1 / 1x3 convs,
+    /// VNNI (exact `vpmaddwd` pairs: about fp32 speed but for the Winograd 3x1 / 1x3 / 3x3 convs,
     /// Docs/Notes.md), else nil.
     static var slowInt8Kernel: String? {
         let kernel = KernelLevel.int8ConvKernel
@@ -161,7 +161,7 @@ struct QuantizeCommand: ParsableCommand {
                                                   percentile: percentile, calib: calib, stats: stats, out: out, quiet: quiet)
         try AtomicFile.write(out, bytes: data)
         if !quiet, let kernel = Self.slowInt8Kernel {
-            FileHandleOut.stderr("note: this CPU has no VNNI (int8 kernel \(kernel)): int8 convs run about as fast as fp32 here, except 3x1 and 1x3 ones (Winograd; ERFNet: 0.65x its fp32 time; ENet, MiDE-Net: 0.9-1.2x); CPUs with AVX-VNNI or AVX-512 VNNI run int8 plans in 0.3-0.45x of the fp32 time")
+            FileHandleOut.stderr("note: this CPU has no VNNI (int8 kernel \(kernel)): int8 convs run about as fast as fp32 here, except stride-1 3x1, 1x3 and 3x3 ones (integer Winograd; ERFNet: 0.65x its fp32 time, BiSeNetV1 0.75x, ENet and MiDE-Net 0.9-1.2x); CPUs with AVX-VNNI or AVX-512 VNNI run int8 plans in 0.3-0.45x of the fp32 time")
         }
         let seconds = Double((ContinuousClock.now - started).components.seconds)
             + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
