@@ -114,6 +114,17 @@ final class Int8PassTests: XCTestCase {
     func testERFNetPlainAVX2MatchesTheScalarLevel() throws {
         let path = Self.shared + "/models/erfnet_cityscapes.pth"
         try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "needs ../shared")
+        try checkPlainAVX2MatchesScalar(path)
+    }
+
+    /// The same for ENet, whose regular bottlenecks' 3x3 convs take F(2x2,3x3).
+    func testENetPlainAVX2MatchesTheScalarLevel() throws {
+        let path = Self.shared + "/models/enet_cityscapes.pth"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "needs ../shared")
+        try checkPlainAVX2MatchesScalar(path)
+    }
+
+    func checkPlainAVX2MatchesScalar(_ path: String) throws {
         guard KernelLevel.best.rawValue >= KernelLevel.avx2.rawValue else { throw XCTSkip("no AVX2") }
         let plan = try compile(path, h: 128, w: 256)
         let inputs = try frames(plan, count: 2)
