@@ -14,17 +14,22 @@ final class QuantizeCommandTests: XCTestCase {
 
     var frame: String { CLI.packageRoot.appendingPathComponent("Fixtures/demo/fs_static_0.jpg").path }
 
+    /// `folder` (created) holding `copies` copies of the demo frame, f0.jpg, f1.jpg, ….
+    func frameFolder(_ folder: URL, copies: Int) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for k in 0..<copies { try FileManager.default.copyItem(atPath: frame, toPath: folder.appendingPathComponent("f\(k).jpg").path) }
+    }
+
     func testQuantizesRunsAndRefusesItsOwnOutput() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let plan = try demoPlan(dir)
         let calib = dir.appendingPathComponent("calib/nested")
-        try FileManager.default.createDirectory(at: calib, withIntermediateDirectories: true)
+        try frameFolder(calib, copies: 3)
         // Labels beside the frames are skipped (gtFine / labels_masks folders).
         let labels = dir.appendingPathComponent("calib/labels_masks")
         try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: true)
         try Data("not an image".utf8).write(to: labels.appendingPathComponent("x.png"))
-        for k in 0..<3 { try FileManager.default.copyItem(atPath: frame, toPath: calib.appendingPathComponent("f\(k).jpg").path) }
         let out = dir.appendingPathComponent("m.int8.segc").path
         let r = try CLI.run(["quantize", plan, "--calib", dir.appendingPathComponent("calib").path, "-o", out, "--json",
                              "--fp32-layers", "none"])
@@ -108,8 +113,7 @@ final class QuantizeCommandTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let plan = try demoPlan(dir)
         let calib = dir.appendingPathComponent("calib")
-        try FileManager.default.createDirectory(at: calib, withIntermediateDirectories: true)
-        for k in 0..<2 { try FileManager.default.copyItem(atPath: frame, toPath: calib.appendingPathComponent("f\(k).jpg").path) }
+        try frameFolder(calib, copies: 2)
         let out = dir.appendingPathComponent("eq.int8.segc").path
         let r = try CLI.run(["quantize", plan, "--calib", calib.path, "--fp32-layers", "none", "--equalize", "--equalize-alpha", "0.75",
                              "-o", out, "--json", "--quiet"])
@@ -176,8 +180,7 @@ final class QuantizeCommandTests: XCTestCase {
         }
         // An unreadable (corrupt) image: error naming it, no plan.
         let bad = dir.appendingPathComponent("bad")
-        try FileManager.default.createDirectory(at: bad, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: frame, toPath: bad.appendingPathComponent("a.jpg").path)
+        try frameFolder(bad, copies: 1)
         try Data([0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]).write(to: bad.appendingPathComponent("b.jpg"))
         let r = try quantize(bad.path)
         assertCleanError(r, "corrupt image")
@@ -185,8 +188,7 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
         // One image: a warning, and a plan. A frame of another size is resized like any input.
         let one = dir.appendingPathComponent("one")
-        try FileManager.default.createDirectory(at: one, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: frame, toPath: one.appendingPathComponent("a.jpg").path)
+        try frameFolder(one, copies: 1)
         let w = try quantize(one.path)
         XCTAssertEqual(w.status, 0, w.stderr)
         XCTAssertTrue(w.stderr.contains("warning:") && w.stderr.contains("single image"), w.stderr)

@@ -92,11 +92,11 @@ typedef struct {
     int64_t bias_off;     ///< int32 [nphase][cout] folded bias
     int64_t w_off;        ///< weights (layout per kernel)
     int64_t total;        ///< bytes of the whole buffer
-    int64_t wino_off;     ///< 0, or the Winograd F(4,3) weights (SEGC_QK_AVX2, quant/qconv_wino.c)
+    int64_t wino_off;     ///< 0, or the integer Winograd weights (SEGC_QK_AVX2, quant/qconv_wino.c)
 } segc_qpack_hdr;
 
-/// Integer Winograd F(4,3) for 3x1 / 1x3 convs at plain AVX2 (quant/qconv_wino.c,
-/// arch/x86/qconv_wino_avx2.c): whether a conv qualifies, its transformed weights'
+/// Integer Winograd F(4,3) for 3x1 / 1x3 convs and F(2x2,3x3) for 3x3 ones at plain AVX2
+/// (quant/qconv_wino.c, arch/x86/qconv_wino*_avx2.c): whether a conv qualifies, its transformed weights'
 /// bytes and layout, lanes per task and per-thread workspace (in 4-byte units).
 int segc_qwino_fits(const segc_qconv_params *p, int transposed);
 int64_t segc_qwino_wbytes(const segc_qconv_params *p);

@@ -153,7 +153,7 @@ static void conv_task(void *vctx, int64_t t, int thread) {
     const run_ctx *c = vctx;
     const segc_qconv_params *p = c->p;
     int64_t cc = t % c->cchunks, rc = (t / c->cchunks) % c->rchunks, grp = t / (c->cchunks * c->rchunks);
-    int64_t cout_g = p->cout / p->groups, co0 = cc * c->cchunk, co1 = SEGC_MIN(co0 + c->cchunk, cout_g);
+    int64_t cout_g = c->cout_g, co0 = cc * c->cchunk, co1 = SEGC_MIN(co0 + c->cchunk, cout_g);
     int64_t oy0 = rc * c->rows, oy1 = SEGC_MIN(oy0 + c->rows, p->oh);
     if (c->local_qstride) {   // plane row j = output row + tap offset: rows [oy0, oy1 + halo)
         uint8_t *in = (uint8_t *)(((uintptr_t)segc_ws_thread(c->ws, thread) + 63) & ~(uintptr_t)63);
@@ -190,7 +190,7 @@ static void interleave_row(uint8_t *y, const uint8_t *const *ph, int64_t sw, int
 static void row_pairs(const run_ctx *c, int64_t grp, int64_t ry, int64_t co0, int64_t co1, const uint8_t *act,
                       int64_t oy) {
     const segc_qconv_params *p = c->p;
-    int64_t cout_g = p->cout / p->groups, ohw = p->oh * p->ow, half = c->k->pair_n ? c->k->pair_n : c->k->nr / 2;
+    int64_t cout_g = c->cout_g, ohw = p->oh * p->ow, half = c->k->pair_n ? c->k->pair_n : c->k->nr / 2;
     int64_t gw0 = segc_qgrid(p->ow, 2, 0), gw1 = segc_qgrid(p->ow, 2, 1);
     segc_qtile t0, t1;
     tile_phase(c, ry * 2, &t0);
@@ -217,7 +217,7 @@ static void convt_task(void *vctx, int64_t t, int thread) {
     const run_ctx *c = vctx;
     const segc_qconv_params *p = c->p;
     int64_t cc = t % c->cchunks, rc = (t / c->cchunks) % c->rchunks, grp = t / (c->cchunks * c->rchunks);
-    int64_t cout_g = p->cout / p->groups, co0 = cc * c->cchunk, co1 = SEGC_MIN(co0 + c->cchunk, cout_g);
+    int64_t cout_g = c->cout_g, co0 = cc * c->cchunk, co1 = SEGC_MIN(co0 + c->cchunk, cout_g);
     int64_t j0 = rc * c->rows, j1 = SEGC_MIN(j0 + c->rows, segc_qgrid(p->oh, p->sh, 0));
     const uint8_t *in = c->in + grp * c->g.c4 * c->g.qstride;
     // The column phases of an output row go to a per-thread buffer first, then are
@@ -311,7 +311,7 @@ int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transp
     tap_tables(&c);
 
     c.x = x;
-    int64_t cout_g = p->cout / p->groups, nb = segc_qblocks(p, k);
+    int64_t cout_g = c.cout_g, nb = segc_qblocks(p, k);
     int64_t total_rows = transposed ? segc_qgrid(p->oh, p->sh, 0) : p->oh, lr = local_rows(p, transposed);
     c.local_qstride = lr ? local_qstride(p, &c.g, lr) : 0;
     // Pass 1: the shared packed input (fixed row chunks of ~64 KiB), unless tasks pack their own.

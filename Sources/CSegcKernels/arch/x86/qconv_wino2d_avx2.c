@@ -21,23 +21,10 @@ INLINE256 void bt4(__m256i a, __m256i b, __m256i c, __m256i d, __m256i o[4]) {
 
 /// Step 1: V[4i + j][pair][lane] = (BT·x·B)[i][j] of every tile of tile row t.
 __attribute__((target(T256))) static void transform(const wino_ctx *c, int64_t t, int32_t *V, int32_t *rows) {
-    const segc_qconv_params *p = c->p;
-    const int64_t pitch = p->w + 2 + 8;   // x_zp at columns −1 and w, slack after
-    const int32_t zz = (int32_t)((uint32_t)p->x_zp << 16 | (uint32_t)p->x_zp);
+    const int64_t pitch = c->p->w + 2 + 8;   // x_zp at columns −1 and w, slack after
     const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     for (int64_t cp = 0; cp < c->np; cp++) {
-        for (int k = 0; k < 4; k++) {   // input row 2t − 1 + k as pairs, padded
-            int32_t *r = rows + k * pitch;
-            int64_t row = 2 * t - 1 + k;
-            r[0] = r[p->w + 1] = zz;
-            if (row < 0 || row >= p->h) {
-                for (int64_t i = 1; i <= p->w; i++) r[i] = zz;
-                continue;
-            }
-            const uint8_t *a = c->x + ((2 * cp) * p->h + row) * p->w;
-            const uint8_t *b = 2 * cp + 1 < p->cin ? c->x + ((2 * cp + 1) * p->h + row) * p->w : a;
-            for (int64_t l = 0; l < p->w; l += 8) _mm256_storeu_si256((__m256i *)(r + 1 + l), pairs8(a + l, b + l));
-        }
+        for (int k = 0; k < 4; k++) wino_pair_row(c, cp, 2 * t - 1 + k, 1, rows + k * pitch);   // input rows 2t − 1 …
         for (int64_t g = 0; g < c->nl / 8; g++) {   // tiles 8g … 8g + 7: patch columns 16g + 2l + m
             __m256i T[4][4];   // T[i][m] = Σ_k BT[i][k]·x[k][m]
             __m256i X[4][4];

@@ -65,17 +65,12 @@ static int64_t hlane_off(const wino_ctx *c, int l) { return c->d < 8 ? 4 * c->d 
 /// Step 1, horizontal: output row `row`; a padded row of channel pairs, then the gathers.
 __attribute__((target(T256))) static void transform_horizontal(const wino_ctx *c, int64_t row, int32_t *V,
                                                                int32_t *prow) {
-    const segc_qconv_params *p = c->p;
     const int64_t d = c->d;
-    const int32_t zz = (int32_t)((uint32_t)p->x_zp << 16 | (uint32_t)p->x_zp);
     int32_t off[8];
     for (int l = 0; l < 8; l++) off[l] = (int32_t)hlane_off(c, l);
     const __m256i lanes = _mm256_loadu_si256((const __m256i *)off);
     for (int64_t cp = 0; cp < c->np; cp++) {
-        const uint8_t *a = c->x + ((2 * cp) * p->h + row) * p->w;
-        const uint8_t *b = 2 * cp + 1 < p->cin ? c->x + ((2 * cp + 1) * p->h + row) * p->w : a;
-        for (int64_t k = 0; k < d; k++) prow[k] = prow[d + p->w + k] = zz;   // x_zp outside the row
-        for (int64_t l = 0; l < p->w; l += 8) _mm256_storeu_si256((__m256i *)(prow + d + l), pairs8(a + l, b + l));
+        wino_pair_row(c, cp, row, d, prow);
         for (int64_t g = 0; g < c->nl / 8; g++) {
             const int32_t *at = prow + d + hgroup_base(c, g);
             __m256i X[6], Vv[6];

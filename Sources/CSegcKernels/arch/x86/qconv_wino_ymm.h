@@ -25,6 +25,23 @@ INLINE256 __m256i pairs8(const uint8_t *a, const uint8_t *b) {
     return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)a), _mm_loadl_epi64((const __m128i *)b)));
 }
 
+/// Input row `row` of channels 2·cp and 2·cp + 1 as int16 pairs at out[pad … pad + w), with
+/// x_zp pairs in the `pad` entries each side (the direct kernels' padding) and throughout
+/// when the row is outside the input. A missing odd channel repeats the even one: its
+/// transformed weights are 0.
+INLINE256 void wino_pair_row(const wino_ctx *c, int64_t cp, int64_t row, int64_t pad, int32_t *out) {
+    const segc_qconv_params *p = c->p;
+    const int32_t zz = (int32_t)((uint32_t)p->x_zp << 16 | (uint32_t)p->x_zp);
+    for (int64_t k = 0; k < pad; k++) out[k] = out[pad + p->w + k] = zz;
+    if (row < 0 || row >= p->h) {
+        for (int64_t i = 0; i < p->w; i++) out[pad + i] = zz;
+        return;
+    }
+    const uint8_t *a = c->x + ((2 * cp) * p->h + row) * p->w;
+    const uint8_t *b = 2 * cp + 1 < p->cin ? c->x + ((2 * cp + 1) * p->h + row) * p->w : a;
+    for (int64_t l = 0; l < p->w; l += 8) _mm256_storeu_si256((__m256i *)(out + pad + l), pairs8(a + l, b + l));
+}
+
 /// Step 2: M[i][r][v] = Σ_pairs V[i][pair][l0 + 8v ..] · U[block][i][pair][r], r < 4, v < 2,
 /// for the transform's `np_` points (6 for F(4,3), 16 for F(2x2,3x3)).
 INLINE256 void wino_products(const wino_ctx *c, const int32_t *V, int64_t l0, int64_t blk, const int np_,
