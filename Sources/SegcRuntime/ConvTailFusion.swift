@@ -14,8 +14,8 @@ import SegcPlan
 /// session with an observer runs them one by one, since the conv's and the add's outputs
 /// are never written when fused.
 enum ConvTailFusion {
-    /// The fused conv step for each conv op index that starts a fusable triple (the two ops
-    /// after it are then skipped).
+    /// The fused conv step for each conv op index that starts a fusable triple (the `span − 1`
+    /// ops after it are then skipped); int8 convs: `QConvTailFusion`.
     static func fusedSteps(plan: PlanFile, prepared: [PreparedOp]) -> [Int: Step] {
         let g = plan.graph
         var uses = [Int](repeating: 0, count: g.values.count)
@@ -24,9 +24,9 @@ enum ConvTailFusion {
         var fused: [Int: Step] = [:]
         var i = 0
         while i + 2 < prepared.count {
-            if let step = fuse(i, g, prepared, uses, outputs) {
+            if let step = fuse(i, g, prepared, uses, outputs) ?? QConvTailFusion.fuse(i, g, prepared, uses, outputs) {
                 fused[i] = step
-                i += 3
+                i += step.span
             } else {
                 i += 1
             }
@@ -60,6 +60,7 @@ enum ConvTailFusion {
         guard segc_conv2d_tail_supported(&p) == 1 else { return nil }
         conv.out0 = .value(o)
         conv.tailRes = .value(r)
+        conv.span = 3
         if actOp.kind == .prelu {
             conv.tailAct = Int32(SEGC_ACT_PRELU)
             conv.tailSlope = act.w0

@@ -37,6 +37,14 @@ package struct Step: Sendable {
     var tailRes: Binding = .none, tailSlope: Binding = .none
     var tailAct: Int32 = 0
     var tailNSlope: Int64 = 0
+    /// QCONV only (`QConvTailFusion`): the tail's float output, its uint8 copy (or none) on
+    /// that grid, and whether the conv is the add's first operand.
+    var tailOut: Binding = .none, tailQ: Binding = .none
+    var tailQScale: Float = 0
+    var tailQZeroPoint: Int32 = 0
+    var tailConvFirst: Int32 = 0
+    /// Plan ops a fused step stands for (1 for an unfused step).
+    package var span = 1
     /// Workspace floats: per thread and shared.
     var wsPerThread: Int = 0
     var wsShared: Int = 0

@@ -150,16 +150,31 @@ public final class SegcSession {
                 o.out_idx = bind(s.outIdx, i)?.assumingMemoryBound(to: Int64.self)
                 o.out1 = bind(s.out1, i)?.assumingMemoryBound(to: Float.self)
                 o.fval2 = s.fval2
-                o.tail.res = UnsafePointer(bind(s.tailRes, i)?.assumingMemoryBound(to: Float.self))
-                o.tail.slope = UnsafePointer(bind(s.tailSlope, i)?.assumingMemoryBound(to: Float.self))
-                o.tail.act = s.tailAct
-                o.tail.nslope = s.tailNSlope
+                let tailRes = UnsafePointer(bind(s.tailRes, i)?.assumingMemoryBound(to: Float.self))
+                let tailSlope = UnsafePointer(bind(s.tailSlope, i)?.assumingMemoryBound(to: Float.self))
+                if s.ckind == Int32(SEGC_OP_QCONV) {
+                    o.qtail.res = tailRes
+                    o.qtail.slope = tailSlope
+                    o.qtail.out = bind(s.tailOut, i)?.assumingMemoryBound(to: Float.self)
+                    o.qtail.q = bind(s.tailQ, i)?.assumingMemoryBound(to: UInt8.self)
+                    o.qtail.q_scale = s.tailQScale
+                    o.qtail.q_zp = s.tailQZeroPoint
+                    o.qtail.act = s.tailAct
+                    o.qtail.conv_first = s.tailConvFirst
+                    o.qtail.nslope = s.tailNSlope
+                } else {
+                    o.tail.res = tailRes
+                    o.tail.slope = tailSlope
+                    o.tail.act = s.tailAct
+                    o.tail.nslope = s.tailNSlope
+                }
                 return o
             }
-            /// The kernel calls of the plan, with `tails`' conv steps in place of their conv, add
-            /// and activation; and for each call, its plan op.
+            /// The kernel calls of the plan, with `tails`' conv steps in place of the `span` plan
+            /// ops each stands for (conv, add, activation, and for int8 convs maybe a quantize);
+            /// and for each call, its plan op.
             func program(_ tails: [Int: Step]) -> (UnsafeMutablePointer<segc_op>, UnsafeMutablePointer<Int>, Int) {
-                let length = count - 2 * tails.count
+                let length = count - tails.values.reduce(0) { $0 + $1.span - 1 }
                 let calls = UnsafeMutablePointer<segc_op>.allocate(capacity: max(length, 1))
                 let index = UnsafeMutablePointer<Int>.allocate(capacity: max(length, 1))
                 var k = 0, i = 0
@@ -169,7 +184,7 @@ public final class SegcSession {
                         (index + k).initialize(to: i)
                         k += 1
                     }
-                    i += tails[i] == nil ? 1 : 3
+                    i += tails[i]?.span ?? 1
                 }
                 return (calls, index, length)
             }

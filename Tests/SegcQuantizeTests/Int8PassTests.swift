@@ -164,3 +164,38 @@ final class Int8PassTests: XCTestCase {
         XCTAssertThrowsError(try Lifting.lift(q))
     }
 }
+
+/// The session's int8 conv tail fusion (`QConvTailFusion`: qconv → add → activation →
+/// quantize as one step) changes no bit: ENet's int8 plan run fused (no observer) and op by
+/// op (with an observer) gives identical logits at every kernel level, and at plain AVX2.
+extension Int8PassTests {
+    func testENetFusedAndUnfusedInt8ProgramsAreBitIdentical() throws {
+        let t = self
+        let path = Int8PassTests.shared + "/models/enet_cityscapes.pth"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "needs ../shared")
+        let plan = try t.compile(path, h: 128, w: 256)
+        let inputs = try t.frames(plan, count: 2)
+        let (q, _) = try t.quantized(plan, inputs: inputs)
+        let model = try SegcModel(plan: q)
+        let spans = model.convTails.values.map { $0.span }
+        print("[qtail] enet int8: \(spans.count) fused int8 tails, \(spans.filter { $0 == 4 }.count) with the quantize")
+        XCTAssertGreaterThanOrEqual(spans.count, 20, "fusion no longer applies to ENet's int8 bottlenecks")
+        XCTAssertGreaterThanOrEqual(spans.filter { $0 == 4 }.count, 10, "the quantize is no longer fused")
+        let was = KernelLevel.current
+        defer { try? KernelLevel.force(was); unsetenv("SEGC_NO_VNNI") }
+        var runs: [(KernelLevel, Bool)] = KernelLevel.available.map { ($0, false) }
+        if KernelLevel.available.contains(.avx2) { runs.append((.avx2, true)) }
+        for (level, noVNNI) in runs {
+            if noVNNI { setenv("SEGC_NO_VNNI", "1", 1) } else { unsetenv("SEGC_NO_VNNI") }
+            try KernelLevel.force(level)
+            for threads in [1, 2] {
+                let session = try SegcSession(model: try SegcModel(plan: q), threads: threads)
+                let fast = try session.run(inputs[0])
+                session.observer = { (_: Int, _: UnsafeBufferPointer<Float>) in }
+                let slow = try session.run(inputs[0])
+                let differing = zip(fast, slow).filter { $0.bitPattern != $1.bitPattern }.count
+                XCTAssertEqual(differing, 0, "\(level)\(noVNNI ? " SEGC_NO_VNNI" : "") threads \(threads): fused and op-by-op differ")
+            }
+        }
+    }
+}

@@ -29,6 +29,9 @@ int segc_exec(segc_pool *pool, const segc_op *o, const segc_ws *ws) {
         return segc_batchnorm_training(pool, d[0], d[1], d[2], o->in0, o->w0, o->fval, o->fval2, o->out0, o->out1);
     case SEGC_OP_QDQ: return segc_quantize_dequantize(pool, d[0], o->fval, d[1], d[2], d[3], o->in0, o->out0);
     case SEGC_OP_QCONV:
+        if (o->qtail.res)
+            return segc_qconv2d_tail(pool, &o->qconv, (const uint8_t *)o->in0, o->w0, o->w1, o->w2, o->out0, &o->qtail,
+                                     ws);
         return segc_qconv2d(pool, &o->qconv, o->sub, (const uint8_t *)o->in0, o->w0, o->w1, (const uint8_t *)o->in1,
                             o->w2, o->out0, ws);
     case SEGC_OP_QUANTIZE: return segc_quantize_u8(pool, d[0], o->fval, (int32_t)d[1], o->in0, (uint8_t *)o->out0);

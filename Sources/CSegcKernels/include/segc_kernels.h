@@ -313,6 +313,31 @@ int64_t segc_qconv_ws(const segc_qconv_params *p, int transposed);
 int segc_qconv2d(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x, const void *packed,
                  const float *mult, const uint8_t *residual, const float *slope, void *y, const segc_ws *ws);
 
+/// A float tail after an int8 conv with float output (out_f32, no residual of its own): the
+/// `add`, `relu`/`prelu` and optional `quantize` that follow it in an int8 plan (ENet's
+/// bottleneck ends: conv → PReLU, + the float main branch, PReLU, quantized for the next
+/// int8 conv). Per element k of the conv's output c (written to y as without a tail):
+///   v = conv_first ? c[k] + res[k] : res[k] + c[k];  v = act(v, slope);  out[k] = v;
+///   q[k] = the `segc_quantize_u8` of v (q_scale, q_zp)   when q != NULL
+/// — the separate ops' arithmetic, so their bits. Each task applies it to the outputs it
+/// has just computed, while they are in cache. `out` may be `res` or y exactly; it and `q`
+/// must not overlap x, and `q` none of the float tensors (the runtime checks both).
+typedef struct {
+    const float *res;
+    const float *slope;   ///< prelu: nslope = 1 or cout
+    float *out;
+    uint8_t *q;           ///< nullable
+    float q_scale;
+    int32_t q_zp;
+    int32_t act;          ///< SEGC_ACT_RELU / SEGC_ACT_PRELU
+    int32_t conv_first;
+    int64_t nslope;
+} segc_qconv_tail;
+
+/// `segc_qconv2d` followed by `tail` (not transposed; p->out_f32 = 1 and no residual).
+int segc_qconv2d_tail(segc_pool *pool, const segc_qconv_params *p, const uint8_t *x, const void *packed,
+                      const float *mult, const float *slope, float *y, const segc_qconv_tail *tail, const segc_ws *ws);
+
 /// y = clamp(nearbyintf(x / scale), −zp, 255 − zp) + zp (x / scale a float32 division,
 /// round half to even; NaN -> 0): ONNX QuantizeLinear to uint8.
 int segc_quantize_u8(segc_pool *pool, int64_t n, float scale, int32_t zp, const float *x, uint8_t *y);
@@ -381,6 +406,7 @@ typedef struct {
     float fval, fval2;
     segc_resize_params resize;
     segc_conv_tail tail;   ///< CONV: applied when tail.res is set (segc_conv2d_tail)
+    segc_qconv_tail qtail; ///< QCONV: applied when qtail.res is set (segc_qconv2d_tail)
 } segc_op;
 
 /// Runs one descriptor. Returns 0 or a negative `SEGC_E*` code.

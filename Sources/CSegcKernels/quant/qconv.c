@@ -220,8 +220,9 @@ static int header_matches(const segc_qpack_hdr *h, const segc_qconv_params *p, i
     return h->nphase == nphase(p, transposed);
 }
 
-int segc_qconv2d(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x, const void *packed,
-                 const float *mult, const uint8_t *residual, const float *slope, void *y, const segc_ws *ws) {
+static int qconv_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x, const void *packed,
+                     const float *mult, const uint8_t *residual, const float *slope, void *y,
+                     const segc_qconv_tail *tail, const segc_ws *ws) {
     int e = qconv_check(p, transposed);
     if (e) return e;
     if (!x || !packed || !mult || !y) return SEGC_EINVAL;
@@ -232,8 +233,27 @@ int segc_qconv2d(segc_pool *pool, const segc_qconv_params *p, int transposed, co
     // A buffer packed with Winograd weights runs them when the conv still qualifies (the
     // header does not record the geometry the direct layout does not depend on).
     if (h->kernel == SEGC_QK_AVX2 && h->wino_off > 0 && segc_qwino_fits(p, transposed) &&
-        h->wino_off + segc_qwino_wbytes(p) <= h->total)
-        return segc_qwino_run(pool, p, x, h, mult, residual, slope, y, ws);
+        h->wino_off + segc_qwino_wbytes(p) <= h->total) {
+        int r = segc_qwino_run(pool, p, x, h, mult, residual, slope, y, ws);
+        if (r == SEGC_OK && tail) segc_qtail_run(pool, tail, p, y);   // after the whole output
+        return r;
+    }
 #endif
-    return segc_qconv_tiled_run(pool, p, transposed, x, h, tile_kernel(h->kernel), mult, residual, slope, y, ws);
+    return segc_qconv_tiled_run(pool, p, transposed, x, h, tile_kernel(h->kernel), mult, residual, slope, y, tail, ws);
+}
+
+int segc_qconv2d(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x, const void *packed,
+                 const float *mult, const uint8_t *residual, const float *slope, void *y, const segc_ws *ws) {
+    return qconv_run(pool, p, transposed, x, packed, mult, residual, slope, y, NULL, ws);
+}
+
+int segc_qconv2d_tail(segc_pool *pool, const segc_qconv_params *p, const uint8_t *x, const void *packed,
+                      const float *mult, const float *slope, float *y, const segc_qconv_tail *tail, const segc_ws *ws) {
+    if (!p || !tail || !tail->res || !tail->out || p->out_f32 != 1) return SEGC_EINVAL;
+    if (tail->act != SEGC_ACT_RELU && tail->act != SEGC_ACT_PRELU) return SEGC_EINVAL;
+    if (tail->act == SEGC_ACT_PRELU && (!tail->slope || (tail->nslope != 1 && tail->nslope != p->cout)))
+        return SEGC_EINVAL;
+    if (tail->q && (!isfinite(tail->q_scale) || !(tail->q_scale > 0.0f) || tail->q_zp < 0 || tail->q_zp > 255))
+        return SEGC_EINVAL;
+    return qconv_run(pool, p, 0, x, packed, mult, NULL, slope, y, tail, ws);
 }

@@ -196,7 +196,13 @@ void segc_qconv_pack_rows(const segc_qconv_params *p, int level, const segc_qin_
 int64_t segc_qconv_tiled_ws(const segc_qconv_params *p, int transposed);
 int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
                          const segc_qpack_hdr *h, const segc_qkernel *k, const float *mult, const uint8_t *residual,
-                         const float *slope, void *y, const segc_ws *ws);
+                         const float *slope, void *y, const segc_qconv_tail *tail, const segc_ws *ws);
+
+/// The float tail (quant/qconv_tail.c) on n contiguous outputs of channel co starting at
+/// element offset e (y: the conv's float output).
+void segc_qtail_apply(const segc_qconv_tail *t, const float *y, int64_t co, int64_t e, int64_t n);
+/// The tail over the whole output as its own parallel pass (paths that do not apply it per task).
+void segc_qtail_run(segc_pool *pool, const segc_qconv_tail *t, const segc_qconv_params *p, const float *y);
 
 /// The dispatch level in effect (0 scalar, 1 avx2, 2 avx512).
 static inline int segc_qlevel(void) {

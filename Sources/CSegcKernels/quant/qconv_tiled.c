@@ -95,6 +95,7 @@ typedef struct {
     int64_t tmp_off;               // bytes: per-thread phase buffer (transposed) in each region
     const uint8_t *x;
     int64_t local_qstride;         // > 0: per-task packing (local_rows), quad stride of its buffer
+    const segc_qconv_tail *tail;   // nullable: applied by each conv task to its outputs
 } run_ctx;
 
 /// Tile fields that depend on the phase only.
@@ -160,11 +161,15 @@ static void conv_task(void *vctx, int64_t t, int thread) {
         segc_qconv_pack_rows(p, c->k->level, &c->g, c->x, grp, oy0, oy1 + c->g.rows - p->oh, in, c->local_qstride);
         for (int64_t oy = oy0; oy < oy1; oy++)
             row_tiles(c, grp, 0, co0, co1, in + (oy - oy0) * c->g.pitch, c->local_qstride, p->ow, oy * p->ow, 1, NULL);
-        return;
+    } else {
+        const uint8_t *in = c->in + grp * c->g.c4 * c->g.qstride;
+        for (int64_t oy = oy0; oy < oy1; oy++)
+            row_tiles(c, grp, 0, co0, co1, in + oy * c->g.pitch, c->g.qstride, p->ow, oy * p->ow, 1, NULL);
     }
-    const uint8_t *in = c->in + grp * c->g.c4 * c->g.qstride;
-    for (int64_t oy = oy0; oy < oy1; oy++)
-        row_tiles(c, grp, 0, co0, co1, in + oy * c->g.pitch, c->g.qstride, p->ow, oy * p->ow, 1, NULL);
+    // The tail on this task's outputs (channel rows oy0 … oy1, contiguous per channel).
+    if (c->tail)
+        for (int64_t co = grp * cout_g + co0; co < grp * cout_g + co1; co++)
+            segc_qtail_apply(c->tail, (const float *)c->y, co, co * p->oh * p->ow + oy0 * p->ow, (oy1 - oy0) * p->ow);
 }
 
 /// y[rx + sw·i] = phase rx's i-th value, for the sw phase rows of one output row.
@@ -288,7 +293,8 @@ static void tap_tables(run_ctx *c) {
 
 int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transposed, const uint8_t *x,
                          const segc_qpack_hdr *h, const segc_qkernel *k, const float *mult, const uint8_t *residual,
-                         const float *slope, void *y, const segc_ws *ws) {
+                         const float *slope, void *y, const segc_qconv_tail *tail, const segc_ws *ws) {
+    if (tail && transposed) return SEGC_EUNSUP;
     int64_t need = segc_qconv_tiled_ws(p, transposed);
     if (!ws || !ws->base || ws->per_thread < need || ws->threads < segc_pool_threads(pool)) return SEGC_ENOSPC;
     run_ctx c;   // ~40 KiB: tap tables for kernels up to 64x64
@@ -308,6 +314,7 @@ int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transp
     c.ws = ws;
     c.tmp_off = tmp_offset(p, transposed);
     c.cout_g = p->cout / p->groups;
+    c.tail = tail;
     tap_tables(&c);
 
     c.x = x;
