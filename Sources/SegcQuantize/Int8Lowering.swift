@@ -41,9 +41,9 @@ package enum Int8Lowering {
     ///     on an int8 grid per output channel keep it (`QuantizedWeights` `keepGrid`).
     package static func lower(_ plan: PlanFile, grids: [Int: QuantParams], fp32Layers: Set<Int>,
                               channelMeans: [Int: [Double]] = [:], quantizedMeans: [Int: [Double]] = [:],
-                              sourceGrids: Bool = false) throws(SegcError) -> PlanFile {
+                              sourceGrids: Bool = false, roundedWeights: [Int: QuantizedWeights] = [:]) throws(SegcError) -> PlanFile {
         try lowerReporting(plan, grids: grids, fp32Layers: fp32Layers, channelMeans: channelMeans,
-                           quantizedMeans: quantizedMeans, sourceGrids: sourceGrids).plan
+                           quantizedMeans: quantizedMeans, sourceGrids: sourceGrids, roundedWeights: roundedWeights).plan
     }
 
     /// The uint8 input of an int8 conv in the lowered plan: its value there and its grid.
@@ -58,9 +58,11 @@ package enum Int8Lowering {
     ///   measured on an earlier lowering (`BiasCorrection`); with `channelMeans`, the bias
     ///   absorbs the whole mean error of the conv's output, input quantization and upstream
     ///   error included, not only the rounded weights'.
+    /// - Parameter roundedWeights: int8 weights of conv ops (op index of `plan`) rounded
+    ///   beforehand (`WeightRounding.gptq`); the others are rounded to nearest.
     package static func lowerReporting(_ plan: PlanFile, grids: [Int: QuantParams], fp32Layers: Set<Int>,
                                        channelMeans: [Int: [Double]] = [:], quantizedMeans: [Int: [Double]] = [:],
-                                       sourceGrids: Bool = false) throws(SegcError) -> (plan: PlanFile, convInputs: [Int: ConvInput]) {
+                                       sourceGrids: Bool = false, roundedWeights: [Int: QuantizedWeights] = [:]) throws(SegcError) -> (plan: PlanFile, convInputs: [Int: ConvInput]) {
         let g = plan.graph
         if g.ops.contains(where: { $0.kind.isRealInt8 }) {
             throw SegcError(.unsupported, "the plan is already quantized")
@@ -175,12 +177,13 @@ package enum Int8Lowering {
         e.channelMeans = channelMeans
         e.quantizedMeans = quantizedMeans
         e.keepWeightGrids = sourceGrids
+        e.roundedWeights = roundedWeights
         e.f32Of[g.input] = e.newValue(.f32, g.values[g.input].shape, name: "input")
         for (i, op) in g.ops.enumerated() {
             let name = Self.name(plan, i)
             switch op.kind {
             case .conv2d where isQConv(i), .convTranspose2d where isQConv(i):
-                try e.qconv(op, name: name, grid: grid, outU8: rep[op.outputs[0]] == .u8, relu: reluFused.contains(i))
+                try e.qconv(op, index: i, name: name, grid: grid, outU8: rep[op.outputs[0]] == .u8, relu: reluFused.contains(i))
             case .add where rep[op.outputs[0]] == .u8:
                 try e.qadd(op, name: name, grid: grid, relu: reluInside[i] != nil)
             case .relu where reluInside.values.contains(i):
@@ -281,6 +284,8 @@ struct Emitter {
     /// Source value → the uint8 input of the int8 convs reading it (`lowerReporting`).
     var convInputs: [Int: Int8Lowering.ConvInput] = [:]
     var keepWeightGrids = false
+    /// Source op index → its int8 weights, when rounded other than to nearest.
+    var roundedWeights: [Int: QuantizedWeights] = [:]
 
     init(plan: PlanFile) {
         self.plan = plan
@@ -350,7 +355,7 @@ struct Emitter {
     }
 
     /// conv2d / conv_transpose2d → qconv2d / qconv_transpose2d.
-    mutating func qconv(_ op: PlanOp, name: String, grid: [Int: QuantParams], outU8: Bool, relu: Bool) throws(SegcError) {
+    mutating func qconv(_ op: PlanOp, index: Int, name: String, grid: [Int: QuantParams], outU8: Bool, relu: Bool) throws(SegcError) {
         let t = op.kind == .convTranspose2d
         let hasBiasAt = t ? PlanOpSchema.ConvTranspose.hasBias : PlanOpSchema.Conv.hasBias
         let actAt = t ? PlanOpSchema.ConvTranspose.activation : PlanOpSchema.Conv.activation
@@ -362,8 +367,9 @@ struct Emitter {
         let x8 = try u8(x, grid: grid)
         let wref = op.weights[0]
         let w = weights.floats(wref)
-        let qw = t ? QuantizedWeights.convTranspose(w, shape: wref.shape, groups: Int(op.ints[groupsAt]), keepGrid: keepWeightGrids)
-                   : QuantizedWeights.conv(w, shape: wref.shape, keepGrid: keepWeightGrids)
+        let qw = roundedWeights[index].flatMap { $0.values.count == w.count ? $0 : nil }
+            ?? (t ? QuantizedWeights.convTranspose(w, shape: wref.shape, groups: Int(op.ints[groupsAt]), keepGrid: keepWeightGrids)
+                   : QuantizedWeights.conv(w, shape: wref.shape, keepGrid: keepWeightGrids))
         let cout = qw.scales.count
         var b = hasBias ? weights.floats(op.weights[1]) : [Float](repeating: 0, count: cout)
         convInputs[x] = Int8Lowering.ConvInput(value: x8, grid: px)

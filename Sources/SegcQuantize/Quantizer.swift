@@ -32,6 +32,9 @@ package struct Quantizer {
         /// Cross-layer channel equalization of the activation ranges before calibration
         /// (`ChannelEqualization`); nil = off. Needs calibration images, not stored histograms.
         package var equalization: ChannelEqualization.Options? = nil
+        /// How conv weights are rounded onto their int8 grids (`WeightRounding`); `.gptq`
+        /// needs calibration images (one more fp32 run per image).
+        package var weightRounding: WeightRounding = .nearest
         package init() {}
     }
 
@@ -50,6 +53,8 @@ package struct Quantizer {
         package var calibrationSeconds: Double = 0
         /// Channel equalization: its groups and scales (nil when off).
         package var equalization: ChannelEqualization.Report? = nil
+        /// Seconds spent on GPTQ (Hessians and rounding; 0 with nearest rounding).
+        package var weightRoundingSeconds: Double = 0
     }
 
     /// - Parameters:
@@ -101,6 +106,18 @@ package struct Quantizer {
         }
         let calElapsed = ContinuousClock.now - calStart
         let calSeconds = Double(calElapsed.components.seconds) + Double(calElapsed.components.attoseconds) / 1e18
+        // GPTQ rounds every conv's weights once, from the fp32 plan's inputs; every candidate
+        // of the search below lowers with those weights.
+        var rounded: [Int: QuantizedWeights] = [:]
+        let roundStart = ContinuousClock.now
+        if options.weightRounding == .gptq {
+            guard count > 0 else {
+                throw SegcError(.usage, "GPTQ weight rounding needs the calibration images (stored histograms carry no Hessians)")
+            }
+            rounded = try WeightRounding.gptq(plan, convs: layers, images: count, threads: options.threads, input: input,
+                                              progress: { progress("gptq", $0, $1) })
+        }
+        let roundElapsed = ContinuousClock.now - roundStart
         var grids: [Int: QuantParams] = [:]
         for (v, h) in cal.histograms { grids[v] = options.method.params(h).widened(by: options.headroom) }
         // The network input is never clipped: an image scaled to [0, 1] then lands exactly
@@ -118,7 +135,7 @@ package struct Quantizer {
         func lowering(_ fp32: Set<Int>) throws -> (plan: PlanFile, convInputs: [Int: Int8Lowering.ConvInput]) {
             var (p, inputs) = try Int8Lowering.lowerReporting(plan, grids: grids, fp32Layers: fp32,
                                                               channelMeans: options.biasCorrection ? cal.channelMeans : [:],
-                                                              quantizedMeans: quantizedMeans)
+                                                              quantizedMeans: quantizedMeans, roundedWeights: rounded)
             p.metadata.precision = fp32.isEmpty ? "int8" : "mixed"
             p.metadata.passes.append("quantize-int8")
             return (p, inputs)
@@ -228,6 +245,7 @@ package struct Quantizer {
         let kept = layers.filter { fp32.contains($0) }.map { Int8Lowering.name(plan, $0) }
         return Result(plan: candidate, calibration: cal, fp32Layers: kept, calibAgreement: checked.mean,
                       calibAgreementMin: checked.min, sensitivity: sensitivity, calibrationSeconds: calSeconds,
-                      equalization: equalization)
+                      equalization: equalization,
+                      weightRoundingSeconds: Double(roundElapsed.components.seconds) + Double(roundElapsed.components.attoseconds) / 1e18)
     }
 }

@@ -26,6 +26,12 @@ package struct QuantizedWeights {
         values = q
     }
 
+    /// Given values on given per-channel scales (`WeightRounding`'s GPTQ rounding).
+    package init(values: [Int8], scales: [Float]) {
+        self.values = values
+        self.scales = scales
+    }
+
     /// Per channel, the scale max|w| / k for the largest k in 127…1 (then 128) that puts
     /// every weight of the channel within 10⁻³ of a step; max|w| / 127 where none does.
     /// nil when no channel lies on a grid other than max|w| / 127.

@@ -137,6 +137,41 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: y))
     }
 
+    /// `--weight-rounding gptq`: quantizes (JSON and META name it; the default plan's META
+    /// does not), other int8 weights than nearest rounding, agrees with the fp32 plan; refused
+    /// without --calib, and an unknown value is a usage error.
+    func testWeightRoundingGPTQRunsAndIsRefusedWithoutImages() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = try demoPlan(dir)
+        let calib = dir.appendingPathComponent("calib")
+        try frameFolder(calib, copies: 2)
+        var bytes: [String: Data] = [:]
+        for rounding in ["nearest", "gptq"] {
+            let out = dir.appendingPathComponent("\(rounding).int8.segc").path
+            let r = try CLI.run(["quantize", plan, "--calib", calib.path, "--fp32-layers", "none", "--weight-rounding", rounding,
+                                 "-o", out, "--json", "--quiet"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let j = try CLI.json(r.stdout)
+            XCTAssertEqual(j["weight_rounding"] as? String, rounding)
+            XCTAssertGreaterThan(j["calib_agreement"] as? Double ?? 0, 0.8)
+            bytes[rounding] = try Data(contentsOf: URL(fileURLWithPath: out))
+            let meta = String(decoding: bytes[rounding]!, as: UTF8.self)
+            XCTAssertEqual(meta.contains("per output channel, gptq rounding"), rounding == "gptq", "META.quantization.weights")
+        }
+        XCTAssertEqual(bytes["nearest"]!.count, bytes["gptq"]!.count)
+        XCTAssertNotEqual(bytes["nearest"], bytes["gptq"])
+        let y = dir.appendingPathComponent("y.segc").path
+        let noImages = try CLI.run(["quantize", plan, "--stats", dir.appendingPathComponent("nearest.int8.segc").path,
+                                    "--fp32-layers", "none", "--weight-rounding", "gptq", "-o", y])
+        XCTAssertEqual(noImages.status, 2)
+        XCTAssertTrue(noImages.stderr.contains("--weight-rounding gptq needs --calib"), noImages.stderr)
+        let bad = try CLI.run(["quantize", plan, "--calib", calib.path, "--weight-rounding", "stochastic", "-o", y])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("unknown --weight-rounding"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: y))
+    }
+
     /// `--target-each-image`: the mixed-precision search holds the target on the worst
     /// calibration image; without it only the mean has to reach it.
     func testTargetEachImageHoldsOnTheWorstImage() throws {

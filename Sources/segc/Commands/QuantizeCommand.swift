@@ -76,6 +76,9 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "With --equalize: no channel is scaled by more than this factor (or less than its inverse).")
     var equalizeClamp: Double = ChannelEqualization.Options().clamp
 
+    @Option(help: "How conv weights are rounded onto their int8 grids: nearest, or gptq (each rounding error spread over the not-yet-rounded weights of its output channel through the inverse Hessian of the conv's fp32 inputs on the calibration images; needs --calib).")
+    var weightRounding: String = WeightRounding.nearest.rawValue
+
     @Option(name: .short, help: "Output plan (default: ./<stem>.int8.segc).")
     var output: String?
 
@@ -95,6 +98,12 @@ struct QuantizeCommand: ParsableCommand {
         if calibCount < 1 { throw ValidationError("--calib-count must be at least 1") }
         if BiasCorrection.Mode(rawValue: biasCorrection) == nil {
             throw ValidationError("unknown --bias-correction '\(biasCorrection)' (weights, local, sequential)")
+        }
+        if WeightRounding(rawValue: weightRounding) == nil {
+            throw ValidationError("unknown --weight-rounding '\(weightRounding)' (nearest, gptq)")
+        }
+        if weightRounding == WeightRounding.gptq.rawValue && calib == nil {
+            throw ValidationError("--weight-rounding gptq needs --calib (it measures each conv's inputs on the images)")
         }
         if !["minmax", "percentile", "entropy", "mse"].contains(method) {
             throw ValidationError("unknown --method '\(method)' (minmax, percentile, entropy, mse)")
@@ -152,6 +161,7 @@ struct QuantizeCommand: ParsableCommand {
         opts.biasCorrection = !noBiasCorrection
         opts.biasCorrectionMode = BiasCorrection.Mode(rawValue: biasCorrection) ?? .weights
         if let stats { opts.storedHistograms = try StatSection.histograms(in: try FileBytes(contentsOf: stats), for: plan) }
+        opts.weightRounding = WeightRounding(rawValue: weightRounding) ?? .nearest
         if equalize { opts.equalization = ChannelEqualization.Options(alpha: equalizeAlpha, clamp: equalizeClamp) }
         if let fp32Layers {
             opts.fp32Layers = fp32Layers == "none" ? [] : fp32Layers.split(separator: ",").map { String($0).trimmingSpaces }
@@ -178,6 +188,7 @@ struct QuantizeCommand: ParsableCommand {
                 ("sensitivity", .array(result.sensitivity.map { .object([("layer", .string($0.layer)), ("agreement", .double($0.agreement))]) })),
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
                 ("calibration_seconds", .double(result.calibrationSeconds)), ("headroom", .double(headroom)),
+                ("weight_rounding", .string(weightRounding)), ("weight_rounding_seconds", .double(result.weightRoundingSeconds)),
                 ("int8_kernel", .string(KernelLevel.int8ConvKernel)),
                 ("equalized_groups", result.equalization.map { .int($0.groups) } ?? .null),
                 ("equalized_values", result.equalization.map { .int($0.values.count) } ?? .null),
@@ -222,7 +233,9 @@ extension QuantizeCommand {
             "bias_correction_mode": opts.biasCorrection && imageCount > 0 ? .string(opts.biasCorrectionMode.rawValue) : .null,
             "equalization": opts.equalization.map { .object(["alpha": .number($0.alpha), "clamp": .number($0.clamp),
                                                              "groups": .number(Double(result.equalization?.groups ?? 0))]) } ?? .null,
-            "weights": .string("int8 symmetric per output channel"), "activations": .string("uint8 asymmetric per tensor"),
+            // GPTQ is named only when used, so a default plan's bytes stay what they were.
+            "weights": .string(opts.weightRounding == .nearest ? "int8 symmetric per output channel"
+                                                               : "int8 symmetric per output channel, \(opts.weightRounding.rawValue) rounding"), "activations": .string("uint8 asymmetric per tensor"),
         ])
         let stat = StatSection.encode(result.calibration, sourceGraph: try StatSection.graphID(plan))
         let data: [UInt8]

@@ -1,0 +1,54 @@
+/// Dense symmetric positive definite matrices (row-major `[Double]`, n × n) for GPTQ:
+/// its weight updates need the upper Cholesky factor of H⁻¹, and H is at most a few
+/// thousand wide (a conv's cin/groups · kh · kw), so plain O(n³) loops in double suffice.
+package enum Cholesky {
+    /// Lower triangular L with L·Lᵀ = a; nil when `a` is not (numerically) positive definite.
+    package static func lower(_ a: [Double], n: Int) -> [Double]? {
+        var l = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0...i {
+                var s = a[i * n + j]
+                for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
+                if i == j {
+                    guard s > 0, s.isFinite else { return nil }
+                    l[i * n + i] = s.squareRoot()
+                } else {
+                    l[i * n + j] = s / l[j * n + j]
+                }
+            }
+        }
+        return l
+    }
+
+    /// a⁻¹ from its lower Cholesky factor: L⁻¹ by forward substitution, then L⁻ᵀ·L⁻¹.
+    package static func inverse(lower l: [Double], n: Int) -> [Double] {
+        var li = [Double](repeating: 0, count: n * n)   // L⁻¹, lower triangular
+        for i in 0..<n {
+            li[i * n + i] = 1 / l[i * n + i]
+            for j in 0..<i {
+                var s = 0.0
+                for k in j..<i { s -= l[i * n + k] * li[k * n + j] }
+                li[i * n + j] = s / l[i * n + i]
+            }
+        }
+        var inv = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0...i {
+                var s = 0.0
+                for k in i..<n { s += li[k * n + i] * li[k * n + j] }
+                inv[i * n + j] = s
+                inv[j * n + i] = s
+            }
+        }
+        return inv
+    }
+
+    /// Upper triangular U with Uᵀ·U = a⁻¹ (GPTQ's `cholesky(H⁻¹, upper=True)`); nil when `a`
+    /// or its inverse is not positive definite.
+    package static func upperOfInverse(_ a: [Double], n: Int) -> [Double]? {
+        guard let l = lower(a, n: n), let l2 = lower(inverse(lower: l, n: n), n: n) else { return nil }
+        var u = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in i..<n { u[i * n + j] = l2[j * n + i] } }
+        return u
+    }
+}
