@@ -10,7 +10,11 @@ in its own process, city1 input, 2 threads, warm-up then timed runs, medians. Wr
 Docs/Benchmarks-int8.md (and the raw JSON next to it), with the int8 conv kernel each
 level used (`segc bench --json`'s int8_kernel: avx2/avx-vnni or avx2/vpmaddwd, ...).
 
-Usage: python3 scripts/bench_int8.py [--plan erfnet.int8.segc] [--rounds 3] [--levels avx2,avx512] [--skip-no-vnni]
+With OpenVINO and NNCF installed (`pip install openvino nncf pillow`), OpenVINO's int8 ERFNet
+(the faster int8 peer of ../shared/docs/performance.md, made once by tools/ov_quantize.py from the
+30 fs_static images into .build/bench/) runs in the same rounds, at each level as ORT does.
+
+Usage: python3 scripts/bench_int8.py [--plan erfnet.int8.segc] [--rounds 3] [--levels avx2,avx512] [--skip-no-vnni] [--no-openvino]
 Without --plan the int8 plan is made with `segc quantize --calib ../shared/data/fs_static/images`.
 """
 import argparse, datetime, json, os, statistics, subprocess, sys
@@ -28,6 +32,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--skip-no-vnni", action="store_true", help="no extra avx2 int8 run with SEGC_NO_VNNI=1")
+    ap.add_argument("--no-openvino", action="store_true", help="leave OpenVINO out even when it is installed")
     ap.add_argument("--out", default=str(bench.ROOT / "Docs" / "Benchmarks-int8.md"))
     a = ap.parse_args()
     tmp = bench.ROOT / ".build" / "bench"
@@ -57,6 +62,17 @@ def main():
         ort_capped.append(("ORT int8 capped avx2", "avx2"))
         if any(env for _, _, env in int8_rows):
             ort_capped.append(("ORT int8 capped avx2-novnni", "avx2-novnni"))
+    # OpenVINO's NNCF int8 model, when OpenVINO is there (made once; tools/ov_quantize.py).
+    ov_int8 = None
+    if not a.no_openvino:
+        try:
+            import openvino, nncf  # noqa: F401
+            ov_int8 = tmp / "erfnet_ov_int8.xml"
+            if not ov_int8.exists():
+                subprocess.run([sys.executable, bench.SHARED / "tools/ov_quantize.py", ort_fp32,
+                                bench.SHARED / "data/fs_static/images", "--input-size", "512x1024", "-o", ov_int8], check=True)
+        except ImportError:
+            print("OpenVINO / NNCF not installed: OpenVINO rows left out", file=sys.stderr)
     rounds = []
     for r in range(a.rounds):
         row = {}
@@ -76,6 +92,13 @@ def main():
         for name, cap in ort_capped:
             bench.wait_idle()
             row[name] = bench.run_measured(ort(ort_int8), env=bench.capped_env(cap_so, cap))[0]
+        if ov_int8:
+            ov = [sys.executable, bench.SHARED / "tools/ov_bench.py", ov_int8, "--input-size", "512x1024", *common]
+            bench.wait_idle()
+            row["OV int8"] = bench.run_measured(ov)[0]
+            for name, cap in ort_capped:
+                bench.wait_idle()
+                row[name.replace("ORT", "OV")] = bench.run_measured(ov, env=bench.capped_env(cap_so, cap))[0]
         rounds.append(row)
         print(f"round {r}: " + ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in row.items()), flush=True)
     med = {k: statistics.median(rr[k]["median_ms"] for rr in rounds) for k in rounds[0]}
@@ -104,10 +127,21 @@ def main():
         same_cells = f"{same:.1f} | **{i / same:.2f}**" if same else "– | –"
         lines.append(f"| {label} | {kernel} | {f:.1f} | {i:.1f} | {1000 / i:.2f} | **{i / f:.2f}** | **{i / med['ORT int8']:.2f}** "
                      f"| {same_cells} | {med['ORT fp32']:.1f} | {med['ORT int8']:.1f} |")
+    if ov_int8:
+        import openvino
+        lines += ["", f"OpenVINO {openvino.__version__.split('-')[0]} (the faster int8 peer, `../shared/docs/performance.md`): its NNCF int8 model",
+                  "(`tools/ov_quantize.py`, default preset, the 30 `data/fs_static/images`) in the same rounds, `tools/ov_bench.py`",
+                  "(LATENCY hint, f32 inference precision pinned: bf16 is not used).", "",
+                  "| level | segc int8 ms | OpenVINO int8 at the same level ms | **segc int8 / OpenVINO int8** |", "|---|---|---|---|"]
+        for name, level, env in int8_rows:
+            ov_name = "OV int8" if level == "avx512" else "OV int8 capped avx2" + ("-novnni" if env else "")
+            if ov_name in med:
+                lines.append(f"| {level}{' (SEGC_NO_VNNI=1)' if env else ''} | {med[name]:.1f} | {med[ov_name]:.1f} "
+                             f"| **{med[name] / med[ov_name]:.2f}** |")
     if cap_so:
-        lines += ["", "ORT has no switch to cap its kernels; the capped rows run it under `scripts/cpuid_cap/cpuid_cap.c`",
+        lines += ["", "ORT and OpenVINO have no switch to cap their kernels; the capped rows run them under `scripts/cpuid_cap/cpuid_cap.c`",
                   "(an `LD_PRELOAD` shim hiding AVX-512, and for `avx2-novnni` AVX-VNNI too, through Linux CPUID faulting),",
-                  "so it picks the kernels an AVX2 machine would run."]
+                  "so they pick the kernels an AVX2 machine would run."]
     lines += ["", "Per round (median ms):", "", "| round | " + " | ".join(rounds[0].keys()) + " |",
               "|---|" + "---|" * len(rounds[0])]
     for k, rr in enumerate(rounds):
