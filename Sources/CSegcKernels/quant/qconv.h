@@ -204,6 +204,16 @@ void segc_qtail_apply(const segc_qconv_tail *t, const float *y, int64_t co, int6
 /// The tail over the whole output as its own parallel pass (paths that do not apply it per task).
 void segc_qtail_run(segc_pool *pool, const segc_qconv_tail *t, const segc_qconv_params *p, const float *y);
 
+/// One float32 → uint8 as `segc_quantize_u8` defines it, with lo = −zp and hi = 255 − zp:
+/// x / scale rounded half to even, clamped (NaN → lo), + zp. Shared by quantize.c and the
+/// fused tail (qconv_tail.c), so the two cannot drift apart; inlined into their vectorised loops.
+static inline uint8_t segc_quantize_one(float x, float scale, float lo, float hi, int32_t zp) {
+    float r = nearbyintf(x / scale);
+    r = r > lo ? r : lo;
+    r = r < hi ? r : hi;
+    return (uint8_t)((int32_t)r + zp);
+}
+
 /// The dispatch level in effect (0 scalar, 1 avx2, 2 avx512).
 static inline int segc_qlevel(void) {
     const char *s = segc_cpu_level();   // initialises on first use

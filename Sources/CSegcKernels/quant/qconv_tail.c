@@ -23,10 +23,7 @@
         _Pragma("clang loop vectorize(assume_safety)") for (int64_t i = 0; i < n; i++) {                        \
             float v = segc_act(a[i] + b[i], act, slope);                                                         \
             out[i] = v;                                                                                          \
-            float r = nearbyintf(v / scale);                                                                     \
-            r = r > lo ? r : lo; /* NaN -> lo */                                                                \
-            r = r < hi ? r : hi;                                                                                 \
-            q[i] = (uint8_t)((int32_t)r + zp);                                                                   \
+            q[i] = segc_quantize_one(v, scale, lo, hi, zp);                                                      \
         }                                                                                                        \
     }
 

@@ -14,12 +14,7 @@
     TARGET static void quantize_##SUF(int64_t n, float scale, int32_t zp, const float *restrict x,                \
                                       uint8_t *restrict y) {                                                      \
         float lo = (float)-zp, hi = (float)(255 - zp);                                                           \
-        for (int64_t i = 0; i < n; i++) {                                                                        \
-            float r = nearbyintf(x[i] / scale);                                                                  \
-            r = r > lo ? r : lo; /* NaN -> lo */                                                                 \
-            r = r < hi ? r : hi;                                                                                 \
-            y[i] = (uint8_t)((int32_t)r + zp);                                                                   \
-        }                                                                                                         \
+        for (int64_t i = 0; i < n; i++) y[i] = segc_quantize_one(x[i], scale, lo, hi, zp);                      \
     }                                                                                                             \
     TARGET static void dequantize_##SUF(int64_t n, float scale, int32_t zp, const uint8_t *restrict x,            \
                                         float *restrict y) {                                                      \
