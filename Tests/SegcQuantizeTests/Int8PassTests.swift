@@ -134,11 +134,15 @@ final class Int8PassTests: XCTestCase {
         try KernelLevel.force(.scalar)
         let want = try run(q, inputs[0])
         setenv("SEGC_NO_VNNI", "1", 1)   // read when the session packs its weights
-        try KernelLevel.force(.avx2)
-        XCTAssertEqual(KernelLevel.int8ConvKernel, "avx2/vpmaddwd")
-        for threads in [1, 2] {
-            let got = try run(q, inputs[0], threads: threads)
-            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "threads \(threads)")
+        // Both vpmaddwd kernels (their qualifying convs take the integer Winograd path).
+        for (level, kernel) in [(KernelLevel.avx2, "avx2/vpmaddwd"), (.avx512, "avx512/vpmaddwd")]
+        where KernelLevel.available.contains(level) {
+            try KernelLevel.force(level)
+            XCTAssertEqual(KernelLevel.int8ConvKernel, kernel)
+            for threads in [1, 2] {
+                let got = try run(q, inputs[0], threads: threads)
+                XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(kernel) threads \(threads)")
+            }
         }
     }
 
@@ -184,7 +188,7 @@ extension Int8PassTests {
         let was = KernelLevel.current
         defer { try? KernelLevel.force(was); unsetenv("SEGC_NO_VNNI") }
         var runs: [(KernelLevel, Bool)] = KernelLevel.available.map { ($0, false) }
-        if KernelLevel.available.contains(.avx2) { runs.append((.avx2, true)) }
+        for level in [KernelLevel.avx2, .avx512] where KernelLevel.available.contains(level) { runs.append((level, true)) }
         for (level, noVNNI) in runs {
             if noVNNI { setenv("SEGC_NO_VNNI", "1", 1) } else { unsetenv("SEGC_NO_VNNI") }
             try KernelLevel.force(level)

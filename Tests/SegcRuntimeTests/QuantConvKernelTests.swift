@@ -330,15 +330,19 @@ final class QuantConvKernelTests: XCTestCase {
                 XCTAssertEqual(scalar, naiveQConv(c, d), "case \(n): scalar vs definition")
                 setenv("SEGC_NO_VNNI", "1", 1)
                 defer { unsetenv("SEGC_NO_VNNI") }
-                _ = segc_set_cpu_level(1)
-                // The packing carries the transformed weights (header field wino_off, byte 144 of
-                // segc_qpack_hdr in quant/qconv.h), so the comparison below ran that path.
-                let packed = UnsafeMutableRawPointer.allocate(byteCount: Int(segc_qconv_packed_bytes(&p, 0)), alignment: 64)
-                defer { packed.deallocate() }
-                XCTAssertEqual(segc_qconv_pack(&p, 0, d.w, d.bias, packed), 0)
-                XCTAssertGreaterThan(packed.load(fromByteOffset: 144, as: Int64.self), 0, "case \(n): no Winograd weights")
-                for env in envs {
-                    XCTAssertEqual(runQConv(c, d, env: env), scalar, "case \(n) threads \(env.threads) \(c)")
+                // Both vpmaddwd kernels: avx2, and avx512 where the CPU has it.
+                for level in Int32(1)...min(2, segc_detected_cpu_level()) {
+                    _ = segc_set_cpu_level(level)
+                    // The packing carries the transformed weights (header field wino_off, byte 144 of
+                    // segc_qpack_hdr in quant/qconv.h), so the comparison below ran that path.
+                    let packed = UnsafeMutableRawPointer.allocate(byteCount: Int(segc_qconv_packed_bytes(&p, 0)), alignment: 64)
+                    defer { packed.deallocate() }
+                    XCTAssertEqual(segc_qconv_pack(&p, 0, d.w, d.bias, packed), 0)
+                    XCTAssertGreaterThan(packed.load(fromByteOffset: 144, as: Int64.self), 0,
+                                         "case \(n) level \(level): no Winograd weights")
+                    for env in envs {
+                        XCTAssertEqual(runQConv(c, d, env: env), scalar, "case \(n) level \(level) threads \(env.threads) \(c)")
+                    }
                 }
             }
         }

@@ -50,7 +50,9 @@ final class QuantConvTailTests: XCTestCase {
             let count = c.ycount, hw = c.oh * c.ow
             let res = (0..<count).map { _ in r.float() * 4 }
             var runs: [(Int32, Bool)] = (0...segc_detected_cpu_level()).map { ($0, false) }
-            if segc_detected_cpu_level() >= 1 { runs.append((1, true)) }
+            for level in Int32(1)...max(1, segc_detected_cpu_level()) where segc_detected_cpu_level() >= 1 {
+                runs.append((level, true))   // the vpmaddwd kernels (and their Winograd path)
+            }
             for (level, noVNNI) in runs {
                 if noVNNI { setenv("SEGC_NO_VNNI", "1", 1) } else { unsetenv("SEGC_NO_VNNI") }
                 _ = segc_set_cpu_level(level)

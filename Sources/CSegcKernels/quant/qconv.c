@@ -115,10 +115,16 @@ const char *segc_qconv_kernel(void) {
     return names[pack_kernel(&level)];
 }
 
-/// Whether a packing for `kernel` adds the Winograd weights: plain AVX2 only (with VNNI
-/// the direct vpdpbusd tiles are faster than any int16 scheme).
+/// The vpmaddwd kernels (no VNNI), whose qualifying convs run the integer Winograd (ymm,
+/// AVX2 — every AVX-512 CPU has it): with VNNI the direct vpdpbusd tiles are faster than any
+/// int16 scheme, but without it the zmm vpmaddwd tiles do twice the products of F(4,3)
+/// (ERFNet int8 at avx512 with SEGC_NO_VNNI=1 on a Zen 4: 149.8 ms direct, see Notes
+/// session 11 for the Winograd figure).
+static int winograd_kernel(int kernel) { return kernel == SEGC_QK_AVX2 || kernel == SEGC_QK_MADD512; }
+
+/// Whether a packing for `kernel` adds the Winograd weights.
 static int with_wino(const segc_qconv_params *p, int transposed, int kernel) {
-    return kernel == SEGC_QK_AVX2 && segc_qwino_fits(p, transposed);
+    return winograd_kernel(kernel) && segc_qwino_fits(p, transposed);
 }
 
 static int64_t weight_bytes(const segc_qconv_params *p, int transposed, int kernel) {
@@ -232,7 +238,7 @@ static int qconv_run(segc_pool *pool, const segc_qconv_params *p, int transposed
 #if defined(__x86_64__)
     // A buffer packed with Winograd weights runs them when the conv still qualifies (the
     // header does not record the geometry the direct layout does not depend on).
-    if (h->kernel == SEGC_QK_AVX2 && h->wino_off > 0 && segc_qwino_fits(p, transposed) &&
+    if (winograd_kernel(h->kernel) && h->wino_off > 0 && segc_qwino_fits(p, transposed) &&
         h->wino_off + segc_qwino_wbytes(p) <= h->total) {
         int r = segc_qwino_run(pool, p, x, h, mult, residual, slope, y, ws);
         if (r == SEGC_OK && tail) segc_qtail_run(pool, tail, p, y);   // after the whole output

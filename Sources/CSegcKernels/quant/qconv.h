@@ -92,7 +92,7 @@ typedef struct {
     int64_t bias_off;     ///< int32 [nphase][cout] folded bias
     int64_t w_off;        ///< weights (layout per kernel)
     int64_t total;        ///< bytes of the whole buffer
-    int64_t wino_off;     ///< 0, or the integer Winograd weights (SEGC_QK_AVX2, quant/qconv_wino.c)
+    int64_t wino_off;     ///< 0, or the integer Winograd weights (the vpmaddwd kernels, quant/qconv_wino.c)
 } segc_qpack_hdr;
 
 /// Integer Winograd F(4,3) for 3x1 / 1x3 convs and F(2x2,3x3) for 3x3 ones at plain AVX2

@@ -1,5 +1,5 @@
 #pragma clang fp contract(off)   // requantization: multiply, then add (the scalar level's rounding)
-// Integer Winograd F(2x2,3x3) for int8 3x3 stride-1 convs at plain AVX2 (no VNNI): 16
+// Integer Winograd F(2x2,3x3) for int8 3x3 stride-1 convs without VNNI (avx2 and avx512 levels): 16
 // products per 2x2 output tile instead of 36. Exactness and which convs: quant/qconv_wino.c;
 // the shared K loop and store: qconv_wino_ymm.h. One task per tile row (output rows 2t,
 // 2t + 1); its ow / 2 tiles are the lanes:

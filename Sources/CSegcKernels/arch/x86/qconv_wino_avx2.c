@@ -1,5 +1,5 @@
 #pragma clang fp contract(off)   // requantization: multiply, then add (the scalar level's rounding)
-// Integer Winograd F(4,3) for int8 3x1 / 1x3 convs at plain AVX2 (no VNNI): why it is
+// Integer Winograd F(4,3) for int8 3x1 / 1x3 convs without VNNI (the vpmaddwd kernels' levels): why it is
 // exact and which convs qualify, quant/qconv_wino.c. One task per "tile row" (vertical:
 // 4 output rows d apart, the columns are the lanes; horizontal: one output row, its ow/4
 // tiles are the lanes):

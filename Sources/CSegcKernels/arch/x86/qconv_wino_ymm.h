@@ -1,6 +1,6 @@
 #pragma once
 #pragma clang fp contract(off)   // requantization: multiply, then add (the scalar level's rounding)
-// Shared parts of the integer Winograd convs at plain AVX2 (arch/x86/qconv_wino_avx2.c:
+// Shared parts of the integer Winograd convs without VNNI (arch/x86/qconv_wino_avx2.c:
 // F(4,3) for 3x1 / 1x3; arch/x86/qconv_wino2d_avx2.c: F(2x2,3x3)): the run's context, the
 // channel-pair loads, the products over transformed channel pairs and the store through
 // the shared requantization. Why the integer transforms are exact: quant/qconv_wino.c.
