@@ -4,7 +4,8 @@
 
 For each round: segc's fp32 and int8 ERFNet plans at every kernel level this CPU has
 (scalar skipped unless asked; the int8 plan at avx2 also with SEGC_NO_VNNI=1 when the CPU
-has AVX-VNNI, i.e. the plain-AVX2 vpmaddwd kernel), ORT's fp32 model and ORT's QDQ int8 model
+has AVX-VNNI, i.e. the plain-AVX2 vpmaddwd kernel, and at avx512 also with SEGC_NO_VNNI=1 when
+it has AVX-512 VNNI, i.e. what a Skylake-SP runs; ORT and OpenVINO capped to match), ORT's fp32 model and ORT's QDQ int8 model
 (../shared/onnx/bench/erfnet_512x1024_int8_qdq.onnx, made by tools/ort_quantize.py), each
 in its own process, city1 input, 2 threads, warm-up then timed runs, medians. Writes
 Docs/Benchmarks-int8.md (and the raw JSON next to it), with the int8 conv kernel each
@@ -22,6 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (cpu_levels, wait_idle, run_measured, SEGC, SHARED, ROOT)
+
+def same_level(peer, level, env):
+    """The peer's row measured at segc's `level` (env: with SEGC_NO_VNNI=1, i.e. without VNNI)."""
+    if level == "avx512":
+        return f"{peer} int8 capped avx512-novnni" if env else f"{peer} int8"
+    return f"{peer} int8 capped avx2" + ("-novnni" if env else "")
 
 def main():
     ap = argparse.ArgumentParser()
@@ -51,17 +58,24 @@ def main():
     common = ["--threads", str(a.threads), "--warmup", str(a.warmup), "--runs", str(a.runs), "--input", inp, "--json"]
     # The int8 rows: (name, level, environment). avx2 runs AVX-VNNI where the CPU has it; the
     # extra row keeps the plain-AVX2 kernel (vpmaddwd) measured on such a CPU too.
-    int8_rows = [(f"segc int8 {level}", level, []) for level in levels]
-    if "avx2" in levels and not a.skip_no_vnni and "avx_vnni" in open("/proc/cpuinfo").read():
-        int8_rows.insert(levels.index("avx2") + 1, ("segc int8 avx2 SEGC_NO_VNNI=1", "avx2", ["env", "SEGC_NO_VNNI=1"]))
+    # The avx512 level with SEGC_NO_VNNI=1 likewise stands for AVX-512 without VNNI (Skylake-SP).
+    int8_rows = []
+    cpu = open("/proc/cpuinfo").read()
+    for level in levels:
+        int8_rows.append((f"segc int8 {level}", level, []))
+        vnni = {"avx2": "avx_vnni", "avx512": "avx512_vnni"}.get(level)
+        if vnni and vnni in cpu and not a.skip_no_vnni:
+            int8_rows.append((f"segc int8 {level} SEGC_NO_VNNI=1", level, ["env", "SEGC_NO_VNNI=1"]))
     # ORT's int8 also with AVX-512 hidden (scripts/cpuid_cap), as an AVX2 machine runs it: with
-    # AVX-VNNI beside segc's avx2 row, without it beside the SEGC_NO_VNNI=1 row.
-    cap_so = bench.cpuid_cap_preload() if "avx2" in levels else None
+    # AVX-VNNI beside segc's avx2 row, without it beside the avx2 SEGC_NO_VNNI=1 row; and with
+    # only VNNI hidden beside the avx512 SEGC_NO_VNNI=1 row.
+    cap_so = bench.cpuid_cap_preload() if "avx2" in levels or "avx512" in levels else None
     ort_capped = []
     if cap_so:
-        ort_capped.append(("ORT int8 capped avx2", "avx2"))
-        if any(env for _, _, env in int8_rows):
-            ort_capped.append(("ORT int8 capped avx2-novnni", "avx2-novnni"))
+        for _, level, env in int8_rows:
+            cap = {("avx2", False): "avx2", ("avx2", True): "avx2-novnni", ("avx512", True): "avx512-novnni"}.get((level, bool(env)))
+            if cap:
+                ort_capped.append((f"ORT int8 capped {cap}", cap))
     # OpenVINO's NNCF int8 model, when OpenVINO is there (made once; tools/ov_quantize.py).
     ov_int8 = None
     if not a.no_openvino:
@@ -117,13 +131,13 @@ def main():
              f"- date: {now}; CPU: {model} ({os.cpu_count()} vCPUs; flags: {isa}); ONNX Runtime {onnxruntime.__version__}",
              f"- int8 plan: `{int8.name}`, precision {q.get('precision')}, {os.path.getsize(int8) / 1e6:.2f} MB", "",
              "| level | int8 conv kernel | segc fp32 ms | segc int8 ms | int8 fps | int8 / segc fp32 | int8 / ORT int8 "
-             "| ORT int8 at the same level (AVX-512 hidden) ms | **int8 / ORT int8 at the same level** | ORT fp32 ms | ORT int8 ms |",
+             "| ORT int8 capped to the same level ms | **int8 / ORT int8 at the same level** | ORT fp32 ms | ORT int8 ms |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, level, env in int8_rows:
         f, i = med[f"segc fp32 {level}"], med[name]
         kernel = rounds[0][name].get("int8_kernel", "?")   # bench names it for int8 plans
         label = level + (" (SEGC_NO_VNNI=1)" if env else "")
-        same = med['ORT int8'] if level == "avx512" else med.get("ORT int8 capped avx2" + ("-novnni" if env else ""))
+        same = med.get(same_level("ORT", level, env))
         same_cells = f"{same:.1f} | **{i / same:.2f}**" if same else "– | –"
         lines.append(f"| {label} | {kernel} | {f:.1f} | {i:.1f} | {1000 / i:.2f} | **{i / f:.2f}** | **{i / med['ORT int8']:.2f}** "
                      f"| {same_cells} | {med['ORT fp32']:.1f} | {med['ORT int8']:.1f} |")
@@ -134,14 +148,15 @@ def main():
                   "(LATENCY hint, f32 inference precision pinned: bf16 is not used).", "",
                   "| level | segc int8 ms | OpenVINO int8 at the same level ms | **segc int8 / OpenVINO int8** |", "|---|---|---|---|"]
         for name, level, env in int8_rows:
-            ov_name = "OV int8" if level == "avx512" else "OV int8 capped avx2" + ("-novnni" if env else "")
+            ov_name = same_level("OV", level, env)
             if ov_name in med:
                 lines.append(f"| {level}{' (SEGC_NO_VNNI=1)' if env else ''} | {med[name]:.1f} | {med[ov_name]:.1f} "
                              f"| **{med[name] / med[ov_name]:.2f}** |")
     if cap_so:
         lines += ["", "ORT and OpenVINO have no switch to cap their kernels; the capped rows run them under `scripts/cpuid_cap/cpuid_cap.c`",
                   "(an `LD_PRELOAD` shim hiding AVX-512, and for `avx2-novnni` AVX-VNNI too, through Linux CPUID faulting),",
-                  "so they pick the kernels an AVX2 machine would run."]
+                  "so they pick the kernels an AVX2 machine would run; `avx512-novnni` keeps AVX-512 F/CD/BW/DQ/VL and hides",
+                  "VNNI and the later extensions, as on a Skylake-SP."]
     lines += ["", "Per round (median ms):", "", "| round | " + " | ".join(rounds[0].keys()) + " |",
               "|---|" + "---|" * len(rounds[0])]
     for k, rr in enumerate(rounds):

@@ -10,6 +10,8 @@
 //
 // SEGC_CPUID_CAP=avx2       AVX-512 (all of leaf 7's AVX-512 bits, AMX) hidden; AVX-VNNI kept
 // SEGC_CPUID_CAP=avx2-novnni the same, and AVX-VNNI hidden too (a Haswell–Zen 3 class CPU)
+// SEGC_CPUID_CAP=avx512-novnni AVX-512 F/CD/BW/DQ/VL kept, VNNI (both kinds), BF16, IFMA, VBMI,
+//                            VBMI2, BITALG, VPOPCNTDQ and AMX hidden (a Skylake-SP class CPU)
 //
 // Build: cc -O2 -shared -fPIC -o cpuid_cap.so cpuid_cap.c
 // Used by scripts/bench.py and scripts/bench_int8.py (--peer-cap); a tool for measuring
@@ -30,6 +32,7 @@
 #endif
 
 static int hide_vnni;
+static int keep_avx512;   // avx512-novnni: only the Skylake-SP subset of AVX-512 stays
 static struct sigaction previous;
 
 static long arch_prctl(int code, unsigned long arg) { return syscall(SYS_arch_prctl, code, arg); }
@@ -41,7 +44,10 @@ static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
 static void cap(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
     if (leaf == 7 && sub == 0) {
         // EBX: avx512f 16, dq 17, ifma 21, pf 26, er 27, cd 28, bw 30, vl 31.
+        uint32_t skx = (1u << 16) | (1u << 17) | (1u << 28) | (1u << 30) | (1u << 31);
+        uint32_t kept = keep_avx512 ? r[1] & skx : 0;
         r[1] &= ~((1u << 16) | (1u << 17) | (1u << 21) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30) | (1u << 31));
+        r[1] |= kept;
         // ECX: vbmi 1, vbmi2 6, vnni 11, bitalg 12, vpopcntdq 14.
         r[2] &= ~((1u << 1) | (1u << 6) | (1u << 11) | (1u << 12) | (1u << 14));
         // EDX: 4vnniw 2, 4fmaps 3, vp2intersect 8, amx-bf16 22, avx512-fp16 23, amx-tile 24, amx-int8 25.
@@ -78,7 +84,11 @@ __attribute__((constructor)) static void install(void) {
     if (!level || !*level) return;
     if (strcmp(level, "avx2") == 0) hide_vnni = 0;
     else if (strcmp(level, "avx2-novnni") == 0) hide_vnni = 1;
-    else { fprintf(stderr, "cpuid_cap: unknown SEGC_CPUID_CAP '%s' (avx2, avx2-novnni)\n", level); _exit(2); }
+    else if (strcmp(level, "avx512-novnni") == 0) hide_vnni = 1, keep_avx512 = 1;
+    else {
+        fprintf(stderr, "cpuid_cap: unknown SEGC_CPUID_CAP '%s' (avx2, avx2-novnni, avx512-novnni)\n", level);
+        _exit(2);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
