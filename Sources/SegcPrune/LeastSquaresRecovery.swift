@@ -164,11 +164,11 @@ package enum LeastSquaresRecovery {
             let meanDiag = (0..<kp).reduce(0.0) { $0 + ad[$1 * kp + $1] } / Double(kp)
             for i in 0..<kp { ad[i * kp + i] += ridge * max(meanDiag, 1e-12) }
             progress?(step + 1, targets.count)
-            guard let l = cholesky(ad, kp) else { continue }   // singular: keep the pruned weights
+            guard let l = Cholesky.lower(ad, n: kp) else { continue }   // singular: keep the pruned weights
             let node = out.nodes[t.node]
             var newW = [Float](repeating: 0, count: m * (kp - 1)), newB = [Float](repeating: 0, count: m)
             for r in 0..<m {
-                let sol = solve(l, kp, (0..<kp).map { Double(b[r * kp + $0]) })
+                let sol = Cholesky.solve(lower: l, n: kp, (0..<kp).map { Double(b[r * kp + $0]) })
                 // A channel dead on every calibration image solves to ~1e-40: stored as 0.
                 for q in 0..<(kp - 1) { newW[r * (kp - 1) + q] = FlushSubnormalWeights.flushed(Float(sol[q])) }
                 newB[r] = FlushSubnormalWeights.flushed(Float(sol[kp - 1]))
@@ -186,33 +186,5 @@ package enum LeastSquaresRecovery {
         var out = [Float](repeating: 0, count: x.count)
         for i in 0..<a { for j in 0..<b { for q in 0..<inner { out[(j * a + i) * inner + q] = x[(i * b + j) * inner + q] } } }
         return out
-    }
-
-    /// Lower-triangular L with L·Lᵀ = a (n x n, row-major), nil when not positive definite.
-    static func cholesky(_ a: [Double], _ n: Int) -> [Double]? {
-        var l = [Double](repeating: 0, count: n * n)
-        for i in 0..<n {
-            for j in 0...i {
-                var s = a[i * n + j]
-                for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
-                if i == j {
-                    if s <= 0 { return nil }
-                    l[i * n + i] = s.squareRoot()
-                } else {
-                    l[i * n + j] = s / l[j * n + j]
-                }
-            }
-        }
-        return l
-    }
-
-    /// x with L·Lᵀ·x = b.
-    static func solve(_ l: [Double], _ n: Int, _ b: [Double]) -> [Double] {
-        var y = b
-        for i in 0..<n { var s = y[i]; for k in 0..<i { s -= l[i * n + k] * y[k] }; y[i] = s / l[i * n + i] }
-        for i in stride(from: n - 1, through: 0, by: -1) {
-            var s = y[i]; for k in (i + 1)..<n { s -= l[k * n + i] * y[k] }; y[i] = s / l[i * n + i]
-        }
-        return y
     }
 }

@@ -1,3 +1,5 @@
+import SegcCore
+
 /// GPTQ weight rounding (Frantar et al. 2022, "GPTQ: Accurate Post-Training Quantization for
 /// Generative Pre-trained Transformers", Algorithm 1, without the lazy batching: segc's rows
 /// are at most a few thousand wide).

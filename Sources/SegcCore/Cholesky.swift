@@ -1,6 +1,7 @@
-/// Dense symmetric positive definite matrices (row-major `[Double]`, n × n) for GPTQ:
-/// its weight updates need the upper Cholesky factor of H⁻¹, and H is at most a few
-/// thousand wide (a conv's cin/groups · kh · kw), so plain O(n³) loops in double suffice.
+/// Dense symmetric positive definite matrices (row-major `[Double]`, n × n): the least
+/// squares of `prune`'s recovery (`solve`) and GPTQ's weight updates in `quantize` (the upper
+/// Cholesky factor of H⁻¹). The matrices are at most a few thousand wide (a conv's
+/// cin/groups · kh · kw), so plain O(n³) loops in double suffice.
 package enum Cholesky {
     /// Lower triangular L with L·Lᵀ = a; nil when `a` is not (numerically) positive definite.
     package static func lower(_ a: [Double], n: Int) -> [Double]? {
@@ -18,6 +19,16 @@ package enum Cholesky {
             }
         }
         return l
+    }
+
+    /// x with L·Lᵀ·x = b, L from `lower`: forward, then backward substitution.
+    package static func solve(lower l: [Double], n: Int, _ b: [Double]) -> [Double] {
+        var y = b
+        for i in 0..<n { var s = y[i]; for k in 0..<i { s -= l[i * n + k] * y[k] }; y[i] = s / l[i * n + i] }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            var s = y[i]; for k in (i + 1)..<n { s -= l[k * n + i] * y[k] }; y[i] = s / l[i * n + i]
+        }
+        return y
     }
 
     /// a⁻¹ from its lower Cholesky factor: L⁻¹ by forward substitution, then L⁻ᵀ·L⁻¹.
