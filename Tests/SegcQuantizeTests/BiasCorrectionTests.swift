@@ -46,34 +46,16 @@ final class BiasCorrectionTests: XCTestCase {
     /// output has a heavy tail that a 95th-percentile grid clips, so the second conv's uint8
     /// input has a lower mean than the fp32 one and the int8 logits a negative mean shift.
     static func network(h: Int = 24, w: Int = 32) -> PlanFile {
-        var values: [PlanValue] = [], ops: [PlanOp] = [], bytes: [UInt8] = []
-        func value(_ s: [Int]) -> Int { values.append(PlanValue(dtype: .f32, shape: s, arenaOffset: 0)); return values.count - 1 }
-        func weight(_ d: [Float], _ s: [Int]) -> WeightRef {
-            while bytes.count % 64 != 0 { bytes.append(0) }
-            let r = WeightRef(offset: bytes.count, dtype: .f32, shape: s)
-            for f in d { withUnsafeBytes(of: f.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-            return r
-        }
-        var seed: UInt64 = 7
-        func rnd() -> Float {   // uniform in [−1, 1)
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(seed >> 40) / Float(1 << 23) - 1
-        }
-        let x = value([1, 3, h, w]), y1 = value([1, 4, h, w]), y2 = value([1, 3, h, w])
-        let w1 = (0..<(4 * 3 * 9)).map { _ in rnd() * 0.4 }, b1: [Float] = [0.05, -0.1, 0.2, 0.0]
-        let w2 = (0..<(3 * 4)).map { _ in 0.5 + abs(rnd()) }, b2: [Float] = [0.1, -0.2, 0.3]
+        var p = TestPlanBuilder(seed: 7)
+        let x = p.value([1, 3, h, w]), y1 = p.value([1, 4, h, w]), y2 = p.value([1, 3, h, w])
+        let w1 = (0..<(4 * 3 * 9)).map { _ in p.rnd() * 0.4 }, b1: [Float] = [0.05, -0.1, 0.2, 0.0]
+        let w2 = (0..<(3 * 4)).map { _ in 0.5 + abs(p.rnd()) }, b2: [Float] = [0.1, -0.2, 0.3]
         let c1: [Int64] = [3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0], c2: [Int64] = [1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0]
-        ops.append(PlanOp(kind: .conv2d, inputs: [x], outputs: [y1], weights: [weight(w1, [4, 3, 3, 3]), weight(b1, [4])], ints: c1, algorithm: .gemm))
-        ops.append(PlanOp(kind: .conv2d, inputs: [y1], outputs: [y2], weights: [weight(w2, [3, 4, 1, 1]), weight(b2, [3])], ints: c2, algorithm: .gemm))
-        var off = 0
-        for i in values.indices { values[i].arenaOffset = off; off += (values[i].byteCount + 63) & ~63 }
-        var meta = PlanMetadata()
-        meta.inputShape = values[x].shape
-        meta.outputShape = values[y2].shape
-        meta.classes = 3
-        meta.mean = [0, 0, 0]; meta.std = [1, 1, 1]
-        return PlanFile(metadata: meta, graph: PlanGraph(values: values, ops: ops, input: x, output: y2, arenaBytes: off),
-                        weights: PlanWeights(owned: bytes), sourceMap: ["conv1", "conv2"])
+        let weights1 = [p.weight(w1, [4, 3, 3, 3]), p.weight(b1, [4])]
+        p.add(PlanOp(kind: .conv2d, inputs: [x], outputs: [y1], weights: weights1, ints: c1, algorithm: .gemm), name: "conv1")
+        let weights2 = [p.weight(w2, [3, 4, 1, 1]), p.weight(b2, [3])]
+        p.add(PlanOp(kind: .conv2d, inputs: [y1], outputs: [y2], weights: weights2, ints: c2, algorithm: .gemm), name: "conv2")
+        return p.plan(input: x, output: y2)
     }
 
     /// Images in [0, 1] with bright spots (the heavy tail of the first conv's output).

@@ -9,58 +9,7 @@ import SegcQuantize
 /// intermediate channel ranges, and that the int8 plan of a network with very uneven
 /// channels gets closer to fp32.
 final class ChannelEqualizationTests: XCTestCase {
-    /// A plan under construction (float32 values and weights).
-    struct Builder {
-        var values: [PlanValue] = [], ops: [PlanOp] = [], bytes: [UInt8] = [], names: [String] = []
-        var seed: UInt64 = 11
-        mutating func value(_ s: [Int]) -> Int { values.append(PlanValue(dtype: .f32, shape: s, arenaOffset: 0)); return values.count - 1 }
-        mutating func weight(_ d: [Float], _ s: [Int]) -> WeightRef {
-            while bytes.count % 64 != 0 { bytes.append(0) }
-            let r = WeightRef(offset: bytes.count, dtype: .f32, shape: s)
-            for f in d { withUnsafeBytes(of: f.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-            return r
-        }
-        mutating func rnd() -> Float {   // uniform in [−1, 1)
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(seed >> 40) / Float(1 << 23) - 1
-        }
-        /// A stride-1 "same" conv; `rowScale[co]` multiplies output row co, `colScale[ci]` input column ci.
-        mutating func conv(_ x: Int, _ cout: Int, k: Int, groups: Int = 1, act: Int64, residual: Int? = nil,
-                           rowScale: [Float]? = nil, colScale: [Float]? = nil, name: String) -> Int {
-            let s = values[x].shape, cin = s[1], cinG = cin / groups, coutG = cout / groups
-            var w = (0..<(cout * cinG * k * k)).map { _ in rnd() * 0.5 }
-            for i in w.indices {
-                let co = i / (cinG * k * k), ci = (co / coutG) * cinG + (i / (k * k)) % cinG
-                w[i] *= (rowScale?[co] ?? 1) * (colScale?[ci] ?? 1)
-            }
-            let b = (0..<cout).map { c in (abs(rnd()) * 0.1 + 1) * (rowScale?[c] ?? 1) }
-            let y = value([1, cout, s[2], s[3]])
-            let p = Int64(k / 2)
-            let ints: [Int64] = [Int64(k), Int64(k), 1, 1, p, p, p, p, 1, 1, Int64(groups), 1, act, residual == nil ? 0 : 1]
-            ops.append(PlanOp(kind: .conv2d, inputs: [x] + (residual.map { [$0] } ?? []), outputs: [y],
-                              weights: [weight(w, [cout, cinG, k, k]), weight(b, [cout])], ints: ints, algorithm: .gemm))
-            names.append(name)
-            return y
-        }
-        mutating func maxPool(_ x: Int) -> Int {
-            let s = values[x].shape
-            let y = value([1, s[1], s[2] / 2, s[3] / 2])
-            ops.append(PlanOp(kind: .maxPool2d, inputs: [x], outputs: [y], ints: [2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0]))
-            names.append("pool")
-            return y
-        }
-        func plan(input x: Int, output y: Int) -> PlanFile {
-            var vals = values, off = 0
-            for i in vals.indices { vals[i].arenaOffset = off; off += (vals[i].byteCount + 63) & ~63 }
-            var meta = PlanMetadata()
-            meta.inputShape = vals[x].shape
-            meta.outputShape = vals[y].shape
-            meta.classes = vals[y].shape[1]
-            meta.mean = [0, 0, 0]; meta.std = [1, 1, 1]
-            return PlanFile(metadata: meta, graph: PlanGraph(values: vals, ops: ops, input: x, output: y, arenaBytes: off),
-                            weights: PlanWeights(owned: bytes), sourceMap: names)
-        }
-    }
+    typealias Builder = TestPlanBuilder
 
     /// The channel factors of conv1's output (as after a folded BN): one channel 200× below the widest.
     static let factors: [Float] = [1, 0.02, 4, 0.1, 1, 0.3]
@@ -233,5 +182,34 @@ final class ChannelEqualizationTests: XCTestCase {
         print("[equalization] int8 logit rms error: off \(off), alpha 0.5 \(half), alpha 1 \(full)")
         XCTAssertLessThan(half, 0.7 * off)
         XCTAssertLessThan(full, 0.7 * off)
+    }
+}
+
+/// The layers these tests build (seeded weights from the builder, 11 by default).
+extension TestPlanBuilder {
+    /// A stride-1 "same" conv; `rowScale[co]` multiplies output row co, `colScale[ci]` input column ci.
+    mutating func conv(_ x: Int, _ cout: Int, k: Int, groups: Int = 1, act: Int64, residual: Int? = nil,
+                       rowScale: [Float]? = nil, colScale: [Float]? = nil, name: String) -> Int {
+        let s = values[x].shape, cin = s[1], cinG = cin / groups, coutG = cout / groups
+        var w = (0..<(cout * cinG * k * k)).map { _ in rnd() * 0.5 }
+        for i in w.indices {
+            let co = i / (cinG * k * k), ci = (co / coutG) * cinG + (i / (k * k)) % cinG
+            w[i] *= (rowScale?[co] ?? 1) * (colScale?[ci] ?? 1)
+        }
+        let b = (0..<cout).map { c in (abs(rnd()) * 0.1 + 1) * (rowScale?[c] ?? 1) }
+        let y = value([1, cout, s[2], s[3]])
+        let p = Int64(k / 2)
+        let ints: [Int64] = [Int64(k), Int64(k), 1, 1, p, p, p, p, 1, 1, Int64(groups), 1, act, residual == nil ? 0 : 1]
+        ops.append(PlanOp(kind: .conv2d, inputs: [x] + (residual.map { [$0] } ?? []), outputs: [y],
+                          weights: [weight(w, [cout, cinG, k, k]), weight(b, [cout])], ints: ints, algorithm: .gemm))
+        names.append(name)
+        return y
+    }
+    mutating func maxPool(_ x: Int) -> Int {
+        let s = values[x].shape
+        let y = value([1, s[1], s[2] / 2, s[3] / 2])
+        ops.append(PlanOp(kind: .maxPool2d, inputs: [x], outputs: [y], ints: [2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0]))
+        names.append("pool")
+        return y
     }
 }

@@ -103,30 +103,17 @@ final class GPTQTests: XCTestCase {
     /// input [1, 4, 7, 9] → conv A (4 → 6, 3x3, stride 2, pad 1, groups 2) → conv B (6 → 2,
     /// 3x3, dilation 2, pad 2).
     static func plan() -> PlanFile {
-        var values: [PlanValue] = [], ops: [PlanOp] = [], bytes: [UInt8] = []
-        func value(_ s: [Int]) -> Int { values.append(PlanValue(dtype: .f32, shape: s, arenaOffset: 0)); return values.count - 1 }
-        func weight(_ d: [Float], _ s: [Int]) -> WeightRef {
-            while bytes.count % 64 != 0 { bytes.append(0) }
-            let r = WeightRef(offset: bytes.count, dtype: .f32, shape: s)
-            for f in d { withUnsafeBytes(of: f.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-            return r
-        }
+        var p = TestPlanBuilder()
         var r = Rng(seed: 5)
-        let x = value([1, 4, 7, 9]), y1 = value([1, 6, 4, 5]), y2 = value([1, 2, 4, 5])
+        let x = p.value([1, 4, 7, 9]), y1 = p.value([1, 6, 4, 5]), y2 = p.value([1, 2, 4, 5])
         let wa = (0..<(6 * 2 * 9)).map { _ in r.next() }, wb = (0..<(2 * 6 * 9)).map { _ in r.next() }
         //                 kh kw sh sw pt pl pb pr dh dw  g bias act res
         let ca: [Int64] = [3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 0], cb: [Int64] = [3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 1, 0, 0]
-        ops.append(PlanOp(kind: .conv2d, inputs: [x], outputs: [y1], weights: [weight(wa, [6, 2, 3, 3]), weight([0.1, 0, -0.1, 0.2, 0, 0.3], [6])], ints: ca, algorithm: .gemm))
-        ops.append(PlanOp(kind: .conv2d, inputs: [y1], outputs: [y2], weights: [weight(wb, [2, 6, 3, 3]), weight([0, 0.5], [2])], ints: cb, algorithm: .gemm))
-        var off = 0
-        for i in values.indices { values[i].arenaOffset = off; off += (values[i].byteCount + 63) & ~63 }
-        var meta = PlanMetadata()
-        meta.inputShape = values[x].shape
-        meta.outputShape = values[y2].shape
-        meta.classes = 2
-        meta.mean = [0, 0, 0, 0]; meta.std = [1, 1, 1, 1]
-        return PlanFile(metadata: meta, graph: PlanGraph(values: values, ops: ops, input: x, output: y2, arenaBytes: off),
-                        weights: PlanWeights(owned: bytes), sourceMap: ["a", "b"])
+        let weightsA = [p.weight(wa, [6, 2, 3, 3]), p.weight([0.1, 0, -0.1, 0.2, 0, 0.3], [6])]
+        p.add(PlanOp(kind: .conv2d, inputs: [x], outputs: [y1], weights: weightsA, ints: ca, algorithm: .gemm), name: "a")
+        let weightsB = [p.weight(wb, [2, 6, 3, 3]), p.weight([0, 0.5], [2])]
+        p.add(PlanOp(kind: .conv2d, inputs: [y1], outputs: [y2], weights: weightsB, ints: cb, algorithm: .gemm), name: "b")
+        return p.plan(input: x, output: y2)
     }
 
     /// Σ v·vᵀ over output pixels, v the group's receptive field in (ci, ky, kx) order, by hand.
