@@ -88,7 +88,7 @@ enum ConvTailFusion {
         // The conv reads neighbourhoods of x while writing o; the tail reads r[k] just
         // before writing o[k], so o may be r itself but not a shifted overlap of it.
         if vo.overlaps(g.values[t.x]) { return nil }
-        if vo.overlaps(vr) && !(vo.arenaOffset == vr.arenaOffset && vo.byteCount == vr.byteCount) { return nil }
+        if vo.overlapsShifted(vr) { return nil }
         var p = conv.conv
         guard segc_conv2d_tail_supported(&p) == 1, t.slopesFit(cout: p.cout) else { return nil }
         conv.out0 = .value(t.o)

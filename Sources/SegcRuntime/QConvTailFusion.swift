@@ -21,10 +21,7 @@ enum QConvTailFusion {
         // Tasks write o (and q) while others still read x, c and r: o may be c or r exactly
         // (each element is read before it is written, by the task that writes it) but no
         // other overlap; c and r are both read by the tail, so they must be apart.
-        func apartOrSame(_ u: PlanValue, _ v: PlanValue) -> Bool {
-            !u.overlaps(v) || (u.arenaOffset == v.arenaOffset && u.byteCount == v.byteCount)
-        }
-        guard !vo.overlaps(vx), !vc.overlaps(vr), apartOrSame(vo, vc), apartOrSame(vo, vr) else { return nil }
+        guard !vo.overlaps(vx), !vc.overlaps(vr), !vo.overlapsShifted(vc), !vo.overlapsShifted(vr) else { return nil }
         t.apply(to: &conv)
         conv.tailOut = .value(t.o)
         conv.tailConvFirst = t.convFirst ? 1 : 0

@@ -172,8 +172,7 @@ struct QuantizeCommand: ParsableCommand {
         try AtomicFile.write(out, bytes: data)
         if !quiet, let kernel = Self.slowInt8Kernel {
             // Both vpmaddwd kernels run the integer Winograd convs (quant/qconv.c).
-            let except = ", except stride-1 3x1, 1x3 and 3x3 ones (integer Winograd; measured: ERFNet 0.50-0.65x its fp32 time, BiSeNetV1 0.75x, ENet 0.77x, MiDE-Net 0.69x)"
-            FileHandleOut.stderr("note: this CPU has no VNNI (int8 kernel \(kernel)): int8 convs run about as fast as fp32 here\(except); CPUs with AVX-VNNI or AVX-512 VNNI run int8 plans in 0.3-0.45x of the fp32 time")
+            FileHandleOut.stderr("note: this CPU has no VNNI (int8 kernel \(kernel)): int8 convs run about as fast as fp32 here, except stride-1 3x1, 1x3 and 3x3 ones (integer Winograd; measured: ERFNet 0.50-0.65x its fp32 time, BiSeNetV1 0.75x, ENet 0.77x, MiDE-Net 0.69x); CPUs with AVX-VNNI or AVX-512 VNNI run int8 plans in 0.3-0.45x of the fp32 time")
         }
         let seconds = Double((ContinuousClock.now - started).components.seconds)
             + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
