@@ -199,8 +199,9 @@ int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transp
                          const float *slope, void *y, const segc_qconv_tail *tail, const segc_ws *ws);
 
 /// The float tail (quant/qconv_tail.c) on n contiguous outputs of channel co starting at
-/// element offset e (y: the conv's float output).
-void segc_qtail_apply(const segc_qconv_tail *t, const float *y, int64_t co, int64_t e, int64_t n);
+/// element offset e (y: the conv's float output), with the loops of `level` (`segc_qlevel`,
+/// read once per conv by the caller; every level gives the same bits).
+void segc_qtail_apply(const segc_qconv_tail *t, int level, const float *y, int64_t co, int64_t e, int64_t n);
 /// The tail over the whole output as its own parallel pass (paths that do not apply it per task).
 void segc_qtail_run(segc_pool *pool, const segc_qconv_tail *t, const segc_qconv_params *p, const float *y);
 

@@ -33,12 +33,11 @@ TAIL_LOOPS(avx2, __attribute__((target("avx2,fma"))))
 TAIL_LOOPS(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"))))
 #endif
 
-void segc_qtail_apply(const segc_qconv_tail *t, const float *y, int64_t co, int64_t e, int64_t n) {
+void segc_qtail_apply(const segc_qconv_tail *t, int level, const float *y, int64_t co, int64_t e, int64_t n) {
     // `out` may be y or res exactly: element i is read before it is written (assume_safety).
     const float *c = y + e, *r = t->res + e;
     const float *a = t->conv_first ? c : r, *b = t->conv_first ? r : c;
     float slope = t->act == SEGC_ACT_PRELU ? t->slope[t->nslope == 1 ? 0 : co] : 0.0f;
-    int level = segc_qlevel();
     if (t->q) {
         uint8_t *q = t->q + e;
 #if defined(__x86_64__)
@@ -59,6 +58,7 @@ typedef struct {
     const segc_qconv_tail *t;
     const float *y;
     int64_t hw, per;   // elements per channel, tasks per channel
+    int level;
 } tail_ctx;
 
 #define TAIL_CHUNK (16 * 1024)
@@ -67,10 +67,10 @@ static void tail_task(void *vctx, int64_t k, int thread) {
     (void)thread;
     const tail_ctx *c = vctx;
     int64_t co = k / c->per, i0 = (k % c->per) * TAIL_CHUNK;
-    segc_qtail_apply(c->t, c->y, co, co * c->hw + i0, SEGC_MIN(TAIL_CHUNK, c->hw - i0));
+    segc_qtail_apply(c->t, c->level, c->y, co, co * c->hw + i0, SEGC_MIN(TAIL_CHUNK, c->hw - i0));
 }
 
 void segc_qtail_run(segc_pool *pool, const segc_qconv_tail *t, const segc_qconv_params *p, const float *y) {
-    tail_ctx c = {t, y, p->oh * p->ow, segc_chunks(p->oh * p->ow, TAIL_CHUNK)};
+    tail_ctx c = {t, y, p->oh * p->ow, segc_chunks(p->oh * p->ow, TAIL_CHUNK), segc_qlevel()};
     segc_pool_run(pool, tail_task, &c, p->cout * c.per);
 }

@@ -96,6 +96,7 @@ typedef struct {
     const uint8_t *x;
     int64_t local_qstride;         // > 0: per-task packing (local_rows), quad stride of its buffer
     const segc_qconv_tail *tail;   // nullable: applied by each conv task to its outputs
+    int tail_level;                // the tail loops' level (segc_qlevel, read once per call)
 } run_ctx;
 
 /// Tile fields that depend on the phase only.
@@ -169,7 +170,8 @@ static void conv_task(void *vctx, int64_t t, int thread) {
     // The tail on this task's outputs (channel rows oy0 … oy1, contiguous per channel).
     if (c->tail)
         for (int64_t co = grp * cout_g + co0; co < grp * cout_g + co1; co++)
-            segc_qtail_apply(c->tail, (const float *)c->y, co, co * p->oh * p->ow + oy0 * p->ow, (oy1 - oy0) * p->ow);
+            segc_qtail_apply(c->tail, c->tail_level, (const float *)c->y, co, co * p->oh * p->ow + oy0 * p->ow,
+                             (oy1 - oy0) * p->ow);
 }
 
 /// y[rx + sw·i] = phase rx's i-th value, for the sw phase rows of one output row.
@@ -315,6 +317,7 @@ int segc_qconv_tiled_run(segc_pool *pool, const segc_qconv_params *p, int transp
     c.tmp_off = tmp_offset(p, transposed);
     c.cout_g = p->cout / p->groups;
     c.tail = tail;
+    c.tail_level = tail ? segc_qlevel() : 0;
     tap_tables(&c);
 
     c.x = x;
