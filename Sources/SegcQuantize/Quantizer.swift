@@ -23,8 +23,11 @@ package struct Quantizer {
         package var biasCorrectionMode: BiasCorrection.Mode = .weights
         /// Histograms from an earlier calibration of the same plan (a `STAT` section): the
         /// grids come from them. With no images (`count` 0) nothing runs: no agreement, no
-        /// sensitivity, no bias correction, and `fp32Layers` must be given.
+        /// sensitivity, and `fp32Layers` must be given.
         package var storedHistograms: [Int: Histogram]? = nil
+        /// The conv inputs' channel means of that calibration (`StatSection.Stored`): with no
+        /// images, bias correction (`.weights`) uses them; empty from an old STAT, then none.
+        package var storedChannelMeans: [Int: [Double]] = [:]
         /// Every activation grid's range (but the network input's) widened by this factor
         /// (`QuantParams.widened`): room for content beyond the calibration images, the
         /// anomalies anomaly segmentation looks for (Notes, session 10). 1 = as calibrated.
@@ -99,6 +102,7 @@ package struct Quantizer {
                 throw SegcError(.usage, "without calibration images, give stored histograms and the fp32 layers")
             }
             cal = Calibration(histograms: stored, images: 0, argmax: [])
+            cal.channelMeans = options.storedChannelMeans
         } else {
             cal = try Calibration.run(plan: plan, count: count, threads: options.threads, input: input,
                                       progress: { progress("calibrate", $0, $1) })

@@ -129,4 +129,31 @@ final class BiasCorrectionTests: XCTestCase {
         let v = plan.graph.ops[1].inputs[0]
         for c in 0..<4 { XCTAssertLessThan(local[v]![c], cal.channelMeans[v]![c] + 1e-6) }
     }
+
+    /// `quantize --stats` without images: the STAT section keeps the conv inputs' channel
+    /// means, so the plan from stored histograms gets the same (weights) bias correction as
+    /// the plan from the images — byte for byte here, where the histograms are the same.
+    /// Without the means (a version-1 STAT) the biases differ.
+    func testStoredChannelMeansGiveTheImagesBiasCorrection() throws {
+        let plan = Self.network()
+        let inputs = Self.images(plan, count: 4)
+        var o = Quantizer.Options()
+        o.method = .percentile(95)
+        o.fp32Layers = []
+        o.threads = 1
+        let fromImages = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] })
+        XCTAssertFalse(fromImages.calibration.channelMeans.isEmpty)
+        let stat = try StatSection.decode(StatSection.encode(fromImages.calibration, sourceGraph: 1))
+        XCTAssertEqual(Set(stat.channelMeans.keys), Set(fromImages.calibration.channelMeans.keys))
+        for (v, m) in stat.channelMeans {
+            for (a, b) in zip(m, fromImages.calibration.channelMeans[v]!) { XCTAssertEqual(a, b, accuracy: 1e-6 * max(1, abs(b))) }
+        }
+        o.storedHistograms = fromImages.calibration.histograms
+        o.storedChannelMeans = stat.channelMeans
+        let fromStat = try Quantizer.quantize(plan, count: 0, options: o, input: { _ in [] })
+        XCTAssertEqual(try PlanWriter.serialize(fromStat.plan), try PlanWriter.serialize(fromImages.plan))
+        o.storedChannelMeans = [:]
+        let uncorrected = try Quantizer.quantize(plan, count: 0, options: o, input: { _ in [] })
+        XCTAssertNotEqual(try PlanWriter.serialize(uncorrected.plan), try PlanWriter.serialize(fromImages.plan))
+    }
 }

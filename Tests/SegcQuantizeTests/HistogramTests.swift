@@ -78,21 +78,42 @@ final class HistogramTests: XCTestCase {
         var h = Histogram(lo: -2, hi: 2, bins: 2048)
         let v: [Float] = (0..<5000).map { sin(Float($0)) * 1.5 }
         v.withUnsafeBufferPointer { h.add($0) }
-        let cal = Calibration(histograms: [3: h, 7: h], images: 5, argmax: [])
+        h.counts[5] = 1 << 40   // a count beyond 32 bits
+        var cal = Calibration(histograms: [3: h, 7: h], images: 5, argmax: [])
+        cal.channelMeans = [7: [0.5, -1.25, 3e-3]]
         let bytes = StatSection.encode(cal, sourceGraph: 0xABCD)
         let back = try StatSection.decode(bytes)
         XCTAssertEqual(back.images, 5)
         XCTAssertEqual(back.sourceGraph, 0xABCD)
         XCTAssertEqual(Set(back.histograms.keys), [3, 7])
+        // Whole and exact: every method gives the grid it gives on the calibration's histogram.
         let b = back.histograms[3]!
-        XCTAssertEqual(b.counts.count, StatSection.storedBins)
-        XCTAssertEqual(b.min, h.min)
-        XCTAssertEqual(b.max, h.max)
-        // The stored shape gives (nearly) the same grid as the full histogram.
-        let full = CalibrationMethod.percentile(99).params(h), stored = CalibrationMethod.percentile(99).params(b)
-        XCTAssertEqual(full.scale, stored.scale, accuracy: full.scale * 0.05)
+        XCTAssertEqual(b.counts, h.counts)
+        XCTAssertEqual([b.lo, b.hi, b.min, b.max], [h.lo, h.hi, h.min, h.max])
+        XCTAssertLessThan(bytes.count, 2 * 2048 * 2, "the empty bins' runs are compressed")
+        XCTAssertEqual(back.channelMeans[7]!, [0.5, -1.25, Double(Float(3e-3))])
         XCTAssertThrowsError(try StatSection.decode(Array(bytes.dropLast())))
+        XCTAssertThrowsError(try StatSection.decode(Array(bytes.dropLast(4))))
         XCTAssertThrowsError(try StatSection.decode(bytes + [0]))
+        var nan = bytes
+        nan.replaceSubrange((bytes.count - 4)..<bytes.count, with: [0, 0, 0xC0, 0x7F])   // a NaN mean
+        XCTAssertThrowsError(try StatSection.decode(nan))
+        // A zero run longer than the bins left, and counts that end early, are refused.
+        XCTAssertNil(StatSection.decodeCounts([0, 9][...], bins: 4))
+        XCTAssertNil(StatSection.decodeCounts([1, 2][...], bins: 4))
+        XCTAssertEqual(StatSection.decodeCounts([1, 0, 2][...], bins: 4), [1, 0, 0, 0])
+        XCTAssertNil(StatSection.decodeCounts([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F][...], bins: 1))
+
+        // Version 1 (rebinned, relative u16 counts, no means) still reads.
+        var v1: [UInt8] = []
+        func u32(_ x: UInt32) { withUnsafeBytes(of: x.littleEndian) { v1.append(contentsOf: $0) } }
+        u32(1); u32(5); u32(0xABCD); u32(1)
+        u32(3); u32(Float(-2).bitPattern); u32(Float(2).bitPattern); u32(Float(-1.5).bitPattern); u32(Float(1.5).bitPattern); u32(2)
+        v1 += [0xFF, 0xFF, 0x01, 0x00]
+        let old = try StatSection.decode(v1)
+        XCTAssertEqual(old.histograms[3]!.counts, [65535, 1])
+        XCTAssertTrue(old.channelMeans.isEmpty)
+        XCTAssertThrowsError(try StatSection.decode(v1 + [0, 0, 0, 0]))
     }
 
     func testWeightsArePerOutputChannelSymmetric() {

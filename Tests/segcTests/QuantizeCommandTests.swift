@@ -91,6 +91,8 @@ final class QuantizeCommandTests: XCTestCase {
         let st = try CLI.run(["quantize", plan, "--stats", out, "--method", "entropy", "--fp32-layers", "none", "-o", re, "--json"])
         XCTAssertEqual(st.status, 0, st.stderr)
         XCTAssertEqual(try CLI.json(st.stdout)["calib_images"] as? Int, 0)
+        // The STAT section's channel means give the weights' bias correction without images.
+        XCTAssertEqual(try CLI.json(st.stdout)["bias_correction_mode"] as? String, "weights")
         XCTAssertEqual(try CLI.run(["run", re, frame, "-o", dir.appendingPathComponent("e.npy").path]).status, 0)
         let other = dir.appendingPathComponent("other.segc").path
         XCTAssertEqual(try CLI.run(["convert", CLI.packageRoot.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path,
