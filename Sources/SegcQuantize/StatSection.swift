@@ -120,7 +120,7 @@ package enum StatSection {
             throw SegcError(.mismatch, "its histograms were taken on a channel-equalized plan (--equalize)", file: bytes.name)
         }
         guard let e = try PlanReader.sections(bytes).first(where: { $0.tag == tag }) else {
-            throw SegcError(.unsupported, "no STAT section (only plans written by `segc quantize` have one)", file: bytes.name)
+            throw SegcError(.unsupported, "no STAT section (plans written by `segc quantize` have one, unless made with --no-stats)", file: bytes.name)
         }
         let raw = Array(UnsafeRawBufferPointer(start: bytes.base + e.offset, count: e.length))
         let stat: Decoded

@@ -101,6 +101,18 @@ final class QuantizeCommandTests: XCTestCase {
         assertCleanError(bad, "stats of another plan")
         XCTAssertTrue(bad.stderr.contains("another fp32 plan"), bad.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("y.segc").path))
+        // --no-stats: the same program without the STAT section, which --stats then misses.
+        let lean = dir.appendingPathComponent("lean.segc").path
+        let ln = try CLI.run(["quantize", plan, "--calib", calib.path, "--fp32-layers", "none", "--no-stats", "-o", lean, "--json", "--quiet"])
+        XCTAssertEqual(ln.status, 0, ln.stderr)
+        let full = dir.appendingPathComponent("full.segc").path
+        XCTAssertEqual(try CLI.run(["quantize", plan, "--calib", calib.path, "--fp32-layers", "none", "-o", full, "--quiet"]).status, 0)
+        XCTAssertLessThan(try CLI.json(ln.stdout)["bytes_after"] as? Int ?? .max, try Data(contentsOf: URL(fileURLWithPath: full)).count)
+        let same = try CLI.run(["compare", full, lean, frame, "--json"])
+        XCTAssertEqual(try CLI.json(same.stdout)["max_abs_diff"] as? Double, 0, same.stderr)
+        let none = try CLI.run(["quantize", plan, "--stats", lean, "--fp32-layers", "none", "-o", dir.appendingPathComponent("y.segc").path])
+        assertCleanError(none, "stats of a --no-stats plan")
+        XCTAssertTrue(none.stderr.contains("no STAT section"), none.stderr)
         // An int8 plan is not quantized again.
         let again = try CLI.run(["quantize", out, "--calib", calib.path, "-o", dir.appendingPathComponent("x.segc").path])
         assertCleanError(again, "int8 input")
