@@ -116,6 +116,30 @@ final class HistogramTests: XCTestCase {
         XCTAssertThrowsError(try StatSection.decode(v1 + [0, 0, 0, 0]))
     }
 
+    /// Damaged STAT sections (random bytes changed, truncated) are refused or read, never a
+    /// crash: every length, run and varint is checked.
+    func testDamagedStatSectionsNeverCrash() {
+        var h = Histogram(lo: -1, hi: 3, bins: 2048)
+        let v: [Float] = (0..<3000).map { cos(Float($0)) + 0.5 }
+        v.withUnsafeBufferPointer { h.add($0) }
+        var cal = Calibration(histograms: [1: h, 4: h], images: 2, argmax: [])
+        cal.channelMeans = [4: [0.25, 0.5]]
+        let good = StatSection.encode(cal, sourceGraph: 9)
+        var seed: UInt64 = 5
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(seed >> 33) % n
+        }
+        var refused = 0
+        for _ in 0..<3000 {
+            var b = good
+            for _ in 0..<(1 + next(4)) { b[next(b.count)] = UInt8(next(256)) }
+            if next(4) == 0 { b = Array(b.prefix(next(b.count))) }
+            do { _ = try StatSection.decode(b) } catch { refused += 1 }
+        }
+        XCTAssertGreaterThan(refused, 100)
+    }
+
     func testWeightsArePerOutputChannelSymmetric() {
         let w: [Float] = [0.5, -1, 0.25, 0.1, /* channel 1 */ 2, -2, 1, 0]
         let q = QuantizedWeights.conv(w, shape: [2, 4, 1, 1])
