@@ -205,12 +205,16 @@ package struct Quantizer {
         let reached = criterion(checked)
         var sensitivity: [(layer: String, agreement: Double)] = []
         if options.fp32Layers == nil && reached < options.targetAgreement {
-            // Sensitivity: each layer quantized alone, on a few evenly spaced images.
+            // Sensitivity: each layer quantized alone, on a few evenly spaced images. Ranked by
+            // the mean over them even with `targetEachImage` (which stops on the worst image):
+            // one image's ranking is noise for the layers near the cut (MiDE-Net: ranks 9–12
+            // within 0.03 points on the worst of 4; ranked by the worst its search kept 11 convs
+            // and reached 97.81 % on its worst Cityscapes frame, ranked by the mean 98.12 %).
             let s = Swift.min(options.sensitivityImages, count)
             let subset = (0..<s).map { $0 * count / s }
             for (k, l) in layers.enumerated() {
                 let alone = try lowered(Set(layers).subtracting([l]))
-                sensitivity.append((names[k], try agreement(alone, subset, stage: "sensitivity \(k + 1)/\(layers.count)")))
+                sensitivity.append((names[k], try agreements(alone, subset, stage: "sensitivity \(k + 1)/\(layers.count)").mean))
             }
             sensitivity.sort { $0.agreement < $1.agreement }
             // Return the k most sensitive layers to fp32 for the smallest k whose plan meets

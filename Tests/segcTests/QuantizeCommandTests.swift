@@ -187,13 +187,15 @@ final class QuantizeCommandTests: XCTestCase {
     }
 
     /// `--target-each-image`: the mixed-precision search holds the target on the worst
-    /// calibration image; without it only the mean has to reach it.
+    /// calibration image; without it only the mean has to reach it. Both rank the layers by
+    /// the same sensitivity (the mean over the sensitivity images: less noisy than the worst).
     func testTargetEachImageHoldsOnTheWorstImage() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let plan = try demoPlan(dir)
         let calib = try CLI.sharedPath("data/fs_static/images")
         var worst: [Bool: Double] = [:]
+        var ranking: [Bool: [String]] = [:]
         for each in [false, true] {
             let out = dir.appendingPathComponent("m\(each).int8.segc").path
             let r = try CLI.run(["quantize", plan, "--calib", calib, "--calib-count", "6", "--target-agreement", "0.995",
@@ -204,8 +206,12 @@ final class QuantizeCommandTests: XCTestCase {
             XCTAssertLessThanOrEqual(low, mean)
             XCTAssertGreaterThanOrEqual(each ? low : mean, 0.995, "the target holds on \(each ? "the worst image" : "the mean")")
             worst[each] = low
+            let sens = try XCTUnwrap(j["sensitivity"] as? [[String: Any]])
+            ranking[each] = sens.map { "\($0["layer"] ?? "") \($0["agreement"] ?? "")" }
         }
         XCTAssertGreaterThanOrEqual(worst[true]!, worst[false]!)
+        XCTAssertFalse(ranking[false]!.isEmpty, "the all-int8 plan misses 0.995: layers are ranked")
+        XCTAssertEqual(ranking[true]!, ranking[false]!)
     }
 
     func testBadCalibrationInput() throws {
