@@ -51,6 +51,9 @@ package struct Quantizer {
         package var calibAgreement: Double
         /// The lowest agreement of one calibration image.
         package var calibAgreementMin: Double = .nan
+        /// Index of that image (nil without images): with the per-image target it is the
+        /// image that decided how many layers stay fp32.
+        package var calibWorstImage: Int? = nil
         /// (layer, agreement when only it is quantized), most sensitive first; empty when
         /// the all-int8 plan met the target (nothing to choose).
         package var sensitivity: [(layer: String, agreement: Double)]
@@ -179,23 +182,23 @@ package struct Quantizer {
                 if let m = measured[v] { quantizedMeans[v] = m }
             }
         }
-        /// Agreement of `candidate` with the fp32 argmax over the images `which`: the mean
-        /// and the worst image's.
-        func agreements(_ candidate: PlanFile, _ which: [Int], stage: String) throws -> (mean: Double, min: Double) {
+        /// Agreement of `candidate` with the fp32 argmax over the images `which`: the mean,
+        /// and the worst image's agreement and index.
+        func agreements(_ candidate: PlanFile, _ which: [Int], stage: String) throws -> (mean: Double, min: Double, worst: Int?) {
             let session = try SegcSession(model: try SegcModel(plan: candidate), threads: options.threads)
-            var same = 0.0, worst = 1.0
+            var same = 0.0, low = 1.0, worst: Int? = nil
             for (k, i) in which.enumerated() {
                 let x = try input(i)
                 let map = try x.withUnsafeBufferPointer { Agreement.argmax(try session.run($0), shape: candidate.graph.values[candidate.graph.output].shape) }
                 let f = Agreement.fraction(map, cal.argmax[i])
                 same += f
-                worst = Swift.min(worst, f)
+                if worst == nil || f < low { low = f; worst = i }
                 progress(stage, k + 1, which.count)
             }
-            return which.isEmpty ? (1, 1) : (same / Double(which.count), worst)
+            return which.isEmpty ? (1, 1, nil) : (same / Double(which.count), low, worst)
         }
         /// What the search compares with the target: the mean, or with `targetEachImage` the worst image.
-        func criterion(_ a: (mean: Double, min: Double)) -> Double { options.targetEachImage ? a.min : a.mean }
+        func criterion(_ a: (mean: Double, min: Double, worst: Int?)) -> Double { options.targetEachImage ? a.min : a.mean }
         func agreement(_ candidate: PlanFile, _ which: [Int], stage: String) throws -> Double {
             criterion(try agreements(candidate, which, stage: stage))
         }
@@ -203,7 +206,7 @@ package struct Quantizer {
         var fp32 = forced
         try correct(fp32)
         var candidate = try lowered(fp32)
-        var checked = count == 0 ? (mean: Double.nan, min: Double.nan) : try agreements(candidate, all, stage: "check")
+        var checked = count == 0 ? (mean: Double.nan, min: Double.nan, worst: nil) : try agreements(candidate, all, stage: "check")
         let reached = criterion(checked)
         var sensitivity: [(layer: String, agreement: Double)] = []
         if options.fp32Layers == nil && reached < options.targetAgreement {
@@ -254,7 +257,8 @@ package struct Quantizer {
         }
         let kept = layers.filter { fp32.contains($0) }.map { Int8Lowering.name(plan, $0) }
         return Result(plan: candidate, calibration: cal, fp32Layers: kept, calibAgreement: checked.mean,
-                      calibAgreementMin: checked.min, sensitivity: sensitivity, calibrationSeconds: calSeconds,
+                      calibAgreementMin: checked.min, calibWorstImage: checked.worst, sensitivity: sensitivity,
+                      calibrationSeconds: calSeconds,
                       equalization: equalization,
                       weightRoundingSeconds: Double(roundElapsed.components.seconds) + Double(roundElapsed.components.attoseconds) / 1e18)
     }

@@ -206,6 +206,8 @@ final class QuantizeCommandTests: XCTestCase {
             XCTAssertLessThanOrEqual(low, mean)
             XCTAssertGreaterThanOrEqual(each ? low : mean, 0.995, "the target holds on \(each ? "the worst image" : "the mean")")
             worst[each] = low
+            // The image that decided the search, named.
+            XCTAssertTrue((j["calib_worst_image"] as? String ?? "").hasPrefix(calib), "\(j["calib_worst_image"] ?? "nil")")
             let sens = try XCTUnwrap(j["sensitivity"] as? [[String: Any]])
             ranking[each] = sens.map { "\($0["layer"] ?? "") \($0["agreement"] ?? "")" }
         }

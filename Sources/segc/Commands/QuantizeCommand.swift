@@ -196,6 +196,7 @@ struct QuantizeCommand: ParsableCommand {
                 ("fp32_layers", .array(result.fp32Layers.map { .string($0) })),
                 ("calib_agreement", result.calibAgreement.isNaN ? .null : .double(result.calibAgreement)),
                 ("calib_agreement_min", result.calibAgreementMin.isNaN ? .null : .double(result.calibAgreementMin)),
+                ("calib_worst_image", result.calibWorstImage.flatMap { images?.files[$0] }.map { .string($0) } ?? .null),
                 ("sensitivity", .array(result.sensitivity.map { .object([("layer", .string($0.layer)), ("agreement", .double($0.agreement))]) })),
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
                 ("calibration_seconds", .double(result.calibrationSeconds)), ("headroom", .double(headroom)),
@@ -209,7 +210,8 @@ struct QuantizeCommand: ParsableCommand {
         }
         print("\(out): \(q.metadata.precision), \(method) on \(imageCount) images\(stats == nil ? "" : " + stored histograms"), \(String(format2: Double(bytesBefore) / 1e6)) MB -> \(String(format2: Double(data.count) / 1e6)) MB")
         if !result.calibAgreement.isNaN {
-            print("  argmax agreement with fp32 on the calibration images: \(String(format2: 100 * result.calibAgreement)) % (worst image \(String(format2: 100 * result.calibAgreementMin)) %)")
+            let worst = result.calibWorstImage.flatMap { images?.files[$0] }.map { ": \($0)" } ?? ""
+            print("  argmax agreement with fp32 on the calibration images: \(String(format2: 100 * result.calibAgreement)) % (worst image \(String(format2: 100 * result.calibAgreementMin)) %\(worst))")
         }
         if !result.fp32Layers.isEmpty { print("  fp32 layers: \(result.fp32Layers.joined(separator: ", "))") }
     }
