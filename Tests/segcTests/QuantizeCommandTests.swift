@@ -186,9 +186,9 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: y))
     }
 
-    /// By default the mixed-precision search holds the target on the worst calibration image;
-    /// with `--target-mean` only the mean has to reach it. Both rank the layers by the same
-    /// sensitivity (the mean over the sensitivity images: less noisy than the worst).
+    /// `--target-each-image`: the mixed-precision search holds the target on the worst
+    /// calibration image; without it only the mean has to reach it. Both rank the layers by
+    /// the same sensitivity (the mean over the sensitivity images: less noisy than the worst).
     func testTargetEachImageHoldsOnTheWorstImage() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -199,7 +199,7 @@ final class QuantizeCommandTests: XCTestCase {
         for each in [false, true] {
             let out = dir.appendingPathComponent("m\(each).int8.segc").path
             let r = try CLI.run(["quantize", plan, "--calib", calib, "--calib-count", "6", "--target-agreement", "0.995",
-                                 "-o", out, "--json", "--quiet"] + (each ? [] : ["--target-mean"]))
+                                 "-o", out, "--json", "--quiet"] + (each ? ["--target-each-image"] : []))
             XCTAssertEqual(r.status, 0, r.stderr)
             let j = try CLI.json(r.stdout)
             let mean = try XCTUnwrap(j["calib_agreement"] as? Double), low = try XCTUnwrap(j["calib_agreement_min"] as? Double)
