@@ -47,23 +47,7 @@ INLINE256 void kloop_madd(const segc_qtile *t, const int MR, const int NV, __m25
 
 DEFINE_MADD(4, 2)
 
-/// Two column phases of a stride-2 transposed conv (t0: even output columns, t1: odd), 4
-/// channels × 16 phase pixels each, interleaved in registers into 32 contiguous outputs, as
-/// the AVX-VNNI pair does: ERFNet's float logits are written once, not through the phase
-/// buffer (its last layer at plain AVX2, Zen 4, 2 threads: 5.8 -> 4.3 ms).
-__attribute__((target(T256))) static void madd_pair(const segc_qtile *t0, const segc_qtile *t1) {
-    __m256i a0[MRMAX][NVMAX], a1[MRMAX][NVMAX], o0[MRMAX][NVMAX], o1[MRMAX][NVMAX];
-    ymm_init_acc(t0, 4, 2, a0);
-    ymm_init_acc(t1, 4, 2, a1);
-    kloop_madd(t0, 4, 2, a0);
-    kloop_madd(t1, 4, 2, a1);
-    for (int r = 0; r < 4; r++)
-        for (int v = 0; v < 2; v++) {
-            _mm256_store_si256(&o0[r][v], a0[r][v]);
-            _mm256_store_si256(&o1[r][v], a1[r][v]);
-        }
-    ymm_epilogue_pair(t0, t1, 4, 2, o0, o1);
-}
+DEFINE_YMM_PAIR(madd_pair, T256, kloop_madd)
 
 const segc_qkernel segc_qk_avx2 = {madd_4x2, madd_pair, 4, 16, 8, 1, 0, 16};
 #endif

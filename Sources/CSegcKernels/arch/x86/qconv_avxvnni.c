@@ -99,23 +99,8 @@ VNNI_INLINE void kloop_avxvnni_4x3(const segc_qtile *t, __m256i acc[MRMAX][NVMAX
         ymm_epilogue(t, MR, NV, out);                                                                         \
     }
 
-/// Two column phases of a stride-2 transposed conv (t0: even output columns, t1: odd), 4
-/// channels × 16 phase pixels each, interleaved in registers into 32 contiguous outputs:
-/// ERFNet's last layer (T2x2/2 16->20, float logits at 512x1024) then writes its 42 MB once
-/// instead of through the phase buffer (quant/qconv_tiled.c).
-__attribute__((target(TVNNI))) static void avxvnni_pair(const segc_qtile *t0, const segc_qtile *t1) {
-    __m256i a0[MRMAX][NVMAX], a1[MRMAX][NVMAX], o0[MRMAX][NVMAX], o1[MRMAX][NVMAX];
-    ymm_init_acc(t0, 4, 2, a0);
-    ymm_init_acc(t1, 4, 2, a1);
-    kloop_avxvnni(t0, 4, 2, a0);
-    kloop_avxvnni(t1, 4, 2, a1);
-    for (int r = 0; r < 4; r++)
-        for (int v = 0; v < 2; v++) {
-            _mm256_store_si256(&o0[r][v], a0[r][v]);
-            _mm256_store_si256(&o1[r][v], a1[r][v]);
-        }
-    ymm_epilogue_pair(t0, t1, 4, 2, o0, o1);
-}
+/// The pair kernel for ERFNet's last layer (qconv_ymm.h): its 42 MB of float logits written once.
+DEFINE_YMM_PAIR(avxvnni_pair, TVNNI, kloop_avxvnni)
 
 DEFINE_AVXVNNI(4, 1)
 DEFINE_AVXVNNI(4, 2)
