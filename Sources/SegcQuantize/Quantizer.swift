@@ -61,6 +61,9 @@ package struct Quantizer {
         package var equalization: ChannelEqualization.Report? = nil
         /// Seconds spent on GPTQ (Hessians and rounding; 0 with nearest rounding).
         package var weightRoundingSeconds: Double = 0
+        /// The bias correction applied: nil when off or when no channel means were at hand
+        /// (stored histograms from a version-1 STAT); without images only `.weights` runs.
+        package var biasCorrection: BiasCorrection.Mode? = nil
     }
 
     /// - Parameters:
@@ -258,6 +261,7 @@ package struct Quantizer {
                       calibAgreementMin: checked.min, calibWorstImage: checked.worst, sensitivity: sensitivity,
                       calibrationSeconds: calSeconds,
                       equalization: equalization,
-                      weightRoundingSeconds: Double(roundElapsed.components.seconds) + Double(roundElapsed.components.attoseconds) / 1e18)
+                      weightRoundingSeconds: Double(roundElapsed.components.seconds) + Double(roundElapsed.components.attoseconds) / 1e18,
+                      biasCorrection: options.biasCorrection && !cal.channelMeans.isEmpty ? mode : nil)
     }
 }

@@ -197,7 +197,7 @@ struct QuantizeCommand: ParsableCommand {
                 ("bytes_before", .int(bytesBefore)), ("bytes_after", .int(data.count)), ("seconds", .double(seconds)),
                 ("calibration_seconds", .double(result.calibrationSeconds)), ("headroom", .double(headroom)),
                 ("weight_rounding", .string(weightRounding)), ("weight_rounding_seconds", .double(result.weightRoundingSeconds)),
-                ("bias_correction_mode", Self.biasCorrection(opts, images: imageCount).map { .string($0.rawValue) } ?? .null),
+                ("bias_correction_mode", result.biasCorrection.map { .string($0.rawValue) } ?? .null),
                 ("int8_kernel", .string(KernelLevel.int8ConvKernel)),
                 ("equalized_groups", result.equalization.map { .int($0.groups) } ?? .null),
                 ("equalized_values", result.equalization.map { .int($0.values.count) } ?? .null),
@@ -239,8 +239,8 @@ extension QuantizeCommand {
             "calib_agreement_min": result.calibAgreementMin.isNaN ? .null : .number(result.calibAgreementMin),
             "target_each_image": .bool(opts.targetEachImage),
             "headroom": .number(Double(opts.headroom)),
-            "bias_correction": .bool(Self.biasCorrection(opts, images: imageCount) != nil),
-            "bias_correction_mode": Self.biasCorrection(opts, images: imageCount).map { .string($0.rawValue) } ?? .null,
+            "bias_correction": .bool(result.biasCorrection != nil),
+            "bias_correction_mode": result.biasCorrection.map { .string($0.rawValue) } ?? .null,
             "equalization": opts.equalization.map { .object(["alpha": .number($0.alpha), "clamp": .number($0.clamp),
                                                              "groups": .number(Double(result.equalization?.groups ?? 0))]) } ?? .null,
             // GPTQ is named only when used, so a default plan's bytes stay what they were.
@@ -257,14 +257,6 @@ extension QuantizeCommand {
             throw naming(error, out)
         }
         return (q, data, result)
-    }
-
-    /// The bias correction the quantizer applies: the chosen mode with images; from stored
-    /// histograms alone only the weights' correction, from the STAT section's channel means.
-    static func biasCorrection(_ opts: Quantizer.Options, images: Int) -> BiasCorrection.Mode? {
-        guard opts.biasCorrection else { return nil }
-        if images > 0 { return opts.biasCorrectionMode }
-        return opts.storedChannelMeans.isEmpty ? nil : .weights
     }
 
     /// A `SegcError` without a file names `file`; anything else passes through.
