@@ -31,6 +31,11 @@ package enum PlanMetadataCodec {
                          "dtype": .string($0.dtype)])
             })
         }
+        if !m.rangeGuard.isEmpty {
+            o["range_guard"] = .array(m.rangeGuard.map {
+                .object(["op": .number(Double($0.op)), "max": .number(Double($0.max)), "limit": .number(Double($0.limit))])
+            })
+        }
         if let q = m.quantization { o["quantization"] = q }
         if let p = m.pruning { o["pruning"] = p }
         let bytes = try PlanJSON.object(o).encoded()
@@ -98,6 +103,15 @@ package enum PlanMetadataCodec {
         m.temperature = try number(root, "temperature")
         if !(m.temperature > 0) { throw SegcError(.malformed, "temperature must be positive", at: .key("temperature")) }
         m.passes = try strings(root, "passes")
+        if root["range_guard"] != nil {
+            for (k, e) in try array(root, "range_guard", "").enumerated() {
+                let prefix = "range_guard[\(k)]."
+                guard case .object = e else { throw SegcError(.malformed, "not an object", at: .key(prefix)) }
+                m.rangeGuard.append(PlanRangeLimit(op: try integer(e, "op", prefix, 0...Int(Int32.max)),
+                                                   max: try integer(e, "max", prefix, 0...Limits.maxDimension),
+                                                   limit: try integer(e, "limit", prefix, 0...Limits.maxDimension)))
+            }
+        }
         m.quantization = root["quantization"]
         m.pruning = root["pruning"]
         return m

@@ -246,6 +246,17 @@ package struct PlanExtraOutput: Sendable, Hashable {
     }
 }
 
+/// One entry of `range_guard` (int8 plans): plan op `op` writes a uint8 tensor, and a frame
+/// for which more than `limit` of its codes sit at 255 has gone past what the calibration
+/// images drove that tensor to (`max`: the most any calibration image saturated), so its
+/// int8 answer clips what may be the anomaly. Measured by `segc quantize`.
+package struct PlanRangeLimit: Sendable, Hashable {
+    package var op: Int
+    package var max: Int
+    package var limit: Int
+    package init(op: Int, max: Int, limit: Int) { self.op = op; self.max = max; self.limit = limit }
+}
+
 /// `META` (product.md §4.3). Serialised as UTF-8 JSON with sorted keys.
 package struct PlanMetadata: Sendable, Hashable {
     package var producer: String = "segc 0.1.0"
@@ -275,6 +286,10 @@ package struct PlanMetadata: Sendable, Hashable {
     /// `extra_outputs`: further graph outputs (ONNX models with several outputs), each a
     /// GRPH value kept alive to the end of the run. Absent (empty) for the usual one output.
     package var extraOutputs: [PlanExtraOutput] = []
+    /// `range_guard`: per uint8 op, how many saturated codes a frame may have before it is
+    /// out of the calibrated range (`SegcSession.checksRange`). Empty: no guard (fp32 plans,
+    /// int8 plans made before it existed).
+    package var rangeGuard: [PlanRangeLimit] = []
     /// `quantization` and `pruning` (§4.3): free-form JSON objects, absent when `nil`.
     package var quantization: PlanJSON? = nil
     package var pruning: PlanJSON? = nil

@@ -55,6 +55,14 @@ package enum PlanVerifier {
                 throw metaError("extra output '\(e.name)' \(e.dtype)\(e.shape) does not match value \(e.value) \(PlanTensorType(v.dtype, v.shape))")
             }
         }
+        var guarded: Set<Int> = []
+        for r in m.rangeGuard {
+            guard r.op < g.ops.count, let v = g.ops[r.op].outputs.first, v >= 0, v < g.values.count,
+                  g.values[v].dtype == .u8, guarded.insert(r.op).inserted else {
+                throw metaError("range_guard names op \(r.op): not a distinct op with a uint8 output")
+            }
+            if r.limit < r.max { throw metaError("range_guard of op \(r.op): limit \(r.limit) below max \(r.max)") }
+        }
         if m.classes > 0 && vout.shape.count >= 2 && vout.shape[1] != m.classes {
             throw metaError("\(m.classes) classes but the output has \(vout.shape[1]) channels")
         }

@@ -185,8 +185,18 @@ package struct Quantizer {
         }
         /// Agreement of `candidate` with the fp32 argmax over the images `which`: the mean,
         /// and the worst image's agreement and index.
-        func agreements(_ candidate: PlanFile, _ which: [Int], stage: String) throws -> (mean: Double, min: Double, worst: Int?) {
+        /// With `profile`, also the most codes any image saturated at 255 in each uint8 output
+        /// (plan op → count), for the range guard; the session then runs op by op (same bits).
+        var saturation: [Int: Int] = [:]
+        func agreements(_ candidate: PlanFile, _ which: [Int], stage: String,
+                        profile: Bool = false) throws -> (mean: Double, min: Double, worst: Int?) {
             let session = try SegcSession(model: try SegcModel(plan: candidate), threads: options.threads)
+            if profile {
+                saturation = [:]
+                session.byteObserver = { op, bytes in
+                    saturation[op] = Swift.max(saturation[op] ?? 0, RangeGuard.saturated(bytes))
+                }
+            }
             var same = 0.0, low = 1.0, worst: Int? = nil
             for (k, i) in which.enumerated() {
                 let x = try input(i)
@@ -207,7 +217,7 @@ package struct Quantizer {
         var fp32 = forced
         try correct(fp32)
         var candidate = try lowered(fp32)
-        var checked = count == 0 ? (mean: Double.nan, min: Double.nan, worst: nil) : try agreements(candidate, all, stage: "check")
+        var checked = count == 0 ? (mean: Double.nan, min: Double.nan, worst: nil) : try agreements(candidate, all, stage: "check", profile: true)
         let reached = criterion(checked)
         var sensitivity: [(layer: String, agreement: Double)] = []
         if options.fp32Layers == nil && reached < options.targetAgreement {
@@ -254,8 +264,10 @@ package struct Quantizer {
                 try correct(fp32)
                 candidate = try lowered(fp32)
             }
-            checked = try agreements(candidate, all, stage: "check")
+            checked = try agreements(candidate, all, stage: "check", profile: true)
         }
+        // Without images (stored histograms) there is nothing to measure the guard on.
+        candidate.metadata.rangeGuard = count == 0 ? [] : RangeGuard.limits(saturation, plan: candidate)
         let kept = layers.filter { fp32.contains($0) }.map { Int8Lowering.name(plan, $0) }
         return Result(plan: candidate, calibration: cal, fp32Layers: kept, calibAgreement: checked.mean,
                       calibAgreementMin: checked.min, calibWorstImage: checked.worst, sensitivity: sensitivity,

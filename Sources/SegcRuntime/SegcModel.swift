@@ -38,6 +38,9 @@ public final class SegcModel: Sendable {
     public let outputNames: [String]
     /// Shapes of the graph outputs, in the order of ``outputNames``.
     public let outputShapes: [[Int]]
+    /// Whether the plan carries a range guard (int8 plans from `segc quantize`), which
+    /// ``SegcSession/checksRange`` checks.
+    public var hasRangeGuard: Bool { !plan.metadata.rangeGuard.isEmpty }
 
     /// Loads a `.segc` plan from `path`, verifies it and prepares its weights.
     ///

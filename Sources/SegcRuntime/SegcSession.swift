@@ -57,6 +57,23 @@ public final class SegcSession {
     /// measurements that need only the first part of the network.
     package var stopAfter: Int?
 
+    /// Whether each run counts, for every uint8 tensor the plan's range guard lists, the codes
+    /// saturated at 255, and reports the tensors past their limit in ``rangeExcesses``.
+    ///
+    /// `segc quantize` measures how far its calibration images drive each int8 tensor; a frame
+    /// that drives one much further (an object unlike anything in them, often the anomaly
+    /// itself) gets a clipped int8 answer. Checking costs one read of every uint8 tensor
+    /// (about 5 % of ERFNet's int8 run). Off by default; without a guard in the plan
+    /// (``SegcModel/hasRangeGuard``) there is nothing to check.
+    public var checksRange = false
+
+    /// After a run with ``checksRange``: the guarded tensors this frame drove past their
+    /// limit, in plan order (empty: the frame stayed in the calibrated range).
+    public private(set) var rangeExcesses: [RangeExcess] = []
+
+    /// Range guard limits by plan op (nil: not guarded).
+    private let rangeLimits: [PlanRangeLimit?]
+
     /// Creates a session.
     ///
     /// - Parameters:
@@ -202,6 +219,10 @@ public final class SegcSession {
                 return UnsafeBufferPointer(start: (arenaBase + ov.arenaOffset).assumingMemoryBound(to: UInt8.self),
                                            count: ov.dtype == .u8 ? ov.elementCount : 0)
             }
+            var limits = [PlanRangeLimit?](repeating: nil, count: g.ops.count)
+            // Checked by PlanVerifier; a limit on anything but a uint8 output is skipped.
+            for r in plan.metadata.rangeGuard where r.op < g.ops.count && !firstByteOutput[r.op].isEmpty { limits[r.op] = r }
+            rangeLimits = limits
             let iv = g.values[g.input], ovv = g.values[g.output]
             input = (arena + iv.arenaOffset).assumingMemoryBound(to: Float.self)
             inputCount = iv.elementCount
@@ -246,10 +267,15 @@ public final class SegcSession {
     package func runTyped(_ input: UnsafeBufferPointer<Float>) throws(SegcError) -> UnsafeBufferPointer<Float> {
         let wsp = try prepareRun(input)
         let obs = observer, bytes = byteObserver
+        let guarding = checksRange
+        if guarding { rangeExcesses.removeAll(keepingCapacity: true) }
         if obs == nil && bytes == nil {
             for k in 0..<fusedCount {
                 let rc = segc_exec(pool, fusedOps + k, wsp)
                 if rc != 0 { throw kernelError(rc, planIndex: fusedPlanIndex[k]) }
+                // A fused call stands for plan ops up to the next call's first; its uint8
+                // output (a fused quantize) is the last of them.
+                if guarding { checkRange(fusedPlanIndex[k]..<(k + 1 < fusedCount ? fusedPlanIndex[k + 1] : planOpCount)) }
             }
             return output
         }
@@ -258,12 +284,26 @@ public final class SegcSession {
             if rc != 0 { throw kernelError(rc, planIndex: planIndex[k]) }
             let i = planIndex[k]
             if k + 1 == opCount || planIndex[k + 1] != i {
+                if guarding { checkRange(i..<(i + 1)) }
                 obs?(i, firstOutput[i])
                 if let bytes, !firstByteOutput[i].isEmpty { bytes(i, firstByteOutput[i]) }
                 if i == stopAfter { break }
             }
         }
         return output
+    }
+
+    /// Counts the saturated codes of the guarded uint8 outputs of plan ops `range`.
+    private func checkRange(_ range: Range<Int>) {
+        for i in range {
+            guard let r = rangeLimits[i] else { continue }
+            let b = firstByteOutput[i]
+            let n = Int(segc_count_u8(pool, Int64(b.count), 255, b.baseAddress))
+            if n > r.limit {
+                let name = i < model.plan.sourceMap.count ? model.plan.sourceMap[i] : "op \(i)"
+                rangeExcesses.append(RangeExcess(op: i, layer: name, saturated: n, limit: r.limit, calibrationMax: r.max))
+            }
+        }
     }
 
     /// What every run does first: checks the input's size, copies it into the arena (unless
@@ -329,4 +369,18 @@ public final class SegcSession {
             return SegcError(.malformed, "\(op.kind.name): kernel error \(rc)", at: .layer(name))
         }
     }
+}
+
+/// A uint8 tensor that a frame drove past its range guard limit (``SegcSession/rangeExcesses``).
+public struct RangeExcess: Sendable, Hashable {
+    /// The plan op that wrote the tensor.
+    public let op: Int
+    /// Its layer in the source model (the plan's source map).
+    public let layer: String
+    /// Codes this frame saturated at 255.
+    public let saturated: Int
+    /// The most the plan allows before the frame counts as out of range.
+    public let limit: Int
+    /// The most any calibration image saturated.
+    public let calibrationMax: Int
 }

@@ -47,6 +47,28 @@ final class QuantElementwiseKernelTests: XCTestCase {
         XCTAssertEqual(segc_dequantize_u8(nil, 4, 1, -1, y, &f), Int32(SEGC_EINVAL))
     }
 
+    /// The range guard's count of one code, exactly, at every level, for lengths around the
+    /// kernel's 4096-byte blocks and its task split.
+    func testCountU8() {
+        var r = Rng(31)
+        for n in [1, 31, 4095, 4096, 4097, 65_537, 1_000_003] {
+            // Mostly 255 in places, so long runs and block edges are crossed.
+            let x = (0..<n).map { i -> UInt8 in (i / 777) % 3 == 0 ? 255 : UInt8(r.int(250...255)) }
+            for v: UInt8 in [255, 0, 252] {
+                let want = x.reduce(0) { $0 + ($1 == v ? 1 : 0) }
+                for level in levels {
+                    _ = segc_set_cpu_level(level)
+                    for env in envs {
+                        XCTAssertEqual(Int(segc_count_u8(env.pool, Int64(n), v, x)), want, "n \(n) v \(v) level \(level)")
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(segc_count_u8(nil, 0, 255, [255]), 0)
+        XCTAssertEqual(segc_count_u8(nil, -5, 255, [255]), 0)
+        XCTAssertEqual(segc_count_u8(nil, 4, 255, nil), 0)
+    }
+
     func testAffine() {
         var r = Rng(29)
         for (c, hw) in [(3, 70_001), (17, 333), (1, 1)] {

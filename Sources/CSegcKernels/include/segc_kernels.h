@@ -343,6 +343,9 @@ int segc_qconv2d_tail(segc_pool *pool, const segc_qconv_params *p, const uint8_t
 int segc_quantize_u8(segc_pool *pool, int64_t n, float scale, int32_t zp, const float *x, uint8_t *y);
 /// y = (float)(x − zp) · scale: ONNX DequantizeLinear from uint8.
 int segc_dequantize_u8(segc_pool *pool, int64_t n, float scale, int32_t zp, const uint8_t *x, float *y);
+/// How many of the n bytes at x equal v (the range guard counts codes saturated at 255).
+/// `pool` may be NULL. n <= 0 or a NULL x gives 0.
+int64_t segc_count_u8(segc_pool *pool, int64_t n, uint8_t v, const uint8_t *x);
 /// Per-channel affine on uint8: v = (float)(x[c, i] − x_zp)·mul[c] + add[c] (multiply, then
 /// add); relu: v = v > 0 ? v : 0; y = clamp(nearbyintf(v), −y_zp, 255 − y_zp) + y_zp.
 int segc_qaffine_u8(segc_pool *pool, int64_t c, int64_t hw, int32_t x_zp, int32_t y_zp, int32_t relu,

@@ -31,6 +31,16 @@
             r = r < hi ? r : hi;                                                                                 \
             y[i] = (uint8_t)((int32_t)r + yzp);                                                                  \
         }                                                                                                         \
+    }                                                                                                             \
+    TARGET static int64_t count_##SUF(int64_t n, uint8_t v, const uint8_t *restrict x) {                          \
+        int64_t total = 0;                                                                                        \
+        for (int64_t i0 = 0; i0 < n; i0 += 4096) {   /* uint32 lanes per block: vectorises narrow */             \
+            int64_t m = n - i0 < 4096 ? n - i0 : 4096;                                                            \
+            uint32_t c = 0;                                                                                       \
+            for (int64_t i = 0; i < m; i++) c += x[i0 + i] == v;                                                  \
+            total += c;                                                                                           \
+        }                                                                                                         \
+        return total;                                                                                             \
     }
 
 QLOOPS(scalar, )
@@ -43,16 +53,17 @@ typedef struct {
     void (*quantize)(int64_t, float, int32_t, const float *, uint8_t *);
     void (*dequantize)(int64_t, float, int32_t, const uint8_t *, float *);
     void (*affine)(int64_t, int32_t, int32_t, int, float, float, const uint8_t *, uint8_t *);
+    int64_t (*count)(int64_t, uint8_t, const uint8_t *);
 } qloops;
 
 static qloops loops_now(void) {
     int level = segc_qlevel();
 #if defined(__x86_64__)
-    if (level >= 2) return (qloops){quantize_avx512, dequantize_avx512, affine_avx512};
-    if (level == 1) return (qloops){quantize_avx2, dequantize_avx2, affine_avx2};
+    if (level >= 2) return (qloops){quantize_avx512, dequantize_avx512, affine_avx512, count_avx512};
+    if (level == 1) return (qloops){quantize_avx2, dequantize_avx2, affine_avx2, count_avx2};
 #endif
     (void)level;
-    return (qloops){quantize_scalar, dequantize_scalar, affine_scalar};
+    return (qloops){quantize_scalar, dequantize_scalar, affine_scalar, count_scalar};
 }
 
 typedef struct {
@@ -141,4 +152,34 @@ int segc_copy_rows_u8(segc_pool *pool, int64_t outer, int64_t inner, const uint8
     copy_ctx c = {inner, dst_inner, offset, segc_chunks(inner, 4 * CHUNK), src, dst};
     segc_pool_run(pool, copy_task, &c, outer * c.chunks);
     return SEGC_OK;
+}
+
+// Counting one code (the range guard: how many outputs an int8 op saturated at 255). One
+// task per part of at most COUNT_PARTS; the total is an integer sum, the same for any split.
+#define COUNT_PARTS 64
+
+typedef struct {
+    qloops f;
+    int64_t n, parts;
+    uint8_t v;
+    const uint8_t *x;
+    int64_t *partial;
+} count_ctx;
+
+static void count_task(void *vctx, int64_t t, int thread) {
+    (void)thread;
+    const count_ctx *c = vctx;
+    int64_t lo = c->n * t / c->parts, hi = c->n * (t + 1) / c->parts;
+    c->partial[t] = c->f.count(hi - lo, c->v, c->x + lo);
+}
+
+int64_t segc_count_u8(segc_pool *pool, int64_t n, uint8_t v, const uint8_t *x) {
+    if (n <= 0 || !x) return 0;
+    int64_t partial[COUNT_PARTS];
+    int64_t parts = SEGC_MIN(SEGC_MIN((int64_t)COUNT_PARTS, 2 * (int64_t)segc_pool_threads(pool)), segc_chunks(n, CHUNK));
+    count_ctx c = {.f = loops_now(), .n = n, .parts = parts, .v = v, .x = x, .partial = partial};
+    segc_pool_run(pool, count_task, &c, parts);
+    int64_t total = 0;
+    for (int64_t t = 0; t < parts; t++) total += partial[t];
+    return total;
 }

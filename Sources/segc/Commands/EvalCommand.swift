@@ -15,10 +15,13 @@ struct EvalCommand: ParsableCommand {
           segc eval enet_void.pth --dataset ../shared/data/fs_static --score void --json
           segc eval erfnet.segc --dataset ../shared/data/cityscapes            # mIoU
           segc eval midenet.segc --dataset data/fs_static --heatmaps heat/
+          segc eval erfnet.int8.segc --dataset ../shared/data/RoadAnomaly21 --score maxlogit --fallback erfnet.segc
         The kind is detected from the folder name (RoadAnomaly21, RoadObsticle21/RoadObstacle21,
         FS_LostFound_full, fs_static, RoadAnomaly, cityscapes) or given with --kind. Protocol:
         product.md §3.7 (Pillow bilinear to the plan's input size, NEAREST labels, frames without
-        anomaly pixels skipped, AuPRC and FPR95 pooled over all frames).
+        anomaly pixels skipped, AuPRC and FPR95 pooled over all frames). With --guard an int8 plan's
+        range guard is checked on every frame; with --fallback the frames it flags are scored with
+        the fallback plan's logits (the count is reported).
         """)
 
     @Argument(help: "A .segc plan (or a model, converted at 512x1024 first).")
@@ -48,6 +51,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Architecture, when PLAN is a model.")
     var arch: String?
 
+    @OptionGroup var rangeGuard: RangeGuardOptions
     @OptionGroup var global: GlobalOptions
     @OptionGroup var kernelOptions: KernelOptions
 
@@ -64,6 +68,8 @@ struct EvalCommand: ParsableCommand {
         try kernelOptions.apply(for: plan)
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: nil)
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
+        let network = try GuardedNetwork(session: session, plan: plan, options: rangeGuard, arch: arch,
+                                         threads: global.threads ?? 0, hugePages: true)
         let ds = try Dataset(directory: dataset, kind: kind.flatMap(DatasetKind.init(rawValue:)), split: split)
         let shape = model.inputShape
         guard shape.count == 4, model.outputShape.count == 4 else {
@@ -90,7 +96,7 @@ struct EvalCommand: ParsableCommand {
             var x = input
             meta.normalise(&x)
             do {
-                return try x.withUnsafeBufferPointer { try Array(session.run($0)) }
+                return try x.withUnsafeBufferPointer { try Array(network.run($0)) }
             } catch let e as SegcError { throw e } catch { throw SegcError(.io, "\(error)", file: plan) }
         }
         let totalMs = BenchCommand.ms(ContinuousClock.now - start)
@@ -123,6 +129,7 @@ struct EvalCommand: ParsableCommand {
                 for (i, v) in iou.enumerated() { perClass.append((i < names.count ? names[i] : "class \(i)", .double(v))) }
                 fields.append(("iou", .object(perClass)))
             }
+            if rangeGuard.enabled { fields.append(("range_guard", network.summaryJSON)) }
             fields.append(("timing_ms", timing))
             print(JSON.object(fields).text)
             return
@@ -134,6 +141,10 @@ struct EvalCommand: ParsableCommand {
             print("  pixels: \(result.anomalyPixels) anomaly, \(result.inlierPixels) inlier, \(result.ignoredPixels) ignored")
         }
         if let m = result.miou { print("  mIoU \(pct(m)) %") }
+        if rangeGuard.enabled {
+            let fb = network.fallbackPath.map { ", run on \($0)" } ?? ""
+            print("  range guard: \(network.flagged) of \(network.frames) frames out of the calibrated range\(fb)")
+        }
         let outside = tm.total > 0 ? (tm.total - tm.network) / tm.total * 100 : 0
         print("  time: \(String(format1: tm.total / 1000)) s wall, \(String(format1: outside)) % outside the network (network \(String(format1: tm.network / 1000)) s, score \(String(format1: tm.score / 1000)) s, metrics \(String(format1: tm.metrics / 1000)) s, waiting for decode/resize \(String(format1: tm.prefetchWait / 1000)) s; decode \(String(format1: tm.decode / 1000)) s and resize \(String(format1: tm.resize / 1000)) s of work, overlapped with the network)")
     }

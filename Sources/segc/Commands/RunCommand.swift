@@ -19,12 +19,15 @@ struct RunCommand: ParsableCommand {
           segc run erfnet.segc city1_512x1024.npy -o logits.npy           # [1,C,H,W] logits
           segc run erfnet.segc city1_512x1024.npy -o l.npy --kernels avx2 # force a kernel level
           segc run enet_void.segc a.png b.webp --score void --heatmap heat/ --segmentation seg/
+          segc run erfnet.int8.segc frame.png --score maxlogit -o s.npy --fallback erfnet.segc
         Images (PNG, JPEG, WebP, by content) are converted to RGB (3-channel plans) or grey
         (1-channel plans, Pillow's convert('L')), resized to the plan's input with Pillow-identical
         BILINEAR and scaled as the plan's preprocessing says. .npy inputs are float32/float64
         [1,C,H,W] or [C,H,W] as the plan's input, already preprocessed (the only input for other
         channel counts). With several inputs, -o,
         --heatmap and --segmentation name folders (created if needed), one <stem> file per input.
+        --guard reports the inputs that drive an int8 plan past its calibrated range; --fallback
+        answers those with another plan (e.g. the fp32 plan that was quantized).
         """)
 
     @Argument(help: "A .segc plan (or a model, converted with convert's defaults first).")
@@ -57,6 +60,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Input size HxW, when PLAN is a model.")
     var inputSize: InputSize?
 
+    @OptionGroup var rangeGuard: RangeGuardOptions
     @OptionGroup var global: GlobalOptions
     @OptionGroup var kernelOptions: KernelOptions
 
@@ -71,6 +75,8 @@ struct RunCommand: ParsableCommand {
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
         // A few frames: 4 KiB pages start steadily; a folder's worth: huge pages pay back.
         let session = try SegcSession(model: model, threads: global.threads ?? 0, hugePages: inputs.count > 4)
+        let network = try GuardedNetwork(session: session, plan: plan, options: rangeGuard, arch: arch,
+                                         threads: global.threads ?? 0, hugePages: inputs.count > 4)
         let inShape = model.inputShape, outShape = model.outputShape
         guard inShape.count == 4 else { throw SegcError(.unsupported, "plan input is not NCHW", file: plan) }
         let (h, w) = (inShape[2], inShape[3])
@@ -110,7 +116,7 @@ struct RunCommand: ParsableCommand {
         for path in inputs {
             let values = try Self.loadInput(path, height: h, width: w, shape: inShape, meta: meta)
             let start = ContinuousClock.now
-            let logits = try values.withUnsafeBufferPointer { buf in try Array(session.run(buf)) }
+            let logits = try values.withUnsafeBufferPointer { buf in try Array(network.run(buf)) }
             let ms = BenchCommand.ms(ContinuousClock.now - start)
             var written: [String] = []
             var stats: (name: String, min: Float, mean: Double, max: Float)?
@@ -156,13 +162,26 @@ struct RunCommand: ParsableCommand {
                     .object([("score", .string($0.name)), ("min", .double(Double($0.min))), ("mean", .double($0.mean)),
                              ("max", .double(Double($0.max)))])
                 } ?? .null
-                results.append(.object([("input", .string(path)), ("output_shape", .ints(outShape)), ("ms", .double(ms)),
-                                        ("outputs", .strings(written)), ("score", scoreJSON)]))
+                var fields: [(String, JSON)] = [("input", .string(path)), ("output_shape", .ints(outShape)), ("ms", .double(ms)),
+                                                ("outputs", .strings(written)), ("score", scoreJSON)]
+                if rangeGuard.enabled {
+                    fields.append(("range_guard", .object([
+                        ("out_of_range", .bool(!network.lastExcesses.isEmpty)), ("fallback_used", .bool(network.lastUsedFallback)),
+                        ("tensors", .array(network.lastExcesses.map {
+                            .object([("layer", .string($0.layer)), ("saturated", .int($0.saturated)), ("limit", .int($0.limit)),
+                                     ("calibration_max", .int($0.calibrationMax))])
+                        }))])))
+                }
+                results.append(.object(fields))
             } else {
                 var line = "\(path): logits \(outShape) in \(String(format2: ms)) ms"
                 if let s = stats { line += ", \(s.name) min \(s.min) mean \(s.mean) max \(s.max)" }
                 if !written.isEmpty { line += " -> " + written.joined(separator: ", ") }
                 print(line)
+                if rangeGuard.enabled {
+                    let used = network.lastUsedFallback ? "; logits from \(network.fallbackPath ?? "")" : ""
+                    print("  range guard: \(GuardedNetwork.describe(network.lastExcesses))\(used)")
+                }
             }
         }
         if global.json { print(JSON.object([("plan", .string(plan)), ("inputs", .array(results))]).text) }

@@ -1,0 +1,77 @@
+import ArgumentParser
+import SegcCore
+import SegcRuntime
+
+/// `--guard` and `--fallback PLAN` (run, eval): check an int8 plan's range guard on every
+/// frame and, with a fallback, answer the frames it flags with that (fp32) plan.
+struct RangeGuardOptions: ParsableArguments {
+    @Flag(name: .customLong("guard"), help: "Check the int8 plan's range guard on each frame: report the frames that drive a tensor past what calibration saw.")
+    var checksRange = false
+
+    @Option(help: "A plan (or model) with the same input and output, run on the frames the range guard flags (implies --guard), e.g. the fp32 plan that was quantized.")
+    var fallback: String?
+
+    var enabled: Bool { checksRange || fallback != nil }
+}
+
+/// One network as `run` and `eval` see it: the plan's session and, under `--guard`, the
+/// range check and the fallback session for the frames it flags.
+final class GuardedNetwork {
+    let session: SegcSession
+    private let fallback: SegcSession?
+    let fallbackPath: String?
+    /// Frames run so far, and those the guard flagged.
+    private(set) var frames = 0, flagged = 0
+    /// The excesses of the last frame (empty: in range or not checked).
+    private(set) var lastExcesses: [RangeExcess] = []
+
+    init(session: SegcSession, plan: String, options: RangeGuardOptions, arch: String?, threads: Int, hugePages: Bool) throws {
+        self.session = session
+        fallbackPath = options.fallback
+        guard options.enabled else { fallback = nil; return }
+        guard session.model.hasRangeGuard else {
+            throw SegcError(.unsupported, "the plan has no range guard (int8 plans from `segc quantize` with calibration images have one)", file: plan)
+        }
+        session.checksRange = true
+        if let path = options.fallback {
+            let m = try PlanLoader.load(path, arch: arch, size: nil)
+            guard m.inputShape == session.model.inputShape, m.outputShape == session.model.outputShape else {
+                throw SegcError(.mismatch, "fallback plan maps \(m.inputShape) to \(m.outputShape); \(plan) maps \(session.model.inputShape) to \(session.model.outputShape)", file: path)
+            }
+            guard m.outputNames.count == 1 else {
+                throw SegcError(.unsupported, "a fallback plan must have one output (it has \(m.outputNames.count))", file: path)
+            }
+            fallback = try SegcSession(model: m, threads: threads, hugePages: hugePages)
+        } else {
+            fallback = nil
+        }
+    }
+
+    /// Runs one preprocessed frame: the logits of the plan, or of the fallback when the
+    /// guard flags the frame.
+    func run(_ x: UnsafeBufferPointer<Float>) throws -> UnsafeBufferPointer<Float> {
+        let y = try session.run(x)
+        frames += 1
+        lastExcesses = session.rangeExcesses
+        guard !lastExcesses.isEmpty else { return y }
+        flagged += 1
+        return try fallback?.run(x) ?? y
+    }
+
+    /// Whether the last frame's logits came from the fallback.
+    var lastUsedFallback: Bool { fallback != nil && !lastExcesses.isEmpty }
+
+    /// `range_guard` for `--json`: the frame counts (nil when not checked).
+    var summaryJSON: JSON {
+        .object([("frames", .int(frames)), ("out_of_range", .int(flagged)),
+                 ("fallback", fallbackPath.map { .string($0) } ?? .null)])
+    }
+
+    /// A one-line description of the last frame's excesses (the worst first).
+    static func describe(_ e: [RangeExcess]) -> String {
+        guard let worst = e.max(by: { Double($0.saturated) / Double(max($0.limit, 1)) < Double($1.saturated) / Double(max($1.limit, 1)) }) else {
+            return "in the calibrated range"
+        }
+        return "out of the calibrated range in \(e.count) tensor\(e.count == 1 ? "" : "s"), most at \(worst.layer) (\(worst.saturated) codes at 255, limit \(worst.limit), calibration at most \(worst.calibrationMax))"
+    }
+}
