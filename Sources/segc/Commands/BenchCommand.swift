@@ -18,6 +18,7 @@ struct BenchCommand: ParsableCommand {
           segc bench erfnet.segc --input city1_512x1024.npy
           segc bench erfnet.segc --kernels avx2          # force a level (auto, scalar, avx2, avx512)
           segc bench erfnet.segc --profile               # also where the time goes, per layer and op kind
+          segc bench erfnet.int8.segc --guard            # with the int8 plan's range guard checked on every run
         allocations_per_run counts heap allocations (malloc/calloc/realloc/memalign, interposed in
         the segc executable) during the timed runs, divided by --runs; 0 is the steady-state contract.
         """)
@@ -32,6 +33,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Input size HxW, when PLAN is a model.") var inputSize: InputSize?
     @Flag(help: "After the timed runs, as many profiled runs: mean time per layer (top 15) and per op kind.")
     var profile = false
+    @Flag(name: .customLong("guard"), help: "Check the int8 plan's range guard on every run (what `run --guard` and `eval --guard` pay).")
+    var checksRange = false
     @OptionGroup var global: GlobalOptions
     @OptionGroup var kernelOptions: KernelOptions
 
@@ -51,6 +54,10 @@ struct BenchCommand: ParsableCommand {
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
         let threads = global.threads ?? 0
         let session = try SegcSession(model: model, threads: threads)
+        if checksRange {
+            guard model.hasRangeGuard else { throw SegcError(.unsupported, "the plan has no range guard (int8 plans from `segc quantize` with calibration images have one)", file: plan) }
+            session.checksRange = true
+        }
         segc_alloc_counting(0)
         let loadAllocations = Int(segc_alloc_count())
         let loadMs = Self.ms(ContinuousClock.now - t0)
@@ -89,10 +96,11 @@ struct BenchCommand: ParsableCommand {
                 ("load_allocations", .int(loadAllocations)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
             ]
             if let int8Kernel { fields.insert(("int8_kernel", .string(int8Kernel)), at: 7) }   // after "kernels"
+            if checksRange { fields.append(("range_guard", .bool(true))) }
             if let profile { fields.append(("profile", profile.json)) }
             print(JSON.object(fields).text)
         } else {
-            print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(KernelLevel.current.description)\(int8Kernel.map { " (int8 \($0))" } ?? ""): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
+            print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(KernelLevel.current.description)\(int8Kernel.map { " (int8 \($0))" } ?? "")\(checksRange ? ", range guard checked" : ""): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
             if let profile { print(profile.text) }
         }
     }

@@ -1,0 +1,87 @@
+import Foundation
+import XCTest
+import SegcCore
+import SegcEval
+
+/// `--guard` and `--fallback` of `run`, `eval` and `bench` on the demo model at 64x128: a
+/// frame beyond the calibration images is reported and answered by the fallback plan, an
+/// in-range frame is not, and a plan without a guard or a fallback of another shape is refused.
+final class RangeGuardCommandTests: XCTestCase {
+    /// (fp32 plan, its int8 plan calibrated on 3 copies of the demo frame, the folder).
+    func plans() throws -> (fp32: String, int8: String, dir: URL) {
+        let dir = try CLI.tempDir()
+        let q = QuantizeCommandTests(name: "plans", testClosure: { _ in })
+        let fp32 = try q.demoPlan(dir)
+        try q.frameFolder(dir.appendingPathComponent("calib"), copies: 3)
+        let int8 = dir.appendingPathComponent("m.int8.segc").path
+        let r = try CLI.run(["quantize", fp32, "--calib", dir.appendingPathComponent("calib").path, "-o", int8,
+                             "--fp32-layers", "none", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return (fp32, int8, dir)
+    }
+
+    func testRunReportsAndFallsBackOnAFrameBeyondCalibration() throws {
+        let (fp32, int8, dir) = try plans()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let frame = QuantizeCommandTests(name: "frame", testClosure: { _ in }).frame
+        // The demo frame four times as bright: far past every calibration image.
+        let bright = dir.appendingPathComponent("bright.npy").path
+        try Npy.write(try Image.networkInput(contentsOf: frame, width: 128, height: 64).map { $0 * 4 }, shape: [1, 3, 64, 128], to: bright)
+        let inRange = try CLI.run(["run", int8, frame, "--guard", "--json"])
+        XCTAssertEqual(inRange.status, 0, inRange.stderr)
+        let g0 = try XCTUnwrap(((try CLI.json(inRange.stdout)["inputs"] as? [[String: Any]])?.first)?["range_guard"] as? [String: Any])
+        XCTAssertEqual(g0["out_of_range"] as? Bool, false)
+
+        let guarded = dir.appendingPathComponent("g.npy").path, want = dir.appendingPathComponent("f.npy").path
+        let r = try CLI.run(["run", int8, bright, "--fallback", fp32, "-o", guarded, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let g = try XCTUnwrap(((try CLI.json(r.stdout)["inputs"] as? [[String: Any]])?.first)?["range_guard"] as? [String: Any])
+        XCTAssertEqual(g["out_of_range"] as? Bool, true)
+        XCTAssertEqual(g["fallback_used"] as? Bool, true)
+        XCTAssertFalse((g["tensors"] as? [[String: Any]] ?? []).isEmpty)
+        XCTAssertEqual(try CLI.run(["run", fp32, bright, "-o", want]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: guarded)), try Data(contentsOf: URL(fileURLWithPath: want)),
+                       "the flagged frame's logits are the fallback's")
+        let human = try CLI.run(["run", int8, bright, "--guard"])
+        XCTAssertTrue(human.stdout.contains("range guard: out of the calibrated range in "), human.stdout)
+
+        // Refusals: a plan without a guard; a fallback of another input size. Nothing written.
+        let none = dir.appendingPathComponent("none.npy").path
+        let noGuard = try CLI.run(["run", fp32, frame, "--guard", "-o", none])
+        assertCleanError(noGuard, "fp32 plan with --guard")
+        XCTAssertTrue(noGuard.stderr.contains("\(fp32): the plan has no range guard"), noGuard.stderr)
+        let small = dir.appendingPathComponent("small.segc").path
+        let model = CLI.packageRoot.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path
+        XCTAssertEqual(try CLI.run(["convert", model, "-o", small, "--input-size", "32x64", "--quiet"]).status, 0)
+        let other = try CLI.run(["run", int8, frame, "--fallback", small, "-o", none])
+        assertCleanError(other, "fallback of another size")
+        XCTAssertTrue(other.stderr.contains("\(small): fallback plan maps [1, 3, 32, 64]"), other.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: none))
+        let bench = try CLI.run(["bench", fp32, "--guard", "--runs", "1", "--warmup", "0"])
+        assertCleanError(bench, "bench --guard on an fp32 plan")
+        let b = try CLI.run(["bench", int8, "--guard", "--runs", "1", "--warmup", "0", "--json"])
+        XCTAssertEqual(b.status, 0, b.stderr)
+        XCTAssertEqual(try CLI.json(b.stdout)["range_guard"] as? Bool, true)
+    }
+
+    /// eval counts the flagged frames; when the guard flags every frame, the scores are the
+    /// fallback's exactly.
+    func testEvalCountsFlaggedFramesAndScoresThemWithTheFallback() throws {
+        let (models, data, root) = try ReproduceTests.subset()
+        _ = models
+        let (fp32, int8, dir) = try plans()
+        defer { try? FileManager.default.removeItem(at: dir); try? FileManager.default.removeItem(at: root) }
+        let ds = data + "/RoadAnomaly21"
+        let f = try CLI.run(["eval", fp32, "--dataset", ds, "--score", "maxlogit", "--json", "--quiet"])
+        let i = try CLI.run(["eval", int8, "--dataset", ds, "--score", "maxlogit", "--json", "--quiet"])
+        let g = try CLI.run(["eval", int8, "--dataset", ds, "--score", "maxlogit", "--json", "--quiet", "--fallback", fp32])
+        for r in [f, i, g] { XCTAssertEqual(r.status, 0, r.stderr) }
+        let gj = try CLI.json(g.stdout), guardJSON = try XCTUnwrap(gj["range_guard"] as? [String: Any])
+        XCTAssertEqual(guardJSON["frames"] as? Int, 2)
+        // Calibrated on one frame, RoadAnomaly21's two frames are both beyond it.
+        XCTAssertEqual(guardJSON["out_of_range"] as? Int, 2)
+        XCTAssertEqual(gj["auprc"] as? Double, try CLI.json(f.stdout)["auprc"] as? Double)
+        XCTAssertNotEqual(try CLI.json(i.stdout)["auprc"] as? Double, try CLI.json(f.stdout)["auprc"] as? Double)
+        XCTAssertNil(try CLI.json(i.stdout)["range_guard"])
+    }
+}
