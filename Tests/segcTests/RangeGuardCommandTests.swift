@@ -83,5 +83,11 @@ final class RangeGuardCommandTests: XCTestCase {
         XCTAssertEqual(gj["auprc"] as? Double, try CLI.json(f.stdout)["auprc"] as? Double)
         XCTAssertNotEqual(try CLI.json(i.stdout)["auprc"] as? Double, try CLI.json(f.stdout)["auprc"] as? Double)
         XCTAssertNil(try CLI.json(i.stdout)["range_guard"])
+        // stream counts them too (null without --guard).
+        let sg = try CLI.run(["stream", int8, ds + "/images", "--guard", "--no-write", "--json", "--quiet"])
+        XCTAssertEqual(sg.status, 0, sg.stderr)
+        XCTAssertEqual(try CLI.json(sg.stdout)["out_of_range"] as? Int, 2)
+        let s0 = try CLI.run(["stream", int8, ds + "/images", "--no-write", "--json", "--quiet"])
+        XCTAssertTrue(try CLI.json(s0.stdout)["out_of_range"] is NSNull)
     }
 }

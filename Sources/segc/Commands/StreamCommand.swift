@@ -19,6 +19,7 @@ struct StreamCommand: ParsableCommand {
           segc stream erfnet.segc ../shared/data/fs_static/images --no-write        # throughput only
           segc stream erfnet.segc frames/ --heatmap heat/ --score maxlogit --json
           cat cam/*.jpg | segc stream erfnet.segc - --segmentation seg/ --drop-late
+          segc stream erfnet.int8.segc frames/ --score maxlogit -o s/ --fallback erfnet.segc
         Outputs are named after the frame (folder source) or numbered frame_000000 (stdin).
         A live line on stderr shows frames and fps; --json prints fps and per-stage latency
         percentiles (p50/p95/p99 in ms). Ctrl-C stops at once; every file already written is whole
@@ -55,6 +56,7 @@ struct StreamCommand: ParsableCommand {
     @Option(help: "Input size HxW, when PLAN is a model.")
     var inputSize: InputSize?
 
+    @OptionGroup var rangeGuard: RangeGuardOptions
     @OptionGroup var global: GlobalOptions
     @OptionGroup var kernelOptions: KernelOptions
 
@@ -69,6 +71,8 @@ struct StreamCommand: ParsableCommand {
         try kernelOptions.apply(for: plan)
         let (model, meta) = try PlanLoader.loadWithMetadata(plan, arch: arch, size: inputSize)
         let session = try SegcSession(model: model, threads: global.threads ?? 0)
+        let network = try GuardedNetwork(session: session, plan: plan, options: rangeGuard, arch: arch,
+                                         threads: global.threads ?? 0, hugePages: true)
         guard model.inputShape.count == 4, model.outputShape.count == 4, model.inputShape[1] == 3 else {
             throw SegcError(.unsupported, "stream needs a plan with an RGB NCHW input", file: plan)
         }
@@ -79,7 +83,7 @@ struct StreamCommand: ParsableCommand {
                              output: noWrite ? nil : output, heatmap: noWrite ? nil : heatmap,
                              segmentation: noWrite ? nil : segmentation, scoreIsOutput: score != nil,
                              outputShape: model.outputShape)
-        let report = try StreamPipeline(session: session, meta: meta, frames: frames, sink: sink, dropLate: dropLate,
+        let report = try StreamPipeline(network: network, meta: meta, frames: frames, sink: sink, dropLate: dropLate,
                                         live: !global.quiet && !global.json).run()
         if global.json {
             print(JSON.object([("plan", .string(plan)), ("source", .string(source))] + report.json).text)

@@ -12,7 +12,8 @@ import SegcRuntime
 /// Latencies per frame: decode (bytes → preprocessed tensor), queue wait, network,
 /// write, and end to end (frame read → outputs written).
 struct StreamPipeline {
-    let session: SegcSession
+    /// The plan's session, with the range guard and fallback when asked (`--guard`).
+    let network: GuardedNetwork
     let meta: PlanMetadata
     let frames: FrameSource
     let sink: FrameSink
@@ -24,6 +25,8 @@ struct StreamPipeline {
 
     struct Report {
         var frames = 0, dropped = 0
+        /// With `--guard`: frames out of the calibrated range (answered by the fallback if any).
+        var outOfRange: Int?
         var seconds = 0.0
         var decode: [Double] = [], wait: [Double] = [], network: [Double] = [], write: [Double] = [], total: [Double] = []
 
@@ -42,6 +45,7 @@ struct StreamPipeline {
                 return .object([("p50_ms", .double(a)), ("p95_ms", .double(b)), ("p99_ms", .double(c))])
             }
             return [("frames", .int(frames)), ("dropped", .int(dropped)), ("seconds", .double(seconds)), ("fps", .double(fps)),
+                    ("out_of_range", outOfRange.map { .int($0) } ?? .null),
                     ("latency", .object([("decode", stage(decode)), ("queue_wait", stage(wait)), ("network", stage(network)),
                                          ("write", stage(write)), ("end_to_end", stage(total))]))]
         }
@@ -51,7 +55,8 @@ struct StreamPipeline {
                 let (a, b, c) = Self.percentiles(v)
                 return "  \(n): p50 \(String(format2: a)) ms, p95 \(String(format2: b)) ms, p99 \(String(format2: c)) ms"
             }
-            return (["\(frames) frames in \(String(format2: seconds)) s: \(String(format2: fps)) fps, \(dropped) dropped"]
+            let guarded = outOfRange.map { ", \($0) out of the calibrated range" } ?? ""
+            return (["\(frames) frames in \(String(format2: seconds)) s: \(String(format2: fps)) fps, \(dropped) dropped\(guarded)"]
                     + [row("decode", decode), row("network", network), row("write", write), row("end to end", total)])
                 .joined(separator: "\n")
         }
@@ -72,7 +77,7 @@ struct StreamPipeline {
     static func ms(_ a: UInt64, _ b: UInt64) -> Double { Double(b &- a) / 1e6 }
 
     func run() throws -> Report {
-        let (h, w) = (session.model.inputShape[2], session.model.inputShape[3])
+        let (h, w) = (network.session.model.inputShape[2], network.session.model.inputShape[3])
         let decoded = BoundedQueue<Decoded>(capacity: 1)   // one frame ready: low latency, decode still overlaps
         let inferred = BoundedQueue<Inferred>(capacity: 2)
         let failure = FailureBox()
@@ -122,7 +127,7 @@ struct StreamPipeline {
             guard let frame = decoded.pop() else { break }
             let t0 = Self.nowNs()
             let logits = try frame.input.withUnsafeBufferPointer { x in
-                let out = try session.run(x)
+                let out = try network.run(x)
                 return sink.readsLogits ? Array(out) : []
             }
             let t1 = Self.nowNs()
@@ -139,6 +144,7 @@ struct StreamPipeline {
         var report = reportBox.wait()
         report.seconds = Double(Self.nowNs() - start) / 1e9
         report.dropped = dropped
+        if network.session.checksRange { report.outOfRange = network.flagged }
         if live { _ = "\r\u{1B}[K".withCString { Glibc.write(2, $0, strlen($0)) } }
         if let e = failure.error { throw e }
         return report
