@@ -163,6 +163,7 @@ struct InspectCommand: ParsableCommand {
                 ("passes", .strings(m.passes)),
                 ("ops", .object(ops.map { ($0.0, .int($0.1)) })),
                 ("arena_bytes", .int(plan.graph.arenaBytes)),
+                ("range_guard_tensors", .int(m.rangeGuard.count)),
                 ("sections", .array(sections.map { .object([("tag", .string($0.tag)), ("bytes", .int($0.length)),
                                                             ("checksum", .string(Self.hex($0.checksum)))]) })),
             ])
@@ -179,6 +180,9 @@ struct InspectCommand: ParsableCommand {
         print("  \(String(format2: Double(macs) / 1e9)) GMACs, \(String(format2: Double(flops) / 1e9)) GFLOPs")
         print("  ops: " + ops.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
         print("  passes: " + m.passes.joined(separator: ", "))
+        if !m.rangeGuard.isEmpty {
+            print("  range guard: \(m.rangeGuard.count) uint8 tensors, \(m.rangeGuard.filter { $0.max > 0 }.count) saturated by some calibration image (run/eval --guard)")
+        }
         print("  sections: " + sections.map { "\($0.tag) \($0.length) B (crc32c \(Self.hex($0.checksum)))" }.joined(separator: ", "))
         if layers {
             for (i, op) in plan.graph.ops.enumerated() {
