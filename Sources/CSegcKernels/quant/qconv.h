@@ -76,6 +76,10 @@ static inline int64_t segc_qtile_width(const segc_qkernel *k, int64_t left) {
 extern const segc_qkernel segc_qk_scalar;
 #if defined(__x86_64__)
 extern const segc_qkernel segc_qk_avx2, segc_qk_avxvnni, segc_qk_madd512, segc_qk_vnni512;
+
+/// Bytes equal to v among n (arch/x86/count_u8.c; the range guard's count).
+int64_t segc_count_u8_avx2(int64_t n, uint8_t v, const uint8_t *x);
+int64_t segc_count_u8_avx512(int64_t n, uint8_t v, const uint8_t *x);
 #endif
 
 /// Header at the start of every packed buffer. The geometry fields the packing depends

@@ -31,19 +31,15 @@
             r = r < hi ? r : hi;                                                                                 \
             y[i] = (uint8_t)((int32_t)r + yzp);                                                                  \
         }                                                                                                         \
-    }                                                                                                             \
-    TARGET static int64_t count_##SUF(int64_t n, uint8_t v, const uint8_t *restrict x) {                          \
-        int64_t total = 0;                                                                                        \
-        for (int64_t i0 = 0; i0 < n; i0 += 4096) {   /* uint32 lanes per block: vectorises narrow */             \
-            int64_t m = n - i0 < 4096 ? n - i0 : 4096;                                                            \
-            uint32_t c = 0;                                                                                       \
-            for (int64_t i = 0; i < m; i++) c += x[i0 + i] == v;                                                  \
-            total += c;                                                                                           \
-        }                                                                                                         \
-        return total;                                                                                             \
     }
 
 QLOOPS(scalar, )
+
+static int64_t count_scalar(int64_t n, uint8_t v, const uint8_t *x) {
+    int64_t c = 0;
+    for (int64_t i = 0; i < n; i++) c += x[i] == v;
+    return c;
+}
 #if defined(__x86_64__)
 QLOOPS(avx2, __attribute__((target("avx2,fma"))))
 QLOOPS(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"))))
@@ -59,8 +55,8 @@ typedef struct {
 static qloops loops_now(void) {
     int level = segc_qlevel();
 #if defined(__x86_64__)
-    if (level >= 2) return (qloops){quantize_avx512, dequantize_avx512, affine_avx512, count_avx512};
-    if (level == 1) return (qloops){quantize_avx2, dequantize_avx2, affine_avx2, count_avx2};
+    if (level >= 2) return (qloops){quantize_avx512, dequantize_avx512, affine_avx512, segc_count_u8_avx512};
+    if (level == 1) return (qloops){quantize_avx2, dequantize_avx2, affine_avx2, segc_count_u8_avx2};
 #endif
     (void)level;
     return (qloops){quantize_scalar, dequantize_scalar, affine_scalar, count_scalar};
