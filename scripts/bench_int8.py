@@ -98,6 +98,10 @@ def main():
                     continue
                 bench.wait_idle()
                 row[name] = bench.run_measured([*env, bench.SEGC, "bench", int8, "--kernels", level, *common])[0]
+                if not env and q.get("range_guard_tensors"):
+                    # The same plan with its range guard checked on every run (run/eval/stream --guard).
+                    bench.wait_idle()
+                    row[name + " --guard"] = bench.run_measured([bench.SEGC, "bench", int8, "--kernels", level, "--guard", *common])[0]
         def ort(model):
             return [sys.executable, bench.SHARED / "tools/ort_bench.py", model, "--input-size", "512x1024", *common]
         for name, model in (("ORT fp32", ort_fp32), ("ORT int8", ort_int8)):
@@ -152,6 +156,13 @@ def main():
             if ov_name in med:
                 lines.append(f"| {level}{' (SEGC_NO_VNNI=1)' if env else ''} | {med[name]:.1f} | {med[ov_name]:.1f} "
                              f"| **{med[name] / med[ov_name]:.2f}** |")
+    guarded = [(name, level) for name, level, env in int8_rows if name + " --guard" in med]
+    if guarded:
+        lines += ["", f"Range guard (`--guard`: every one of the plan's {q.get('range_guard_tensors')} uint8 tensors counted for codes at 255 on every run):", "",
+                  "| level | segc int8 ms | segc int8 --guard ms | **cost** |", "|---|---|---|---|"]
+        for name, level in guarded:
+            g = med[name + " --guard"]
+            lines.append(f"| {level} | {med[name]:.1f} | {g:.1f} | **{(g / med[name] - 1) * 100:+.1f} %** |")
     if cap_so:
         lines += ["", "ORT and OpenVINO have no switch to cap their kernels; the capped rows run them under `scripts/cpuid_cap/cpuid_cap.c`",
                   "(an `LD_PRELOAD` shim hiding AVX-512, and for `avx2-novnni` AVX-VNNI too, through Linux CPUID faulting),",
