@@ -61,7 +61,9 @@ final class RangeGuardCommandTests: XCTestCase {
         assertCleanError(bench, "bench --guard on an fp32 plan")
         let b = try CLI.run(["bench", int8, "--guard", "--runs", "1", "--warmup", "0", "--json"])
         XCTAssertEqual(b.status, 0, b.stderr)
-        XCTAssertEqual(try CLI.json(b.stdout)["range_guard"] as? Bool, true)
+        let cost = try XCTUnwrap(try CLI.json(b.stdout)["range_guard"] as? [String: Any])
+        XCTAssertGreaterThan(cost["unchecked_median_ms"] as? Double ?? 0, 0)
+        XCTAssertGreaterThan(cost["checked_median_ms"] as? Double ?? 0, 0)
     }
 
     /// eval counts the flagged frames; when the guard flags every frame, the scores are the

@@ -82,6 +82,19 @@ struct BenchCommand: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let rss = Int(usage.ru_maxrss) * 1024
+        // The guard's cost: as many runs again, alternating unchecked and checked on this
+        // session, so both halves see the same machine (shared hosts drift by 10–20 %).
+        var guardCost: (unchecked: Double, checked: Double)?
+        if checksRange {
+            var off: [Double] = [], on: [Double] = []
+            for k in 0..<(2 * runs) {
+                session.checksRange = k % 2 == 1
+                let t = try Self.measure(session: session, input: data, warmup: 0, runs: 1)[0]
+                if session.checksRange { on.append(t) } else { off.append(t) }
+            }
+            session.checksRange = true
+            guardCost = (Self.median(off.sorted()), Self.median(on.sorted()))
+        }
         let profile = try self.profile ? OpProfile.measure(session: session, model: model, input: data, runs: runs) : nil
         let size = model.inputShape.count == 4 ? "\(model.inputShape[2])x\(model.inputShape[3])" : "\(model.inputShape)"
         // Plans with int8 ops also name the int8 conv kernel (the VNNI ones depend on the CPU).
@@ -96,11 +109,17 @@ struct BenchCommand: ParsableCommand {
                 ("load_allocations", .int(loadAllocations)), ("allocations_per_run", .double(allocs)), ("allocated_bytes_per_run", .double(allocBytes)),
             ]
             if let int8Kernel { fields.insert(("int8_kernel", .string(int8Kernel)), at: 7) }   // after "kernels"
-            if checksRange { fields.append(("range_guard", .bool(true))) }
+            if let guardCost {
+                fields.append(("range_guard", .object([("unchecked_median_ms", .double(guardCost.unchecked)),
+                                                        ("checked_median_ms", .double(guardCost.checked))])))
+            }
             if let profile { fields.append(("profile", profile.json)) }
             print(JSON.object(fields).text)
         } else {
             print("\(plan) \(meta.precision) \(size), \(session.threads) threads, \(KernelLevel.current.description)\(int8Kernel.map { " (int8 \($0))" } ?? "")\(checksRange ? ", range guard checked" : ""): median \(String(format2: median)) ms (min \(String(format2: sorted[0])), max \(String(format2: sorted[sorted.count - 1]))), peak RSS \(rss >> 20) MiB, \(allocs) allocations/run")
+            if let g = guardCost {
+                print("  range guard: \(String(format2: g.checked - g.unchecked)) ms per run (\(String(format2: (g.checked / g.unchecked - 1) * 100)) %): median \(String(format2: g.unchecked)) ms unchecked, \(String(format2: g.checked)) ms checked, \(runs) alternating pairs")
+            }
             if let profile { print(profile.text) }
         }
     }
