@@ -151,9 +151,14 @@ final class BiasCorrectionTests: XCTestCase {
         o.storedHistograms = fromImages.calibration.histograms
         o.storedChannelMeans = stat.channelMeans
         let fromStat = try Quantizer.quantize(plan, count: 0, options: o, input: { _ in [] })
-        XCTAssertEqual(try PlanWriter.serialize(fromStat.plan), try PlanWriter.serialize(fromImages.plan))
+        // The same plan but for the range guard, which only images can measure.
+        XCTAssertFalse(fromImages.plan.metadata.rangeGuard.isEmpty)
+        XCTAssertEqual(fromStat.plan.metadata.rangeGuard, [])
+        var imagesUnguarded = fromImages.plan
+        imagesUnguarded.metadata.rangeGuard = []
+        XCTAssertEqual(try PlanWriter.serialize(fromStat.plan), try PlanWriter.serialize(imagesUnguarded))
         o.storedChannelMeans = [:]
         let uncorrected = try Quantizer.quantize(plan, count: 0, options: o, input: { _ in [] })
-        XCTAssertNotEqual(try PlanWriter.serialize(uncorrected.plan), try PlanWriter.serialize(fromImages.plan))
+        XCTAssertNotEqual(try PlanWriter.serialize(uncorrected.plan), try PlanWriter.serialize(imagesUnguarded))
     }
 }
