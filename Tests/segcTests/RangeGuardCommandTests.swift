@@ -15,8 +15,9 @@ final class RangeGuardCommandTests: XCTestCase {
         try q.frameFolder(dir.appendingPathComponent("calib"), copies: 3)
         let int8 = dir.appendingPathComponent("m.int8.segc").path
         let r = try CLI.run(["quantize", fp32, "--calib", dir.appendingPathComponent("calib").path, "-o", int8,
-                             "--fp32-layers", "none", "--quiet"])
+                             "--fp32-layers", "none", "--quiet", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertGreaterThan(try CLI.json(r.stdout)["range_guard_tensors"] as? Int ?? 0, 10)
         return (fp32, int8, dir)
     }
 

@@ -201,6 +201,7 @@ struct QuantizeCommand: ParsableCommand {
                 ("int8_kernel", .string(KernelLevel.int8ConvKernel)),
                 ("equalized_groups", result.equalization.map { .int($0.groups) } ?? .null),
                 ("equalized_values", result.equalization.map { .int($0.values.count) } ?? .null),
+                ("range_guard_tensors", .int(q.metadata.rangeGuard.count)),
             ]).text)
             return
         }
@@ -210,6 +211,9 @@ struct QuantizeCommand: ParsableCommand {
             print("  argmax agreement with fp32 on the calibration images: \(String(format2: 100 * result.calibAgreement)) % (worst image \(String(format2: 100 * result.calibAgreementMin)) %\(worst))")
         }
         if !result.fp32Layers.isEmpty { print("  fp32 layers: \(result.fp32Layers.joined(separator: ", "))") }
+        if !q.metadata.rangeGuard.isEmpty {
+            print("  range guard: \(q.metadata.rangeGuard.count) uint8 tensors measured on the calibration images (run/eval/stream --guard, --fallback)")
+        }
     }
 }
 
