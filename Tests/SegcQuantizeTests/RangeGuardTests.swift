@@ -79,6 +79,11 @@ final class RangeGuardTests: XCTestCase {
         s.byteObserver = nil
         _ = try s.run(inputs[1])
         XCTAssertEqual(s.rangeExcesses, [], "the next in-range frame clears the report")
+        _ = try s.run(bright)
+        XCTAssertEqual(s.rangeExcesses, fused)
+        s.checksRange = false
+        _ = try s.run(bright)
+        XCTAssertEqual(s.rangeExcesses, [], "an unchecked run leaves no stale report")
     }
 
     func testTheGuardTravelsInMETAAndAWrongOneIsRefused() throws {

@@ -57,6 +57,12 @@ final class RangeGuardCommandTests: XCTestCase {
         let other = try CLI.run(["run", int8, frame, "--fallback", small, "-o", none])
         assertCleanError(other, "fallback of another size")
         XCTAssertTrue(other.stderr.contains("\(small): fallback plan maps [1, 3, 32, 64]"), other.stderr)
+        let normalised = dir.appendingPathComponent("norm.segc").path
+        XCTAssertEqual(try CLI.run(["convert", model, "-o", normalised, "--input-size", "64x128", "--quiet",
+                                    "--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225"]).status, 0)
+        let pre = try CLI.run(["run", int8, frame, "--fallback", normalised, "-o", none])
+        assertCleanError(pre, "fallback with other preprocessing")
+        XCTAssertTrue(pre.stderr.contains("\(normalised): fallback plan preprocesses its input differently"), pre.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: none))
         let bench = try CLI.run(["bench", fp32, "--guard", "--runs", "1", "--warmup", "0"])
         assertCleanError(bench, "bench --guard on an fp32 plan")

@@ -2,7 +2,7 @@ import ArgumentParser
 import SegcCore
 import SegcRuntime
 
-/// `--guard` and `--fallback PLAN` (run, eval): check an int8 plan's range guard on every
+/// `--guard` and `--fallback PLAN` (run, eval, stream): check an int8 plan's range guard on every
 /// frame and, with a fallback, answer the frames it flags with that (fp32) plan.
 struct RangeGuardOptions: ParsableArguments {
     @Flag(name: .customLong("guard"), help: "Check the int8 plan's range guard on each frame: report the frames that drive a tensor past what calibration saw.")
@@ -14,7 +14,7 @@ struct RangeGuardOptions: ParsableArguments {
     var enabled: Bool { checksRange || fallback != nil }
 }
 
-/// One network as `run` and `eval` see it: the plan's session and, under `--guard`, the
+/// One network as `run`, `eval` and `stream` see it: the plan's session and, under `--guard`, the
 /// range check and the fallback session for the frames it flags.
 final class GuardedNetwork {
     let session: SegcSession
@@ -34,9 +34,14 @@ final class GuardedNetwork {
         }
         session.checksRange = true
         if let path = options.fallback {
-            let m = try PlanLoader.load(path, arch: arch, size: nil)
+            let (m, meta) = try PlanLoader.loadWithMetadata(path, arch: arch, size: nil)
             guard m.inputShape == session.model.inputShape, m.outputShape == session.model.outputShape else {
                 throw SegcError(.mismatch, "fallback plan maps \(m.inputShape) to \(m.outputShape); \(plan) maps \(session.model.inputShape) to \(session.model.outputShape)", file: path)
+            }
+            // Frames are preprocessed once, as the int8 plan says; the fallback must agree.
+            let own = session.model.plan.metadata
+            guard meta.mean == own.mean, meta.std == own.std, meta.scale == own.scale, meta.color == own.color else {
+                throw SegcError(.mismatch, "fallback plan preprocesses its input differently (mean \(meta.mean), std \(meta.std)) from \(plan) (mean \(own.mean), std \(own.std))", file: path)
             }
             guard m.outputNames.count == 1 else {
                 throw SegcError(.unsupported, "a fallback plan must have one output (it has \(m.outputNames.count))", file: path)
