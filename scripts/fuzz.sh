@@ -59,6 +59,13 @@ make_plans() {
     if [ -f "$SHARED/models/midenet_distilled.pth" ]; then
         "$segc" convert "$SHARED/models/midenet_distilled.pth" --input-size 64x128 -o "$out/midenet_64x128.segc" >/dev/null 2>&1 || true
     fi
+    # An int8 plan (its STAT section and META range_guard), calibrated on the demo frame.
+    if [ -f "$out/midenet_64x128.segc" ]; then
+        mkdir -p "$out/calib" && cp Fixtures/demo/*.jpg "$out/calib/" 2>/dev/null || true
+        "$segc" quantize "$out/midenet_64x128.segc" --calib "$out/calib" --fp32-layers none --quiet \
+            -o "$out/midenet_64x128.int8.segc" >/dev/null 2>&1 || true
+        rm -rf "$out/calib"
+    fi
 }
 
 seed() {

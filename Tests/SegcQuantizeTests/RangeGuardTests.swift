@@ -104,5 +104,23 @@ final class RangeGuardTests: XCTestCase {
             let bytes = try PlanWriter.serialize(p, extraSections: [], verify: false)
             XCTAssertThrowsError(try PlanReader.read(FileBytes(bytes: bytes, name: "bad.segc")), why)
         }
+        // Hostile META: every malformed range_guard is refused by the codec, naming the key.
+        let good = String(decoding: try PlanMetadataCodec.encode(q.metadata), as: UTF8.self)
+        let entry = "{\"limit\":\(r.limit),\"max\":\(r.max),\"op\":\(r.op)}"
+        XCTAssertTrue(good.contains(entry), good)
+        for bad in ["{\"limit\":1,\"max\":0,\"op\":-1}", "{\"limit\":1,\"max\":0,\"op\":1.5}",
+                    "{\"limit\":1,\"max\":0,\"op\":\"3\"}", "{\"limit\":1,\"op\":3}", "3", "[]",
+                    "{\"limit\":1e300,\"max\":0,\"op\":3}", "{\"limit\":-2,\"max\":0,\"op\":3}"] {
+            let text = good.replacingOccurrences(of: entry, with: bad)
+            XCTAssertThrowsError(try PlanMetadataCodec.decode(Array(text.utf8)), bad) { e in
+                XCTAssertTrue("\(e)".contains("range_guard"), "\(bad): \(e)")
+            }
+        }
+        let notArray = good.replacingOccurrences(of: "\"range_guard\":[", with: "\"range_guard\":{\"x\":[")
+            .replacingOccurrences(of: "}],\"source\"", with: "}]},\"source\"")
+        XCTAssertTrue(notArray.contains("}]},\"source\""), "the object form is well-formed JSON")
+        XCTAssertThrowsError(try PlanMetadataCodec.decode(Array(notArray.utf8)), notArray) { e in
+            XCTAssertTrue("\(e)".contains("range_guard"), "\(e)")
+        }
     }
 }
