@@ -36,6 +36,12 @@ package enum PlanMetadataCodec {
                 .object(["op": .number(Double($0.op)), "max": .number(Double($0.max)), "limit": .number(Double($0.limit))])
             })
         }
+        if !m.valueGrids.isEmpty {
+            o["value_grids"] = .array(m.valueGrids.map {
+                .object(["value": .number(Double($0.value)), "scale": .number(Double($0.scale)),
+                         "zero_point": .number(Double($0.zeroPoint))])
+            })
+        }
         if let q = m.quantization { o["quantization"] = q }
         if let p = m.pruning { o["pruning"] = p }
         let bytes = try PlanJSON.object(o).encoded()
@@ -110,6 +116,18 @@ package enum PlanMetadataCodec {
                 m.rangeGuard.append(PlanRangeLimit(op: try integer(e, "op", prefix, 0...Int(Int32.max)),
                                                    max: try integer(e, "max", prefix, 0...Limits.maxDimension),
                                                    limit: try integer(e, "limit", prefix, 0...Limits.maxDimension)))
+            }
+        }
+        if root["value_grids"] != nil {
+            for (k, e) in try array(root, "value_grids", "").enumerated() {
+                let prefix = "value_grids[\(k)]."
+                guard case .object = e else { throw SegcError(.malformed, "not an object", at: .key(prefix)) }
+                let scale = try number(e, "scale", prefix)
+                guard scale.isFinite, scale > 0, Float(scale).isFinite, Float(scale) > 0 else {
+                    throw SegcError(.malformed, "must be a positive float32", at: .key(prefix + "scale"))
+                }
+                m.valueGrids.append(PlanValueGrid(value: try integer(e, "value", prefix, 0...Int(Int32.max)), scale: Float(scale),
+                                                  zeroPoint: try integer(e, "zero_point", prefix, 0...255)))
             }
         }
         m.quantization = root["quantization"]

@@ -257,6 +257,16 @@ package struct PlanRangeLimit: Sendable, Hashable {
     package init(op: Int, max: Int, limit: Int) { self.op = op; self.max = max; self.limit = limit }
 }
 
+/// One entry of `value_grids` (int8 plans): uint8 value `value` stands for the real numbers
+/// (q − zeroPoint) · scale. What the float twin of an int8 plan (`SegcModel.floatTwin`) needs
+/// to turn int8 weights and requantization multipliers back into float weights.
+package struct PlanValueGrid: Sendable, Hashable {
+    package var value: Int
+    package var scale: Float
+    package var zeroPoint: Int
+    package init(value: Int, scale: Float, zeroPoint: Int) { self.value = value; self.scale = scale; self.zeroPoint = zeroPoint }
+}
+
 /// `META` (product.md §4.3). Serialised as UTF-8 JSON with sorted keys.
 package struct PlanMetadata: Sendable, Hashable {
     package var producer: String = "segc 0.1.0"
@@ -290,6 +300,9 @@ package struct PlanMetadata: Sendable, Hashable {
     /// out of the calibrated range (`SegcSession.checksRange`). Empty: no guard (fp32 plans,
     /// int8 plans made before it existed).
     package var rangeGuard: [PlanRangeLimit] = []
+    /// `value_grids`: the grid of every uint8 value (int8 plans from `segc quantize`); empty
+    /// when absent (then the plan has no float twin).
+    package var valueGrids: [PlanValueGrid] = []
     /// `quantization` and `pruning` (§4.3): free-form JSON objects, absent when `nil`.
     package var quantization: PlanJSON? = nil
     package var pruning: PlanJSON? = nil

@@ -63,6 +63,12 @@ package enum PlanVerifier {
             }
             if r.limit < r.max { throw metaError("range_guard of op \(r.op): limit \(r.limit) below max \(r.max)") }
         }
+        var gridded: Set<Int> = []
+        for v in m.valueGrids {
+            guard v.value < g.values.count, g.values[v.value].dtype == .u8, gridded.insert(v.value).inserted else {
+                throw metaError("value_grids names value \(v.value): not a distinct uint8 value")
+            }
+        }
         if m.classes > 0 && vout.shape.count >= 2 && vout.shape[1] != m.classes {
             throw metaError("\(m.classes) classes but the output has \(vout.shape[1]) channels")
         }

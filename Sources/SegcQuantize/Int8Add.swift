@@ -33,7 +33,7 @@ extension Emitter {
                     weights.add([Int32](repeating: 0, count: c), shape: [c]),
                     weights.add([Float](repeating: pa.scale / py.scale, count: c), shape: [c])]
         let inputs = [try u8(a, grid: grid), try u8(b, grid: grid)]
-        let out = newValue(.u8, shape, name: name)
+        let out = newValue(.u8, shape, name: name, grid: py)
         u8Of[y] = out
         emit(PlanOp(kind: .qconv2d, inputs: inputs, outputs: [out], weights: refs, ints: ints, floats: [pb.scale / py.scale]),
              name: name)

@@ -192,7 +192,7 @@ package enum Int8Lowering {
                 // Quantizing onto the zero-point-0 grid clamps at 0: that is the ReLU.
                 let p = try need(op.outputs[0])
                 let x = try e.f32(op.inputs[0], grid: grid)
-                let out = e.newValue(.u8, g.values[op.outputs[0]].shape, name: name)
+                let out = e.newValue(.u8, g.values[op.outputs[0]].shape, name: name, grid: p)
                 e.u8Of[op.outputs[0]] = out
                 e.emit(PlanOp(kind: .quantize, inputs: [x], outputs: [out], ints: [Int64(p.zeroPoint)], floats: [p.scale]), name: name)
             case .relu where reluOfConcat.values.contains(i):
@@ -201,7 +201,7 @@ package enum Int8Lowering {
                 var q = op
                 q.inputs = [try e.u8(op.inputs[0], grid: grid)]
                 q.outputs = []
-                q.outputs.append(e.newValue(.u8, g.values[op.outputs[0]].shape, name: name))
+                q.outputs.append(e.newValue(.u8, g.values[op.outputs[0]].shape, name: name, grid: e.gridOf[q.inputs[0]]))
                 e.u8Of[op.outputs[0]] = q.outputs[0]
                 if op.outputs.count == 2 {
                     let idx = e.newValue(.i64, g.values[op.outputs[1]].shape, name: name)
@@ -217,7 +217,7 @@ package enum Int8Lowering {
                 for x in op.inputs {
                     q.inputs.append(try e.u8(x, grid: grid, on: target, relu: relu && !reluFused.contains(producer[x])))
                 }
-                let y = e.newValue(.u8, g.values[op.outputs[0]].shape, name: name)
+                let y = e.newValue(.u8, g.values[op.outputs[0]].shape, name: name, grid: target)
                 q.outputs = [y]
                 e.u8Of[op.outputs[0]] = y
                 e.emit(q, name: name)
@@ -232,7 +232,7 @@ package enum Int8Lowering {
                     add = (0..<c).map { b[$0] / py.scale }
                 }
                 let x8 = try e.u8(x, grid: grid)
-                let out = e.newValue(.u8, g.values[y].shape, name: name)
+                let out = e.newValue(.u8, g.values[y].shape, name: name, grid: py)
                 e.u8Of[y] = out
                 e.emit(PlanOp(kind: .qchannelAffine, inputs: [x8], outputs: [out],
                               weights: [e.weights.add(mul, shape: [c]), e.weights.add(add, shape: [c])],
@@ -286,14 +286,18 @@ struct Emitter {
     var keepWeightGrids = false
     /// Source op index → its int8 weights, when rounded other than to nearest.
     var roundedWeights: [Int: QuantizedWeights] = [:]
+    /// Lowered uint8 value → its grid.
+    var gridOf: [Int: QuantParams] = [:]
 
     init(plan: PlanFile) {
         self.plan = plan
         weights = PlanWeightBuilder(source: plan.weights)
     }
 
-    mutating func newValue(_ dtype: PlanDType, _ shape: [Int], name: String) -> Int {
+    /// `grid`: what a uint8 value's codes stand for (META `value_grids`, the float twin).
+    mutating func newValue(_ dtype: PlanDType, _ shape: [Int], name: String, grid: QuantParams? = nil) -> Int {
         values.append(PlanValue(dtype: dtype, shape: shape, arenaOffset: 0))
+        if dtype == .u8, let grid { gridOf[values.count - 1] = grid }
         return values.count - 1
     }
 
@@ -304,7 +308,7 @@ struct Emitter {
 
     /// A `quantize` (float32 → uint8) or `dequantize` op of `x` on grid `p`; its output value.
     mutating func convert(_ x: Int, _ kind: PlanOpKind, _ p: QuantParams) -> Int {
-        let y = newValue(kind == .quantize ? .u8 : .f32, values[x].shape, name: "")
+        let y = newValue(kind == .quantize ? .u8 : .f32, values[x].shape, name: "", grid: p)
         emit(PlanOp(kind: kind, inputs: [x], outputs: [y], ints: [Int64(p.zeroPoint)], floats: [p.scale]), name: kind.name)
         return y
     }
@@ -336,7 +340,7 @@ struct Emitter {
         let key = "\(v)@\(target.scale)/\(target.zeroPoint)/\(relu)"
         if let r = regridded[key] { return r }
         let c = values[x].shape[1]
-        let y = newValue(.u8, values[x].shape, name: "")
+        let y = newValue(.u8, values[x].shape, name: "", grid: target)
         emit(PlanOp(kind: .qchannelAffine, inputs: [x], outputs: [y],
                     weights: [weights.add([Float](repeating: p.scale / target.scale, count: c), shape: [c]),
                               weights.add([Float](repeating: 0, count: c), shape: [c])],
@@ -412,7 +416,7 @@ struct Emitter {
         ints[hasBiasAt] = 1
         if relu { ints[actAt] = PlanOpSchema.Activation.relu }
         ints += [Int64(px.zeroPoint), Int64(py?.zeroPoint ?? 0), rzp, outU8 ? 0 : 1]
-        let out = newValue(outU8 ? .u8 : .f32, plan.graph.values[y].shape, name: name)
+        let out = newValue(outU8 ? .u8 : .f32, plan.graph.values[y].shape, name: name, grid: py)
         if outU8 { u8Of[y] = out } else { f32Of[y] = out }
         emit(PlanOp(kind: t ? .qconvTranspose2d : .qconv2d, inputs: inputs, outputs: [out], weights: refs,
                     ints: ints, floats: [rmul]), name: name)
@@ -442,6 +446,10 @@ struct Emitter {
         for i in vals.indices { vals[i].arenaOffset = offsets[i] }
         var meta = plan.metadata
         meta.extraOutputs = extras
+        // Every uint8 value's grid, or none (then the plan has no float twin).
+        let u8Values = values.indices.filter { values[$0].dtype == .u8 }
+        meta.valueGrids = u8Values.allSatisfy { gridOf[$0] != nil }
+            ? u8Values.map { PlanValueGrid(value: $0, scale: gridOf[$0]!.scale, zeroPoint: gridOf[$0]!.zeroPoint) } : []
         return PlanFile(metadata: meta, graph: PlanGraph(values: vals, ops: ops, input: input, output: output, arenaBytes: size),
                         weights: PlanWeights(owned: weights.bytes), sourceMap: sources)
     }

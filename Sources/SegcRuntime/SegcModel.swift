@@ -87,6 +87,23 @@ public final class SegcModel: Sendable {
         outputShapes = [outputShape] + plan.metadata.extraOutputs.map(\.shape)
     }
 
+    /// Whether ``floatTwin()`` can build this int8 plan's float twin (the plan records the
+    /// grids of its uint8 tensors: int8 plans from `segc quantize`).
+    public var hasFloatTwin: Bool { !plan.metadata.valueGrids.isEmpty }
+
+    /// The float twin of this int8 plan: the same network in float32 with the int8 weights
+    /// dequantized, so its activations are neither rounded nor clipped at the top of their
+    /// grids. A fallback the int8 plan carries itself, for the frames its range guard flags
+    /// (``SegcSession/rangeExcesses``): no fp32 plan needs to ship beside it. It runs at fp32
+    /// speed and differs from the fp32 plan it was quantized from by the weights' rounding
+    /// (and bias correction).
+    ///
+    /// - Throws: `SegcError` `.unsupported` when the plan has no grids (fp32 plans, int8 plans
+    ///   from ONNX QDQ models or made before the twin existed).
+    public func floatTwin() throws -> SegcModel {
+        do throws(SegcError) { return try SegcModel(plan: FloatTwin.build(plan)) } catch { throw error }
+    }
+
     /// The kernel dispatch level in use on this CPU: `"avx512"`, `"avx2"` or `"scalar"`.
     public static var cpuLevel: String { KernelLevel.current.description }
 }

@@ -11,7 +11,14 @@ struct RangeGuardOptions: ParsableArguments {
     @Option(help: "A plan (or model) with the same input and output, run on the frames the range guard flags (implies --guard), e.g. the fp32 plan that was quantized.")
     var fallback: String?
 
-    var enabled: Bool { checksRange || fallback != nil }
+    @Flag(help: "Run the frames the range guard flags on the int8 plan's own float twin (its weights dequantized; implies --guard).")
+    var fallbackFloat = false
+
+    var enabled: Bool { checksRange || fallback != nil || fallbackFloat }
+
+    func validate() throws {
+        if fallback != nil && fallbackFloat { throw ValidationError("give --fallback PLAN or --fallback-float, not both") }
+    }
 }
 
 /// One network as `run`, `eval` and `stream` see it: the plan's session and, under `--guard`, the
@@ -19,6 +26,7 @@ struct RangeGuardOptions: ParsableArguments {
 final class GuardedNetwork {
     let session: SegcSession
     private let fallback: SegcSession?
+    /// The fallback's name in reports: its path, or "float twin".
     let fallbackPath: String?
     /// Frames run so far, and those the guard flagged.
     private(set) var frames = 0, flagged = 0
@@ -27,13 +35,19 @@ final class GuardedNetwork {
 
     init(session: SegcSession, plan: String, options: RangeGuardOptions, arch: String?, threads: Int, hugePages: Bool) throws {
         self.session = session
-        fallbackPath = options.fallback
-        guard options.enabled else { fallback = nil; return }
+        guard options.enabled else { fallback = nil; fallbackPath = nil; return }
         guard session.model.hasRangeGuard else {
             throw SegcError(.unsupported, "the plan has no range guard (int8 plans from `segc quantize` with calibration images have one)", file: plan)
         }
         session.checksRange = true
-        if let path = options.fallback {
+        if options.fallbackFloat {
+            do {
+                fallback = try SegcSession(model: try session.model.floatTwin(), threads: threads, hugePages: hugePages)
+            } catch let e as SegcError {
+                throw e.inFile(plan)
+            }
+            fallbackPath = "float twin"
+        } else if let path = options.fallback {
             let (m, meta) = try PlanLoader.loadWithMetadata(path, arch: arch, size: nil)
             guard m.inputShape == session.model.inputShape, m.outputShape == session.model.outputShape else {
                 throw SegcError(.mismatch, "fallback plan maps \(m.inputShape) to \(m.outputShape); \(plan) maps \(session.model.inputShape) to \(session.model.outputShape)", file: path)
@@ -47,8 +61,10 @@ final class GuardedNetwork {
                 throw SegcError(.unsupported, "a fallback plan must have one output (it has \(m.outputNames.count))", file: path)
             }
             fallback = try SegcSession(model: m, threads: threads, hugePages: hugePages)
+            fallbackPath = path
         } else {
             fallback = nil
+            fallbackPath = nil
         }
     }
 

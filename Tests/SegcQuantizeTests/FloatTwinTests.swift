@@ -1,0 +1,107 @@
+import XCTest
+import SegcCompiler
+import SegcCore
+import SegcPlan
+import SegcRuntime
+import SegcQuantize
+
+/// The float twin of an int8 plan (`SegcModel.floatTwin`): built from the int8 weights and
+/// the grids `Int8Lowering` records, it must compute what the fp32 plan computes with its
+/// weights rounded to the int8 grids (no activation rounding, no clipping) — checked against
+/// that plan built independently here, on MiDE-Net (convs) and ERFNet (transposed convs too).
+final class FloatTwinTests: XCTestCase {
+    func compile(_ path: String) throws -> PlanFile {
+        var c = CompileOptions()
+        c.size = (64, 128)
+        return try Compiler.compile(try FileBytes(contentsOf: path), options: c).plan
+    }
+
+    /// The fp32 plan with every conv's weights replaced by their int8 per-channel rounding and
+    /// its bias by the int32 bias of the int8 plan `q` (in accumulator units s_x·s_w, clamped to
+    /// ±2^30 as the int8 pass does: a channel with near-zero weights has a tiny s_w, and its bias
+    /// does not fit — ERFNet has 5 such channels; the twin, like the int8 plan, keeps the clamp).
+    func weightsRounded(_ plan: PlanFile, like q: PlanFile) -> PlanFile {
+        var wb = PlanWeightBuilder(source: plan.weights)
+        var g = plan.graph
+        var inputScale: [String: Float] = [:]
+        for v in q.metadata.valueGrids {
+            for (i, op) in q.graph.ops.enumerated() where (op.kind == .qconv2d || op.kind == .qconvTranspose2d) && op.inputs[0] == v.value {
+                inputScale[q.sourceMap[i]] = v.scale
+            }
+        }
+        for (i, op) in g.ops.enumerated() {
+            var o = op
+            o.weights = op.weights.map { wb.copy($0) }
+            if op.kind == .conv2d || op.kind == .convTranspose2d {
+                let ref = op.weights[0], w = wb.floats(ref), s = ref.shape, k = s[2] * s[3]
+                let t = op.kind == .convTranspose2d
+                let groups = Int(op.ints[t ? PlanOpSchema.ConvTranspose.groups : PlanOpSchema.Conv.groups])
+                let q = t ? QuantizedWeights.convTranspose(w, shape: s, groups: groups) : QuantizedWeights.conv(w, shape: s)
+                let rounded = w.indices.map { i -> Float in
+                    let co = t ? (i / (s[1] * k)) / (s[0] / groups) * s[1] + (i / k) % s[1] : i / (s[1] * k)
+                    return Float(q.values[i]) * q.scales[co]
+                }
+                o.weights[0] = wb.add(rounded, shape: s)
+                if let sx = inputScale[plan.sourceMap[i]] {
+                    let t = op.kind == .convTranspose2d
+                    let hasBias = op.ints[t ? PlanOpSchema.ConvTranspose.hasBias : PlanOpSchema.Conv.hasBias] == 1
+                    let b = hasBias ? wb.floats(op.weights[1]) : [Float](repeating: 0, count: q.scales.count)
+                    let clamped = b.indices.map { c -> Float in
+                        let acc = sx * q.scales[c]
+                        return Float(Int32(max(-1_073_741_824, min(1_073_741_824, (b[c] / acc).rounded(.toNearestOrEven))))) * acc
+                    }
+                    if hasBias { o.weights[1] = wb.add(clamped, shape: [clamped.count]) }
+                }
+            }
+            g.ops[i] = o
+        }
+        return PlanFile(metadata: plan.metadata, graph: g, weights: PlanWeights(owned: wb.bytes), sourceMap: plan.sourceMap)
+    }
+
+    func check(_ path: String, name: String) throws {
+        let plan = try compile(path)
+        let inputs = try Int8PassTests(name: "frames", testClosure: { _ in }).frames(plan, count: 4)
+        var o = Quantizer.Options()
+        o.fp32Layers = []
+        o.biasCorrection = false   // the twin then has exactly the rounded weights' biases
+        o.threads = 2
+        let q = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+        let u8 = q.graph.values.indices.filter { q.graph.values[$0].dtype == .u8 }
+        XCTAssertEqual(q.metadata.valueGrids.map(\.value), u8, "\(name): every uint8 value has its grid")
+        let int8 = try SegcModel(plan: q)
+        XCTAssertTrue(int8.hasFloatTwin)
+        let twin = try int8.floatTwin()
+        XCTAssertFalse(twin.plan.graph.ops.contains { $0.kind.isRealInt8 }, "\(name): the twin is float throughout")
+        XCTAssertEqual(twin.plan.metadata.precision, "fp32")
+        let want = try SegcSession(model: try SegcModel(plan: weightsRounded(plan, like: q)), threads: 2)
+        let fp32 = try SegcSession(model: try SegcModel(plan: plan), threads: 2)
+        let got = try SegcSession(model: twin, threads: 2), q8 = try SegcSession(model: int8, threads: 2)
+        // A frame 4x as bright as the first: past every grid, where int8 clips and the twin does not.
+        for (k, x) in (inputs + [inputs[0].map { $0 * 4 }]).enumerated() {
+            let a = try got.run(x), b = try want.run(x), f = try fp32.run(x), i8 = try q8.run(x)
+            let scale = b.map { abs($0) }.max() ?? 1
+            let diff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            func rms(_ u: [Float], _ v: [Float]) -> Double { (zip(u, v).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(u.count)).squareRoot() }
+            print("[twin] \(name) frame \(k): max|twin − rounded-weights fp32| \(diff) (max|ref| \(scale)); rms vs fp32: twin \(rms(a, f)), int8 \(rms(i8, f))")
+            XCTAssertLessThanOrEqual(diff, 1e-5 * scale, "\(name) frame \(k)")
+            XCTAssertLessThan(rms(a, f), rms(i8, f), "\(name) frame \(k): the twin is closer to fp32 than int8 is")
+        }
+    }
+
+    func testMiDENetTwinIsTheRoundedWeightsPlan() throws {
+        try check(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path, name: "midenet")
+    }
+
+    func testERFNetTwinIsTheRoundedWeightsPlan() throws {
+        let path = Int8PassTests.shared + "/models/erfnet_cityscapes.pth"
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("no ../shared") }
+        try check(path, name: "erfnet")
+    }
+
+    func testPlansWithoutGridsHaveNoTwin() throws {
+        let plan = try compile(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
+        let m = try SegcModel(plan: plan)
+        XCTAssertFalse(m.hasFloatTwin)
+        XCTAssertThrowsError(try m.floatTwin()) { e in XCTAssertTrue("\(e)".contains("no float twin"), "\(e)") }
+    }
+}
