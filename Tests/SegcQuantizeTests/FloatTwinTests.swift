@@ -98,6 +98,35 @@ final class FloatTwinTests: XCTestCase {
         try check(path, name: "erfnet")
     }
 
+    /// META value_grids round-trips; wrong or hostile entries are refused, naming the key.
+    func testValueGridsTravelInMETAAndBadOnesAreRefused() throws {
+        let plan = try compile(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
+        let inputs = try Int8PassTests(name: "frames", testClosure: { _ in }).frames(plan, count: 2)
+        var o = Quantizer.Options()
+        o.fp32Layers = []
+        let q = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+        let back = try PlanReader.read(FileBytes(bytes: try PlanWriter.serialize(q), name: "grids.segc"))
+        XCTAssertEqual(back.metadata.valueGrids, q.metadata.valueGrids)
+        let v = q.metadata.valueGrids[0]
+        let f32 = q.graph.values.indices.first { q.graph.values[$0].dtype == .f32 }!
+        for (bad, why) in [([PlanValueGrid(value: q.graph.values.count, scale: 1, zeroPoint: 0)], "value out of range"),
+                           ([PlanValueGrid(value: f32, scale: 1, zeroPoint: 0)], "a float value"), ([v, v], "twice")] {
+            var p = q
+            p.metadata.valueGrids = bad
+            XCTAssertThrowsError(try PlanVerifier.verify(p), why) { e in XCTAssertTrue("\(e)".contains("value_grids"), "\(e)") }
+        }
+        let good = String(decoding: try PlanMetadataCodec.encode(q.metadata), as: UTF8.self)
+        let entry = "{\"scale\":\(Double(v.scale)),\"value\":\(v.value),\"zero_point\":\(v.zeroPoint)}"
+        XCTAssertTrue(good.contains(entry), entry)
+        for bad in ["{\"scale\":0,\"value\":\(v.value),\"zero_point\":0}", "{\"scale\":-1,\"value\":\(v.value),\"zero_point\":0}",
+                    "{\"scale\":1e300,\"value\":\(v.value),\"zero_point\":0}", "{\"scale\":1,\"value\":\(v.value),\"zero_point\":256}",
+                    "{\"scale\":1,\"value\":-1,\"zero_point\":0}", "{\"scale\":1,\"zero_point\":0}", "7"] {
+            XCTAssertThrowsError(try PlanMetadataCodec.decode(Array(good.replacingOccurrences(of: entry, with: bad).utf8)), bad) { e in
+                XCTAssertTrue("\(e)".contains("value_grids"), "\(bad): \(e)")
+            }
+        }
+    }
+
     func testPlansWithoutGridsHaveNoTwin() throws {
         let plan = try compile(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
         let m = try SegcModel(plan: plan)

@@ -43,6 +43,18 @@ final class RangeGuardCommandTests: XCTestCase {
         XCTAssertEqual(try CLI.run(["run", fp32, bright, "-o", want]).status, 0)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: guarded)), try Data(contentsOf: URL(fileURLWithPath: want)),
                        "the flagged frame's logits are the fallback's")
+        // The plan's own float twin as the fallback: flagged, answered, and not the int8 logits.
+        let twinOut = dir.appendingPathComponent("t.npy").path, int8Out = dir.appendingPathComponent("i.npy").path
+        let tw = try CLI.run(["run", int8, bright, "--fallback-float", "-o", twinOut, "--json"])
+        XCTAssertEqual(tw.status, 0, tw.stderr)
+        let tg = try XCTUnwrap(((try CLI.json(tw.stdout)["inputs"] as? [[String: Any]])?.first)?["range_guard"] as? [String: Any])
+        XCTAssertEqual(tg["fallback_used"] as? Bool, true)
+        XCTAssertEqual(try CLI.run(["run", int8, bright, "-o", int8Out]).status, 0)
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: twinOut)), try Data(contentsOf: URL(fileURLWithPath: int8Out)))
+        let both = try CLI.run(["run", int8, bright, "--fallback-float", "--fallback", fp32])
+        XCTAssertEqual(both.status, 2, both.stderr)   // usage error
+        let fpTwin = try CLI.run(["run", fp32, frame, "--fallback-float"])
+        assertCleanError(fpTwin, "fp32 plan with --fallback-float")
         let human = try CLI.run(["run", int8, bright, "--guard"])
         XCTAssertTrue(human.stdout.contains("range guard: out of the calibrated range in "), human.stdout)
 
