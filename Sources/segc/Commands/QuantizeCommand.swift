@@ -212,7 +212,7 @@ struct QuantizeCommand: ParsableCommand {
         }
         if !result.fp32Layers.isEmpty { print("  fp32 layers: \(result.fp32Layers.joined(separator: ", "))") }
         if !q.metadata.rangeGuard.isEmpty {
-            print("  range guard: \(q.metadata.rangeGuard.count) uint8 tensors measured on the calibration images (run/eval/stream --guard, --fallback)")
+            print("  range guard: \(q.metadata.rangeGuard.count) uint8 tensors measured on the calibration images (run/eval/stream --guard, --fallback, --fallback-float)")
         }
     }
 }
