@@ -14,7 +14,8 @@ import SegcPlan
 /// - `qconv2d` / `qconv_transpose2d`: acc · mult is in units of the output grid s_y (1 for a
 ///   float output), so the float weights are w · mult · s_y / s_x and the bias bias · mult · s_y;
 ///   the residual's multiplier is s_r / s_y by construction, so it adds as it is; the
-///   activation stays, and an output grid with zero point 0 makes it a ReLU.
+///   activation stays, and an output grid with zero point 0 clamps at 0: no activation becomes
+///   a ReLU, a PReLU keeps only its negative slopes (v·a > 0 for v < 0 when a < 0).
 /// - `qchannel_affine`: scale mul · s_y / s_x, bias add · s_y, then the ReLU as above.
 /// - max pool and concat on uint8: the same op on float32.
 /// Float32 ops are copied. Anything else on uint8 has no twin (`unsupported`).
@@ -134,11 +135,18 @@ package enum FloatTwin {
                 return Float(w[k]) * mult[min(co, cout - 1)] * sy / sx
             }
             let bf = (0..<cout).map { Float(bias[$0]) * mult[$0] * sy }
-            var refs = [weights.add(wf, shape: wref.shape), weights.add(bf, shape: [cout])]
-            if op.weights.count > 3 { refs.append(weights.copy(op.weights[3])) }   // PReLU slopes
             var ints = Array(op.ints.prefix(n))
             ints[hasBiasAt] = 1
-            if let py, py.zeroPoint == 0 { ints[actAt] = PlanOpSchema.Activation.relu }   // int8 clamps at 0
+            var refs = [weights.add(wf, shape: wref.shape), weights.add(bf, shape: [cout])]
+            // int8 clamps at 0 on a zero-point-0 grid. After no activation that is a ReLU; after
+            // a PReLU it keeps v·a for v < 0 only where a < 0 (then v·a > 0): slopes min(a, 0).
+            let clampsAtZero = py?.zeroPoint == 0
+            if ints[actAt] == PlanOpSchema.Activation.prelu, op.weights.count > 3 {
+                let a = weights.floats(op.weights[3])
+                refs.append(clampsAtZero ? weights.add(a.map { Swift.min($0, 0) }, shape: op.weights[3].shape) : weights.copy(op.weights[3]))
+            } else if clampsAtZero {
+                ints[actAt] = PlanOpSchema.Activation.relu
+            }
             var inputs = [try twin(x, name)]
             if op.inputs.count > 1 {
                 // The residual's multiplier is s_r / s_y (Int8Lowering): in real numbers it adds as it is.
