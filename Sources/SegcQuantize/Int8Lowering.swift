@@ -371,7 +371,7 @@ struct Emitter {
         let x8 = try u8(x, grid: grid)
         let wref = op.weights[0]
         let w = weights.floats(wref)
-        var qw = roundedWeights[index].flatMap { $0.values.count == w.count ? $0 : nil }
+        let qw = roundedWeights[index].flatMap { $0.values.count == w.count ? $0 : nil }
             ?? (t ? QuantizedWeights.convTranspose(w, shape: wref.shape, groups: Int(op.ints[groupsAt]), keepGrid: keepWeightGrids)
                    : QuantizedWeights.conv(w, shape: wref.shape, keepGrid: keepWeightGrids))
         let cout = qw.scales.count
@@ -391,15 +391,6 @@ struct Emitter {
                                              inputPixels: measured == nil ? 1 : xs[2] * xs[3],
                                              outputPixels: measured == nil ? 1 : ys[2] * ys[3])
             for c in 0..<cout { b[c] += Float(delta[c]) }
-        }
-        // A channel with near-zero weights has a tiny scale, and its bias in accumulator units
-        // s_x · s_w would overflow the int32 range the kernels allow (it used to be clamped,
-        // which made the bias wrong: 5 of ERFNet's channels). Widen that channel's scale so the
-        // bias fits at half the limit; its weights round to about 0, which they nearly are.
-        let channelOf = t ? QuantizedWeights.convTransposeChannel(shape: wref.shape, groups: Int(op.ints[groupsAt]))
-                          : QuantizedWeights.convChannel(shape: wref.shape)
-        for c in 0..<cout where abs(b[c]) / (px.scale * qw.scales[c]) > biasLimit / 2 {
-            qw.widen(channel: c, to: abs(b[c]) / (px.scale * biasLimit / 2), weights: w, channelOf: channelOf)
         }
         let py: QuantParams? = outU8 ? grid[y] : nil
         if outU8 && py == nil { throw SegcError(.malformed, "\(name): no statistics for its output") }

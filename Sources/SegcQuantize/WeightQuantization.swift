@@ -54,44 +54,23 @@ package struct QuantizedWeights {
 
     /// Conv weight [cout, cin/g, kh, kw]: the channel is the first axis.
     package static func conv(_ w: [Float], shape: [Int], keepGrid: Bool = false) -> QuantizedWeights {
-        QuantizedWeights(w, channels: shape[0], channelOf: convChannel(shape: shape), keepGrid: keepGrid)
+        let per = shape[1] * shape[2] * shape[3]
+        return QuantizedWeights(w, channels: shape[0], channelOf: { $0 / per }, keepGrid: keepGrid)
     }
 
     /// Transposed conv weight [cin, cout/g, kh, kw]: output channel = group · (cout/g) + j.
     package static func convTranspose(_ w: [Float], shape: [Int], groups: Int, keepGrid: Bool = false) -> QuantizedWeights {
-        QuantizedWeights(w, channels: shape[1] * groups, channelOf: convTransposeChannel(shape: shape, groups: groups), keepGrid: keepGrid)
-    }
-
-    /// Output channel of element i of a conv weight [cout, cin/g, kh, kw].
-    package static func convChannel(shape: [Int]) -> (Int) -> Int {
-        let per = shape[1] * shape[2] * shape[3]
-        return { $0 / per }
-    }
-
-    /// Output channel of element i of a transposed conv weight [cin, cout/g, kh, kw].
-    package static func convTransposeChannel(shape: [Int], groups: Int) -> (Int) -> Int {
-        let coutG = shape[1], k = shape[2] * shape[3], cinG = shape[0] / groups
-        return { i in (i / (coutG * k)) / cinG * coutG + (i / k) % coutG }
-    }
-
-    /// Widens channel `c`'s scale to `scale` (when larger) and rounds its weights `w` again.
-    /// For a channel whose weights are all near zero: its bias, in accumulator units
-    /// s_x · s_w, would not fit the int32 range the kernels allow (`quantizeBias`).
-    package mutating func widen(channel c: Int, to scale: Float, weights w: [Float], channelOf: (Int) -> Int) {
-        guard scale > scales[c] else { return }
-        scales[c] = scale
-        for i in w.indices where channelOf(i) == c {
-            values[i] = Int8(max(-127, min(127, (w[i] / scale).rounded(.toNearestOrEven))))
-        }
+        let cin = shape[0], coutG = shape[1], k = shape[2] * shape[3]
+        let cinG = cin / groups
+        return QuantizedWeights(w, channels: coutG * groups, channelOf: { i in
+            let ci = i / (coutG * k), j = (i / k) % coutG
+            return (ci / cinG) * coutG + j
+        }, keepGrid: keepGrid)
     }
 }
 
-/// The bias magnitude (in accumulator units) the kernels' int32 sums leave room for.
-let biasLimit: Float = 1_073_741_824
-
 /// int32 bias in accumulator units (`scale` = input scale · weight scale), clamped so the
-/// kernels' int32 sums keep head room (the int8 pass widens a weight scale first so that
-/// the clamp never bites: `QuantizedWeights.widen`).
+/// kernels' int32 sums keep head room.
 func quantizeBias(_ b: Float, scale: Float) -> Int32 {
     let r = (b / scale).rounded(.toNearestOrEven)
     return Int32(max(-1_073_741_824, min(1_073_741_824, r)))
