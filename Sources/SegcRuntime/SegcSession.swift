@@ -67,6 +67,12 @@ public final class SegcSession {
     /// (``SegcModel/hasRangeGuard``) there is nothing to check.
     public var checksRange = false
 
+    /// With ``checksRange``: whether a run stops at the first tensor past its limit. Its output
+    /// is then not computed, which is what a caller that runs such frames again in float
+    /// wants (``SegcModel/floatTwin()``): the rest of the int8 run is skipped, and
+    /// ``rangeExcesses`` names that first tensor only. Off by default.
+    public var stopsAtRangeExcess = false
+
     /// After a run with ``checksRange``: the guarded tensors this frame drove past their
     /// limit, in plan order (empty: the frame stayed in the calibrated range, or it was not
     /// checked).
@@ -276,7 +282,10 @@ public final class SegcSession {
                 if rc != 0 { throw kernelError(rc, planIndex: fusedPlanIndex[k]) }
                 // A fused call stands for plan ops up to the next call's first; its uint8
                 // output (a fused quantize) is the last of them.
-                if guarding { checkRange(fusedPlanIndex[k]..<(k + 1 < fusedCount ? fusedPlanIndex[k + 1] : planOpCount)) }
+                if guarding {
+                    checkRange(fusedPlanIndex[k]..<(k + 1 < fusedCount ? fusedPlanIndex[k + 1] : planOpCount))
+                    if stopsAtRangeExcess && !rangeExcesses.isEmpty { return output }
+                }
             }
             return output
         }
@@ -285,7 +294,10 @@ public final class SegcSession {
             if rc != 0 { throw kernelError(rc, planIndex: planIndex[k]) }
             let i = planIndex[k]
             if k + 1 == opCount || planIndex[k + 1] != i {
-                if guarding { checkRange(i..<(i + 1)) }
+                if guarding {
+                    checkRange(i..<(i + 1))
+                    if stopsAtRangeExcess && !rangeExcesses.isEmpty { return output }
+                }
                 obs?(i, firstOutput[i])
                 if let bytes, !firstByteOutput[i].isEmpty { bytes(i, firstByteOutput[i]) }
                 if i == stopAfter { break }

@@ -84,6 +84,17 @@ final class RangeGuardTests: XCTestCase {
         s.checksRange = false
         _ = try s.run(bright)
         XCTAssertEqual(s.rangeExcesses, [], "an unchecked run leaves no stale report")
+        // Stopping at the first excess reports just that tensor (the rest is not run).
+        s.checksRange = true
+        s.stopsAtRangeExcess = true
+        _ = try s.run(bright)
+        XCTAssertEqual(s.rangeExcesses, [fused[0]])
+        s.byteObserver = { _, _ in }
+        _ = try s.run(bright)
+        XCTAssertEqual(s.rangeExcesses, [fused[0]], "op by op, the same first tensor")
+        s.byteObserver = nil
+        _ = try s.run(inputs[1])
+        XCTAssertEqual(s.rangeExcesses, [], "an in-range frame runs to the end")
     }
 
     func testTheGuardTravelsInMETAAndAWrongOneIsRefused() throws {

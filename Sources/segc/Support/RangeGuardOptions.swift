@@ -66,6 +66,8 @@ final class GuardedNetwork {
             fallback = nil
             fallbackPath = nil
         }
+        // A flagged frame is answered by the fallback: the rest of its int8 run is wasted.
+        session.stopsAtRangeExcess = fallback != nil
     }
 
     /// Runs one preprocessed frame: the logits of the plan, or of the fallback when the
