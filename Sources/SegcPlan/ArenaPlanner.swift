@@ -39,4 +39,26 @@ package enum ArenaPlanner {
         }
         return (offsets, size)
     }
+
+    /// Liveness of plan values in op order: the first op that writes each value and the last
+    /// that reads it. The graph input is live from op 0, the `toEnd` values (graph outputs)
+    /// to the end of the run; a value no op touches gets [0, 0].
+    package static func liveness(values: Int, ops: [PlanOp], input: Int, toEnd: [Int]) -> (first: [Int], last: [Int]) {
+        var first = [Int](repeating: Int.max, count: values), last = [Int](repeating: -1, count: values)
+        first[input] = 0; last[input] = 0
+        for (k, op) in ops.enumerated() {
+            for v in op.outputs { first[v] = min(first[v], k); last[v] = max(last[v], k) }
+            for v in op.inputs { last[v] = max(last[v], k) }
+        }
+        for v in toEnd { last[v] = ops.count }
+        for v in 0..<values where first[v] == Int.max { first[v] = 0; last[v] = max(last[v], 0) }
+        return (first, last)
+    }
+
+    /// Sets every value's arena offset from its lifetime [first, last]; returns the arena size.
+    package static func place(_ values: inout [PlanValue], first: [Int], last: [Int]) -> Int {
+        let (offsets, size) = plan(values.indices.map { Interval(bytes: values[$0].byteCount, first: first[$0], last: last[$0]) })
+        for i in values.indices { values[i].arenaOffset = offsets[i] }
+        return size
+    }
 }

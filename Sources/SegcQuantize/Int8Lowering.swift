@@ -424,13 +424,8 @@ struct Emitter {
 
     /// The finished plan: arena slots from the new liveness, metadata for int8.
     func finish(input: Int, output: Int, extras: [PlanExtraOutput]) -> PlanFile {
-        var first = [Int](repeating: Int.max, count: values.count), last = [Int](repeating: -1, count: values.count)
-        first[input] = 0; last[input] = 0
-        for (k, op) in ops.enumerated() {
-            for v in op.outputs { first[v] = min(first[v], k); last[v] = max(last[v], k) }
-            for v in op.inputs { last[v] = max(last[v], k) }
-        }
-        for v in [output] + extras.map(\.value) { last[v] = ops.count }
+        var (first, last) = ArenaPlanner.liveness(values: values.count, ops: ops, input: input,
+                                                  toEnd: [output] + extras.map(\.value))
         // qconv → add → activation → quantize (ENet's bottleneck ends) runs as one step in the
         // session (SegcRuntime's QConvTailFusion), which writes the uint8 copy while the conv's
         // input and the add's operands are still read: its slot must not be theirs, so it is
@@ -439,11 +434,8 @@ struct Emitter {
             && [.relu, .prelu].contains(ops[k - 1].kind) && ops[k - 2].kind == .add && ops[k - 3].kind == .qconv2d {
             for v in ops[k].outputs { first[v] = k - 3 }
         }
-        for v in values.indices where first[v] == Int.max { first[v] = 0; last[v] = max(last[v], 0) }
-        let intervals = values.indices.map { ArenaPlanner.Interval(bytes: values[$0].byteCount, first: first[$0], last: last[$0]) }
-        let (offsets, size) = ArenaPlanner.plan(intervals)
         var vals = values
-        for i in vals.indices { vals[i].arenaOffset = offsets[i] }
+        let size = ArenaPlanner.place(&vals, first: first, last: last)
         var meta = plan.metadata
         meta.extraOutputs = extras
         // Every uint8 value's grid, or none (then the plan has no float twin).

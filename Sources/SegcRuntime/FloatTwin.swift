@@ -165,18 +165,8 @@ package enum FloatTwin {
 
         let input = try twin(g.input, "input"), output = try twin(g.output, "output")
         // Arena slots from the twin's liveness (as the lowering does).
-        var first = [Int](repeating: Int.max, count: values.count), last = [Int](repeating: -1, count: values.count)
-        first[input] = 0; last[input] = 0
-        for (k, op) in ops.enumerated() {
-            for v in op.outputs { first[v] = min(first[v], k); last[v] = max(last[v], k) }
-            for v in op.inputs { last[v] = max(last[v], k) }
-        }
-        last[output] = ops.count
-        for v in values.indices where first[v] == Int.max { first[v] = 0; last[v] = max(last[v], 0) }
-        let (offsets, size) = ArenaPlanner.plan(values.indices.map {
-            ArenaPlanner.Interval(bytes: values[$0].byteCount, first: first[$0], last: last[$0])
-        })
-        for k in values.indices { values[k].arenaOffset = offsets[k] }
+        let (first, last) = ArenaPlanner.liveness(values: values.count, ops: ops, input: input, toEnd: [output])
+        let size = ArenaPlanner.place(&values, first: first, last: last)
         var meta = m
         meta.precision = "fp32"
         meta.rangeGuard = []
