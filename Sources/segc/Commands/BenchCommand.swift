@@ -55,7 +55,7 @@ struct BenchCommand: ParsableCommand {
         let threads = global.threads ?? 0
         let session = try SegcSession(model: model, threads: threads)
         if checksRange {
-            guard model.hasRangeGuard else { throw SegcError(.unsupported, "the plan has no range guard (int8 plans from `segc quantize` with calibration images have one)", file: plan) }
+            try GuardedNetwork.requireRangeGuard(model, plan: plan)
             session.checksRange = true
         }
         segc_alloc_counting(0)

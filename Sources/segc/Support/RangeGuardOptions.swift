@@ -36,9 +36,7 @@ final class GuardedNetwork {
     init(session: SegcSession, plan: String, options: RangeGuardOptions, arch: String?, threads: Int, hugePages: Bool) throws {
         self.session = session
         guard options.enabled else { fallback = nil; fallbackPath = nil; return }
-        guard session.model.hasRangeGuard else {
-            throw SegcError(.unsupported, "the plan has no range guard (int8 plans from `segc quantize` with calibration images have one)", file: plan)
-        }
+        try Self.requireRangeGuard(session.model, plan: plan)
         session.checksRange = true
         if options.fallbackFloat {
             do {
@@ -68,6 +66,13 @@ final class GuardedNetwork {
         }
         // A flagged frame is answered by the fallback: the rest of its int8 run is wasted.
         session.stopsAtRangeExcess = fallback != nil
+    }
+
+    /// Refuses a plan without a range guard (`--guard` on run, eval, stream and bench).
+    static func requireRangeGuard(_ model: SegcModel, plan: String) throws {
+        guard model.hasRangeGuard else {
+            throw SegcError(.unsupported, "the plan has no range guard (int8 plans from `segc quantize` with calibration images have one)", file: plan)
+        }
     }
 
     /// Runs one preprocessed frame: the logits of the plan, or of the fallback when the
