@@ -1,3 +1,5 @@
+import SegcPlan
+
 /// Symmetric per-output-channel int8 weights (product.md §3.5): channel `co`'s scale is
 /// max|w| / 127 and its values round to [−127, 127] (the symmetric range; only a source
 /// model's own grid, `keepGrid`, may also hold −128).
@@ -54,18 +56,14 @@ package struct QuantizedWeights {
 
     /// Conv weight [cout, cin/g, kh, kw]: the channel is the first axis.
     package static func conv(_ w: [Float], shape: [Int], keepGrid: Bool = false) -> QuantizedWeights {
-        let per = shape[1] * shape[2] * shape[3]
-        return QuantizedWeights(w, channels: shape[0], channelOf: { $0 / per }, keepGrid: keepGrid)
+        QuantizedWeights(w, channels: shape[0], channelOf: ConvWeightLayout.outputChannel(shape: shape, transposed: false, groups: 1),
+                         keepGrid: keepGrid)
     }
 
     /// Transposed conv weight [cin, cout/g, kh, kw]: output channel = group · (cout/g) + j.
     package static func convTranspose(_ w: [Float], shape: [Int], groups: Int, keepGrid: Bool = false) -> QuantizedWeights {
-        let cin = shape[0], coutG = shape[1], k = shape[2] * shape[3]
-        let cinG = cin / groups
-        return QuantizedWeights(w, channels: coutG * groups, channelOf: { i in
-            let ci = i / (coutG * k), j = (i / k) % coutG
-            return (ci / cinG) * coutG + j
-        }, keepGrid: keepGrid)
+        QuantizedWeights(w, channels: shape[1] * groups,
+                         channelOf: ConvWeightLayout.outputChannel(shape: shape, transposed: true, groups: groups), keepGrid: keepGrid)
     }
 }
 

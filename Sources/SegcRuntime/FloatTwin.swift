@@ -72,9 +72,9 @@ package enum FloatTwin {
                 ops.append(PlanOp(kind: .channelAffine, inputs: [try twin(x, name)], outputs: [out],
                                   weights: [weights.add(scale, shape: op.weights[0].shape), weights.add(bias, shape: op.weights[1].shape)]))
                 names.append(name)
-                if op.ints[2] == 1 || py.zeroPoint == 0 { out = relu(out, like: y, name) }
+                if op.ints[PlanOpSchema.QAffine.relu] == 1 || py.zeroPoint == 0 { out = relu(out, like: y, name) }
                 twinOf[y] = out
-            case .maxPool2d, .concat where touchesU8:
+            case .maxPool2d, .concat:   // on uint8 or float32 alike
                 try copy(op, name)
             default:
                 if touchesU8 {
@@ -106,10 +106,10 @@ package enum FloatTwin {
             let hasBiasAt = t ? PlanOpSchema.ConvTranspose.hasBias : PlanOpSchema.Conv.hasBias
             let actAt = t ? PlanOpSchema.ConvTranspose.activation : PlanOpSchema.Conv.activation
             let groupsAt = t ? PlanOpSchema.ConvTranspose.groups : PlanOpSchema.Conv.groups
-            guard op.ints.count == n + 4, op.weights.count >= 3 else {
+            guard op.ints.count == n + PlanOpSchema.QConv.extra, op.weights.count >= 3 else {
                 throw SegcError(.malformed, "\(op.kind.name) has \(op.ints.count) attributes", at: .layer(name))
             }
-            let outF32 = op.ints[n + 3] == 1
+            let outF32 = op.ints[n + PlanOpSchema.QConv.outputF32] == 1
             let x = op.inputs[0], y = op.outputs[0]
             let sx = try grid(x, name).scale
             let py: PlanValueGrid? = outF32 ? nil : try grid(y, name)
@@ -117,23 +117,12 @@ package enum FloatTwin {
             let wref = op.weights[0], w = weights.int8s(wref)
             let bias = weights.int32s(op.weights[1]), mult = weights.floats(op.weights[2])
             let cout = mult.count
-            // Output channel of each weight element: conv [cout, cin/g, kh, kw]; transposed
-            // [cin, cout/g, kh, kw], output channel (ci / (cin/g))·(cout/g) + j.
-            let taps = wref.shape[2] * wref.shape[3]
             let groups = Int(op.ints[groupsAt])
             guard groups > 0, bias.count == cout, wref.shape.count == 4 else {
                 throw SegcError(.malformed, "\(op.kind.name): weights and multipliers disagree", at: .layer(name))
             }
-            let wf: [Float] = w.indices.map { k in
-                let co: Int
-                if t {
-                    let ci = k / (wref.shape[1] * taps), j = k / taps % wref.shape[1]
-                    co = ci / max(wref.shape[0] / groups, 1) * wref.shape[1] + j
-                } else {
-                    co = k / (wref.shape[1] * taps)
-                }
-                return Float(w[k]) * mult[min(co, cout - 1)] * sy / sx
-            }
+            let channelOf = ConvWeightLayout.outputChannel(shape: wref.shape, transposed: t, groups: groups)
+            let wf: [Float] = w.indices.map { k in Float(w[k]) * mult[min(channelOf(k), cout - 1)] * sy / sx }
             let bf = (0..<cout).map { Float(bias[$0]) * mult[$0] * sy }
             var ints = Array(op.ints.prefix(n))
             ints[hasBiasAt] = 1
@@ -151,7 +140,7 @@ package enum FloatTwin {
             if op.inputs.count > 1 {
                 // The residual's multiplier is s_r / s_y (Int8Lowering): in real numbers it adds as it is.
                 let sr = try grid(op.inputs[1], name).scale
-                let ratio = op.floats.first.map { $0 * sy / sr } ?? 0
+                let ratio = op.floats.count > PlanOpSchema.QConv.residualMultiplier ? op.floats[PlanOpSchema.QConv.residualMultiplier] * sy / sr : 0
                 guard abs(ratio - 1) < 1e-4 else {
                     throw SegcError(.unsupported, "\(op.kind.name): a residual scaled by \(ratio) has no float twin", at: .layer(name))
                 }

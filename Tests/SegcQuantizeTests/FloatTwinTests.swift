@@ -37,6 +37,7 @@ final class FloatTwinTests: XCTestCase {
                 let t = op.kind == .convTranspose2d
                 let groups = Int(op.ints[t ? PlanOpSchema.ConvTranspose.groups : PlanOpSchema.Conv.groups])
                 let q = t ? QuantizedWeights.convTranspose(w, shape: s, groups: groups) : QuantizedWeights.conv(w, shape: s)
+                // Written out here rather than through ConvWeightLayout, which the pass and the twin share.
                 let rounded = w.indices.map { i -> Float in
                     let co = t ? (i / (s[1] * k)) / (s[0] / groups) * s[1] + (i / k) % s[1] : i / (s[1] * k)
                     return Float(q.values[i]) * q.scales[co]
