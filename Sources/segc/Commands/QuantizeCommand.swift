@@ -182,6 +182,11 @@ struct QuantizeCommand: ParsableCommand {
             // Both vpmaddwd kernels run the integer Winograd convs (quant/qconv.c).
             FileHandleOut.stderr("note: this CPU has no VNNI (int8 kernel \(kernel)): int8 convs run about as fast as fp32 here, except stride-1 3x1, 1x3 and 3x3 ones (integer Winograd; measured: ERFNet 0.50-0.65x its fp32 time, BiSeNetV1 0.75x, ENet 0.77x, MiDE-Net 0.69x); CPUs with AVX-VNNI or AVX-512 VNNI run int8 plans in 0.3-0.45x of the fp32 time")
         }
+        if !quiet, !targetEachImage, fp32Layers == nil, result.calibAgreementMin < targetAgreement {
+            // The default target is the mean (product.md §3.5); frames as hard as the worst
+            // calibration image may then fall below it (MiDE-Net: 95 % on one Cityscapes frame).
+            FileHandleOut.stderr("note: the worst calibration image agrees on \(String(format2: 100 * result.calibAgreementMin)) %, below --target-agreement \(targetAgreement) (which holds on the mean); --target-each-image returns convs to fp32 until every image reaches it")
+        }
         let seconds = Double((ContinuousClock.now - started).components.seconds)
             + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
 
