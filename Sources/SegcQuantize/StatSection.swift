@@ -164,7 +164,11 @@ package enum StatSection {
             let v = Int(try u32())
             let lo = try f32(), hi = try f32(), mn = try f32(), mx = try f32()
             let bins = Int(try u32())
-            guard bins > 0, bins <= 1 << 16, lo.isFinite, hi.isFinite, hi > lo, mn.isFinite, mx.isFinite, mn <= mx else {
+            // The range methods divide by the bin width and turn the quotient into an Int: a
+            // width that underflows to 0 or overflows to infinity would trap there.
+            let width = (hi - lo) / Float(bins)
+            guard bins > 0, bins <= 1 << 16, lo.isFinite, hi.isFinite, hi > lo, width.isFinite, width > 0,
+                  mn.isFinite, mx.isFinite, mn <= mx else {
                 throw fail("histogram of value \(v) is malformed")
             }
             var h = Histogram(lo: lo, hi: hi, bins: bins)

@@ -140,6 +140,28 @@ final class HistogramTests: XCTestCase {
         XCTAssertGreaterThan(refused, 100)
     }
 
+    /// A stored histogram whose bins have no finite, positive width (hi − lo underflows to 0
+    /// over the bins, or overflows to infinity) is refused when read: the range methods
+    /// divide by the width and convert the result to Int (`entropy` trapped on Int(NaN) in
+    /// `quantize --stats` with such a section, before any error could be reported).
+    func testStatSectionRefusesHistogramsWithoutAFiniteBinWidth() throws {
+        for (lo, hi) in [(Float(0), Float.leastNonzeroMagnitude), (-Float.leastNormalMagnitude / 64, (-Float.leastNormalMagnitude / 64).nextUp),
+                         (-Float.greatestFiniteMagnitude, Float.greatestFiniteMagnitude)] {
+            var h = Histogram(lo: lo, hi: hi, bins: 2048)
+            h.counts[0] = 3
+            h.min = lo; h.max = lo
+            let bytes = StatSection.encode(Calibration(histograms: [0: h], images: 1, argmax: []), sourceGraph: 1)
+            XCTAssertThrowsError(try StatSection.decode(bytes), "lo \(lo), hi \(hi)") { e in
+                XCTAssertTrue("\(e)".contains("histogram of value 0 is malformed"), "\(e)")
+            }
+        }
+        // The narrowest range a real calibration makes still reads.
+        var h = Histogram(lo: 0, hi: 1e-6, bins: 2048)
+        h.counts[0] = 1
+        h.min = 0; h.max = 0
+        XCTAssertNoThrow(try StatSection.decode(StatSection.encode(Calibration(histograms: [0: h], images: 1, argmax: []), sourceGraph: 1)))
+    }
+
     func testWeightsArePerOutputChannelSymmetric() {
         let w: [Float] = [0.5, -1, 0.25, 0.1, /* channel 1 */ 2, -2, 1, 0]
         let q = QuantizedWeights.conv(w, shape: [2, 4, 1, 1])
