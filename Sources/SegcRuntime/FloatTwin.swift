@@ -153,10 +153,16 @@ package enum FloatTwin {
         }
 
         let input = try twin(g.input, "input"), output = try twin(g.output, "output")
+        // Further outputs (ONNX models with several heads) name the int8 plan's values: the
+        // twin's are others, and must stay alive to the end of the run as the output does.
+        var extras = m.extraOutputs
+        for k in extras.indices { extras[k].value = try twin(extras[k].value, extras[k].name) }
         // Arena slots from the twin's liveness (as the lowering does).
-        let (first, last) = ArenaPlanner.liveness(values: values.count, ops: ops, input: input, toEnd: [output])
+        let (first, last) = ArenaPlanner.liveness(values: values.count, ops: ops, input: input,
+                                                  toEnd: [output] + extras.map(\.value))
         let size = ArenaPlanner.place(&values, first: first, last: last)
         var meta = m
+        meta.extraOutputs = extras
         meta.precision = "fp32"
         meta.rangeGuard = []
         meta.valueGrids = []
