@@ -166,9 +166,11 @@ package enum StatSection {
             let bins = Int(try u32())
             // The range methods divide by the bin width and turn the quotient into an Int: a
             // width that underflows to 0 or overflows to infinity would trap there.
-            let width = (hi - lo) / Float(bins)
+            // Likewise the grids span [min(min, 0), max(max, 0)]: a span past float32 gives a
+            // scale of infinity, refused only when the new plan is written, naming that file.
+            let width = (hi - lo) / Float(bins), span = Swift.max(mx, 0) - Swift.min(mn, 0)
             guard bins > 0, bins <= 1 << 16, lo.isFinite, hi.isFinite, hi > lo, width.isFinite, width > 0,
-                  mn.isFinite, mx.isFinite, mn <= mx else {
+                  mn.isFinite, mx.isFinite, mn <= mx, span.isFinite else {
                 throw fail("histogram of value \(v) is malformed")
             }
             var h = Histogram(lo: lo, hi: hi, bins: bins)

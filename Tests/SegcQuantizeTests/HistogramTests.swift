@@ -155,6 +155,11 @@ final class HistogramTests: XCTestCase {
                 XCTAssertTrue("\(e)".contains("histogram of value 0 is malformed"), "\(e)")
             }
         }
+        // Extremes whose span overflows float32 (the grid's scale would be infinite).
+        var wide = Histogram(lo: -1, hi: 1, bins: 2048)
+        wide.counts[0] = 1
+        wide.min = -Float.greatestFiniteMagnitude; wide.max = Float.greatestFiniteMagnitude
+        XCTAssertThrowsError(try StatSection.decode(StatSection.encode(Calibration(histograms: [0: wide], images: 1, argmax: []), sourceGraph: 1)))
         // The narrowest range a real calibration makes still reads.
         var h = Histogram(lo: 0, hi: 1e-6, bins: 2048)
         h.counts[0] = 1
