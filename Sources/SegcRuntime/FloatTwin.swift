@@ -18,7 +18,8 @@ import SegcPlan
 ///   a ReLU, a PReLU keeps only its negative slopes (v·a > 0 for v < 0 when a < 0).
 /// - `qchannel_affine`: scale mul · s_y / s_x, bias add · s_y, then the ReLU as above.
 /// - max pool and concat on uint8: the same op on float32.
-/// Float32 ops are copied. Anything else on uint8 has no twin (`unsupported`).
+/// Float32 ops are copied. Anything else on uint8 has no twin (`unsupported`), nor has a plan
+/// whose grids disagree with its ops (`FloatTwinGrids.swift`).
 package enum FloatTwin {
     package static func build(_ plan: PlanFile) throws(SegcError) -> PlanFile {
         let g = plan.graph, m = plan.metadata
@@ -27,6 +28,7 @@ package enum FloatTwin {
         }
         var gridOf: [Int: PlanValueGrid] = [:]
         for v in m.valueGrids { gridOf[v.value] = v }
+        try checkGrids(plan, gridOf)
         func grid(_ v: Int, _ name: String) throws(SegcError) -> PlanValueGrid {
             guard let p = gridOf[v] else { throw SegcError(.malformed, "uint8 value \(v) has no grid", at: .layer(name)) }
             return p

@@ -169,6 +169,33 @@ final class FloatTwinTests: XCTestCase {
         }
     }
 
+    /// A plan whose META grids disagree with the zero points and scales its int8 ops record
+    /// (edited or damaged) has no twin: the twin would compute another network than the int8
+    /// plan runs. It was built, quietly.
+    func testGridsThatDisagreeWithTheOpsGiveNoTwin() throws {
+        let plan = try compile(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
+        let inputs = try Int8PassTests(name: "frames", testClosure: { _ in }).frames(plan, count: 2)
+        var o = Quantizer.Options()
+        o.fp32Layers = []
+        let q = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+        XCTAssertNoThrow(try SegcModel(plan: q).floatTwin())
+        for k in [0, q.metadata.valueGrids.count / 2, q.metadata.valueGrids.count - 1] {
+            for edit in 0..<2 {
+                var p = q
+                if edit == 0 { p.metadata.valueGrids[k].zeroPoint = (p.metadata.valueGrids[k].zeroPoint + 1) % 256 }
+                else { p.metadata.valueGrids[k].scale *= 2 }
+                let m = try SegcModel(plan: p)   // the int8 plan itself is sound
+                // A changed scale shows only where an op records one (quantize / dequantize).
+                let recorded = p.graph.ops.contains { [.quantize, .dequantize].contains($0.kind)
+                    && ($0.outputs[0] == p.metadata.valueGrids[k].value || $0.inputs[0] == p.metadata.valueGrids[k].value) }
+                if edit == 1 && !recorded { continue }
+                XCTAssertThrowsError(try m.floatTwin(), "grid \(k) edit \(edit)") { e in
+                    XCTAssertTrue("\(e)".contains("value_grids gives value \(p.metadata.valueGrids[k].value)"), "\(e)")
+                }
+            }
+        }
+    }
+
     func testPlansWithoutGridsHaveNoTwin() throws {
         let plan = try compile(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
         let m = try SegcModel(plan: plan)
