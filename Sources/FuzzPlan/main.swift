@@ -1,6 +1,6 @@
 // Fuzz target for the verifying plan reader and the runtime's plan validation:
-// PlanReader.read, then SegcModel(plan:) (weights prepared, no inference), on the
-// input as given and again with its checksums recomputed.
+// PlanReader.read, then SegcModel(plan:) (weights prepared, no inference) and the float
+// twin of an int8 plan, on the input as given and again with its checksums recomputed.
 //
 // The libFuzzer / replay driver is FuzzSupport's `runFuzzTarget`.
 #if canImport(Glibc)
@@ -66,7 +66,10 @@ func withFixedChecksums(_ data: UnsafePointer<UInt8>, _ size: Int) -> [UInt8]? {
 func readAndPrepare(_ fb: FileBytes) {
     do throws(SegcError) {
         let plan = try PlanReader.read(fb)
-        _ = try SegcModel(plan: plan)
+        let model = try SegcModel(plan: plan)
+        // `run --fallback-float` rebuilds an int8 plan in float32 from its grids and weights:
+        // hostile plans must reach that too (a refusal is fine, a trap is a finding).
+        if model.hasFloatTwin { _ = try? model.floatTwin() }
     } catch {
         _ = error
     }

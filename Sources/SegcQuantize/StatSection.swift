@@ -25,6 +25,10 @@ package enum StatSection {
     package static let tag = "STAT"
     /// Bins of a version-1 section.
     package static let version1Bins = 256
+    /// The most bins a section may hold in all (128 MiB of counts). Zero runs make an empty bin
+    /// cost a fraction of a byte, so the section's size does not bound what reading it
+    /// allocates; a calibration stores 2048 bins per float activation (ERFNet: ~0.2 M bins).
+    package static let maxTotalBins = 1 << 24
 
     package static func graphID(_ plan: PlanFile) throws(SegcError) -> UInt32 {
         let bytes = try PlanGraphCodec.encode(plan.graph)
@@ -160,12 +164,23 @@ package enum StatSection {
         let images = Int(try u32()), source = try u32(), count = Int(try u32())
         if count > 1 << 20 { throw fail("\(count) histograms") }
         var hist: [Int: Histogram] = [:]
+        var totalBins = 0
         for _ in 0..<count {
             let v = Int(try u32())
             let lo = try f32(), hi = try f32(), mn = try f32(), mx = try f32()
             let bins = Int(try u32())
-            guard bins > 0, bins <= 1 << 16, lo.isFinite, hi.isFinite, hi > lo, mn.isFinite, mx.isFinite, mn <= mx else {
+            // The range methods divide by the bin width and turn the quotient into an Int: a
+            // width that underflows to 0 or overflows to infinity would trap there.
+            // Likewise the grids span [min(min, 0), max(max, 0)]: a span past float32 gives a
+            // scale of infinity, refused only when the new plan is written, naming that file.
+            let width = (hi - lo) / Float(bins), span = Swift.max(mx, 0) - Swift.min(mn, 0)
+            guard bins > 0, bins <= 1 << 16, lo.isFinite, hi.isFinite, hi > lo, width.isFinite, width > 0,
+                  mn.isFinite, mx.isFinite, mn <= mx, span.isFinite else {
                 throw fail("histogram of value \(v) is malformed")
+            }
+            totalBins += bins
+            if totalBins > maxTotalBins {
+                throw SegcError(.limit, "histogram bins \(totalBins) exceed the limit of \(maxTotalBins)", at: .section(tag))
             }
             var h = Histogram(lo: lo, hi: hi, bins: bins)
             if version == 1 {

@@ -18,7 +18,8 @@ import SegcPlan
 ///   a ReLU, a PReLU keeps only its negative slopes (v·a > 0 for v < 0 when a < 0).
 /// - `qchannel_affine`: scale mul · s_y / s_x, bias add · s_y, then the ReLU as above.
 /// - max pool and concat on uint8: the same op on float32.
-/// Float32 ops are copied. Anything else on uint8 has no twin (`unsupported`).
+/// Float32 ops are copied. Anything else on uint8 has no twin (`unsupported`), nor has a plan
+/// whose grids disagree with its ops (`FloatTwinGrids.swift`).
 package enum FloatTwin {
     package static func build(_ plan: PlanFile) throws(SegcError) -> PlanFile {
         let g = plan.graph, m = plan.metadata
@@ -27,6 +28,7 @@ package enum FloatTwin {
         }
         var gridOf: [Int: PlanValueGrid] = [:]
         for v in m.valueGrids { gridOf[v.value] = v }
+        try checkGrids(plan, gridOf)
         func grid(_ v: Int, _ name: String) throws(SegcError) -> PlanValueGrid {
             guard let p = gridOf[v] else { throw SegcError(.malformed, "uint8 value \(v) has no grid", at: .layer(name)) }
             return p
@@ -153,10 +155,16 @@ package enum FloatTwin {
         }
 
         let input = try twin(g.input, "input"), output = try twin(g.output, "output")
+        // Further outputs (ONNX models with several heads) name the int8 plan's values: the
+        // twin's are others, and must stay alive to the end of the run as the output does.
+        var extras = m.extraOutputs
+        for k in extras.indices { extras[k].value = try twin(extras[k].value, extras[k].name) }
         // Arena slots from the twin's liveness (as the lowering does).
-        let (first, last) = ArenaPlanner.liveness(values: values.count, ops: ops, input: input, toEnd: [output])
+        let (first, last) = ArenaPlanner.liveness(values: values.count, ops: ops, input: input,
+                                                  toEnd: [output] + extras.map(\.value))
         let size = ArenaPlanner.place(&values, first: first, last: last)
         var meta = m
+        meta.extraOutputs = extras
         meta.precision = "fp32"
         meta.rangeGuard = []
         meta.valueGrids = []

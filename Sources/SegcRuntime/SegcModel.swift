@@ -99,7 +99,8 @@ public final class SegcModel: Sendable {
     /// (and bias correction).
     ///
     /// - Throws: `SegcError` `.unsupported` when the plan has no grids (fp32 plans, int8 plans
-    ///   from ONNX QDQ models or made before the twin existed).
+    ///   made before the twin existed); `.mismatch` when its grids disagree with the zero
+    ///   points or scales its int8 ops record (an edited or damaged plan).
     public func floatTwin() throws -> SegcModel {
         do throws(SegcError) { return try SegcModel(plan: FloatTwin.build(plan)) } catch { throw error }
     }

@@ -275,7 +275,6 @@ public final class SegcSession {
         let wsp = try prepareRun(input)
         let obs = observer, bytes = byteObserver
         let guarding = checksRange
-        if !rangeExcesses.isEmpty { rangeExcesses.removeAll(keepingCapacity: true) }   // no stale report
         if obs == nil && bytes == nil {
             for k in 0..<fusedCount {
                 let rc = segc_exec(pool, fusedOps + k, wsp)
@@ -319,9 +318,12 @@ public final class SegcSession {
         }
     }
 
-    /// What every run does first: checks the input's size, copies it into the arena (unless
-    /// it is already there) and re-prepares the conv weights after a level change.
+    /// What every run does first: clears the last range report, checks the input's size,
+    /// copies it into the arena (unless it is already there) and re-prepares the conv weights
+    /// after a level change.
     private func prepareRun(_ input: UnsafeBufferPointer<Float>) throws(SegcError) -> UnsafePointer<segc_ws> {
+        // No stale report: not after an unchecked run, nor after one that fails here.
+        if !rangeExcesses.isEmpty { rangeExcesses.removeAll(keepingCapacity: true) }
         guard input.count == inputCount, let src = input.baseAddress else {
             throw SegcError(.mismatch, "input has \(input.count) elements, the model expects \(inputCount)")
         }

@@ -108,6 +108,38 @@ final class FloatTwinTests: XCTestCase {
         try check(path, name: "enet", exact: false)
     }
 
+    /// A plan with several outputs (an ONNX model with two heads): the twin has the same
+    /// outputs, each the rounded-weights plan's. Its META named the int8 plan's value indices
+    /// for the extra outputs, which in the twin are other values (or none kept alive).
+    func testTheTwinKeepsEveryOutputOfTheInt8Plan() throws {
+        let path = Int8PassTests.root.appendingPathComponent("Fixtures/channels/two_heads_opset17.onnx").path
+        let plan = try Compiler.compile(try FileBytes(contentsOf: path), options: CompileOptions()).plan
+        // Centred frames: the input's grid has a zero point, so the twin adds no ReLU after its
+        // quantize and its value indices are not the int8 plan's.
+        let inputs = try Int8PassTests(name: "frames", testClosure: { _ in }).frames(plan, count: 4).map { $0.map { $0 - 0.5 } }
+        var o = Quantizer.Options()
+        o.fp32Layers = []
+        o.biasCorrection = false
+        o.threads = 2
+        let q = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+        XCTAssertTrue(q.metadata.valueGrids.contains { $0.zeroPoint > 0 })
+        let int8 = try SegcModel(plan: q), twin = try int8.floatTwin()
+        XCTAssertEqual(int8.outputNames.count, 2)
+        XCTAssertEqual(twin.outputNames, int8.outputNames)
+        XCTAssertEqual(twin.outputShapes, int8.outputShapes)
+        let got = try SegcSession(model: twin, threads: 2)
+        let want = try SegcSession(model: try SegcModel(plan: weightsRounded(plan, like: q)), threads: 2)
+        for (f, x) in (inputs + [inputs[0].map { $0 * 4 }]).enumerated() {
+            _ = try got.run(x); _ = try want.run(x)
+            for k in 0..<2 {
+                let a = Array(try got.output(k)), b = Array(try want.output(k))
+                let scale = b.map { abs($0) }.max() ?? 1
+                let diff = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+                XCTAssertLessThanOrEqual(diff, 1e-5 * scale, "frame \(f) output \(k) (\(twin.outputNames[k]))")
+            }
+        }
+    }
+
     /// META value_grids round-trips; wrong or hostile entries are refused, naming the key.
     func testValueGridsTravelInMETAAndBadOnesAreRefused() throws {
         let plan = try compile(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
@@ -133,6 +165,33 @@ final class FloatTwinTests: XCTestCase {
                     "{\"scale\":1,\"value\":-1,\"zero_point\":0}", "{\"scale\":1,\"zero_point\":0}", "7"] {
             XCTAssertThrowsError(try PlanMetadataCodec.decode(Array(good.replacingOccurrences(of: entry, with: bad).utf8)), bad) { e in
                 XCTAssertTrue("\(e)".contains("value_grids"), "\(bad): \(e)")
+            }
+        }
+    }
+
+    /// A plan whose META grids disagree with the zero points and scales its int8 ops record
+    /// (edited or damaged) has no twin: the twin would compute another network than the int8
+    /// plan runs. It was built, quietly.
+    func testGridsThatDisagreeWithTheOpsGiveNoTwin() throws {
+        let plan = try compile(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
+        let inputs = try Int8PassTests(name: "frames", testClosure: { _ in }).frames(plan, count: 2)
+        var o = Quantizer.Options()
+        o.fp32Layers = []
+        let q = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+        XCTAssertNoThrow(try SegcModel(plan: q).floatTwin())
+        for k in [0, q.metadata.valueGrids.count / 2, q.metadata.valueGrids.count - 1] {
+            for edit in 0..<2 {
+                var p = q
+                if edit == 0 { p.metadata.valueGrids[k].zeroPoint = (p.metadata.valueGrids[k].zeroPoint + 1) % 256 }
+                else { p.metadata.valueGrids[k].scale *= 2 }
+                let m = try SegcModel(plan: p)   // the int8 plan itself is sound
+                // A changed scale shows only where an op records one (quantize / dequantize).
+                let recorded = p.graph.ops.contains { [.quantize, .dequantize].contains($0.kind)
+                    && ($0.outputs[0] == p.metadata.valueGrids[k].value || $0.inputs[0] == p.metadata.valueGrids[k].value) }
+                if edit == 1 && !recorded { continue }
+                XCTAssertThrowsError(try m.floatTwin(), "grid \(k) edit \(edit)") { e in
+                    XCTAssertTrue("\(e)".contains("value_grids gives value \(p.metadata.valueGrids[k].value)"), "\(e)")
+                }
             }
         }
     }

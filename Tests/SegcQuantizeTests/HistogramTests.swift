@@ -140,6 +140,56 @@ final class HistogramTests: XCTestCase {
         XCTAssertGreaterThan(refused, 100)
     }
 
+    /// A stored histogram whose bins have no finite, positive width (hi − lo underflows to 0
+    /// over the bins, or overflows to infinity) is refused when read: the range methods
+    /// divide by the width and convert the result to Int (`entropy` trapped on Int(NaN) in
+    /// `quantize --stats` with such a section, before any error could be reported).
+    func testStatSectionRefusesHistogramsWithoutAFiniteBinWidth() throws {
+        for (lo, hi) in [(Float(0), Float.leastNonzeroMagnitude), (-Float.leastNormalMagnitude / 64, (-Float.leastNormalMagnitude / 64).nextUp),
+                         (-Float.greatestFiniteMagnitude, Float.greatestFiniteMagnitude)] {
+            var h = Histogram(lo: lo, hi: hi, bins: 2048)
+            h.counts[0] = 3
+            h.min = lo; h.max = lo
+            let bytes = StatSection.encode(Calibration(histograms: [0: h], images: 1, argmax: []), sourceGraph: 1)
+            XCTAssertThrowsError(try StatSection.decode(bytes), "lo \(lo), hi \(hi)") { e in
+                XCTAssertTrue("\(e)".contains("histogram of value 0 is malformed"), "\(e)")
+            }
+        }
+        // Extremes whose span overflows float32 (the grid's scale would be infinite).
+        var wide = Histogram(lo: -1, hi: 1, bins: 2048)
+        wide.counts[0] = 1
+        wide.min = -Float.greatestFiniteMagnitude; wide.max = Float.greatestFiniteMagnitude
+        XCTAssertThrowsError(try StatSection.decode(StatSection.encode(Calibration(histograms: [0: wide], images: 1, argmax: []), sourceGraph: 1)))
+        // The narrowest range a real calibration makes still reads.
+        var h = Histogram(lo: 0, hi: 1e-6, bins: 2048)
+        h.counts[0] = 1
+        h.min = 0; h.max = 0
+        XCTAssertNoThrow(try StatSection.decode(StatSection.encode(Calibration(histograms: [0: h], images: 1, argmax: []), sourceGraph: 1)))
+    }
+
+    /// Zero runs make a bin cost a fraction of a byte: 4 bytes hold a histogram of 65536 empty
+    /// bins, 512 KiB once read. A section of such histograms (4000 in a 217 KB plan made
+    /// `quantize --stats` allocate 2 GB before any check; the 2^20 the count allows, 512 GiB)
+    /// is refused once its bins pass `StatSection.maxTotalBins`, before they are allocated.
+    func testStatSectionBoundsTheBinsItExpands() throws {
+        func section(histograms: Int) -> [UInt8] {
+            var out: [UInt8] = []
+            func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+            u32(2); u32(1); u32(9); u32(UInt32(histograms))
+            for v in 0..<histograms {
+                u32(UInt32(v)); u32(Float(0).bitPattern); u32(Float(1).bitPattern); u32(Float(0).bitPattern); u32(Float(0).bitPattern)
+                u32(65536); u32(4); out += [0, 0xFF, 0xFF, 0x03]   // one zero, then 65535 more
+            }
+            u32(0)
+            return out
+        }
+        XCTAssertEqual(try StatSection.decode(section(histograms: 2)).histograms.count, 2)
+        // 257 × 65536 bins: just past 2^24.
+        XCTAssertThrowsError(try StatSection.decode(section(histograms: 257))) { e in
+            XCTAssertTrue("\(e)".contains("exceed the limit of 16777216"), "\(e)")
+        }
+    }
+
     func testWeightsArePerOutputChannelSymmetric() {
         let w: [Float] = [0.5, -1, 0.25, 0.1, /* channel 1 */ 2, -2, 1, 0]
         let q = QuantizedWeights.conv(w, shape: [2, 4, 1, 1])

@@ -97,6 +97,18 @@ final class RangeGuardTests: XCTestCase {
         XCTAssertEqual(s.rangeExcesses, [], "an in-range frame runs to the end")
     }
 
+    /// A run that fails before the network runs (an input of the wrong size) reports no
+    /// excesses: they were the previous frame's.
+    func testAFailedRunLeavesNoStaleReport() throws {
+        let (q, inputs) = try guarded()
+        let s = try SegcSession(model: try SegcModel(plan: q), threads: 2)
+        s.checksRange = true
+        _ = try s.run(inputs[0].map { $0 * 4 })
+        XCTAssertFalse(s.rangeExcesses.isEmpty)
+        XCTAssertThrowsError(try s.run(Array(inputs[0].dropLast())))
+        XCTAssertEqual(s.rangeExcesses, [], "the failed run's report, not the bright frame's")
+    }
+
     func testTheGuardTravelsInMETAAndAWrongOneIsRefused() throws {
         let (q, _) = try guarded()
         let back = try PlanReader.read(FileBytes(bytes: try PlanWriter.serialize(q), name: "guard.segc"))

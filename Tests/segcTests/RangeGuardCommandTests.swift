@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SegcCore
 import SegcEval
+import SegcPlan
 
 /// `--guard` and `--fallback` of `run`, `eval` and `bench` on the demo model at 64x128: a
 /// frame beyond the calibration images is reported and answered by the fallback plan, an
@@ -83,6 +84,50 @@ final class RangeGuardCommandTests: XCTestCase {
         let cost = try XCTUnwrap(try CLI.json(b.stdout)["range_guard"] as? [String: Any])
         XCTAssertGreaterThan(cost["unchecked_median_ms"] as? Double ?? 0, 0)
         XCTAssertGreaterThan(cost["checked_median_ms"] as? Double ?? 0, 0)
+    }
+
+    /// A plan with two outputs (an ONNX model with two heads): `run -o DIR` writes every output
+    /// of the network that answered the frame. It wrote the int8 session's, which stops at the
+    /// first tensor past its limit when a fallback answers: NaN and zeros where the fallback's
+    /// logits were announced. A fallback with other outputs is refused.
+    func testRunWritesEveryOutputOfTheFallbackForAMultiOutputPlan() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let q = QuantizeCommandTests(name: "plans", testClosure: { _ in })
+        let fp32 = dir.appendingPathComponent("two.segc").path, int8 = dir.appendingPathComponent("two.int8.segc").path
+        let model = CLI.packageRoot.appendingPathComponent("Fixtures/channels/two_heads_opset17.onnx").path
+        XCTAssertEqual(try CLI.run(["convert", model, "-o", fp32, "--quiet"]).status, 0)
+        try q.frameFolder(dir.appendingPathComponent("calib"), copies: 3)
+        let r = try CLI.run(["quantize", fp32, "--calib", dir.appendingPathComponent("calib").path, "-o", int8,
+                             "--fp32-layers", "none", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let bright = dir.appendingPathComponent("bright.npy").path
+        try Npy.write(try Image.networkInput(contentsOf: q.frame, width: 16, height: 12).map { $0 * 4 }, shape: [1, 3, 12, 16], to: bright)
+        func outputs(_ args: [String], _ name: String) throws -> [String: [Float]] {
+            let out = dir.appendingPathComponent(name).path
+            let r = try CLI.run(["run"] + args + ["-o", out, "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try Dictionary(uniqueKeysWithValues: ["seg", "aux"].map { ($0, try Npy.read(contentsOf: "\(out)/\($0).npy").floats) })
+        }
+        let f = try outputs([fp32, bright], "f"), i = try outputs([int8, bright], "i")
+        let t = try outputs([int8, bright, "--fallback-float"], "t")
+        for k in ["seg", "aux"] {
+            func far(_ a: [Float]) -> Float { zip(a, f[k]!).map { abs($0 - $1) }.max() ?? .infinity }
+            XCTAssertTrue(t[k]!.allSatisfy { $0.isFinite }, k)
+            XCTAssertLessThan(far(t[k]!), far(i[k]!), "\(k): the twin's output, closer to fp32 than int8's")
+        }
+        let g = try outputs([int8, bright, "--fallback", fp32], "g")
+        XCTAssertEqual(g, f, "a flagged frame's outputs are the fallback's, every one")
+        // A fallback whose outputs differ (the fp32 plan without its second head): it was taken,
+        // and only the first output was the fallback's. Refused now, nothing written.
+        var head = try PlanReader.read(path: fp32)
+        head.metadata.extraOutputs = []
+        let one = dir.appendingPathComponent("one.segc").path
+        try PlanWriter.write(head, to: one)
+        let none = dir.appendingPathComponent("none").path
+        let other = try CLI.run(["run", int8, bright, "--fallback", one, "-o", none])
+        assertCleanError(other, "fallback with other outputs")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: none))
     }
 
     /// eval counts the flagged frames; when the guard flags every frame, the scores are the

@@ -136,7 +136,7 @@ struct RunCommand: ParsableCommand {
                 if multi { try Folder.create(folder) }
                 for (k, name) in outputFiles.enumerated() {
                     let d = "\(folder)/\(name).npy"
-                    try Npy.write(Array(try session.output(k)), shape: model.outputShapes[k], to: d)
+                    try Npy.write(Array(try network.output(k)), shape: model.outputShapes[k], to: d)
                     written.append(d)
                 }
             } else if let d = dest(output, path, "npy") {

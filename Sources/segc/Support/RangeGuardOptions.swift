@@ -47,16 +47,15 @@ final class GuardedNetwork {
             fallbackPath = "float twin"
         } else if let path = options.fallback {
             let (m, meta) = try PlanLoader.loadWithMetadata(path, arch: arch, size: nil)
-            guard m.inputShape == session.model.inputShape, m.outputShape == session.model.outputShape else {
-                throw SegcError(.mismatch, "fallback plan maps \(m.inputShape) to \(m.outputShape); \(plan) maps \(session.model.inputShape) to \(session.model.outputShape)", file: path)
+            // Every output: a flagged frame's outputs all come from the fallback (run -o DIR).
+            let own = session.model
+            guard m.inputShape == own.inputShape, m.outputShapes == own.outputShapes else {
+                throw SegcError(.mismatch, "fallback plan maps \(m.inputShape) to \(Self.shapes(m)); \(plan) maps \(own.inputShape) to \(Self.shapes(own))", file: path)
             }
             // Frames are preprocessed once, as the int8 plan says; the fallback must agree.
-            let own = session.model.plan.metadata
-            guard meta.mean == own.mean, meta.std == own.std, meta.scale == own.scale, meta.color == own.color else {
-                throw SegcError(.mismatch, "fallback plan preprocesses its input differently (mean \(meta.mean), std \(meta.std)) from \(plan) (mean \(own.mean), std \(own.std))", file: path)
-            }
-            guard m.outputNames.count == 1 else {
-                throw SegcError(.unsupported, "a fallback plan must have one output (it has \(m.outputNames.count))", file: path)
+            let pre = own.plan.metadata
+            guard meta.mean == pre.mean, meta.std == pre.std, meta.scale == pre.scale, meta.color == pre.color else {
+                throw SegcError(.mismatch, "fallback plan preprocesses its input differently (mean \(meta.mean), std \(meta.std)) from \(plan) (mean \(pre.mean), std \(pre.std))", file: path)
             }
             fallback = try SegcSession(model: m, threads: threads, hugePages: hugePages)
             fallbackPath = path
@@ -88,6 +87,18 @@ final class GuardedNetwork {
 
     /// Whether the last frame's logits came from the fallback.
     var lastUsedFallback: Bool { fallback != nil && !lastExcesses.isEmpty }
+
+    /// Output `k` of the last frame (``SegcSession/output(_:)``), from the network that answered
+    /// it: the int8 session stops at the first tensor past its limit when a fallback answers.
+    func output(_ k: Int) throws -> UnsafeBufferPointer<Float> {
+        if lastUsedFallback, let fallback { return try fallback.output(k) }
+        return try session.output(k)
+    }
+
+    /// A model's output shapes, the first alone when it has one (for messages).
+    private static func shapes(_ m: SegcModel) -> String {
+        m.outputShapes.count == 1 ? "\(m.outputShape)" : "\(m.outputShapes)"
+    }
 
     /// `range_guard` for `--json`: the frame counts (nil when not checked).
     var summaryJSON: JSON {
