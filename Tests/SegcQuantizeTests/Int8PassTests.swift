@@ -23,10 +23,14 @@ final class Int8PassTests: XCTestCase {
 
     /// Real frames at the plan's size (the demo frame, plus the fs_static images when `../shared` is there).
     func frames(_ plan: PlanFile, count: Int) throws -> [[Float]] {
-        var files = [Self.root.appendingPathComponent("Fixtures/demo/fs_static_0.jpg").path]
+        let demo = Self.root.appendingPathComponent("Fixtures/demo/fs_static_0.jpg").path
+        var files = [demo]
         let dir = Self.shared + "/data/fs_static/images"
         if let names = try? FileManager.default.contentsOfDirectory(atPath: dir) {
-            files += names.sorted().filter { $0.hasSuffix(".jpg") }.prefix(count - 1).map { dir + "/" + $0 }
+            // The demo frame is a copy of fs_static's 0.jpg: skip it, so `count` frames differ.
+            let demoBytes = FileManager.default.contents(atPath: demo)
+            files += names.sorted().filter { $0.hasSuffix(".jpg") }.map { dir + "/" + $0 }
+                .filter { FileManager.default.contents(atPath: $0) != demoBytes }.prefix(count - 1)
         }
         let s = plan.graph.values[plan.graph.input].shape
         return try files.map { try Image.networkInput(contentsOf: $0, width: s[3], height: s[2]) }

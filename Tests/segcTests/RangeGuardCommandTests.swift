@@ -70,6 +70,12 @@ final class RangeGuardCommandTests: XCTestCase {
         let other = try CLI.run(["run", int8, frame, "--fallback", small, "-o", none])
         assertCleanError(other, "fallback of another size")
         XCTAssertTrue(other.stderr.contains("\(small): fallback plan maps [1, 3, 32, 64]"), other.stderr)
+        // A model as the fallback is converted at the int8 plan's size (64x128), not 512x1024.
+        let fromModel = dir.appendingPathComponent("fm.npy").path
+        let fm = try CLI.run(["run", int8, bright, "--fallback", model, "-o", fromModel])
+        XCTAssertEqual(fm.status, 0, fm.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: fromModel)), try Data(contentsOf: URL(fileURLWithPath: want)),
+                       "the model converted at 64x128 answers as the fp32 plan")
         let normalised = dir.appendingPathComponent("norm.segc").path
         XCTAssertEqual(try CLI.run(["convert", model, "-o", normalised, "--input-size", "64x128", "--quiet",
                                     "--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225"]).status, 0)

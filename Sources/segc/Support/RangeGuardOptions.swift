@@ -46,9 +46,11 @@ final class GuardedNetwork {
             }
             fallbackPath = "float twin"
         } else if let path = options.fallback {
-            let (m, meta) = try PlanLoader.loadWithMetadata(path, arch: arch, size: nil)
-            // Every output: a flagged frame's outputs all come from the fallback (run -o DIR).
+            // A model given as the fallback is converted at the int8 plan's input size.
             let own = session.model
+            let size = own.inputShape.count == 4 ? InputSize(height: own.inputShape[2], width: own.inputShape[3]) : nil
+            let (m, meta) = try PlanLoader.loadWithMetadata(path, arch: arch, size: size)
+            // Every output: a flagged frame's outputs all come from the fallback (run -o DIR).
             guard m.inputShape == own.inputShape, m.outputShapes == own.outputShapes else {
                 throw SegcError(.mismatch, "fallback plan maps \(m.inputShape) to \(Self.shapes(m)); \(plan) maps \(own.inputShape) to \(Self.shapes(own))", file: path)
             }
