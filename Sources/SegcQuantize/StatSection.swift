@@ -25,6 +25,10 @@ package enum StatSection {
     package static let tag = "STAT"
     /// Bins of a version-1 section.
     package static let version1Bins = 256
+    /// The most bins the histograms of one section may hold together (8 bytes each in
+    /// memory: 128 MiB). `segc quantize` writes 2048 per float activation, so this is 8192
+    /// activations (MiDE-Net's plan has 28 histograms).
+    package static let maxTotalBins = 1 << 24
 
     package static func graphID(_ plan: PlanFile) throws(SegcError) -> UInt32 {
         let bytes = try PlanGraphCodec.encode(plan.graph)
@@ -160,12 +164,22 @@ package enum StatSection {
         let images = Int(try u32()), source = try u32(), count = Int(try u32())
         if count > 1 << 20 { throw fail("\(count) histograms") }
         var hist: [Int: Histogram] = [:]
+        var totalBins = 0
         for _ in 0..<count {
             let v = Int(try u32())
             let lo = try f32(), hi = try f32(), mn = try f32(), mx = try f32()
             let bins = Int(try u32())
-            guard bins > 0, bins <= 1 << 16, lo.isFinite, hi.isFinite, hi > lo, mn.isFinite, mx.isFinite, mn <= mx else {
+            // The bin width must be a positive finite float: the range methods divide by it.
+            let width = (hi - lo) / Float(bins)
+            guard bins > 0, bins <= 1 << 16, lo.isFinite, hi.isFinite, hi > lo, width.isFinite, width > 0,
+                  mn.isFinite, mx.isFinite, mn <= mx else {
                 throw fail("histogram of value \(v) is malformed")
+            }
+            // A zero and its run decode 4 bytes into up to 65536 counts (512 KiB): without a
+            // bound on the bins of all histograms, a small hostile section asks for gigabytes.
+            totalBins += bins
+            if totalBins > maxTotalBins {
+                throw SegcError(.limit, "histograms of more than \(maxTotalBins) bins in all", at: .section(tag))
             }
             var h = Histogram(lo: lo, hi: hi, bins: bins)
             if version == 1 {

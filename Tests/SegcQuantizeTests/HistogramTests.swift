@@ -1,4 +1,5 @@
 import XCTest
+import SegcCore
 import SegcQuantize
 
 final class HistogramTests: XCTestCase {
@@ -138,6 +139,62 @@ final class HistogramTests: XCTestCase {
             do { _ = try StatSection.decode(b) } catch { refused += 1 }
         }
         XCTAssertGreaterThan(refused, 100)
+    }
+
+    /// A STAT section whose histograms are all one zero run (4 bytes of counts for 65536
+    /// bins, 512 KiB in memory each) is refused past `maxTotalBins` in all, before it
+    /// allocates: 300 such histograms in 10 KB of section asked for 150 MiB, a 1 MB plan
+    /// for 16 GiB. A bin width that is zero or not finite is refused too.
+    func testStatSectionBoundsTheBinsOfAllItsHistograms() {
+        func section(histograms: Int, lo: Float = 0, hi: Float = 1, bins: UInt32 = 1 << 16) -> [UInt8] {
+            var out: [UInt8] = []
+            func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+            u32(2); u32(1); u32(0); u32(UInt32(histograms))
+            let zeros = StatSection.encodeCounts([UInt64](repeating: 0, count: Int(bins)))
+            for v in 0..<histograms {
+                u32(UInt32(v)); u32(lo.bitPattern); u32(hi.bitPattern); u32(lo.bitPattern); u32(hi.bitPattern)
+                u32(bins); u32(UInt32(zeros.count)); out += zeros
+            }
+            u32(0)
+            return out
+        }
+        let perSection = StatSection.maxTotalBins >> 16
+        XCTAssertEqual(section(histograms: perSection).count, 16 + perSection * 32 + 4)   // 4 bytes of counts each
+        XCTAssertNoThrow(try StatSection.decode(section(histograms: 4)))
+        XCTAssertThrowsError(try StatSection.decode(section(histograms: perSection + 1))) { e in
+            XCTAssertEqual((e as? SegcError)?.kind, .limit)
+            XCTAssertTrue("\(e)".contains("bins in all"), "\(e)")
+        }
+        // (hi - lo) / bins underflows to 0 or overflows to infinity.
+        for (lo, hi) in [(Float(0), Float.leastNonzeroMagnitude), (-Float.greatestFiniteMagnitude, .greatestFiniteMagnitude)] {
+            XCTAssertThrowsError(try StatSection.decode(section(histograms: 1, lo: lo, hi: hi))) { e in
+                XCTAssertTrue("\(e)".contains("histogram of value 0 is malformed"), "\(e)")
+            }
+        }
+    }
+
+    /// The entropy method on a histogram whose bin width underflows to 0 (a range of one
+    /// denormal over 65536 bins): the zero bin's index was Int(NaN), a trap; it clamps now.
+    func testEntropyOnADegenerateBinWidthDoesNotTrap() {
+        var h = Histogram(lo: 0, hi: .leastNonzeroMagnitude, bins: 1 << 16)
+        XCTAssertEqual(h.binWidth, 0)
+        h.counts[0] = 5; h.counts[9] = 1
+        h.min = 0; h.max = .leastNonzeroMagnitude
+        let p = CalibrationMethod.entropy.params(h)
+        XCTAssertFalse(p.lo.isNaN)
+    }
+
+    /// Grids from the extreme finite ranges a STAT section may hold, widened by the largest
+    /// --headroom (16): the range overflowed to infinity, the scale with it, and the zero
+    /// point was Int(NaN), a trap. The scale stays finite and positive now.
+    func testGridsOfExtremeRangesStayFinite() {
+        for (lo, hi) in [(-Float.greatestFiniteMagnitude, Float.greatestFiniteMagnitude), (-3e38, 1), (0, 3e38), (-3e38, -1e38)] {
+            for f: Float in [1, 16] {
+                let p = QuantParams(lo: lo, hi: hi).widened(by: f)
+                XCTAssertTrue(p.scale.isFinite && p.scale > 0, "\(lo) \(hi) x\(f): \(p)")
+                XCTAssertTrue((0...255).contains(p.zeroPoint), "\(lo) \(hi) x\(f): \(p)")
+            }
+        }
     }
 
     func testWeightsArePerOutputChannelSymmetric() {
