@@ -83,7 +83,7 @@ let package = Package(
         .executableTarget(name: "FuzzPickle", dependencies: ["SegcTorch", "SegcCore", "FuzzSupport"]),
         .executableTarget(name: "FuzzTorch", dependencies: ["SegcTorch", "SegcCore", "FuzzSupport"]),
         .executableTarget(name: "FuzzONNX", dependencies: ["SegcONNX", "SegcCore", "FuzzSupport"]),
-        .executableTarget(name: "FuzzPlan", dependencies: ["SegcPlan", "SegcRuntime", "SegcCore", "FuzzSupport"]),
+        .executableTarget(name: "FuzzPlan", dependencies: ["SegcPlan", "SegcRuntime", "SegcQuantize", "SegcCore", "FuzzSupport"]),
 
         .testTarget(name: "SegcCoreTests", dependencies: ["SegcCore"]),
         .testTarget(name: "SegcIRTests", dependencies: ["SegcIR"]),

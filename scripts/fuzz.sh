@@ -14,7 +14,8 @@
 #   SEGC_SHARED       shared folder (default ../shared)
 #   FUZZ_ROOT         work folder (default /tmp/segc-fuzz); corpora never go in the repo
 #   FUZZ_MAX_LEN      libFuzzer -max_len (default 65536; 16384 for onnx, 4096 for pickle:
-#                     the VM allocates per opcode, so long pickles cost ~6x more per input)
+#                     the VM allocates per opcode, so long pickles cost ~6x more per input;
+#                     131072 for plan, so MiDE-Net's int8 seeds are not truncated)
 #   FUZZ_MAX_TIME     libFuzzer -max_total_time in seconds (default 840, 0 = none)
 #   FUZZ_SANITIZE     -sanitize value (default fuzzer,address; `fuzzer` alone is faster, no leak check)
 #   FUZZ_EXTRA        extra libFuzzer flags
@@ -59,13 +60,30 @@ make_plans() {
     if [ -f "$SHARED/models/midenet_distilled.pth" ]; then
         "$segc" convert "$SHARED/models/midenet_distilled.pth" --input-size 64x128 -o "$out/midenet_64x128.segc" >/dev/null 2>&1 || true
     fi
-    # An int8 plan (its STAT section and META range_guard), calibrated on the demo frame.
-    if [ -f "$out/midenet_64x128.segc" ]; then
-        mkdir -p "$out/calib" && cp Fixtures/demo/*.jpg "$out/calib/" 2>/dev/null || true
-        "$segc" quantize "$out/midenet_64x128.segc" --calib "$out/calib" --fp32-layers none --quiet \
-            -o "$out/midenet_64x128.int8.segc" >/dev/null 2>&1 || true
-        rm -rf "$out/calib"
+    # int8 / mixed plans (qconv ops, META range_guard and value_grids, a STAT section
+    # of LEB128 histograms), calibrated on 3 fs_static images (the demo frame without
+    # them). The quantized ops fixtures are ~21 KB; MiDE-Net's mixed plan (~115 KB) and
+    # its int8 plan without STAT (~82 KB) fit only the plan target's -max_len of 131072:
+    # libFuzzer truncates longer seeds, and a truncated plan fails at step 4 (file size).
+    local calib=$out/calib count=3
+    mkdir -p "$calib"
+    if [ -d "$SHARED/data/fs_static/images" ]; then
+        calib=$SHARED/data/fs_static/images
+    else
+        cp Fixtures/demo/*.jpg "$calib/" 2>/dev/null || true; count=1
     fi
+    for f in "$out"/ops_opset11.segc "$out"/ops_opset18.segc; do
+        [ -f "$f" ] || continue
+        "$segc" quantize "$f" --calib "$calib" --calib-count $count --fp32-layers none --quiet \
+            -o "${f%.segc}.int8.segc" >/dev/null 2>&1 || echo "warning: quantize $f failed" >&2
+    done
+    if [ -f "$out/midenet_64x128.segc" ]; then
+        "$segc" quantize "$out/midenet_64x128.segc" --calib "$calib" --calib-count $count --quiet \
+            -o "$out/midenet_64x128.mixed.segc" >/dev/null 2>&1 || echo "warning: quantize (mixed) failed" >&2
+        "$segc" quantize "$out/midenet_64x128.segc" --calib "$calib" --calib-count $count --fp32-layers none --no-stats --quiet \
+            -o "$out/midenet_64x128.int8.segc" >/dev/null 2>&1 || echo "warning: quantize (int8) failed" >&2
+    fi
+    rm -rf "$out/calib"
 }
 
 seed() {
@@ -156,7 +174,7 @@ run() {
     local t=$1 p; p=$(product "$t")
     local max_len=${FUZZ_MAX_LEN:-}
     if [ -z "$max_len" ]; then
-        case $t in pickle) max_len=4096 ;; onnx) max_len=16384 ;; *) max_len=65536 ;; esac
+        case $t in pickle) max_len=4096 ;; onnx) max_len=16384 ;; plan) max_len=131072 ;; *) max_len=65536 ;; esac
     fi
     local work=$FUZZ_ROOT/$t
     mkdir -p "$work/corpus" "$work/artifacts"

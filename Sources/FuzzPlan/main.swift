@@ -1,6 +1,9 @@
 // Fuzz target for the verifying plan reader and the runtime's plan validation:
-// PlanReader.read, then SegcModel(plan:) (weights prepared, no inference) and the float
-// twin of an int8 plan, on the input as given and again with its checksums recomputed.
+// PlanReader.read, then SegcModel(plan:) (weights prepared, no inference) and, for
+// an int8 plan with value grids, its float twin; and the decoder of the optional
+// `STAT` section (SegcQuantize) whenever the frame verifies, with the minmax and
+// percentile grids of its histograms. Each on the input as
+// given and again with its checksums recomputed.
 //
 // The libFuzzer / replay driver is FuzzSupport's `runFuzzTarget`.
 #if canImport(Glibc)
@@ -14,6 +17,7 @@ import SegcCore
 import FuzzSupport
 import SegcPlan
 import SegcRuntime
+import SegcQuantize
 
 let crc32cTable: [UInt32] = (0..<256).map { i -> UInt32 in
     var c = UInt32(i)
@@ -67,9 +71,21 @@ func readAndPrepare(_ fb: FileBytes) {
     do throws(SegcError) {
         let plan = try PlanReader.read(fb)
         let model = try SegcModel(plan: plan)
-        // `run --fallback-float` rebuilds an int8 plan in float32 from its grids and weights:
-        // hostile plans must reach that too (a refusal is fine, a trap is a finding).
-        if model.hasFloatTwin { _ = try? model.floatTwin() }
+        if model.hasFloatTwin { _ = try SegcModel(plan: FloatTwin.build(plan)) }
+    } catch {
+        _ = error
+    }
+    // STAT is read by `segc quantize --stats` only, outside PlanReader: decode it
+    // whenever the frame (steps 1-8, its checksum included) verifies.
+    do throws(SegcError) {
+        if let e = try PlanReader.sections(fb).first(where: { $0.tag == StatSection.tag }) {
+            let stat = try StatSection.decode(Array(UnsafeRawBufferPointer(start: fb.base + e.offset, count: e.length)))
+            // The grids `segc quantize --stats` derives (the cheap methods; entropy and mse
+            // search per bin), widened by the largest --headroom.
+            for h in stat.histograms.values {
+                for m in [CalibrationMethod.minmax, .percentile(99.99)] { _ = m.params(h).widened(by: 16) }
+            }
+        }
     } catch {
         _ = error
     }

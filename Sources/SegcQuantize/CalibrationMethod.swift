@@ -75,8 +75,10 @@ package enum CalibrationMethod: Sendable, Equatable {
     static func entropyParams(_ h: Histogram) -> QuantParams {
         let n = h.counts.count
         let w = h.binWidth
-        // Index of the bin holding zero (clamped into the histogram).
-        let zeroBin = Swift.min(Swift.max(Int(((0 - h.lo) / w).rounded(.down)), 0), n - 1)
+        // Index of the bin holding zero, clamped into the histogram in float first: the
+        // Int conversion traps on NaN and on values past Int's range.
+        let z = ((0 - h.lo) / w).rounded(.down)
+        let zeroBin = z.isNaN ? 0 : Int(Swift.min(Swift.max(z, 0), Float(n - 1)))
         let positive = Array(h.counts[zeroBin...])
         let negative = Array(h.counts[..<zeroBin].reversed())
         let posMass = positive.reduce(0, &+), negMass = negative.reduce(0, &+)

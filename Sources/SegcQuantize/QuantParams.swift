@@ -9,10 +9,14 @@ package struct QuantParams: Sendable, Hashable, CustomStringConvertible {
     /// zero (ReLU's floor, zero padding) is exactly representable.
     package init(lo: Float, hi: Float) {
         let a = min(lo, 0), b = max(hi, 0)
-        // A constant-zero tensor still needs a valid (positive) scale.
-        let range = max(b - a, 1e-8)
+        // A constant-zero tensor still needs a valid (positive) scale; a range past Float's
+        // (histograms of a STAT section hold any finite floats, and `widened` multiplies)
+        // takes the largest finite one, so the scale stays finite.
+        let range = min(max(b - a, 1e-8), .greatestFiniteMagnitude)
         scale = range / 255
-        zeroPoint = Int(min(max((-a / scale).rounded(.toNearestOrEven), 0), 255))
+        // Clamped in float first; NaN (an infinite bound) would trap the Int conversion.
+        let z = (-a / scale).rounded(.toNearestOrEven)
+        zeroPoint = z.isNaN ? 0 : Int(min(max(z, 0), 255))
     }
 
     /// The grid over `[lo·f, hi·f]` (f >= 1): the same zero, a coarser step, no clipping

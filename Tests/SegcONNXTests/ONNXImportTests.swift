@@ -289,6 +289,17 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// Fuzz finding (session 14): a Slice with more starts than its input has axes and no
+    /// `axes` input took axes 0 ..< starts.count and read the shape past its end (a trap in
+    /// `convert`). The reproducer slices a rank-0 value with one start.
+    func testSliceWithMoreStartsThanAxesIsRefused() throws {
+        let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_slice_starts_past_rank.bin"
+        let e = loadError(path, inputSize: nil)
+        XCTAssertEqual(e?.kind, .malformed)
+        XCTAssertTrue(e?.description.contains("Slice: 1 starts for an input of rank 0") == true, "\(String(describing: e))")
+        XCTAssertTrue(e?.description.contains("crash_slice_starts_past_rank.bin") == true, "\(String(describing: e))")
+    }
+
     func testNodeLimit() throws {
         // graph { node {} × (limit + 1) }
         let nodes = Limits.maxOnnxNodes + 1

@@ -1,4 +1,5 @@
 import XCTest
+import SegcCore
 import SegcQuantize
 
 final class HistogramTests: XCTestCase {
@@ -187,6 +188,30 @@ final class HistogramTests: XCTestCase {
         // 257 × 65536 bins: just past 2^24.
         XCTAssertThrowsError(try StatSection.decode(section(histograms: 257))) { e in
             XCTAssertTrue("\(e)".contains("exceed the limit of 16777216"), "\(e)")
+        }
+    }
+
+    /// The entropy method on a histogram whose bin width underflows to 0 (a range of one
+    /// denormal over 65536 bins): the zero bin's index was Int(NaN), a trap; it clamps now.
+    func testEntropyOnADegenerateBinWidthDoesNotTrap() {
+        var h = Histogram(lo: 0, hi: .leastNonzeroMagnitude, bins: 1 << 16)
+        XCTAssertEqual(h.binWidth, 0)
+        h.counts[0] = 5; h.counts[9] = 1
+        h.min = 0; h.max = .leastNonzeroMagnitude
+        let p = CalibrationMethod.entropy.params(h)
+        XCTAssertFalse(p.lo.isNaN)
+    }
+
+    /// Grids from the extreme finite ranges a STAT section may hold, widened by the largest
+    /// --headroom (16): the range overflowed to infinity, the scale with it, and the zero
+    /// point was Int(NaN), a trap. The scale stays finite and positive now.
+    func testGridsOfExtremeRangesStayFinite() {
+        for (lo, hi) in [(-Float.greatestFiniteMagnitude, Float.greatestFiniteMagnitude), (-3e38, 1), (0, 3e38), (-3e38, -1e38)] {
+            for f: Float in [1, 16] {
+                let p = QuantParams(lo: lo, hi: hi).widened(by: f)
+                XCTAssertTrue(p.scale.isFinite && p.scale > 0, "\(lo) \(hi) x\(f): \(p)")
+                XCTAssertTrue((0...255).contains(p.zeroPoint), "\(lo) \(hi) x\(f): \(p)")
+            }
         }
     }
 

@@ -29,6 +29,10 @@ enum SliceImporter {
         guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
             throw ctx.malformed("starts/ends/axes/steps differ in length")
         }
+        // Without `axes` they are 0 ..< starts.count: more starts than the input has axes
+        // would index past its shape. Explicit axes are in range (`ctx.axis`); each once.
+        if starts.count > r { throw ctx.malformed("\(starts.count) starts for an input of rank \(r)") }
+        if Set(axes).count != axes.count { throw ctx.malformed("axes \(axes) repeat an axis") }
         var spec = shape.map { (start: 0, step: 1, count: $0) }
         for (k, a) in axes.enumerated() {
             let dim = Int64(shape[a])
