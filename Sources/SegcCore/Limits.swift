@@ -26,6 +26,10 @@ public enum Limits {
     public static let maxNpyHeaderBytes = 64 << 10
     public static let maxPlanSections = 256
     public static let maxPlanMetadataBytes = 1 << 20
+    /// Values, and ops, of one plan graph: twice ONNX's node limit. Reading is linear, but
+    /// the float twin's arena placement (first fit) is quadratic in the values.
+    public static let maxPlanValues = 200_000
+    public static let maxPlanOps = 200_000
 
     /// Throws `.limit` when `value > limit`.
     @inlinable

@@ -50,6 +50,9 @@ package enum PlanGraphCodec {
     package static func encode(_ g: PlanGraph) throws(SegcError) -> [UInt8] {
         var w = PlanByteWriter()
         w.u32(graphVersion)
+        // A plan the reader would refuse is not written.
+        try Limits.check(g.values.count, Limits.maxPlanValues, "plan value count")
+        try Limits.check(g.ops.count, Limits.maxPlanOps, "plan op count")
         w.u32(try u32(g.values.count, "value count"))
         w.u32(try u32(g.ops.count, "op count"))
         w.u32(try u32(g.input, "input value"))
@@ -142,8 +145,13 @@ package enum PlanGraphCodec {
         let vat = c.position
         let version = try c.u32()
         if version != graphVersion { throw c.failure("unknown graph encoding version \(version)", kind: .unsupported, at: vat) }
+        let cat = c.position
         let nValues = Int(try c.u32())
         let nOps = Int(try c.u32())
+        if nValues > Limits.maxPlanValues || nOps > Limits.maxPlanOps {
+            throw c.failure("\(nValues) values and \(nOps) ops exceed the limits of \(Limits.maxPlanValues) values and \(Limits.maxPlanOps) ops",
+                            kind: .limit, at: cat)
+        }
         let iat = c.position
         let input = Int(try c.u32())
         let output = Int(try c.u32())

@@ -211,6 +211,28 @@ final class PlanRoundTripTests: XCTestCase {
         XCTAssertTrue(e.message.contains("recorded as float32[1, 2, 16, 15]"), e.message)
     }
 
+    /// Value and op counts past `Limits.maxPlanValues` / `maxPlanOps` are refused before
+    /// anything is allocated (the float twin's placement is quadratic in the values), and
+    /// the writer does not write such a plan.
+    func testValueAndOpCountsAreLimited() throws {
+        let b = try PlanWriter.serialize(Fixture.plan())
+        let (go, _) = try XCTUnwrap(Fixture.section(b, "GRPH"))
+        for (at, what) in [(go + 4, "200001 values"), (go + 8, "200001 ops")] {
+            var c = b
+            Fixture.put(&c, at, UInt32(Limits.maxPlanValues + 1))
+            Fixture.reseal(&c)
+            let e = try XCTUnwrap(refusal(c), what)
+            XCTAssertEqual(e.kind, .limit, e.description)
+            XCTAssertTrue(e.message.contains(what) && e.message.contains("exceed the limits of 200000 values and 200000 ops"), e.message)
+        }
+        var g = Fixture.plan()
+        g.graph.values += Array(repeating: g.graph.values[0], count: Limits.maxPlanValues + 1 - g.graph.values.count)
+        XCTAssertThrowsError(try PlanGraphCodec.encode(g.graph)) { e in
+            XCTAssertTrue("\(e)".contains("plan value count 200001 exceeds the limit of 200000"), "\(e)")
+        }
+        XCTAssertNoThrow(try PlanReader.read(FileBytes(bytes: try PlanWriter.serialize(Fixture.plan()), name: "ok.segc")))
+    }
+
     func testBadPlansWrittenUnverifiedAreRefused() throws {
         func refusedUnverified(_ edit: (inout PlanFile) -> Void, _ expect: String,
                                file: StaticString = #filePath, line: UInt = #line) throws {
