@@ -140,13 +140,18 @@ final class FloatTwinTests: XCTestCase {
         }
     }
 
-    /// META value_grids round-trips; wrong or hostile entries are refused, naming the key.
-    func testValueGridsTravelInMETAAndBadOnesAreRefused() throws {
+    /// The demo MiDE-Net (64x128) with every conv in int8, calibrated on 2 frames.
+    func allInt8DemoPlan() throws -> PlanFile {
         let plan = try compile(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
         let inputs = try Int8PassTests(name: "frames", testClosure: { _ in }).frames(plan, count: 2)
         var o = Quantizer.Options()
         o.fp32Layers = []
-        let q = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+        return try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+    }
+
+    /// META value_grids round-trips; wrong or hostile entries are refused, naming the key.
+    func testValueGridsTravelInMETAAndBadOnesAreRefused() throws {
+        let q = try allInt8DemoPlan()
         let back = try PlanReader.read(FileBytes(bytes: try PlanWriter.serialize(q), name: "grids.segc"))
         XCTAssertEqual(back.metadata.valueGrids, q.metadata.valueGrids)
         let v = q.metadata.valueGrids[0]
@@ -173,11 +178,7 @@ final class FloatTwinTests: XCTestCase {
     /// (edited or damaged) has no twin: the twin would compute another network than the int8
     /// plan runs. It was built, quietly.
     func testGridsThatDisagreeWithTheOpsGiveNoTwin() throws {
-        let plan = try compile(Int8PassTests.root.appendingPathComponent("Fixtures/demo/midenet_distilled.pth").path)
-        let inputs = try Int8PassTests(name: "frames", testClosure: { _ in }).frames(plan, count: 2)
-        var o = Quantizer.Options()
-        o.fp32Layers = []
-        let q = try Quantizer.quantize(plan, count: inputs.count, options: o, input: { inputs[$0] }).plan
+        let q = try allInt8DemoPlan()
         XCTAssertNoThrow(try SegcModel(plan: q).floatTwin())
         for k in [0, q.metadata.valueGrids.count / 2, q.metadata.valueGrids.count - 1] {
             for edit in 0..<2 {
