@@ -71,7 +71,7 @@ func readAndPrepare(_ fb: FileBytes) {
     do throws(SegcError) {
         let plan = try PlanReader.read(fb)
         let model = try SegcModel(plan: plan)
-        if model.hasFloatTwin { _ = try SegcModel(plan: FloatTwin.build(plan)) }
+        if model.hasFloatTwin { _ = try? model.floatTwin() }
     } catch {
         _ = error
     }
