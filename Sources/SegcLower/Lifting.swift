@@ -49,7 +49,7 @@ package enum Lifting {
         }
 
         for (i, op) in pg.ops.enumerated() {
-            let name = i < plan.sourceMap.count ? plan.sourceMap[i] : "op\(i)"
+            let name = plan.sourceName(i) ?? "op\(i)"
             if op.kind.isRealInt8 {
                 // The IR is float32: real int8 ops (segc quantize) have no IR form.
                 throw SegcError(.unsupported, "\(op.kind.name): an int8 plan cannot be lifted back to the float IR", at: .layer(name))

@@ -15,6 +15,10 @@ package struct PlanFile: Sendable {
     package init(metadata: PlanMetadata, graph: PlanGraph, weights: PlanWeights, sourceMap: [String]) {
         self.metadata = metadata; self.graph = graph; self.weights = weights; self.sourceMap = sourceMap
     }
+
+    /// Op `i`'s source name (`SRCM`), nil when the map does not reach it; callers name such
+    /// an op their own way ("op 7", "op7" in layer lists).
+    package func sourceName(_ i: Int) -> String? { i < sourceMap.count ? sourceMap[i] : nil }
 }
 
 /// Weight bytes: either owned (writer side) or a verified slice of a mapped file

@@ -22,7 +22,7 @@ package enum Int8Lowering {
 
     /// Layer name of op `i` (its source-map entry, as `inspect --layers` prints).
     package static func name(_ plan: PlanFile, _ i: Int) -> String {
-        i < plan.sourceMap.count ? plan.sourceMap[i] : "op\(i)"
+        plan.sourceName(i) ?? "op\(i)"
     }
 
     enum Rep { case f32, u8 }

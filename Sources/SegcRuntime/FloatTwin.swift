@@ -55,7 +55,7 @@ package enum FloatTwin {
         twinOf[g.input] = newValue(like: g.input)
 
         for (i, op) in g.ops.enumerated() {
-            let name = i < plan.sourceMap.count ? plan.sourceMap[i] : "op \(i)"
+            let name = plan.sourceName(i) ?? "op \(i)"
             let touchesU8 = (op.inputs + op.outputs).contains { $0 >= 0 && $0 < g.values.count && g.values[$0].dtype == .u8 }
             switch op.kind {
             case .quantize:

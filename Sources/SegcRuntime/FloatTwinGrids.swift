@@ -11,7 +11,7 @@ extension FloatTwin {
     static func checkGrids(_ plan: PlanFile, _ gridOf: [Int: PlanValueGrid]) throws(SegcError) {
         let g = plan.graph
         for (i, op) in g.ops.enumerated() {
-            let name = i < plan.sourceMap.count ? plan.sourceMap[i] : "op \(i)"
+            let name = plan.sourceName(i) ?? "op \(i)"
             func agree(_ v: Int, zeroPoint: Int64, scale: Float? = nil) throws(SegcError) {
                 // A value without a grid is refused where the twin needs it (FloatTwin.build).
                 guard let p = gridOf[v] else { return }

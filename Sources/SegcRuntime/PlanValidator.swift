@@ -96,7 +96,7 @@ enum PlanValidator {
         out.reserveCapacity(g.ops.count)
         let wcount = plan.weights.count
         for (i, op) in g.ops.enumerated() {
-            let where_: SegcError.Location = .layer(i < plan.sourceMap.count ? plan.sourceMap[i] : "op \(i) (\(op.kind.name))")
+            let where_: SegcError.Location = .layer(plan.sourceName(i) ?? "op \(i) (\(op.kind.name))")
             do throws(SegcError) {
                 var c = OpChecker(op: op, values: g.values, weightBytes: wcount)
                 out.append(PreparedOp(kind: op.kind, steps: try c.steps()))

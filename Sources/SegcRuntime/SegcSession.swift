@@ -312,7 +312,7 @@ public final class SegcSession {
             let b = firstByteOutput[i]
             let n = Int(segc_count_u8(pool, Int64(b.count), 255, b.baseAddress))
             if n > r.limit {
-                let name = i < model.plan.sourceMap.count ? model.plan.sourceMap[i] : "op \(i)"
+                let name = model.plan.sourceName(i) ?? "op \(i)"
                 rangeExcesses.append(RangeExcess(op: i, layer: name, saturated: n, limit: r.limit, calibrationMax: r.max))
             }
         }
@@ -374,7 +374,7 @@ public final class SegcSession {
 
     private func kernelError(_ rc: Int32, planIndex i: Int) -> SegcError {
         let op = model.plan.graph.ops[i]
-        let name = i < model.plan.sourceMap.count ? model.plan.sourceMap[i] : "op \(i) (\(op.kind.name))"
+        let name = model.plan.sourceName(i) ?? "op \(i) (\(op.kind.name))"
         switch rc {
         case Int32(SEGC_ERANGE):
             return SegcError(.malformed, "\(op.kind.name): an index lies outside the output plane", at: .layer(name))

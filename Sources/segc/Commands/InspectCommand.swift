@@ -186,7 +186,7 @@ struct InspectCommand: ParsableCommand {
         print("  sections: " + sections.map { "\($0.tag) \($0.length) B (crc32c \(Self.hex($0.checksum)))" }.joined(separator: ", "))
         if layers {
             for (i, op) in plan.graph.ops.enumerated() {
-                let name = i < plan.sourceMap.count ? plan.sourceMap[i] : "op\(i)"
+                let name = plan.sourceName(i) ?? "op\(i)"
                 // Per op: int8 when it computes on uint8 (int8 ops, uint8 pool/concat), else fp32.
                 let out = plan.graph.values[op.outputs[0]]
                 let int8 = op.kind.isRealInt8 || out.dtype == .u8
