@@ -371,7 +371,7 @@ struct Emitter {
         let x8 = try u8(x, grid: grid)
         let wref = op.weights[0]
         let w = weights.floats(wref)
-        let qw = roundedWeights[index].flatMap { $0.values.count == w.count ? $0 : nil }
+        var qw = roundedWeights[index].flatMap { $0.values.count == w.count ? $0 : nil }
             ?? (t ? QuantizedWeights.convTranspose(w, shape: wref.shape, groups: Int(op.ints[groupsAt]), keepGrid: keepWeightGrids)
                    : QuantizedWeights.conv(w, shape: wref.shape, keepGrid: keepWeightGrids))
         let cout = qw.scales.count
@@ -395,12 +395,9 @@ struct Emitter {
         let py: QuantParams? = outU8 ? grid[y] : nil
         if outU8 && py == nil { throw SegcError(.malformed, "\(name): no statistics for its output") }
         let sy = py?.scale ?? 1
-        var bias = [Int32](repeating: 0, count: cout), mult = [Float](repeating: 0, count: cout)
-        for c in 0..<cout {
-            let acc = px.scale * qw.scales[c]
-            bias[c] = quantizeBias(b[c], scale: acc)
-            mult[c] = acc / sy
-        }
+        let channelOf = ConvWeightLayout.outputChannel(shape: wref.shape, transposed: t, groups: Int(op.ints[groupsAt]))
+        let bias = qw.fitBiases(b, weights: w, channelOf: channelOf, inputScale: px.scale, inputZeroPoint: Int(px.zeroPoint))
+        let mult = (0..<cout).map { px.scale * qw.scales[$0] / sy }
         var refs = [weights.add(qw.values, shape: wref.shape), weights.add(bias, shape: [cout]), weights.add(mult, shape: [cout])]
         if act == 2 { refs.append(weights.copy(op.weights[hasBias ? 2 : 1])) }
         var inputs = [x8]

@@ -17,16 +17,17 @@ final class FloatTwinTests: XCTestCase {
     }
 
     /// The fp32 plan with every conv's weights replaced by their int8 per-channel rounding and
-    /// its bias by the int32 bias of the int8 plan `q` (in accumulator units s_x·s_w, clamped to
-    /// ±2^30 as the int8 pass does: a channel with near-zero weights has a tiny s_w, and its bias
-    /// does not fit — ERFNet has 5 such channels; the twin, like the int8 plan, keeps the clamp).
+    /// its bias by the int32 bias of the int8 plan `q` (in accumulator units s_x·s_w). A channel
+    /// with near-zero weights has a tiny s_w, and its bias may not fit in int32 beside the sum
+    /// Σ(x − x_zp)·w (ERFNet has six such channels): the pass then widens that channel's weight
+    /// scale until it fits (`QuantizedWeights.fitBiases`), written out again here.
     func weightsRounded(_ plan: PlanFile, like q: PlanFile) -> PlanFile {
         var wb = PlanWeightBuilder(source: plan.weights)
         var g = plan.graph
-        var inputScale: [String: Float] = [:]
+        var inputGrid: [String: (scale: Float, zeroPoint: Int)] = [:]
         for v in q.metadata.valueGrids {
             for (i, op) in q.graph.ops.enumerated() where (op.kind == .qconv2d || op.kind == .qconvTranspose2d) && op.inputs[0] == v.value {
-                inputScale[q.sourceMap[i]] = v.scale
+                inputGrid[q.sourceMap[i]] = (v.scale, Int(v.zeroPoint))
             }
         }
         for (i, op) in g.ops.enumerated() {
@@ -36,23 +37,29 @@ final class FloatTwinTests: XCTestCase {
                 let ref = op.weights[0], w = wb.floats(ref), s = ref.shape, k = s[2] * s[3]
                 let t = op.kind == .convTranspose2d
                 let groups = Int(op.ints[t ? PlanOpSchema.ConvTranspose.groups : PlanOpSchema.Conv.groups])
-                let q = t ? QuantizedWeights.convTranspose(w, shape: s, groups: groups) : QuantizedWeights.conv(w, shape: s)
+                var q = t ? QuantizedWeights.convTranspose(w, shape: s, groups: groups) : QuantizedWeights.conv(w, shape: s)
                 // Written out here rather than through ConvWeightLayout, which the pass and the twin share.
-                let rounded = w.indices.map { i -> Float in
-                    let co = t ? (i / (s[1] * k)) / (s[0] / groups) * s[1] + (i / k) % s[1] : i / (s[1] * k)
-                    return Float(q.values[i]) * q.scales[co]
-                }
-                o.weights[0] = wb.add(rounded, shape: s)
-                if let sx = inputScale[plan.sourceMap[i]] {
-                    let t = op.kind == .convTranspose2d
+                let channel = { (i: Int) -> Int in t ? (i / (s[1] * k)) / (s[0] / groups) * s[1] + (i / k) % s[1] : i / (s[1] * k) }
+                if let (sx, zp) = inputGrid[plan.sourceMap[i]] {
                     let hasBias = op.ints[t ? PlanOpSchema.ConvTranspose.hasBias : PlanOpSchema.Conv.hasBias] == 1
                     let b = hasBias ? wb.floats(op.weights[1]) : [Float](repeating: 0, count: q.scales.count)
-                    let clamped = b.indices.map { c -> Float in
+                    var fitted = [Float](repeating: 0, count: b.count), byChannel = [[Int]](repeating: [], count: b.count)
+                    for i in w.indices { byChannel[channel(i)].append(i) }
+                    for c in b.indices {
+                        let members = byChannel[c]
+                        var limit = Double(Int32.max) - Double(max(zp, 255 - zp)) * members.reduce(0.0) { $0 + Double(abs(Int(q.values[$1]))) }
+                        if Double(abs(b[c] / (sx * q.scales[c])).rounded()) > limit {
+                            q.scales[c] = abs(b[c]) / (sx * Float(limit))
+                            for m in members { q.values[m] = Int8(max(-127, min(127, (w[m] / q.scales[c]).rounded(.toNearestOrEven)))) }
+                            limit = Double(Int32.max) - Double(max(zp, 255 - zp)) * members.reduce(0.0) { $0 + Double(abs(Int(q.values[$1]))) }
+                        }
                         let acc = sx * q.scales[c]
-                        return Float(Int32(max(-1_073_741_824, min(1_073_741_824, (b[c] / acc).rounded(.toNearestOrEven))))) * acc
+                        fitted[c] = Float(max(-limit, min(limit, Double((b[c] / acc).rounded(.toNearestOrEven))))) * acc
                     }
-                    if hasBias { o.weights[1] = wb.add(clamped, shape: [clamped.count]) }
+                    if hasBias { o.weights[1] = wb.add(fitted, shape: [fitted.count]) }
                 }
+                let rounded = w.indices.map { Float(q.values[$0]) * q.scales[channel($0)] }
+                o.weights[0] = wb.add(rounded, shape: s)
             }
             g.ops[i] = o
         }
