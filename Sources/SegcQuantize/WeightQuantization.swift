@@ -79,6 +79,10 @@ package struct QuantizedWeights {
 /// the limit they add less than max(zp, 255 − zp)·Σ|q|·s_x·s_w <= |b|·headroom / 2^31
 /// (under 1 % of |b| for every cin·k <= 512·9) to the output, where the clamp was wrong by
 /// the whole excess.
+///
+/// A channel whose sums alone may not fit (max(zp, 255 − zp)·Σ|q| >= 2^31 − 1: over ~66 000
+/// taps near ±127) would wrap even without a bias: it first gets the narrowest scale on which
+/// they take at most half the range (`narrowSums`), then its bias is fitted as above.
 extension QuantizedWeights {
     package mutating func fitBiases(_ b: [Float], weights w: [Float], channelOf: (Int) -> Int,
                                     inputScale sx: Float, inputZeroPoint zp: Int) -> [Int32] {
@@ -87,6 +91,11 @@ extension QuantizedWeights {
         for i in values.indices { absSum[channelOf(i)] += Int64(abs(Int(values[i]))) }
         var out = [Int32](repeating: 0, count: scales.count)
         for c in scales.indices {
+            if deviation * absSum[c] >= Int64(Int32.max) {
+                // The sums alone may not fit (cin·kh·kw past ~66 000 taps near ±127): they
+                // would wrap in every kernel. Half the range for them, the rest for the bias.
+                absSum[c] = narrowSums(c, weights: w, channelOf: channelOf, budget: (Int64(Int32.max) / 2) / deviation)
+            }
             var limit = Self.biasLimit(absSum[c], deviation: deviation)
             if abs(b[c] / (sx * scales[c])).rounded() > Float(limit), b[c].isFinite, limit > 0 {
                 // Widen: |b| / (s_x·s') = limit. Σ|q| only shrinks on the wider grid.
@@ -103,6 +112,30 @@ extension QuantizedWeights {
             out[c] = quantizeBias(b[c], scale: sx * scales[c], limit: limit)
         }
         return out
+    }
+
+    /// Re-rounds channel c onto max|w| / k for the largest k in 127…1 whose Σ|q| is at most
+    /// `budget` (past k = 1, doublings of max|w|); the new Σ|q|.
+    mutating func narrowSums(_ c: Int, weights w: [Float], channelOf: (Int) -> Int, budget: Int64) -> Int64 {
+        let members = values.indices.filter { channelOf($0) == c }
+        let maxAbs = members.reduce(Float(0)) { max($0, abs(w[$1])) }
+        guard maxAbs.isFinite, maxAbs > 0 else { return members.reduce(0) { $0 + Int64(abs(Int(values[$1]))) } }
+        // Σ|q| ≈ k·Σ|w| / max|w|: start there, then step down until it fits.
+        let l1 = members.reduce(0.0) { $0 + Double(abs(w[$1])) } / Double(maxAbs)
+        var k = Int(min(127, max(1, (Double(budget) / l1).rounded(.down))))
+        var scale = maxAbs / Float(k)
+        while true {
+            var sum: Int64 = 0
+            for i in members {
+                values[i] = Int8(max(-127, min(127, (w[i] / scale).rounded(.toNearestOrEven))))
+                sum += Int64(abs(Int(values[i])))
+            }
+            if sum <= budget {
+                scales[c] = scale
+                return sum
+            }
+            if k > 1 { k -= 1; scale = maxAbs / Float(k) } else { scale *= 2 }
+        }
     }
 
     /// int32::max − the largest |Σ(x − zp)·w| of a channel with Σ|q| = `absSum`.

@@ -1,5 +1,7 @@
 import XCTest
+import SegcPlan
 import SegcQuantize
+import SegcRuntime
 
 /// `QuantizedWeights.fitBiases`: every int32 bias fits beside the conv's largest sum
 /// Σ(x − x_zp)·w, the bias is exact (to its rounding) wherever it fits, and a channel whose
@@ -55,5 +57,33 @@ final class BiasFitTests: XCTestCase {
     func testBiasesFitBesideTheSumsAndNearZeroChannelsAreWidened() {
         check(zeroPoint: 0)
         check(zeroPoint: 128)
+    }
+
+    /// A channel whose largest sum alone is past int32 (255·127·70000 ≈ 2.27·10^9 here:
+    /// cin·kh·kw > 66 000 taps near ±127 on a zero-point-0 input) wrapped in every kernel: the
+    /// conv gave −62 700 for 70 000. Its weight scale is widened until the sums fit.
+    func testChannelsWhoseSumsCannotFitInInt32AreWidened() throws {
+        let cin = 70_000
+        var p = TestPlanBuilder()
+        let x = p.value([1, cin, 1, 1]), y = p.value([1, 2, 1, 1])
+        // Channel 0: every weight 1 (all 127 on its grid); channel 1: small seeded weights.
+        let w = [Float](repeating: 1, count: cin) + (0..<cin).map { _ in 0.01 * p.rnd() }
+        //             kh kw sh sw pt pl pb pr dh dw g bias act res
+        let ints: [Int64] = [1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0]
+        p.add(PlanOp(kind: .conv2d, inputs: [x], outputs: [y], weights: [p.weight(w, [2, cin, 1, 1]), p.weight([0.5, 0.25], [2])],
+                     ints: ints, algorithm: .gemm), name: "wide")
+        let plan = p.plan(input: x, output: y)
+        let q = try Int8Lowering.lower(plan, grids: [x: QuantParams(lo: 0, hi: 1)], fp32Layers: [])
+        XCTAssertEqual(q.graph.ops.map(\.kind), [.quantize, .qconv2d])
+        let input = [Float](repeating: 1, count: cin)
+        let want = try SegcSession(model: try SegcModel(plan: plan), threads: 1).run(input)
+        let got = try SegcSession(model: try SegcModel(plan: q), threads: 1).run(input)
+        XCTAssertEqual(want[0], 70_000.5, accuracy: 0.1)
+        XCTAssertEqual(got[0], want[0], accuracy: 1e-3 * want[0], "channel 0's sum wraps in int32")
+        XCTAssertEqual(got[1], want[1], accuracy: 0.05, "channel 1 is unchanged")
+        // Channel 1 fits: it keeps its nearest-rounded weights.
+        let plain = QuantizedWeights.conv(w, shape: [2, cin, 1, 1])
+        let lowered = PlanWeightBuilder(source: q.weights)
+        XCTAssertEqual(Array(lowered.int8s(q.graph.ops[1].weights[0])[cin...]), Array(plain.values[cin...]))
     }
 }
