@@ -169,6 +169,7 @@ extension TorchCheckpoint {
                         let zps = Tensor(dtype: .i64, shape: zd.size, storage: zs).int64s()
                         t.quant = QuantParams(scales: scales, zeroPoints: zps, axis: axis)
                     }
+                    try checkZeroPoints(t)
                 }
                 out.append((key, t))
                 dtypes[key] = view.cls.torchDType
@@ -177,5 +178,14 @@ extension TorchCheckpoint {
             }
         }
         return TorchCheckpoint(format: format, tensors: out, torchDTypes: dtypes, wrapper: wrapper, strippedPrefix: prefix)
+    }
+
+    /// A quantized tensor's zero points lie in its storage's range, as PyTorch's quantize
+    /// requires: dequantizing computes q − zp in Int64, which a hostile one (Int64.min) overflows.
+    static func checkZeroPoints(_ t: Tensor) throws(SegcError) {
+        let range: ClosedRange<Int64> = t.dtype == .qi8 ? -128...127 : 0...255
+        if let z = t.quant?.zeroPoints.first(where: { !range.contains($0) }) {
+            throw SegcError(.malformed, "quantized zero point \(z) outside \(range.lowerBound)...\(range.upperBound)")
+        }
     }
 }

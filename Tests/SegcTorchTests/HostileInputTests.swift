@@ -385,6 +385,29 @@ final class SyntheticContainerTests: XCTestCase {
         XCTAssertEqual(ck.torchDTypes["q"], "quint8")
     }
 
+    /// A zero point outside the storage's range (PyTorch's own quantize refuses them) made
+    /// dequantizing (q − zp in Int64) trap: Int64.min here. Refused at load, naming the key.
+    func testQuantizedZeroPointOutsideItsTypeIsRefused() throws {
+        for (cls, zp) in [("QUInt8Storage", Int64.min), ("QUInt8Storage", 256), ("QInt8Storage", -129)] {
+            var p = PickleWriter()
+            p.emptyOrderedDict(); p.str("q")
+            p.global("torch._utils", "_rebuild_qtensor")
+            p.mark()
+            p.mark(); p.str("storage"); p.global("torch", cls); p.str("0"); p.str("cpu"); p.int(4); p.tuple(); p.op("Q")
+            p.int(0); p.ints([2, 2]); p.ints([2, 1])
+            p.mark(); p.global("torch", "per_tensor_affine"); p.op("G"); p.b += [0x3f, 0xe0, 0, 0, 0, 0, 0, 0]
+            p.op(0x8a); p.b.append(8); p.b += (0..<8).map { UInt8(truncatingIfNeeded: zp >> (8 * $0)) }   // LONG1
+            p.tuple()
+            p.op(0x89); p.emptyOrderedDict()
+            p.tuple(); p.op("R")
+            p.op("s"); p.stop()
+            let zip = try torchZip(p.b, storages: [("0", [1, 130, 126, 0])])
+            let e = expectError { () throws(SegcError) in _ = try TorchCheckpoint.load(zip).tensor("q")?.floats() }
+            XCTAssertEqual(e?.kind, .malformed, "\(cls) zero point \(zp)")
+            XCTAssertEqual(e?.location, .key("q"), "\(cls) zero point \(zp)")
+        }
+    }
+
     func testNotAPickleOrZip() throws {
         let e = try XCTUnwrap(expectError { () throws(SegcError) in
             _ = try TorchCheckpoint.load(FileBytes(bytes: Array("hello world".utf8), name: "x.txt"))
