@@ -300,6 +300,22 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(e?.description.contains("crash_slice_starts_past_rank.bin") == true, "\(String(describing: e))")
     }
 
+    /// Review (session 15): a constant with no elements may have other dims whose product
+    /// overflows Int ([0, 2^31-1, 2^31-1, 2^31-1] is a valid initializer). Folding it
+    /// computed strides or dim products with trapping `*` (SIGILL in `convert`): Transpose,
+    /// Add (broadcast), Pad and Slice (strides), Flatten, Gather and per-axis
+    /// DequantizeLinear (products). Each reproducer folds `z` in the node named.
+    func testEmptyConstantWithHugeDimsIsRefused() throws {
+        for (op, node) in [("transpose", "tr"), ("add", "add"), ("pad", "pad"), ("slice", "sl"),
+                           ("flatten", "fl"), ("gather", "ga"), ("dequantize", "dq")] {
+            let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(op)_empty_huge_dims.bin"
+            guard let e = loadError(path, inputSize: nil) else { XCTFail("\(op): accepted"); continue }
+            XCTAssertEqual(e.kind, .malformed, "\(op): \(e)")
+            XCTAssertTrue(e.description.contains("overflows"), "\(op): \(e)")
+            XCTAssertTrue(e.description.contains("'\(node)'"), "\(op): \(e)")
+        }
+    }
+
     func testNodeLimit() throws {
         // graph { node {} × (limit + 1) }
         let nodes = Limits.maxOnnxNodes + 1
