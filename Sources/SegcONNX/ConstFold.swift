@@ -230,6 +230,9 @@ enum Fold {
             }
             outShape[axis] += p.shape[axis]
         }
+        // The only fold whose result is not sized by one input: parts may repeat (the same
+        // name many times, or concats of concats), so check it before allocating.
+        _ = try count(outShape, "Concat result")
         let outer = try product(first.shape[..<axis])
         let dtype = parts.contains { !$0.isIntegral } ? (parts.first { !$0.isIntegral }?.dtype ?? .f32) : first.dtype
         if dtype.isFloat {

@@ -316,6 +316,18 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// Review (session 15): a folded Concat was never size-checked. Three Concats of 1024
+    /// copies of the previous one (from one float) asked for 2^30 elements as float64, 8 GiB
+    /// in one allocation (15 KB file; with more levels, as much as wished). It is now
+    /// refused by the allocation limit like every other fold, at node 'cat2'.
+    func testConcatOfConcatsIsSizeChecked() throws {
+        let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_concat_of_concats_huge.bin"
+        let e = loadError(path, inputSize: nil)
+        XCTAssertEqual(e?.kind, .limit, "\(String(describing: e))")
+        XCTAssertTrue(e?.description.contains("Concat result size in bytes") == true, "\(String(describing: e))")
+        XCTAssertTrue(e?.description.contains("'cat2'") == true, "\(String(describing: e))")
+    }
+
     func testNodeLimit() throws {
         // graph { node {} × (limit + 1) }
         let nodes = Limits.maxOnnxNodes + 1
