@@ -328,6 +328,21 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(e?.description.contains("'cat2'") == true, "\(String(describing: e))")
     }
 
+    /// Review (session 15): runtime values' shapes were not checked at import. A Concat of
+    /// Concats (4097 × 64 copies of a [1,1,16384,1] input along H) made H > 2^32; the
+    /// Resize after it computed its keep_aspect_ratio_policy size past Int64 (`Int(Double)`
+    /// trap), the ConvTranspose after it `stride·(H-1)` with trapping `*`. An Expand of the
+    /// input to [2^31-1, 2^31-1, 2^31-1, 1, 3, 8, 8] multiplied the dims with trapping `*`.
+    func testRuntimeShapesPastTheLimitsAreRefused() throws {
+        for (file, node) in [("resize_after_huge_concat", "'cat'"), ("convtranspose_after_huge_concat", "'cat'"),
+                             ("expand_runtime_huge_shape", "'ex'")] {
+            let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(file).bin"
+            guard let e = loadError(path, inputSize: nil) else { XCTFail("\(file): accepted"); continue }
+            XCTAssertTrue(e.kind == .limit || e.kind == .malformed, "\(file): \(e)")
+            XCTAssertTrue(e.description.contains(node), "\(file): \(e)")
+        }
+    }
+
     func testNodeLimit() throws {
         // graph { node {} × (limit + 1) }
         let nodes = Limits.maxOnnxNodes + 1
