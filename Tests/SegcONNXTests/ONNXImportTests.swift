@@ -343,6 +343,16 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// Review (session 15): MaxUnpool's output_shape [1, 3, 2^62, 4] was multiplied (H·W,
+    /// to compare with the pool's plane) with trapping `*`.
+    func testMaxUnpoolOutputShapeIsBounded() throws {
+        let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_maxunpool_output_shape_overflow.bin"
+        let e = loadError(path, inputSize: nil)
+        XCTAssertEqual(e?.kind, .malformed, "\(String(describing: e))")
+        XCTAssertTrue(e?.description.contains("MaxUnpool: output_shape [1, 3, 4611686018427387904, 4]") == true, "\(String(describing: e))")
+        XCTAssertTrue(e?.description.contains("'unpool'") == true, "\(String(describing: e))")
+    }
+
     func testNodeLimit() throws {
         // graph { node {} × (limit + 1) }
         let nodes = Limits.maxOnnxNodes + 1
