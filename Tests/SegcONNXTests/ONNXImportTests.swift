@@ -353,6 +353,19 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(e?.description.contains("'unpool'") == true, "\(String(describing: e))")
     }
 
+    /// Review (session 15): plane offsets added to per-plane pool indices come from the file.
+    /// Offsets [0, 2^62, 2^63-1] (plane 2^62) made the pattern check `(n·C+c)·plane` trap;
+    /// offsets [0, 2^62+1] (two channels) matched, and ScatterND's `N·C·plane` trapped. A
+    /// plane whose N·C planes exceed the element limit is now no unpool pattern (at the Add).
+    func testHugePlaneOffsetsAreNotAnUnpoolPattern() throws {
+        for file in ["index_offsets_overflow", "scatternd_huge_plane"] {
+            let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(file).bin"
+            guard let e = loadError(path, inputSize: nil) else { XCTFail("\(file): accepted"); continue }
+            XCTAssertEqual(e.kind, .unsupported, "\(file): \(e)")
+            XCTAssertTrue(e.description.contains("Add on max-pool indices outside the unpool pattern (node 'add'"), "\(file): \(e)")
+        }
+    }
+
     func testNodeLimit() throws {
         // graph { node {} × (limit + 1) }
         let nodes = Limits.maxOnnxNodes + 1
