@@ -74,11 +74,20 @@ enum Fold {
         return Int64(d.rounded(.towardZero))
     }
 
-    static func strides(_ s: [Int]) -> [Int] {
+    /// Row-major strides. Checked: a constant with no elements (a 0 dim) may have other
+    /// dims whose product overflows Int, e.g. [0, 2^31-1, 2^31-1, 2^31-1].
+    static func strides(_ s: [Int]) throws(SegcError) -> [Int] {
         var st = [Int](repeating: 1, count: s.count)
         var acc = 1
-        for i in stride(from: s.count - 1, through: 0, by: -1) { st[i] = acc; acc *= s[i] }
+        for i in stride(from: s.count - 1, through: 0, by: -1) { st[i] = acc; acc = try Checked.mul(acc, s[i], "strides of \(s)") }
         return st
+    }
+
+    /// Product of `dims`, checked for the same reason as `strides`.
+    static func product(_ dims: ArraySlice<Int>) throws(SegcError) -> Int {
+        var n = 1
+        for d in dims { n = try Checked.mul(n, d, "product of the dimensions \(Array(dims))") }
+        return n
     }
 
     /// Element count, checked against the limits.
@@ -93,7 +102,7 @@ enum Fold {
     static func broadcastIndex(_ shape: [Int], to out: [Int]) throws(SegcError) -> [Int] {
         let r = out.count
         let pad = r - shape.count
-        let inStrides = strides(shape)
+        let inStrides = try strides(shape)
         var st = [Int](repeating: 0, count: r)
         for d in 0..<r where d >= pad && shape[d - pad] != 1 { st[d] = inStrides[d - pad] }
         let n = try count(out, "broadcast result")
@@ -165,7 +174,7 @@ enum Fold {
     static func transpose(_ t: Tensor, _ perm: [Int]) throws(SegcError) -> Tensor {
         let r = t.shape.count
         let outShape = perm.map { t.shape[$0] }
-        let st = strides(t.shape)
+        let st = try strides(t.shape)
         var pst = perm.map { st[$0] }
         let n = try count(outShape, "Transpose result")
         var idx = [Int](repeating: 0, count: n)
@@ -189,7 +198,7 @@ enum Fold {
     static func slice(_ t: Tensor, _ spec: [(start: Int, step: Int, count: Int)]) throws(SegcError) -> Tensor {
         let r = t.shape.count
         let outShape = spec.map { $0.count }
-        let st = strides(t.shape)
+        let st = try strides(t.shape)
         let n = try count(outShape, "Slice result")
         var idx: [Int] = []
         idx.reserveCapacity(n)
@@ -221,14 +230,17 @@ enum Fold {
             }
             outShape[axis] += p.shape[axis]
         }
-        let outer = first.shape[..<axis].reduce(1, *)
+        // The only fold whose result is not sized by one input: parts may repeat (the same
+        // name many times, or concats of concats), so check it before allocating.
+        _ = try count(outShape, "Concat result")
+        let outer = try product(first.shape[..<axis])
         let dtype = parts.contains { !$0.isIntegral } ? (parts.first { !$0.isIntegral }?.dtype ?? .f32) : first.dtype
         if dtype.isFloat {
             var v: [Double] = []
             let ds = parts.map { $0.doubles() }
             for o in 0..<outer {
                 for (k, p) in parts.enumerated() {
-                    let inner = p.shape[axis...].reduce(1, *)
+                    let inner = try product(p.shape[axis...])
                     v.append(contentsOf: ds[k][(o * inner)..<((o + 1) * inner)])
                 }
             }
@@ -238,7 +250,7 @@ enum Fold {
         let ds = parts.map { $0.int64s() }
         for o in 0..<outer {
             for (k, p) in parts.enumerated() {
-                let inner = p.shape[axis...].reduce(1, *)
+                let inner = try product(p.shape[axis...])
                 v.append(contentsOf: ds[k][(o * inner)..<((o + 1) * inner)])
             }
         }

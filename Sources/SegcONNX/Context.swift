@@ -152,9 +152,13 @@ struct ImportContext {
 
     mutating func setRuntime(_ k: Int, _ id: ValueID) { set(k, .rt(id, graph.type(of: id).shape)) }
 
-    /// Adds an IR node named after the ONNX node.
+    /// Adds an IR node named after the ONNX node. Its output shapes are checked (rank,
+    /// dims, element count): IR shape inference bounds attributes but not sums such as a
+    /// Concat's, and importers do Int arithmetic on the dims of the values they read.
     mutating func emit(_ op: Op, _ inputs: [ValueID], suffix: String = "") throws(SegcError) -> [ValueID] {
-        try graph.add(op, inputs, name: node.name + suffix)
+        let outs = try graph.add(op, inputs, name: node.name + suffix)
+        for o in outs { _ = try Checked.elementCount(graph.type(of: o).shape, "\(node.opType) output") }
+        return outs
     }
 
     func outputUsed(_ k: Int) -> Bool { k < node.outputs.count && !node.outputs[k].isEmpty }

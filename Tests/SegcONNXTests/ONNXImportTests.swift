@@ -300,6 +300,72 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(e?.description.contains("crash_slice_starts_past_rank.bin") == true, "\(String(describing: e))")
     }
 
+    /// Review (session 15): a constant with no elements may have other dims whose product
+    /// overflows Int ([0, 2^31-1, 2^31-1, 2^31-1] is a valid initializer). Folding it
+    /// computed strides or dim products with trapping `*` (SIGILL in `convert`): Transpose,
+    /// Add (broadcast), Pad and Slice (strides), Flatten, Gather and per-axis
+    /// DequantizeLinear (products). Each reproducer folds `z` in the node named.
+    func testEmptyConstantWithHugeDimsIsRefused() throws {
+        for (op, node) in [("transpose", "tr"), ("add", "add"), ("pad", "pad"), ("slice", "sl"),
+                           ("flatten", "fl"), ("gather", "ga"), ("dequantize", "dq")] {
+            let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(op)_empty_huge_dims.bin"
+            guard let e = loadError(path, inputSize: nil) else { XCTFail("\(op): accepted"); continue }
+            XCTAssertEqual(e.kind, .malformed, "\(op): \(e)")
+            XCTAssertTrue(e.description.contains("overflows"), "\(op): \(e)")
+            XCTAssertTrue(e.description.contains("'\(node)'"), "\(op): \(e)")
+        }
+    }
+
+    /// Review (session 15): a folded Concat was never size-checked. Three Concats of 1024
+    /// copies of the previous one (from one float) asked for 2^30 elements as float64, 8 GiB
+    /// in one allocation (15 KB file; with more levels, as much as wished). It is now
+    /// refused by the allocation limit like every other fold, at node 'cat2'.
+    func testConcatOfConcatsIsSizeChecked() throws {
+        let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_concat_of_concats_huge.bin"
+        let e = loadError(path, inputSize: nil)
+        XCTAssertEqual(e?.kind, .limit, "\(String(describing: e))")
+        XCTAssertTrue(e?.description.contains("Concat result size in bytes") == true, "\(String(describing: e))")
+        XCTAssertTrue(e?.description.contains("'cat2'") == true, "\(String(describing: e))")
+    }
+
+    /// Review (session 15): runtime values' shapes were not checked at import. A Concat of
+    /// Concats (4097 × 64 copies of a [1,1,16384,1] input along H) made H > 2^32; the
+    /// Resize after it computed its keep_aspect_ratio_policy size past Int64 (`Int(Double)`
+    /// trap), the ConvTranspose after it `stride·(H-1)` with trapping `*`. An Expand of the
+    /// input to [2^31-1, 2^31-1, 2^31-1, 1, 3, 8, 8] multiplied the dims with trapping `*`.
+    func testRuntimeShapesPastTheLimitsAreRefused() throws {
+        for (file, node) in [("resize_after_huge_concat", "'cat'"), ("convtranspose_after_huge_concat", "'cat'"),
+                             ("expand_runtime_huge_shape", "'ex'")] {
+            let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(file).bin"
+            guard let e = loadError(path, inputSize: nil) else { XCTFail("\(file): accepted"); continue }
+            XCTAssertTrue(e.kind == .limit || e.kind == .malformed, "\(file): \(e)")
+            XCTAssertTrue(e.description.contains(node), "\(file): \(e)")
+        }
+    }
+
+    /// Review (session 15): MaxUnpool's output_shape [1, 3, 2^62, 4] was multiplied (H·W,
+    /// to compare with the pool's plane) with trapping `*`.
+    func testMaxUnpoolOutputShapeIsBounded() throws {
+        let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_maxunpool_output_shape_overflow.bin"
+        let e = loadError(path, inputSize: nil)
+        XCTAssertEqual(e?.kind, .malformed, "\(String(describing: e))")
+        XCTAssertTrue(e?.description.contains("MaxUnpool: output_shape [1, 3, 4611686018427387904, 4]") == true, "\(String(describing: e))")
+        XCTAssertTrue(e?.description.contains("'unpool'") == true, "\(String(describing: e))")
+    }
+
+    /// Review (session 15): plane offsets added to per-plane pool indices come from the file.
+    /// Offsets [0, 2^62, 2^63-1] (plane 2^62) made the pattern check `(n·C+c)·plane` trap;
+    /// offsets [0, 2^62+1] (two channels) matched, and ScatterND's `N·C·plane` trapped. A
+    /// plane whose N·C planes exceed the element limit is now no unpool pattern (at the Add).
+    func testHugePlaneOffsetsAreNotAnUnpoolPattern() throws {
+        for file in ["index_offsets_overflow", "scatternd_huge_plane"] {
+            let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(file).bin"
+            guard let e = loadError(path, inputSize: nil) else { XCTFail("\(file): accepted"); continue }
+            XCTAssertEqual(e.kind, .unsupported, "\(file): \(e)")
+            XCTAssertTrue(e.description.contains("Add on max-pool indices outside the unpool pattern (node 'add'"), "\(file): \(e)")
+        }
+    }
+
     func testNodeLimit() throws {
         // graph { node {} × (limit + 1) }
         let nodes = Limits.maxOnnxNodes + 1

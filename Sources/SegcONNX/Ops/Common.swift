@@ -107,7 +107,13 @@ enum Elementwise {
             return v[ii * padded[1] + kk]
         }
         func matches(_ p: Int) -> Bool {
-            for i in 0..<n { for k in 0..<ch where off(i, k) != Int64(i * ch + k) * Int64(p) { return false } }
+            for i in 0..<n {
+                for k in 0..<ch {
+                    // p may come from the file (Add): an offset past Int64 matches nothing.
+                    let (e, o) = Int64(i * ch + k).multipliedReportingOverflow(by: Int64(p))
+                    if o || off(i, k) != e { return false }
+                }
+            }
             return true
         }
         if name == "Sub", let p = plane {
@@ -116,7 +122,10 @@ enum Elementwise {
         if name == "Add", plane == nil {
             guard n * ch > 1 else { return nil }
             let p = Int(ch > 1 ? off(0, 1) : off(1, 0))
-            guard p > 0, matches(p) else { return nil }
+            // The plane of an unpool output: its n·ch planes must fit the element limit, so
+            // that the patterns' products (ScatterND's N·C·plane) stay in range.
+            let (total, o) = (n * ch).multipliedReportingOverflow(by: p)
+            guard p > 0, !o, total <= Limits.maxTensorElements, matches(p) else { return nil }
             return .indices(id, plane: p, shape: shape)
         }
         return nil

@@ -13,7 +13,10 @@ enum ExpandImporter {
             ctx.set(0, .const(t.gather(try Fold.broadcastIndex(t.shape, to: out), shape: out)))
             return
         }
-        guard out.reduce(1, *) == s.shape.reduce(1, *) else { throw ctx.unsupported("Expand of a runtime tensor") }
+        // Checked: the target shape comes from the file and its product may overflow Int.
+        guard try Checked.elementCount(out, "Expand result") == (try Checked.elementCount(s.shape, "Expand input")) else {
+            throw ctx.unsupported("Expand of a runtime tensor")
+        }
         try ShapeOps.reshape(&ctx, s, to: out)
     }
 }

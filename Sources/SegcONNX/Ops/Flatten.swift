@@ -11,6 +11,6 @@ enum FlattenImporter {
         var axis = try ctx.attrInt("axis", 1)
         if axis < 0 { axis += r }
         guard axis >= 0 && axis <= r else { throw ctx.malformed("axis out of range") }
-        try ShapeOps.reshape(&ctx, s, to: [s.shape[..<axis].reduce(1, *), s.shape[axis...].reduce(1, *)])
+        try ShapeOps.reshape(&ctx, s, to: [try Fold.product(s.shape[..<axis]), try Fold.product(s.shape[axis...])])
     }
 }

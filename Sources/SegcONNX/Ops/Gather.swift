@@ -42,7 +42,7 @@ enum GatherImporter {
         guard r >= 1 else { throw ctx.malformed("Gather of a scalar") }
         let axis = try ctx.axis(try ctx.attrInt("axis", 0), rank: r)
         let n = data.shape[axis]
-        let outer = data.shape[..<axis].reduce(1, *), inner = data.shape[(axis + 1)...].reduce(1, *)
+        let outer = try Fold.product(data.shape[..<axis]), inner = try Fold.product(data.shape[(axis + 1)...])
         var idx: [Int] = []
         let iv = ind.int64s()
         let outShape = Array(data.shape[..<axis]) + ind.shape + Array(data.shape[(axis + 1)...])

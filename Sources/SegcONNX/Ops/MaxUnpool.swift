@@ -19,6 +19,8 @@ enum MaxUnpoolImporter {
         if ctx.has(2) {
             let os = try ctx.constInts(2, "output_shape")
             guard os.count == 4 else { throw ctx.malformed("output_shape must have 4 values") }
+            // From the file: bounded before `oh * ow` below.
+            for d in os[2...] where d < 1 || d > Limits.maxDimension { throw ctx.malformed("output_shape \(os)") }
             oh = os[2]; ow = os[3]
         }
         // ONNX indices are global; the IR's are per plane of the output.

@@ -60,9 +60,9 @@ enum PadImporter {
         let n = try Fold.count(outShape, "Pad result")
         let src = t.doubles()
         var out = [Double](repeating: Double(value), count: n)
-        let ost = Fold.strides(outShape)
-        let ist = Fold.strides(t.shape)
-        let total = t.elementCount
+        let ost = try Fold.strides(outShape)
+        let ist = try Fold.strides(t.shape)
+        let total = try Fold.product(t.shape[...])
         outer: for i in 0..<total {
             var o = 0
             for d in 0..<r {

@@ -75,7 +75,7 @@ package enum QDQ {
 
     /// Per-element scale and zero point for per-tensor or per-axis parameters.
     static func broadcast(_ ctx: ImportContext, _ shape: [Int], _ scale: Tensor, _ zp: Tensor?) throws(SegcError) -> ([Double], [Int64]) {
-        let n = shape.reduce(1, *)
+        let n = try Fold.product(shape[...])
         let s = scale.doubles(), z = zp?.int64s() ?? [0]
         if s.count == 1 {
             return ([Double](repeating: s[0], count: n), [Int64](repeating: z.first ?? 0, count: n))
@@ -84,7 +84,7 @@ package enum QDQ {
         guard s.count == shape[axis], z.count == s.count || z.count == 1 else {
             throw ctx.malformed("scale has \(s.count) values for axis \(axis) of \(shape)")
         }
-        let inner = shape[(axis + 1)...].reduce(1, *)
+        let inner = try Fold.product(shape[(axis + 1)...])
         var sv = [Double](repeating: 0, count: n), zv = [Int64](repeating: 0, count: n)
         for i in 0..<n {
             let c = (i / max(inner, 1)) % shape[axis]
