@@ -73,7 +73,7 @@ package struct QuantizedWeights {
 /// channel c's bias may be as large as `biasLimit` and no larger.
 ///
 /// A channel with near-zero weights has a tiny s_w, and b / (s_x·s_w) may not fit even so
-/// (ERFNet: six channels, one 47x past 2^30; until session 15 every bias was clamped at
+/// (ERFNet at 512x1024: six channels, one 74x past 2^30; until session 15 every bias was clamped at
 /// ±2^30, which lost up to all of it). Such a channel gets the narrowest weight scale on which
 /// its bias fits, and its weights are rounded again from `w`: they keep fewer bits, but past
 /// the limit they add less than max(zp, 255 − zp)·Σ|q|·s_x·s_w <= |b|·headroom / 2^31
