@@ -100,12 +100,7 @@ extension QuantizedWeights {
             if abs(b[c] / (sx * scales[c])).rounded() > Float(limit), b[c].isFinite, limit > 0 {
                 // Widen: |b| / (s_x·s') = limit. Σ|q| only shrinks on the wider grid.
                 let wide = abs(b[c]) / (sx * Float(limit))
-                var sum: Int64 = 0
-                for i in values.indices where channelOf(i) == c {
-                    let r = (w[i] / wide).rounded(.toNearestOrEven)
-                    values[i] = Int8(max(-127, min(127, r)))
-                    sum += Int64(abs(Int(values[i])))
-                }
+                let sum = reround(members(c, channelOf), weights: w, scale: wide)
                 scales[c] = wide
                 limit = Self.biasLimit(sum, deviation: deviation)
             }
@@ -117,7 +112,7 @@ extension QuantizedWeights {
     /// Re-rounds channel c onto max|w| / k for the largest k in 127…1 whose Σ|q| is at most
     /// `budget` (past k = 1, doublings of max|w|); the new Σ|q|.
     mutating func narrowSums(_ c: Int, weights w: [Float], channelOf: (Int) -> Int, budget: Int64) -> Int64 {
-        let members = values.indices.filter { channelOf($0) == c }
+        let members = members(c, channelOf)
         let maxAbs = members.reduce(Float(0)) { max($0, abs(w[$1])) }
         guard maxAbs.isFinite, maxAbs > 0 else { return members.reduce(0) { $0 + Int64(abs(Int(values[$1]))) } }
         // Σ|q| ≈ k·Σ|w| / max|w|: start there, then step down until it fits.
@@ -125,17 +120,26 @@ extension QuantizedWeights {
         var k = Int(min(127, max(1, (Double(budget) / l1).rounded(.down))))
         var scale = maxAbs / Float(k)
         while true {
-            var sum: Int64 = 0
-            for i in members {
-                values[i] = Int8(max(-127, min(127, (w[i] / scale).rounded(.toNearestOrEven))))
-                sum += Int64(abs(Int(values[i])))
-            }
+            let sum = reround(members, weights: w, scale: scale)
             if sum <= budget {
                 scales[c] = scale
                 return sum
             }
             if k > 1 { k -= 1; scale = maxAbs / Float(k) } else { scale *= 2 }
         }
+    }
+
+    /// The indices of channel c's weights.
+    private func members(_ c: Int, _ channelOf: (Int) -> Int) -> [Int] { values.indices.filter { channelOf($0) == c } }
+
+    /// Rounds the weights at `members` onto `scale` (the symmetric range); their new Σ|q|.
+    private mutating func reround(_ members: [Int], weights w: [Float], scale: Float) -> Int64 {
+        var sum: Int64 = 0
+        for i in members {
+            values[i] = Int8(max(-127, min(127, (w[i] / scale).rounded(.toNearestOrEven))))
+            sum += Int64(abs(Int(values[i])))
+        }
+        return sum
     }
 
     /// int32::max − the largest |Σ(x − zp)·w| of a channel with Σ|q| = `absSum`.
