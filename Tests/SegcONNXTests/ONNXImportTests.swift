@@ -289,15 +289,23 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// Loading fuzz reproducer `Tests/Fuzz/FuzzONNX/crash_<name>.bin` is refused with one of
+    /// `kinds`, and the error's text contains every one of `texts` (node names, causes).
+    func assertReproducerRefused(_ name: String, _ kinds: Set<SegcError.Kind>, naming texts: [String],
+                                 file: StaticString = #filePath, line: UInt = #line) {
+        guard let e = loadError(packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(name).bin", inputSize: nil) else {
+            return XCTFail("\(name): accepted", file: file, line: line)
+        }
+        XCTAssertTrue(kinds.contains(e.kind), "\(name): \(e)", file: file, line: line)
+        for t in texts { XCTAssertTrue(e.description.contains(t), "\(name): \(e)", file: file, line: line) }
+    }
+
     /// Fuzz finding (session 14): a Slice with more starts than its input has axes and no
     /// `axes` input took axes 0 ..< starts.count and read the shape past its end (a trap in
     /// `convert`). The reproducer slices a rank-0 value with one start.
     func testSliceWithMoreStartsThanAxesIsRefused() throws {
-        let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_slice_starts_past_rank.bin"
-        let e = loadError(path, inputSize: nil)
-        XCTAssertEqual(e?.kind, .malformed)
-        XCTAssertTrue(e?.description.contains("Slice: 1 starts for an input of rank 0") == true, "\(String(describing: e))")
-        XCTAssertTrue(e?.description.contains("crash_slice_starts_past_rank.bin") == true, "\(String(describing: e))")
+        assertReproducerRefused("slice_starts_past_rank", [.malformed],
+                                naming: ["Slice: 1 starts for an input of rank 0", "crash_slice_starts_past_rank.bin"])
     }
 
     /// Review (session 15): a constant with no elements may have other dims whose product
@@ -308,11 +316,7 @@ final class HostileInputTests: XCTestCase {
     func testEmptyConstantWithHugeDimsIsRefused() throws {
         for (op, node) in [("transpose", "tr"), ("add", "add"), ("pad", "pad"), ("slice", "sl"),
                            ("flatten", "fl"), ("gather", "ga"), ("dequantize", "dq")] {
-            let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(op)_empty_huge_dims.bin"
-            guard let e = loadError(path, inputSize: nil) else { XCTFail("\(op): accepted"); continue }
-            XCTAssertEqual(e.kind, .malformed, "\(op): \(e)")
-            XCTAssertTrue(e.description.contains("overflows"), "\(op): \(e)")
-            XCTAssertTrue(e.description.contains("'\(node)'"), "\(op): \(e)")
+            assertReproducerRefused("\(op)_empty_huge_dims", [.malformed], naming: ["overflows", "'\(node)'"])
         }
     }
 
@@ -321,11 +325,7 @@ final class HostileInputTests: XCTestCase {
     /// in one allocation (15 KB file; with more levels, as much as wished). It is now
     /// refused by the allocation limit like every other fold, at node 'cat2'.
     func testConcatOfConcatsIsSizeChecked() throws {
-        let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_concat_of_concats_huge.bin"
-        let e = loadError(path, inputSize: nil)
-        XCTAssertEqual(e?.kind, .limit, "\(String(describing: e))")
-        XCTAssertTrue(e?.description.contains("Concat result size in bytes") == true, "\(String(describing: e))")
-        XCTAssertTrue(e?.description.contains("'cat2'") == true, "\(String(describing: e))")
+        assertReproducerRefused("concat_of_concats_huge", [.limit], naming: ["Concat result size in bytes", "'cat2'"])
     }
 
     /// Review (session 15): runtime values' shapes were not checked at import. A Concat of
@@ -336,21 +336,15 @@ final class HostileInputTests: XCTestCase {
     func testRuntimeShapesPastTheLimitsAreRefused() throws {
         for (file, node) in [("resize_after_huge_concat", "'cat'"), ("convtranspose_after_huge_concat", "'cat'"),
                              ("expand_runtime_huge_shape", "'ex'")] {
-            let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(file).bin"
-            guard let e = loadError(path, inputSize: nil) else { XCTFail("\(file): accepted"); continue }
-            XCTAssertTrue(e.kind == .limit || e.kind == .malformed, "\(file): \(e)")
-            XCTAssertTrue(e.description.contains(node), "\(file): \(e)")
+            assertReproducerRefused(file, [.limit, .malformed], naming: [node])
         }
     }
 
     /// Review (session 15): MaxUnpool's output_shape [1, 3, 2^62, 4] was multiplied (H·W,
     /// to compare with the pool's plane) with trapping `*`.
     func testMaxUnpoolOutputShapeIsBounded() throws {
-        let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_maxunpool_output_shape_overflow.bin"
-        let e = loadError(path, inputSize: nil)
-        XCTAssertEqual(e?.kind, .malformed, "\(String(describing: e))")
-        XCTAssertTrue(e?.description.contains("MaxUnpool: output_shape [1, 3, 4611686018427387904, 4]") == true, "\(String(describing: e))")
-        XCTAssertTrue(e?.description.contains("'unpool'") == true, "\(String(describing: e))")
+        assertReproducerRefused("maxunpool_output_shape_overflow", [.malformed],
+                                naming: ["MaxUnpool: output_shape [1, 3, 4611686018427387904, 4]", "'unpool'"])
     }
 
     /// Review (session 15): plane offsets added to per-plane pool indices come from the file.
@@ -359,10 +353,7 @@ final class HostileInputTests: XCTestCase {
     /// plane whose N·C planes exceed the element limit is now no unpool pattern (at the Add).
     func testHugePlaneOffsetsAreNotAnUnpoolPattern() throws {
         for file in ["index_offsets_overflow", "scatternd_huge_plane"] {
-            let path = packageRoot + "/Tests/Fuzz/FuzzONNX/crash_\(file).bin"
-            guard let e = loadError(path, inputSize: nil) else { XCTFail("\(file): accepted"); continue }
-            XCTAssertEqual(e.kind, .unsupported, "\(file): \(e)")
-            XCTAssertTrue(e.description.contains("Add on max-pool indices outside the unpool pattern (node 'add'"), "\(file): \(e)")
+            assertReproducerRefused(file, [.unsupported], naming: ["Add on max-pool indices outside the unpool pattern (node 'add'"])
         }
     }
 
